@@ -1,0 +1,277 @@
+"""The architecture spec: an immutable description of a MixNet/EfficientNet-style network.
+
+A design is a stem, rows of inverted-residual blocks (each row one TF/timm block string: repeats, MixConv
+kernel sizes, expand ratio, grouped 1x1 convs, depthwise or N-channels-per-group mode, SE ratio, stride, output
+channels, activation), a head and a classifier. Width and depth multipliers follow the TF rules in
+../shared/reference/mixnet_arch.md (round_filters) and efficientnet_arch.md (round_repeats = ceil).
+
+Edit a spec with `dataclasses.replace`; nothing here mutates. `validate` returns every problem with the block
+that has it and a fix; `designer.lower` turns a valid spec into Darknet layers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Activation = Literal["relu", "swish", "mish", "hard_mish", "leaky", "relu6", "gelu", "elu", "selu", "tanh",
+                     "linear", "logistic"]  # fmt: skip
+ACTIVATION_NAMES: tuple[str, ...] = Activation.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One row of blocks (a block string): `repeats` copies; only the first uses `stride`."""
+
+    out_channels: int
+    repeats: int = 1
+    kernels: tuple[int, ...] = (3,)  # MixConv depthwise kernel sizes, one channel group each
+    expand_ratio: float = 1.0  # mid = in * ratio; 1 means no expansion conv (TF MixNet/EfficientNet rule)
+    expand_groups: int = 1  # grouped 1x1 expansion (timm a1.1 = 2 groups)
+    project_groups: int = 1  # grouped 1x1 projection (timm p1.1 = 2 groups)
+    dw_group_size: int = 0  # 0: true depthwise; N: N channels per group (the GPU-friendly variant)
+    se_ratio: float = 0.0  # SE width = max(1, int(block input channels * ratio)); 0 = no SE
+    stride: int = 1
+    activation: Activation = "relu"
+    skip: bool = True  # residual add where stride 1 and in == out
+
+
+@dataclass(frozen=True)
+class Stem:
+    channels: int = 32
+    kernel: int = 3
+    stride: int = 2
+    activation: Activation = "relu"
+
+
+@dataclass(frozen=True)
+class Head:
+    channels: int = 1280
+    activation: Activation = "relu"
+    scale_with_width: bool = True  # EfficientNet scales the head; MixNet keeps 1536 (mixnet_arch.md section 4)
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    blocks: tuple[Block, ...]
+    stem: Stem = field(default_factory=Stem)
+    head: Head = field(default_factory=Head)
+    classes: int = 1000
+    input_size: int = 224
+    input_channels: int = 3
+    dropout: float = 0.2
+    width_mult: float = 1.0
+    depth_mult: float = 1.0
+
+
+# ------------------------------------------------------------------ TF scaling rules
+
+def round_filters(filters: int, multiplier: float, divisor: int = 8) -> int:
+    """TF round_filters (mixnet_builder / efficientnet_model): nearest multiple of 8, never >10 % down.
+
+    With multiplier 1.0 the value is returned untouched, as in TF (no multiplier given).
+    """
+    if multiplier == 1.0:
+        return filters
+    f = filters * multiplier
+    new = max(divisor, int(f + divisor / 2) // divisor * divisor)
+    if new < 0.9 * f:
+        new += divisor
+    return int(new)
+
+
+def round_repeats(repeats: int, multiplier: float) -> int:
+    """TF EfficientNet round_repeats: ceil(multiplier * repeats)."""
+    if multiplier == 1.0:
+        return repeats
+    return int(math.ceil(multiplier * repeats))
+
+
+def split_channels(total: int, n: int) -> tuple[int, ...]:
+    """TF/timm _split_channels: equal parts, the remainder to group 0."""
+    parts = [total // n] * n
+    parts[0] += total - sum(parts)
+    return tuple(parts)
+
+
+# ------------------------------------------------------------------ the resolved, per-block view
+
+@dataclass(frozen=True)
+class ResolvedBlock:
+    """One block copy after width/depth scaling: the channel counts the lowering emits."""
+
+    label: str  # "b<row>.<repeat>"
+    row: int
+    repeat: int
+    in_channels: int
+    mid_channels: int
+    out_channels: int
+    stride: int
+    se_channels: int  # 0 = no SE
+    residual: bool
+    spec: Block
+
+
+def resolve(arch: Arch) -> tuple[ResolvedBlock, ...]:
+    """Apply width/depth multipliers and TF rounding: every block copy with its channel counts."""
+    out = []
+    cin = round_filters(arch.stem.channels, arch.width_mult)
+    for r, b in enumerate(arch.blocks):
+        cout = round_filters(b.out_channels, arch.width_mult)
+        for k in range(round_repeats(b.repeats, arch.depth_mult)):
+            stride = b.stride if k == 0 else 1
+            mid = int(cin * b.expand_ratio)
+            se = max(1, int(cin * b.se_ratio)) if b.se_ratio > 0 else 0
+            out.append(ResolvedBlock(f"b{r}.{k}", r, k, cin, mid, cout, stride, se,
+                                     b.skip and stride == 1 and cin == cout, b))
+            cin = cout
+    return tuple(out)
+
+
+def head_channels(arch: Arch) -> int:
+    return round_filters(arch.head.channels, arch.width_mult) if arch.head.scale_with_width else arch.head.channels
+
+
+# ------------------------------------------------------------------ validation
+
+@dataclass(frozen=True)
+class DesignIssue:
+    where: str  # "stem", "head", "row 3", "b3.1", "design"
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" + (f" Fix: {self.fix}" if self.fix else "")
+
+
+class DesignError(ValueError):
+    def __init__(self, issues: list[DesignIssue]):
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues))
+
+
+def _near_multiples(n: int, m: int) -> str:
+    lo = n // m * m
+    cands = [c for c in (lo, lo + m) if c > 0]
+    return " or ".join(str(c) for c in cands)
+
+
+def _divisors_near(n: int, target: int) -> str:
+    divs = [d for d in range(1, n + 1) if n % d == 0]
+    best = sorted(divs, key=lambda d: (abs(d - target), d))[:2]
+    return " or ".join(str(d) for d in sorted(best))
+
+
+def validate(arch: Arch) -> list[DesignIssue]:
+    """Every problem that stops the design from lowering to a cfg darknet reads exactly as intended."""
+    issues: list[DesignIssue] = []
+    add = issues.append
+    if not arch.blocks:
+        add(DesignIssue("design", "the design has no blocks", "add at least one block row"))
+    if arch.classes < 1:
+        add(DesignIssue("design", f"classes={arch.classes}", "use 1 or more classes"))
+    if arch.input_size < 8:
+        add(DesignIssue("design", f"input size {arch.input_size} is too small", "use 32 or more"))
+    if arch.width_mult <= 0 or arch.depth_mult <= 0:
+        add(DesignIssue("design", "width and depth multipliers must be positive"))
+    if not 0 <= arch.dropout < 1:
+        add(DesignIssue("design", f"dropout {arch.dropout} is outside [0, 1)"))
+    if arch.stem.channels < 1 or arch.stem.kernel < 1 or arch.stem.stride < 1:
+        add(DesignIssue("stem", "channels, kernel and stride must be positive"))
+    if arch.head.channels < 1:
+        add(DesignIssue("head", "head channels must be positive"))
+    for r, b in enumerate(arch.blocks):
+        where = f"row {r}"
+        if b.repeats < 1:
+            add(DesignIssue(where, f"repeats={b.repeats}", "use 1 or more"))
+        if not b.kernels or any(k < 1 or k % 2 == 0 for k in b.kernels):
+            add(DesignIssue(where, f"kernel sizes {b.kernels}: each must be odd (darknet pads size/2 per side, "
+                                   "so even kernels change the output size)", "use odd sizes such as 3,5,7,9"))
+        if b.stride not in (1, 2):
+            add(DesignIssue(where, f"stride {b.stride}", "use 1 or 2"))
+        if b.out_channels < 1 or b.expand_ratio <= 0:
+            add(DesignIssue(where, "output channels and expand ratio must be positive"))
+        if b.se_ratio < 0 or b.expand_groups < 1 or b.project_groups < 1 or b.dw_group_size < 0:
+            add(DesignIssue(where, "SE ratio, group counts and channels per group must not be negative"))
+    if issues:
+        return issues
+    stride_total = arch.stem.stride
+    for rb in resolve(arch):
+        b = rb.spec
+        where = rb.label
+        stride_total *= rb.stride
+        n = len(b.kernels)
+        if rb.mid_channels % n:
+            add(DesignIssue(where, f"{rb.mid_channels} expanded channels do not split evenly into {n} kernel groups "
+                                   f"{b.kernels}: darknet's [route] groups= only makes equal slices",
+                            f"make the expanded channels a multiple of {n} (nearest: "
+                            f"{_near_multiples(rb.mid_channels, n)}), or use {n - 1 or 1} kernel groups"))
+            continue
+        per_group = rb.mid_channels // n
+        if b.dw_group_size and per_group % b.dw_group_size:
+            add(DesignIssue(where, f"{b.dw_group_size} channels per group does not divide the {per_group} channels "
+                                   "of each kernel group",
+                            f"use {_divisors_near(per_group, b.dw_group_size)} channels per group"))
+        if b.expand_ratio != 1 and b.expand_groups > 1:
+            g = b.expand_groups
+            if rb.in_channels % g or rb.mid_channels % g:
+                add(DesignIssue(where, f"expand groups={g} must divide {rb.in_channels} input and "
+                                       f"{rb.mid_channels} expanded channels",
+                                f"use expand groups {_divisors_near(math.gcd(rb.in_channels, rb.mid_channels), g)}"))
+        if b.project_groups > 1:
+            g = b.project_groups
+            if rb.mid_channels % g or rb.out_channels % g:
+                add(DesignIssue(where, f"project groups={g} must divide {rb.mid_channels} expanded and "
+                                       f"{rb.out_channels} output channels",
+                                f"use project groups "
+                                f"{_divisors_near(math.gcd(rb.mid_channels, rb.out_channels), g)}"))
+    if arch.input_size // stride_total < 1:
+        add(DesignIssue("design", f"input {arch.input_size} is smaller than the total stride {stride_total}",
+                        f"use an input of at least {stride_total}"))
+    return issues
+
+
+def check(arch: Arch) -> Arch:
+    issues = validate(arch)
+    if issues:
+        raise DesignError(issues)
+    return arch
+
+
+# ------------------------------------------------------------------ derived designs
+
+def scaled(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
+           input_size: int | None = None, classes: int | None = None) -> Arch:
+    changes = {k: v for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=input_size,
+                                     classes=classes).items() if v is not None}
+    return replace(arch, **changes)
+
+
+def gpu_variant(arch: Arch, group_size: int) -> Arch:
+    """Depthwise MixConv -> grouped convs of `group_size` channels per group (the seed's MixNet-M-GPU idea).
+
+    Where `group_size` does not divide a block's per-kernel channel count, that block takes the nearest
+    divisor (ties to the smaller), so the result always lowers; `gpu_variant_report` says where.
+    """
+    rows = []
+    resolved = resolve(arch)
+    for r, b in enumerate(arch.blocks):
+        gs = group_size
+        for rb in resolved:
+            if rb.row == r and rb.mid_channels % len(b.kernels) == 0:
+                per = rb.mid_channels // len(b.kernels)
+                if per % gs:
+                    gs = min((d for d in range(1, per + 1) if per % d == 0), key=lambda d: (abs(d - group_size), d))
+        rows.append(replace(b, dw_group_size=0 if gs == 1 else gs))
+    return replace(arch, blocks=tuple(rows))
+
+
+def gpu_variant_report(arch: Arch, group_size: int) -> list[str]:
+    out = []
+    for r, (a, b) in enumerate(zip(arch.blocks, gpu_variant(arch, group_size).blocks)):
+        if b.dw_group_size not in (group_size, 0) or (group_size > 1 and b.dw_group_size == 0):
+            out.append(f"row {r}: {group_size} channels per group does not divide its kernel groups; "
+                       f"uses {b.dw_group_size or 1}")
+    return out
