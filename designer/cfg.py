@@ -17,7 +17,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from designer.ir import CfgError, Diagnostic, Layer, Network
+from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
 from designer.sections import ACTIVATIONS, ACTIVATIONS_BOTH, ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
@@ -152,7 +152,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
         values[key] = _value(spec, raw, line, diags)
     if type_ in ("convolutional", "connected") and "activation" not in values:
         diags.append(Diagnostic(sec.line, "warning", f"[{sec.name}] without activation=: darknet uses logistic"))
-    return Layer(type_, tuple((k.name, values.get(k.name, k.default)) for k in specs), sec.line)
+    return make_layer(type_, sec.line, **values)
 
 
 def _check_required(layer: Layer) -> None:

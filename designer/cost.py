@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from designer.ir import Layer, Network
 from designer.shapes import Shape, infer_shapes, pool_geometry
@@ -27,8 +28,7 @@ def f32(x: float) -> float:
     return struct.unpack("f", struct.pack("f", x))[0]
 
 
-@dataclass(frozen=True)
-class LayerCost:
+class LayerCost(NamedTuple):
     index: int
     type: str
     shape: Shape
@@ -72,8 +72,14 @@ def _connected(n_in: int, n_out: int, bn: bool) -> tuple[int, int, int]:
     return stored, stored - (2 * n_out if bn else 0), n_in * n_out
 
 
+_NO_COST = frozenset({"route", "avgpool", "dropout", "scale_channels", "softmax", "cost", "upsample", "yolo",
+                      "region", "reorg", "reorg3d", "sam", "crop", "activation", "empty", "normalization"})
+
+
 def layer_cost(L: Layer, s: Shape, index: int) -> LayerCost:
     t = L.type
+    if t in _NO_COST:
+        return LayerCost(index, t, s, 0, 0, 0, 0.0)
     stored = trainable = fma = 0
     bflops = 0.0
     if t == "convolutional":

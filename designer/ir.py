@@ -9,10 +9,9 @@ explicitly. Unused keys, duplicates and the like are not part of the meaning: th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Iterator, Literal
 
-from designer.sections import SECTIONS, Value
+from designer.sections import REFERENCE_KEYS, SECTIONS, Value
 
 
 class CfgError(ValueError):
@@ -37,44 +36,56 @@ class Diagnostic:
         return f"line {self.line}: {self.severity}: {self.message}"
 
 
+def _key_specs(type_: str):
+    from designer.sections import COMMON_KEYS
+
+    return SECTIONS[type_].keys + (COMMON_KEYS if type_ != "net" else ())
+
+
+# Per section type: key names in table order, key -> position, and the defaults. Layers store only values.
+_NAMES: dict[str, tuple[str, ...]] = {t: tuple(k.name for k in _key_specs(t)) for t in SECTIONS}
+_POS: dict[str, dict[str, int]] = {t: {n: i for i, n in enumerate(names)} for t, names in _NAMES.items()}
+_DEFAULTS: dict[str, tuple[Value, ...]] = {t: tuple(k.default for k in _key_specs(t)) for t in SECTIONS}
+
+
 @dataclass(frozen=True)
 class Layer:
     """One section: its canonical type and every key's resolved value, in section-table order."""
 
     type: str
-    params: tuple[tuple[str, Value], ...]
+    values: tuple[Value, ...]
     line: int = field(default=0, compare=False)
 
-    @cached_property
-    def _map(self) -> dict[str, Value]:
-        return dict(self.params)
+    @property
+    def params(self) -> tuple[tuple[str, Value], ...]:
+        return tuple(zip(_NAMES[self.type], self.values))
 
     def __getitem__(self, key: str) -> Value:
-        return self._map[key]
+        return self.values[_POS[self.type][key]]
 
     def get(self, key: str, default: Value = None) -> Value:
-        v = self._map.get(key)
+        i = _POS[self.type].get(key)
+        v = None if i is None else self.values[i]
         return default if v is None else v
 
     def set(self, **changes: Value) -> "Layer":
         """A copy with some keys changed (keys must belong to the section)."""
-        unknown = [k for k in changes if k not in self._map]
-        if unknown:
-            raise KeyError(f"[{self.type}] does not read {', '.join(unknown)}")
-        return Layer(self.type, tuple((k, changes.get(k, v)) for k, v in self.params), self.line)
+        return Layer(self.type, _with(self.type, list(self.values), changes), self.line)
+
+
+def _with(type_: str, vals: list[Value], changes: dict[str, Value]) -> tuple[Value, ...]:
+    pos = _POS[type_]
+    for k, v in changes.items():
+        i = pos.get(k)
+        if i is None:
+            raise KeyError(f"[{type_}] does not read {k}")
+        vals[i] = v
+    return tuple(vals)
 
 
 def make_layer(type_: str, line: int = 0, **values: Value) -> Layer:
     """A layer of a known section type; keys not given take darknet's defaults."""
-    sec = SECTIONS[type_]
-    from designer.sections import COMMON_KEYS
-
-    specs = sec.keys + (COMMON_KEYS if type_ != "net" else ())
-    names = {k.name for k in specs}
-    unknown = [k for k in values if k not in names]
-    if unknown:
-        raise KeyError(f"[{type_}] does not read {', '.join(unknown)}")
-    return Layer(type_, tuple((k.name, values.get(k.name, k.default)) for k in specs), line)
+    return Layer(type_, _with(type_, list(_DEFAULTS[type_]), values), line)
 
 
 @dataclass(frozen=True)
@@ -110,8 +121,6 @@ def resolve_index(ref: int, at: int) -> int:
 
 def references(layer: Layer, at: int) -> tuple[int, ...]:
     """Absolute indices of the layers `layer` (at index `at`) reads besides its predecessor."""
-    from designer.sections import REFERENCE_KEYS
-
     key = REFERENCE_KEYS.get(layer.type)
     if key is None:
         return ()

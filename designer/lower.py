@@ -17,9 +17,10 @@ All references are written relative (negative), computed from absolute indices.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from designer.ir import Layer, Network, make_layer
-from designer.spec import Arch, check, head_channels, resolve, round_filters
+from designer.spec import Arch, Block, check, head_channels, resolve, round_filters
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,37 @@ class _Builder:
                         pad=int(size > 1), groups=groups, activation=act)
 
 
+@lru_cache(maxsize=4096)
+def _lower_block(spec: Block, mid: int, cout: int, stride: int, se: int, residual: bool) -> tuple[Layer, ...]:
+    """One block's layers. References are relative, so a block lowers the same wherever it sits: cached."""
+    b = _Builder()
+    block_in = -1  # the layer before the block
+    act = spec.activation
+    x = block_in
+    if spec.expand_ratio != 1:
+        x = b.conv(mid, 1, groups=spec.expand_groups, act=act)
+    n = len(spec.kernels)
+    per = mid // n
+    per_groups = per // spec.dw_group_size if spec.dw_group_size else per
+    if n == 1:
+        dw = b.conv(per, spec.kernels[0], stride, groups=per_groups, act=act)
+    else:
+        outs = []
+        for i, k in enumerate(spec.kernels):
+            b.add("route", layers=(b.rel(x),), groups=n, group_id=i)
+            outs.append(b.conv(per, k, stride, groups=per_groups, act=act))
+        dw = b.add("route", layers=tuple(b.rel(o) for o in outs))
+    if se:
+        b.add("avgpool")
+        b.conv(se, 1, bn=False, act=act)
+        b.conv(mid, 1, bn=False, act="logistic")
+        b.add("scale_channels", **{"from": b.rel(dw)})
+    b.conv(cout, 1, groups=spec.project_groups, act="linear")
+    if residual:
+        b.add("shortcut", **{"from": (b.rel(block_in),)}, activation="linear")
+    return tuple(b.layers)
+
+
 def lower_with_spans(arch: Arch, design_yaml: str | None = None) -> tuple[Network, tuple[Span, ...]]:
     check(arch)
     b = _Builder()
@@ -62,32 +94,9 @@ def lower_with_spans(arch: Arch, design_yaml: str | None = None) -> tuple[Networ
     b.conv(stem_ch, arch.stem.kernel, arch.stem.stride, act=arch.stem.activation)
     spans.append(Span("stem", 0, 1, "stem"))
     for rb in resolve(arch):
-        spec = rb.spec
         start = len(b.layers)
-        block_in = b.last
-        act = spec.activation
-        x = block_in
-        if spec.expand_ratio != 1:
-            x = b.conv(rb.mid_channels, 1, groups=spec.expand_groups, act=act)
-        n = len(spec.kernels)
-        per = rb.mid_channels // n
-        per_groups = per // spec.dw_group_size if spec.dw_group_size else per
-        if n == 1:
-            dw = b.conv(per, spec.kernels[0], rb.stride, groups=per_groups, act=act)
-        else:
-            outs = []
-            for i, k in enumerate(spec.kernels):
-                b.add("route", layers=(b.rel(x),), groups=n, group_id=i)
-                outs.append(b.conv(per, k, rb.stride, groups=per_groups, act=act))
-            dw = b.add("route", layers=tuple(b.rel(o) for o in outs))
-        if rb.se_channels:
-            b.add("avgpool")
-            b.conv(rb.se_channels, 1, bn=False, act=act)
-            b.conv(rb.mid_channels, 1, bn=False, act="logistic")
-            b.add("scale_channels", **{"from": b.rel(dw)})
-        b.conv(rb.out_channels, 1, groups=spec.project_groups, act="linear")
-        if rb.residual:
-            b.add("shortcut", **{"from": (b.rel(block_in),)}, activation="linear")
+        b.layers += _lower_block(rb.spec, rb.mid_channels, rb.out_channels, rb.stride,
+                                 rb.se_channels, rb.residual)
         spans.append(Span(rb.label, start, len(b.layers), "block"))
     start = len(b.layers)
     b.conv(head_channels(arch), 1, act=arch.head.activation)

@@ -12,13 +12,15 @@ keep the input's dims (the tensor a runtime actually produces), and `darknet_dim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from designer.ir import CfgError, Layer, Network, references
+from designer.sections import REFERENCE_KEYS
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(NamedTuple):
+    """A layer's input and output dims (immutable; a NamedTuple because thousands are made per sweep)."""
+
     in_c: int
     in_h: int
     in_w: int
@@ -38,6 +40,8 @@ class Shape:
 
 
 class _Ctx:
+    __slots__ = ("layer", "index", "c", "h", "w", "inputs")
+
     def __init__(self, layer: Layer, index: int, prev: tuple[int, int, int, int]):
         self.layer = layer
         self.index = index
@@ -145,6 +149,20 @@ def _detection_check(x: _Ctx) -> tuple[int, int, int]:
     return x.c, x.h, x.w
 
 
+def _check_share(x: _Ctx, network: Network, done: list[Shape]) -> None:
+    """share_index reuses another conv's weights (make_convolutional_layer checks they fit)."""
+    ref = int(x.layer["share_index"])
+    j = ref if ref >= 0 else x.index + ref
+    if not 0 <= j < x.index or network.layers[j].type != "convolutional":
+        raise x.fail(f"share_index={ref} must name an earlier [convolutional] layer")
+    other = network.layers[j]
+    mine = (int(x.layer["size"]), int(x.layer["filters"]), x.c // int(x.layer["groups"]))
+    theirs = (int(other["size"]), int(other["filters"]), done[j].in_c // int(other["groups"]))
+    if mine != theirs:
+        raise x.fail(f"share_index={ref}: layer {j} has size, filters, channels/groups {theirs}, this layer "
+                     f"{mine}; they must match to share weights")
+
+
 _SAME = ("dropout", "batchnorm", "normalization", "activation", "empty", "softmax", "cost", "contrastive")
 
 
@@ -155,7 +173,7 @@ def infer_shapes(network: Network) -> tuple[Shape, ...]:
     out: list[Shape] = []
     for i, L in enumerate(network.layers):
         x = _Ctx(L, i, prev)
-        srcs = references(L, i)
+        srcs = references(L, i) if L.type in REFERENCE_KEYS else ()
         for s in srcs:
             if not 0 <= s < i:
                 raise x.fail(f"refers to layer {s}, which {'does not exist yet' if s >= i else 'is before layer 0'} "
@@ -164,6 +182,8 @@ def infer_shapes(network: Network) -> tuple[Shape, ...]:
         t = L.type
         if t == "convolutional":
             oc, oh, ow = _conv(x)
+            if L.get("share_index") is not None:
+                _check_share(x, network, out)
         elif t in ("maxpool", "local_avgpool"):
             oc, oh, ow = _pool(x)
         elif t == "avgpool":

@@ -258,12 +258,10 @@ def gpu_variant(arch: Arch, group_size: int) -> Arch:
     rows = []
     resolved = resolve(arch)
     for r, b in enumerate(arch.blocks):
-        gs = group_size
-        for rb in resolved:
-            if rb.row == r and rb.mid_channels % len(b.kernels) == 0:
-                per = rb.mid_channels // len(b.kernels)
-                if per % gs:
-                    gs = min((d for d in range(1, per + 1) if per % d == 0), key=lambda d: (abs(d - group_size), d))
+        n = len(b.kernels)
+        pers = [rb.mid_channels // n for rb in resolved if rb.row == r and rb.mid_channels % n == 0]
+        common = math.gcd(*pers) if pers else group_size
+        gs = min((d for d in range(1, common + 1) if common % d == 0), key=lambda d: (abs(d - group_size), d))
         rows.append(replace(b, dw_group_size=0 if gs == 1 else gs))
     return replace(arch, blocks=tuple(rows))
 

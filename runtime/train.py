@@ -1,0 +1,304 @@
+"""Quick-train: train a design's runtime model on a small image set, the way darknet would see it.
+
+What is trained is the model built from the exported cfg (emit_cfg -> parse_cfg -> build_model), so the
+weights saved as .weights are for exactly the network darknet trains. Inputs are RGB values / 255, darknet's
+load_image_color convention; BN uses darknet's eps 1e-5 (the runtime's BatchNorm2d).
+
+Recipe (chosen for time-to-accuracy on small sets, see benchmarks/bench_train.py): SGD, momentum 0.9,
+Nesterov; linear warm-up over the first epoch, then cosine decay to 0 per step; cross-entropy with label
+smoothing 0.1 on the logits of the classifier conv (the trailing [softmax] is left out while training: the
+softmax has no weights, so the .weights file is the same).
+
+`python -m runtime.train ARGS` (and `torchrun --nproc_per_node N -m runtime.train ARGS`) take the same
+arguments as `mixdesign train`; see runtime/train_commands.py.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import designer
+from designer.cfg import emit_cfg, parse_cfg, with_net
+from designer.files import atomic_write_text
+from designer.shapes import infer_shapes
+from runtime.data import Split, load_dataset
+from runtime.train_io import RunFiles, save_checkpoint, write_metrics
+
+LABEL_SMOOTHING = 0.1
+MOMENTUM = 0.9
+VAL_BATCH = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = "digits"  # "digits" or a path (ImageFolder dir, or darknet .data file / list file)
+    size: int = 32  # input size (square)
+    epochs: int = 10
+    batch: int = 64  # global batch: split over the ranks under torchrun
+    lr: float = 0.05
+    weight_decay: float = 5e-5
+    seed: int = 0
+    val_fraction: float = 0.2
+    out_dir: str = "runs/quick"
+    device: str = "cpu"
+    threads: int | None = None
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]
+    best_top1: float  # 0.0 and best_epoch 0 when no epoch finished (then no checkpoint was written)
+    best_epoch: int
+    stopped: bool  # ended early: stop event, KeyboardInterrupt
+    out_dir: Path
+    cfg_path: Path
+    weights_path: Path
+    state_path: Path
+    metrics_csv: Path
+    metrics_json: Path
+    classes: tuple[str, ...] = ()
+    interrupted: bool = False  # the early end was a KeyboardInterrupt (the CLI exits 130)
+    world_size: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ the network to train
+
+_TAIL_SKIP = ("avgpool", "dropout")
+
+
+def _classifier_index(network: designer.Network) -> int:
+    """Index of the layer whose filters/outputs are the classes: the conv/connected before [softmax]."""
+    layers = network.layers
+    i = len(layers) - 1
+    while i >= 0 and layers[i].type == "cost":
+        i -= 1
+    if i < 0 or layers[i].type != "softmax":
+        raise ValueError("the cfg does not end in [softmax] (optionally followed by [cost]): quick-train needs a "
+                         "classifier; end it with a 1x1 [convolutional] filters=<classes> (or [connected]), "
+                         "[avgpool] and [softmax]")
+    i -= 1
+    while i >= 0 and layers[i].type in _TAIL_SKIP:
+        i -= 1
+    if i < 0 or layers[i].type not in ("convolutional", "connected"):
+        found = layers[i].type if i >= 0 else "nothing"
+        raise ValueError(f"before [softmax] (skipping [avgpool]/[dropout]) there is [{found}] at layer {i}; "
+                         "quick-train needs a [convolutional] or [connected] classifier layer there")
+    return i
+
+
+def prepare_network(source: designer.Arch | designer.Network, size: int, classes: int) -> designer.Network:
+    """The network to train at `size` x `size` with `classes` outputs.
+
+    A design is re-lowered with input_size/classes replaced. A cfg gets [net] width/height set and its
+    classifier layer's filters (or [connected] output) set to `classes`; a cfg exported by mixdesign (it
+    carries its design) is re-lowered instead, so the embedded design stays true. Raises ValueError saying
+    what to change when the cfg has no recognisable classifier tail or the classes do not reach [softmax].
+    """
+    if classes < 2:
+        raise ValueError(f"classes={classes}: a classifier needs two or more")
+    if isinstance(source, designer.Arch):
+        return designer.lower(replace(source, input_size=size, classes=classes))
+    if source.design:
+        try:
+            arch = designer.load_yaml(source.design)
+            if replace(designer.lower(arch), design=None) == replace(source, design=None):
+                return designer.lower(replace(arch, input_size=size, classes=classes))
+        except (designer.DesignFormatError, designer.DesignError):
+            pass  # a hand-edited cfg whose design comment no longer lowers: treat it as a plain cfg
+    k = _classifier_index(source)
+    layer = source.layers[k]
+    key = "filters" if layer.type == "convolutional" else "output"
+    layers = list(source.layers)
+    layers[k] = layer.set(**{key: classes})
+    net = with_net(replace(source, layers=tuple(layers), design=None), width=size, height=size)
+    shapes = infer_shapes(net)  # CfgError if the new size does not fit the strides
+    soft = next(i for i in range(len(layers) - 1, -1, -1) if layers[i].type == "softmax")
+    if shapes[soft].outputs != classes:
+        s = shapes[k]
+        raise ValueError(f"[softmax] gets {shapes[soft].outputs} values at input {size}, not {classes}: layer {k} "
+                         f"outputs {s.c}x{s.h}x{s.w}; add an [avgpool] after it (global pooling) so the softmax "
+                         "sees one value per class")
+    return net
+
+
+def logits_network(network: designer.Network) -> designer.Network:
+    """The network without its trailing [softmax]/[cost]: its output is the classifier layer's logits."""
+    k = _classifier_index(network)
+    tail = network.layers[k + 1:]
+    keep = tuple(L for L in tail if L.type in _TAIL_SKIP)  # avgpool/dropout after the classifier conv stay
+    return replace(network, layers=network.layers[: k + 1] + keep)
+
+
+# ------------------------------------------------------------------ training
+
+def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up, then cosine to 0 (per optimiser step)."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def _channels(network: designer.Network) -> int:
+    c = network.input_shape[0]
+    if c not in (1, 3):
+        raise ValueError(f"[net] channels={c}: quick-train reads grey (1) or RGB (3) images")
+    return c
+
+
+def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None,
+          stop: threading.Event | None = None, progress: bool = True, split: Split | None = None) -> TrainResult:
+    """Train `network` on cfg.data; write model.cfg, labels.txt, best.pt/.weights, metrics.csv/.json.
+
+    `split` passes an already loaded train/val split (to train two designs on the same data). Returns
+    after the last epoch, or early (stopped=True) when `stop` is set or on KeyboardInterrupt; files written
+    up to then stay complete.
+    """
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data.distributed import DistributedSampler
+    from tqdm import tqdm
+
+    from runtime import build_model
+    from runtime import train_dist as td
+
+    t0 = time.perf_counter()
+    d = td.setup(cfg.device)
+    td.set_threads(cfg.threads, d)
+    if split is None:
+        split = load_dataset(cfg.data, cfg.size, _channels(network), cfg.val_fraction, cfg.seed)
+    classes = split.classes
+    network = prepare_network(network, cfg.size, len(classes))
+    cfg_text = emit_cfg(network)
+    trained = parse_cfg(cfg_text)  # train what darknet reads, not the in-memory IR
+    files = RunFiles(Path(cfg.out_dir))
+    if d.main:
+        files.out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(files.cfg, cfg_text)
+        atomic_write_text(files.labels, "".join(c + "\n" for c in classes))
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(logits_network(trained)).to(d.device)
+    net_for_step = model
+    if d.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net_for_step = DDP(model, device_ids=[d.device] if d.device.type == "cuda" else None)
+
+    x_train = torch.from_numpy(split.train.images)
+    y_train = torch.from_numpy(split.train.labels)
+    x_val = torch.from_numpy(split.val.images)
+    y_val = torch.from_numpy(split.val.labels)
+    per_rank = max(1, cfg.batch // d.world)
+    sampler = DistributedSampler(range(len(y_train)), num_replicas=d.world, rank=d.rank, shuffle=True,
+                                 seed=cfg.seed, drop_last=True)
+    steps_per_epoch = max(1, len(sampler) // per_rank)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = min(steps_per_epoch, max(1, total_steps // 5))
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=MOMENTUM, nesterov=True,
+                          weight_decay=cfg.weight_decay)
+
+    history: list[dict] = []
+    best_top1, best_epoch = 0.0, 0
+    stopped = interrupted = False
+    step = 0
+    summary = {"config": asdict(cfg), "classes": list(classes), "world_size": d.world, "data": split.train.source,
+               "train_images": len(split.train), "val_images": len(split.val), "finished": False}
+
+    def to_input(xb: torch.Tensor) -> torch.Tensor:
+        return xb.to(d.device, non_blocking=True).float().div_(255.0)
+
+    def evaluate() -> tuple[float, float]:
+        model.eval()
+        loss_sum = correct = 0.0
+        idx = torch.arange(d.rank, len(y_val), d.world)  # each rank scores its share, then sum over ranks
+        with torch.no_grad():
+            for s in range(0, len(idx), VAL_BATCH):
+                j = idx[s: s + VAL_BATCH]
+                out = model(to_input(x_val[j])).flatten(1)
+                yb = y_val[j].to(d.device)
+                loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+                correct += float((out.argmax(1) == yb).sum())
+        loss_sum, correct, n = td.sum_all([loss_sum, correct, float(len(idx))], d)
+        return loss_sum / max(1.0, n), correct / max(1.0, n)
+
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(sampler), dtype=torch.long)
+            loss_sum = seen = 0.0
+            t_ep = time.perf_counter()
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False, unit="batch",
+                       disable=not (progress and d.main), file=sys.stderr)
+            for b in bar:
+                if td.any_rank(stop is not None and stop.is_set(), d):
+                    stopped = True
+                    break
+                j = order[b * per_rank:(b + 1) * per_rank]
+                lr = _lr_at(step, total_steps, warmup, cfg.lr)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                out = net_for_step(to_input(x_train[j])).flatten(1)
+                loss = F.cross_entropy(out, y_train[j].to(d.device), label_smoothing=LABEL_SMOOTHING)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                loss_sum += float(loss) * len(j)
+                seen += len(j)
+                bar.set_postfix(loss=f"{float(loss):.3f}", lr=f"{lr:.4f}")
+            bar.close()
+            if stopped:
+                break
+            train_time = time.perf_counter() - t_ep
+            loss_sum, seen = td.sum_all([loss_sum, seen], d)
+            val_loss, top1 = evaluate()
+            row = {"epoch": epoch, "train_loss": loss_sum / max(1.0, seen), "val_loss": val_loss, "val_top1": top1,
+                   "images_per_s": seen / max(1e-9, train_time), "elapsed_s": time.perf_counter() - t0,
+                   "lr": opt.param_groups[0]["lr"]}
+            history.append(row)
+            if d.main:
+                if top1 > best_top1:
+                    best_top1, best_epoch = top1, epoch
+                    save_checkpoint(files, model, {"epoch": epoch, "val_top1": top1, "cfg": cfg_text,
+                                                   "classes": list(classes), "train_config": asdict(cfg)})
+                write_metrics(files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch})
+                if progress:
+                    tqdm.write(f"epoch {epoch:3d}  train loss {row['train_loss']:.4f}  val loss {val_loss:.4f}  "
+                               f"val top-1 {top1:.4f}  {row['images_per_s']:.0f} img/s  {row['elapsed_s']:.1f} s",
+                               file=sys.stderr)
+                if on_epoch is not None:
+                    on_epoch(dict(row))
+    except KeyboardInterrupt:
+        stopped = interrupted = True
+    finished = not stopped
+    if d.main and (history or finished):
+        write_metrics(files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch,
+                                       "finished": finished, "stopped": stopped})
+    if not interrupted:
+        td.teardown(d)  # after Ctrl-C the other ranks may be gone: no collective calls
+    return TrainResult(history, best_top1, best_epoch, stopped, files.out_dir, files.cfg, files.weights,
+                       files.state, files.metrics_csv, files.metrics_json, classes, interrupted, d.world)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m runtime.train` / `torchrun ... -m runtime.train`: the same arguments as `mixdesign train`."""
+    import argparse
+
+    from runtime.train_commands import add_train_arguments, run_train
+
+    p = argparse.ArgumentParser(prog="python -m runtime.train", description=__doc__.splitlines()[0])
+    add_train_arguments(p)
+    return run_train(p.parse_args(argv), prog="runtime.train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Shared fixtures: where ../shared lives, and skipping with a reason when it is absent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared; skips the test (with the reason) when it is not there."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"reference data {p} is absent (tests read ../shared next to the checkout)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def darknet_layers() -> dict:
+    return json.loads(shared_path("darknet", "layers.json").read_text())
+
+
+def shared_cfgs() -> list[str]:
+    d = SHARED / "darknet" / "cfg"
+    return sorted(p.name for p in d.glob("*.cfg")) if d.is_dir() else ["<absent>"]
