@@ -160,6 +160,9 @@ def _check_required(layer: Layer) -> None:
     key = required.get(layer.type)
     if key and layer[key] is None:
         raise CfgError(layer.line, f"[{layer.type}] needs {key}= (darknet crashes without it)")
+    if layer.type == "shortcut" and layer["weights_type"] != "none" and layer["weights_normalization"] == "none":
+        raise CfgError(layer.line, "weights_type needs weights_normalization=relu or softmax (darknet exits with "
+                                   "'Incorrect weights_normalization')")
     if layer.type == "net":
         c, h, w = layer["channels"], layer["height"], layer["width"]
         if not (c and h and w) and not layer["inputs"]:
@@ -293,9 +296,6 @@ def lint(source: str | Path) -> list[Diagnostic]:
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} is unknown to hank-ai darknet"))
         if layer.type in ("scale_channels", "connected", "activation") and act in ("swish", "mish", "hard_mish", "relu6"):
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} in [{layer.type}] gives 0 on CPU darknet"))
-        if layer.type == "shortcut" and layer["weights_type"] != "none" and layer["weights_normalization"] == "none":
-            diags.append(Diagnostic(layer.line, "error", "weights_type without weights_normalization=relu|softmax: "
-                                                         "darknet exits (Incorrect weights_normalization)"))
     for key in ("max_crop", "min_crop"):
         if network.net[key] is not None:
             diags.append(Diagnostic(network.net.line, "info", f"[net] {key} is fatal in hank-ai darknet "

@@ -126,7 +126,11 @@ def print_stats(network: Network, cost: Cost, with_layers: bool, title: str) -> 
         rows = []
         for L, lc in zip(network.layers, cost.layers):
             s = lc.shape
-            rows.append((str(lc.index), L.type, _describe(L), f"{s.in_w}x{s.in_h}x{s.in_c}", f"{s.w}x{s.h}x{s.c}",
+            inp = f"{s.in_w}x{s.in_h}x{s.in_c}"
+            if L.type == "route":  # a route reads its sources, not the previous layer
+                src = [cost.layers[j].shape for j in s.sources]
+                inp = f"{src[0].w}x{src[0].h}x{'+'.join(str(x.c) for x in src)}"
+            rows.append((str(lc.index), L.type, _describe(L), inp, f"{s.w}x{s.h}x{s.c}",
                          _fmt_int(lc.params), _fmt_int(lc.fma), f"{lc.bflops:.3f}"))
         _print_table(("#", "type", "", "input WxHxC", "output WxHxC", "params", "FMA", "BFLOPs"), rows,
                      right={0, 3, 4, 5, 6, 7})

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from designer.ir import Layer, Network
-from designer.shapes import Shape, infer_shapes, pool_geometry
+from designer.shapes import Shape, conv_groups, infer_shapes, pool_geometry
 
 
 def f32(x: float) -> float:
@@ -83,7 +83,7 @@ def layer_cost(L: Layer, s: Shape, index: int) -> LayerCost:
     stored = trainable = fma = 0
     bflops = 0.0
     if t == "convolutional":
-        groups = int(L["groups"])
+        groups = conv_groups(L)
         n = int(L["filters"])
         size = int(L["size"])
         nweights = (s.in_c // groups) * n * size * size
@@ -93,10 +93,11 @@ def layer_cost(L: Layer, s: Shape, index: int) -> LayerCost:
         if L["xnor"]:
             bflops = f32(bflops / 32)
         if L.get("share_index") is None:
-            stored = n + nweights + (3 * n if bn else 0)
-            trainable = stored - (2 * n if bn else 0)
+            trainable = n + nweights + (n if bn else 0)
+            # the BN triple is stored unless dontloadscales=1 (load_convolutional_weights skips it then)
+            stored = n + nweights + (3 * n if bn and not L["dontloadscales"] else 0)
     elif t == "connected":
-        stored, trainable, fma = _connected(s.in_c * s.in_h * s.in_w, int(L["output"]), bool(L["batch_normalize"]))
+        stored, trainable, fma = _connected(s.inputs, int(L["output"]), bool(L["batch_normalize"]))
     elif t == "local":
         locations = s.h * s.w
         nw = locations * int(L["size"]) ** 2 * s.in_c * int(L["filters"])
@@ -116,7 +117,7 @@ def layer_cost(L: Layer, s: Shape, index: int) -> LayerCost:
     elif t == "batchnorm":
         stored, trainable = 4 * s.c, 2 * s.c
     elif t in ("rnn", "gru", "lstm"):
-        n_in, n_out, bn = s.in_c * s.in_h * s.in_w, int(L["output"]), bool(L["batch_normalize"])
+        n_in, n_out, bn = s.inputs, int(L["output"]), bool(L["batch_normalize"])
         if t == "rnn":
             hidden = int(L["hidden"])
             blocks = [(n_in, hidden), (hidden, hidden), (hidden, n_out)]

@@ -29,6 +29,7 @@ class Shape(NamedTuple):
     w: int
     outputs: int
     sources: tuple[int, ...] = ()  # absolute indices read besides the previous layer (route/shortcut/...)
+    inputs: int = 0  # darknet's l.inputs: the previous layer's flat output count (what [connected] reads)
 
     @property
     def out(self) -> tuple[int, int, int]:
@@ -63,6 +64,11 @@ def strides(layer: Layer) -> tuple[int, int]:
     return (int(sy) if sy is not None else s), (int(sx) if sx is not None else s)
 
 
+def conv_groups(layer: Layer) -> int:
+    """xnor=1 forces groups=1 (parse_convolutional)."""
+    return 1 if layer["xnor"] else int(layer["groups"])
+
+
 def conv_padding(layer: Layer) -> int:
     """parse_convolutional: pad=1 means size/2 (integer division), overriding padding=."""
     return int(layer["size"]) // 2 if layer["pad"] else int(layer["padding"])
@@ -88,11 +94,16 @@ def _conv(x: _Ctx) -> tuple[int, int, int]:
     x.need_image()
     if L["antialiasing"]:
         raise x.fail("antialiasing= is not modelled by this tool")
-    groups = int(L["groups"])
+    groups = conv_groups(L)
     if groups < 1 or x.c % groups:
         raise x.fail(f"groups={groups} does not divide its {x.c} input channels")
+    if int(L["filters"]) % groups:
+        raise x.fail(f"groups={groups} does not divide its {L['filters']} filters (darknet never computes the rest)")
     size = int(L["size"])
     pad = conv_padding(L)
+    if int(L["dilation"]) > 1 and size > 1 and not (size % 2 and pad == size // 2):
+        raise x.fail(f"dilation={L['dilation']} with size={size} and padding {pad}: darknet's output is scrambled "
+                     "unless the size is odd and pad=1 (NOTES.md section 3)")
     sy, sx = strides(L)
     oh = (x.h + 2 * pad - size) // sy + 1
     ow = (x.w + 2 * pad - size) // sx + 1
@@ -250,7 +261,7 @@ def infer_shapes(network: Network) -> tuple[Shape, ...]:
             raise x.fail(f"[{t}] is read, but its shapes are not modelled by this tool")
         if outputs is None:
             outputs = oc * oh * ow
-        shape = Shape(x.c, x.h, x.w, oc, oh, ow, outputs, srcs)
+        shape = Shape(x.c, x.h, x.w, oc, oh, ow, outputs, srcs, x.inputs)
         out.append(shape)
         prev = (oc, oh, ow, outputs)
     return tuple(out)

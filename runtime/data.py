@@ -144,13 +144,19 @@ def load_image_folder(root: str | Path, size: int, channels: int = 3) -> ImageSe
     return _check_classes(ds, root)
 
 
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as e:
+        raise DataError(path, f"cannot read {what} ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise DataError(path, f"the {what} is not a text file") from None
+
+
 def read_labels(path: str | Path) -> tuple[str, ...]:
     """A darknet labels/names file: one label a line (darknet's get_labels; blank lines are not labels)."""
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as e:
-        raise DataError(path, f"cannot read labels file ({e.strerror})") from None
+    lines = _read_text(path, "labels file").splitlines()
     labels = tuple(s.strip() for s in lines if s.strip())
     if not labels:
         raise DataError(path, "labels file is empty")
@@ -177,10 +183,7 @@ def _resolve(text: str, base: Path) -> Path:
 def load_darknet_list(list_path: str | Path, labels: tuple[str, ...], size: int, channels: int = 3) -> ImageSet:
     """A darknet list file (one image path a line) with labels matched as darknet does."""
     list_path = Path(list_path)
-    try:
-        lines = [s.strip() for s in list_path.read_text().splitlines()]
-    except OSError as e:
-        raise DataError(list_path, f"cannot read list file ({e.strerror})") from None
+    lines = [s.strip() for s in _read_text(list_path, "list file").splitlines()]
     entries = [s for s in lines if s]
     if not entries:
         raise DataError(list_path, "list file has no image paths")
@@ -203,10 +206,7 @@ def load_darknet_list(list_path: str | Path, labels: tuple[str, ...], size: int,
 def read_data_file(path: str | Path) -> dict[str, str]:
     """A darknet .data file: key=value lines, whitespace removed anywhere, '#'/';' comment lines (read_data_cfg)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise DataError(path, f"cannot read data file ({e.strerror})") from None
+    text = _read_text(path, "data file")
     out: dict[str, str] = {}
     for line in text.splitlines():
         s = "".join(line.split())

@@ -84,6 +84,7 @@ class ShortcutLayer(nn.Module):
                                        "darknet exits (\"Incorrect weights_normalization\")")
         self.c = shape.c
         self.outputs = shape.outputs
+        self.hw = shape.h * shape.w
         self.normalization = {"avg_relu": "relu"}.get(wn, wn)
         self.weights: nn.Parameter | None = None
         if wt in ("per_feature", "per_layer"):
@@ -98,7 +99,8 @@ class ShortcutLayer(nn.Module):
     def normalized_weights(self) -> Tensor:
         """(n+1, C or 1) weights after darknet's normalisation over the n+1 inputs."""
         w = self.weights
-        assert w is not None
+        if w is None:
+            raise RuntimeError("this shortcut has no weights (weights_type=none)")
         if self.normalization == "relu":
             r = torch.clamp(w, min=self.relu_floor)
             return r / (_SHORTCUT_EPS + r.sum(dim=0, keepdim=True))
@@ -108,37 +110,27 @@ class ShortcutLayer(nn.Module):
         return w
 
     def forward(self, x: Tensor, *froms: Tensor) -> Tensor:
-        ws = None
-        if self.weights is not None:
-            ws = self.normalized_weights().view(len(froms) + 1, 1, -1, 1, 1)
-            out = x * ws[0]
-        else:
+        if self.weights is None:
             out = x
-        for k, f in enumerate(froms):
-            if ws is not None:
-                f = self._weighted(f, ws[k + 1], self.same[k])
-            if self.same[k]:
-                out = out + f
-            else:
-                out = self._add_flat(out, f, self.from_outputs[k])
-        if out is x:
-            out = x.clone()
-        return self.act(out)
+            for k, f in enumerate(froms):
+                out = out + f if self.same[k] else self._add_flat(out, f, k, None)
+        else:
+            ws = self.normalized_weights()
+            out = x * ws[0].view(1, -1, 1, 1)
+            for k, f in enumerate(froms):
+                w = ws[k + 1]
+                out = out + f * w.view(1, -1, 1, 1) if self.same[k] else self._add_flat(out, f, k, w)
+        return self.act(out)  # `out` is a fresh sum (from= is never empty), so the in-place act is safe
 
-    def _weighted(self, f: Tensor, w: Tensor, same: bool) -> Tensor:
-        if same or w.shape[1] == 1:
-            return f * w if same else f * w.flatten()[0]
-        # per-channel weight on a from-layer of another size: weight index is the output channel
-        c_f = min(f.shape[1], self.c) if f.dim() == 4 else self.c
-        scale = w.flatten()[:c_f].view(1, -1, 1, 1)
-        if f.dim() == 4 and f.shape[1] > c_f:
-            f = f[:, :c_f]
-        return f * scale
-
-    def _add_flat(self, out: Tensor, f: Tensor, from_outputs: int) -> Tensor:
-        n = min(from_outputs, self.outputs)
+    def _add_flat(self, out: Tensor, f: Tensor, k: int, w: Tensor | None) -> Tensor:
+        # shortcut_multilayer_cpu: element i of the from-layer is added to element i of the output while
+        # i < from.outputs; a per-channel weight is indexed by the output channel i / (h*w)
+        n = min(self.from_outputs[k], self.outputs)
         o = out.flatten(1)
-        summed = o[:, :n] + f.flatten(1)[:, :n]
+        ff = f.flatten(1)[:, :n]
+        if w is not None:
+            ff = ff * (w.repeat_interleave(self.hw)[:n] if w.numel() > 1 else w)
+        summed = o[:, :n] + ff
         if n < o.shape[1]:
             summed = torch.cat([summed, o[:, n:]], dim=1)
         return summed.view(out.shape)

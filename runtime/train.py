@@ -6,8 +6,8 @@ load_image_color convention; BN uses darknet's eps 1e-5 (the runtime's BatchNorm
 
 Recipe (chosen for time-to-accuracy on small sets, see benchmarks/bench_train.py): SGD, momentum 0.9,
 Nesterov; linear warm-up over the first epoch, then cosine decay to 0 per step; cross-entropy with label
-smoothing 0.1 on the logits of the classifier conv (the trailing [softmax] is left out while training: the
-softmax has no weights, so the .weights file is the same).
+smoothing 0.1 on the logits (the model is the whole network, run up to the layer before [softmax]);
+BN running statistics with momentum 0.1 instead of darknet's 0.01, which lags behind over a short run.
 
 `python -m runtime.train ARGS` (and `torchrun --nproc_per_node N -m runtime.train ARGS`) take the same
 arguments as `mixdesign train`; see runtime/train_commands.py.
@@ -33,6 +33,7 @@ from runtime.train_io import RunFiles, save_checkpoint, write_metrics
 LABEL_SMOOTHING = 0.1
 MOMENTUM = 0.9
 VAL_BATCH = 256
+BN_TRAIN_MOMENTUM = 0.1  # torch's default
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,9 @@ def prepare_network(source: designer.Arch | designer.Network, size: int, classes
     return net
 
 
-def logits_network(network: designer.Network) -> designer.Network:
-    """The network without its trailing [softmax]/[cost]: its output is the classifier layer's logits."""
-    k = _classifier_index(network)
-    tail = network.layers[k + 1:]
-    keep = tuple(L for L in tail if L.type in _TAIL_SKIP)  # avgpool/dropout after the classifier conv stay
-    return replace(network, layers=network.layers[: k + 1] + keep)
+def logits_index(network: designer.Network) -> int:
+    """The layer right before [softmax]: its output is the logits (1x1xK after the pool, or K flat)."""
+    return max(i for i, L in enumerate(network.layers) if L.type == "softmax") - 1
 
 
 # ------------------------------------------------------------------ training
@@ -185,7 +183,12 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
         atomic_write_text(files.labels, "".join(c + "\n" for c in classes))
 
     torch.manual_seed(cfg.seed)
-    model = build_model(logits_network(trained)).to(d.device)
+    # the whole network (so save_weights writes darknet's file for it), run up to the logits
+    model = build_model(trained, outputs=(logits_index(trained),)).to(d.device)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            # darknet's rolling update (.99/.01) is made for 100k-step runs; a few hundred steps need 0.1
+            m.momentum = BN_TRAIN_MOMENTUM
     net_for_step = model
     if d.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -210,7 +213,8 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
     stopped = interrupted = False
     step = 0
     summary = {"config": asdict(cfg), "classes": list(classes), "world_size": d.world, "data": split.train.source,
-               "train_images": len(split.train), "val_images": len(split.val), "finished": False}
+               "train_images": len(split.train), "val_images": len(split.val), "finished": False,
+               "stopped": False}
 
     def to_input(xb: torch.Tensor) -> torch.Tensor:
         return xb.to(d.device, non_blocking=True).float().div_(255.0)
@@ -252,9 +256,9 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
                 loss.backward()
                 opt.step()
                 step += 1
-                loss_sum += float(loss) * len(j)
+                loss_sum += loss.item() * len(j)
                 seen += len(j)
-                bar.set_postfix(loss=f"{float(loss):.3f}", lr=f"{lr:.4f}")
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}")
             bar.close()
             if stopped:
                 break
@@ -283,8 +287,6 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
     if d.main and (history or finished):
         write_metrics(files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch,
                                        "finished": finished, "stopped": stopped})
-    if not interrupted:
-        td.teardown(d)  # after Ctrl-C the other ranks may be gone: no collective calls
     return TrainResult(history, best_top1, best_epoch, stopped, files.out_dir, files.cfg, files.weights,
                        files.state, files.metrics_csv, files.metrics_json, classes, interrupted, d.world)
 

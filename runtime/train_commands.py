@@ -37,7 +37,8 @@ def _design_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="digits",
                    help="'digits' (scikit-learn's bundled 8x8 digits, no download), an ImageFolder directory, "
                         "a darknet .data file or a darknet list file (default: digits)")
-    p.add_argument("--size", type=int, default=32, help="input width and height (default 32)")
+    p.add_argument("--size", type=int, default=32,
+                   help="input width and height (default 32; a detector bundle: 128)")
     p.add_argument("--width-mult", type=float, help="width multiplier (designs only)")
     p.add_argument("--depth-mult", type=float, help="depth multiplier (designs only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights (default 0)")
@@ -101,6 +102,16 @@ def _print_side_by_side(columns: list[list[tuple[str, str]]]) -> None:
         print(k.ljust(kw) + "  " + "  ".join(col[i].rjust(w) for col, w in zip(cells, widths)))
 
 
+def _leave_process_group() -> None:
+    """Under torchrun: leave the process group together once every run is done (train() keeps it joined so
+    --compare trains both designs in one group). Not after Ctrl-C: the other ranks may be gone."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def run_train(args: argparse.Namespace, prog: str = "train") -> int:
     """Train one design (or two with --compare); exit code 0, 2 (user error) or 130 (interrupted)."""
     from runtime.train_dist import from_env
@@ -116,6 +127,8 @@ def run_train(args: argparse.Namespace, prog: str = "train") -> int:
         if len(labels) == 2 and labels[0] == labels[1]:
             labels = [labels[0] + "-a", labels[1] + "-b"]
         channels = networks[0].input_shape[0]
+        if any(n.input_shape[0] != channels for n in networks):
+            raise ValueError("--compare needs two designs with the same input channels (one split feeds both)")
         split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
         columns = []
         for label, network in zip(labels, networks):
@@ -133,6 +146,7 @@ def run_train(args: argparse.Namespace, prog: str = "train") -> int:
         if main_rank and len(columns) > 1:
             print()
             _print_side_by_side(columns)
+        _leave_process_group()
         return 0
     except _user_errors() as e:
         return _fail(prog, e)
@@ -143,6 +157,7 @@ def run_train(args: argparse.Namespace, prog: str = "train") -> int:
 
 def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
     _design_arguments(p)
+    p.set_defaults(size=None)  # 32 for a classifier, 128 for a detector (a multiple of 32)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="bundle folder (must not exist yet)")
     p.add_argument("--weights", metavar="W", help="pretrained .weights to include (e.g. runs/quick/best.weights)")
     p.add_argument("--name", help="base name of the .cfg/.data files (default: the design's name)")
@@ -166,7 +181,8 @@ def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detector", action="store_true",
                    help="attach a YOLO head to the design's backbone and write a `darknet detector train` bundle")
     g.add_argument("--classes", type=int, help="detector classes (default: the data's)")
-    g.add_argument("--anchors", help="comma list of w,h pairs in input pixels (default: 6 anchors scaled to --size)")
+    g.add_argument("--anchors", help="comma list of w,h pairs in input pixels "
+                                     "(default: 6 anchors, k-means of the training boxes)")
     g.add_argument("--masks", help="anchor indices per [yolo], scales separated by ';' (default '3,4,5;0,1,2')")
     g.add_argument("--images", type=int, default=600, help="detector on digits: synthetic images (default 600)")
 

@@ -7,7 +7,7 @@ call FLOPs/MACs), FLOPs = 2 x FMA, Darknet BFLOPs = what darknet prints ("Total 
 from __future__ import annotations
 
 LABEL_PARAMS = "Params (trainable)"
-LABEL_PARAMS_STORED = "Params stored in .weights (floats)"
+LABEL_PARAMS_STORED = "Params stored (.weights)"
 LABEL_FMA = "FMA (multiply-adds)"
 LABEL_FLOPS = "FLOPs = 2 x FMA"
 LABEL_BFLOPS = "Darknet BFLOPs (as darknet prints, = 2 x FMA / 1e9)"

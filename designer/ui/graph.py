@@ -193,7 +193,7 @@ def group_of(groups: tuple[Group, ...]) -> list[int]:
 
 
 def reference_rows(network: Network, shapes: tuple[Shape, ...]) -> list[dict]:
-    """Every reference in the network: layer, key, written value, the absolute index it resolves to, and what is there."""
+    """Every reference: layer, key, the value written, the absolute index it resolves to, and what is there."""
     rows = []
     for i, L in enumerate(network.layers):
         for r in layer_refs(L, i):
@@ -275,10 +275,10 @@ def to_dot(g: nx.DiGraph, groups: tuple[Group, ...], expanded: Iterable[str] = (
         if na == nb:
             continue
         ref = d["ref"]
-        detail = nb.startswith("n") and ref is not None
-        label = f"{ref.key}={ref.written} = L{ref.absolute}" if detail else ""
-        if ref is not None and not detail and b - a > 1:
-            label = f"L{a} to L{b}"
+        label = ""
+        if ref is not None:  # the reference as written at layer b, and the layer it resolves to
+            label = f"{ref.key}={ref.written} = L{ref.absolute}" if nb.startswith("n") else \
+                f"L{b} {ref.key}={ref.written} = L{ref.absolute}"
         key = (na, nb, label)
         if key in seen:
             continue

@@ -71,6 +71,23 @@ def lowered(design: Design) -> Lowered:
     return _lower_layers(design)
 
 
+def short_label(design: Design) -> str:
+    """The design's name plus what sets a variant apart: 'mixnet-m gs4 w1.25 @160' (for legends and history)."""
+    if not isinstance(design, Arch):
+        return design.name
+    parts = [design.name]
+    sizes = [b.dw_group_size for b in design.blocks if b.dw_group_size]
+    if sizes:
+        parts.append(f"gs{max(set(sizes), key=sizes.count)}")
+    if design.width_mult != 1.0:
+        parts.append(f"w{design.width_mult:g}")
+    if design.depth_mult != 1.0:
+        parts.append(f"d{design.depth_mult:g}")
+    if design.input_size != 224:
+        parts.append(f"@{design.input_size}")
+    return " ".join(parts)
+
+
 def safe_filename(name: str, suffix: str) -> str:
     """A download file name from a design name: letters, digits, '-', '_' and '.' only."""
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name.strip()) or "design"

@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from designer import Arch, Block, DesignIssue, format_block_string, resolve
+from designer import Arch, Block, DesignIssue, format_block_string, resolve, validate
 from designer.spec import ACTIVATION_NAMES
 
 # column name -> (Block field, kind, help text)
@@ -31,7 +31,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "activation": ("activation", "activation", "darknet activation of the block's convs"),
     "skip": ("skip", "bool", "residual add where stride is 1 and channels match"),
 }
-READ_ONLY = ("channels in>mid>out", "block string", "issue")
+READ_ONLY = ("row", "channels in>mid>out", "block string", "issue")
 
 DEFAULT_ROW: dict[str, Any] = {"repeats": 1, "kernels": "3", "expand": 6.0, "expand groups": 1, "project groups": 1,
                                "dw ch/group": 0, "SE ratio": 0.0, "stride": 1, "out channels": 32,
@@ -82,7 +82,8 @@ def _cell(row: int, col: str, v: Any) -> tuple[Any, DesignIssue | None]:
             return bool(v), None
         if kind == "activation":
             if v not in ACTIVATION_NAMES:
-                return None, DesignIssue(where, f"unknown activation {v!r}", f"use one of {', '.join(ACTIVATION_NAMES)}")
+                return None, DesignIssue(where, f"unknown activation {v!r}",
+                                         f"use one of {', '.join(ACTIVATION_NAMES)}")
             return str(v), None
         text = str(v).strip()
         if not re.fullmatch(r"\d+([.,\s]+\d+)*", text):
@@ -130,8 +131,6 @@ def apply_edits(rows: list[dict[str, Any]], edits: dict[str, Any]) -> list[dict[
 
 def with_rows(arch: Arch, rows: list[dict[str, Any]]) -> tuple[Arch | None, list[DesignIssue]]:
     """The Arch with its blocks replaced by `rows`, or None and the issues that stop it from lowering."""
-    from designer import validate
-
     blocks, issues = rows_to_blocks(rows)
     if issues:
         return None, issues
@@ -167,7 +166,8 @@ def table_records(arch: Arch, rows: list[dict[str, Any]], issues: list[DesignIss
     blocks, _ = rows_to_blocks(rows) if not issues else ((), [])
     out = []
     for r, row in enumerate(rows):
-        rec = {col: row.get(col, DEFAULT_ROW[col]) for col in COLUMNS}
+        rec: dict[str, Any] = {"row": r}
+        rec.update({col: row.get(col, DEFAULT_ROW[col]) for col in COLUMNS})
         rec["channels in>mid>out"] = chans.get(r, "")
         rec["block string"] = format_block_string(blocks[r]) if r < len(blocks) else ""
         msgs = by_row.get(r, [])

@@ -1,0 +1,20 @@
+"""mixnet-designer's Streamlit app: `streamlit run designer/app.py`.
+
+This file only routes, as Streamlit's own hello app does: each page is a script in designer/pages/ that
+edits or shows the design held in session state (designer/ui/state.py).
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="mixnet-designer", layout="wide")
+
+pages = [
+    st.Page("pages/design.py", title="Design", icon=":material/tune:", url_path="design", default=True),
+    st.Page("pages/graph.py", title="Graph", icon=":material/account_tree:", url_path="graph"),
+    st.Page("pages/numbers.py", title="Numbers", icon=":material/calculate:", url_path="numbers"),
+    st.Page("pages/latency.py", title="Latency", icon=":material/speed:", url_path="latency"),
+    st.Page("pages/quick_train.py", title="Quick-train", icon=":material/model_training:", url_path="quick-train"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
+    st.Page("pages/import_cfg.py", title="Import", icon=":material/upload:", url_path="import"),
+]
+st.navigation(pages).run()

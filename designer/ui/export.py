@@ -1,0 +1,95 @@
+"""What the Export page hands out: the cfg (exactly `mixdesign export`'s text), the design YAML, an optional
+training cfg with [net] training keys set, and a zip with a README naming the darknet command that trains it.
+
+Why a separate training cfg: the designed cfg's [net] holds only the input size, and with darknet's defaults
+(max_batches=0) `classifier train` loops forever (../shared/darknet/NOTES.md section 2). Pure: no streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+from designer import Network, emit_cfg
+from designer.cfg import with_net
+
+
+@dataclass(frozen=True)
+class TrainingNet:
+    """[net] training keys for `./darknet classifier train` (the ImageNet recipe of darknet's darknet53.cfg)."""
+
+    batch: int = 128
+    subdivisions: int = 4
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    decay: float = 0.0005
+    burn_in: int = 1000
+    max_batches: int = 800000
+    policy: str = "poly"
+    power: float = 4.0
+
+
+def training_cfg(network: Network, t: TrainingNet) -> str:
+    """The same network with [net] training keys set (layers and the embedded design are unchanged)."""
+    return emit_cfg(with_net(network, batch=t.batch, subdivisions=t.subdivisions, learning_rate=t.learning_rate,
+                             momentum=t.momentum, decay=t.decay, burn_in=t.burn_in, max_batches=t.max_batches,
+                             policy=t.policy, power=t.power))
+
+
+def readme(name: str, cfg_file: str, train_cfg_file: str, yaml_file: str | None, classes: int | None,
+           summary: dict[str, float]) -> str:
+    """README.md of the zip. `classes`: the last layer's outputs when it is [softmax]/[cost], else None."""
+    design_line = (f"- `{yaml_file}`: the design (open it in mixnet-designer, or `mixdesign` on the command line)\n"
+                   if yaml_file else "")
+    if classes is None:
+        classes_note = ("This cfg does not end in [softmax]: it is not a classifier, and `classifier train` needs one "
+                        "(use the training command of its own kind, e.g. `./darknet detector train`).")
+    else:
+        classes_note = f"`classes` must equal the last layer's outputs ({classes} here). Then:"
+    return f"""# {name}
+
+Made with mixnet-designer.
+
+- `{cfg_file}`: the network, exactly as `mixdesign export` writes it ([net] holds only the input size)
+- `{train_cfg_file}`: the same network with [net] training keys (batch, subdivisions, learning_rate, policy,
+  max_batches, ...) set; with darknet's default max_batches=0, `classifier train` would never stop
+{design_line}
+## Cost (counted as darknet counts)
+
+- params (trainable): {summary['params']:,}
+- params stored in .weights (floats, BN running stats included): {summary['params_stored']:,}
+- FMA (multiply-adds): {summary['fma']:,}  (FLOPs = 2 x FMA = {summary['flops']:,})
+- Darknet BFLOPs (what darknet prints as Total BFLOPS): {summary['bflops']:.3f}
+
+## Train it with darknet
+
+Use AlexeyAB darknet (https://github.com/AlexeyAB/darknet); hank-ai's fork (Darknet V5) no longer trains
+classifiers. Write a data file, e.g. `imagenet.data`:
+
+    classes={classes if classes is not None else "<classes>"}
+    train=data/train.list
+    valid=data/valid.list
+    labels=data/labels.txt
+    backup=backup/
+    top=5
+
+{classes_note}
+
+    ./darknet classifier train imagenet.data {train_cfg_file}
+
+and, to check accuracy on the validation list:
+
+    ./darknet classifier valid imagenet.data {train_cfg_file} backup/{train_cfg_file.rsplit('.', 1)[0]}_last.weights
+"""
+
+
+def bundle(files: dict[str, str]) -> bytes:
+    """A zip of text files (name -> content), deflated, with fixed timestamps so equal inputs give equal bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, text)
+    return buf.getvalue()

@@ -1,0 +1,215 @@
+"""Latency of a darknet network under torch, measured with torch.utils.benchmark.
+
+`measure(network, ...)` builds the model from the IR (random weights: latency does not depend on their
+values), warms it up (oneDNN / cuDNN pick and build kernels on the first calls), then times whole forward
+passes with `Timer.blocked_autorange` (which synchronises CUDA and sets the thread count). It reports the
+median and interquartile range in ms, the network's FMA (designer.count: one fused multiply-add = 1, batch
+included) and the multiply-adds per second achieved. With `per_layer`, each step of the eager model is timed
+alone on its real inputs during two forward sweeps (best of the two), giving each layer's share of the time
+next to its share of the FMA.
+
+The optimised build (`optimized=True`) is runtime.optimize with the settings that were fastest here
+(benchmarks/RESULTS_runtime.md): BN folded, squeeze-excitation spans fused, MixConv spans as one zero-padded
+grouped conv on CPU; on CUDA the MixConv form is chosen by timing both. `channels_last` applies to either
+build; `compile=True` adds torch.compile.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from torch.utils import benchmark
+
+from designer.cost import count
+from designer.ir import Network
+from runtime.model import DarknetModel, build_model
+
+Device = Literal["cpu", "cuda"]
+DType = Literal["fp32", "fp16", "bf16"]
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class BenchError(ValueError):
+    """A measurement that cannot run here (no CUDA, dtype unsupported on the device, ...)."""
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    index: int  # first IR layer of the step
+    type: str  # darknet layer type, or a fused span's kind ("mixconv", "squeeze_excite")
+    ms: float
+    time_share: float
+    fma: int
+    fma_share: float
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    device: str
+    device_name: str
+    threads: int
+    batch: int
+    dtype: str
+    optimized: bool
+    channels_last: bool
+    median_ms: float
+    iqr_ms: float
+    fma: int
+    fma_per_s: float
+    per_layer: tuple[LayerTime, ...] | None = None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["per_layer"] = [asdict(t) for t in self.per_layer] if self.per_layer is not None else None
+        return d
+
+
+def tune_cpu_allocator() -> bool:
+    """Raise glibc's mmap threshold (mallopt) so large activations are reused, not page-faulted in on every call.
+
+    glibc serves blocks above its mmap threshold (at most 32 MiB by default) with a fresh mmap each time, and a
+    38 MB activation (MixNet's 96x112x112 expansion at batch 8) then costs ~20 ms of page faults per forward,
+    5x the convolution itself. PyTorch's CPU performance guide recommends jemalloc / tcmalloc for the same
+    reason. Process-wide, so it is for command-line runs (mixdesign bench, benchmarks/), not for a library
+    call; returns False where the C library has no mallopt.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30))
+    except (OSError, AttributeError):
+        return False
+
+
+def device_name(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def check_device_dtype(device: str, dtype: str) -> None:
+    """Raise BenchError with the reason when `dtype` cannot run on `device` in this torch build."""
+    if dtype not in DTYPES:
+        raise BenchError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BenchError("device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+    if device not in ("cpu", "cuda"):
+        raise BenchError(f"device {device!r} is not cpu or cuda")
+    if device == "cpu" and dtype == "fp16":
+        try:
+            with torch.no_grad():
+                torch.nn.functional.conv2d(torch.ones(1, 2, 4, 4, dtype=torch.float16),
+                                           torch.ones(2, 1, 3, 3, dtype=torch.float16), groups=2)
+        except RuntimeError as e:
+            raise BenchError(f"fp16 convolution is not supported on CPU by this torch build ({e}); "
+                             "use bf16 or fp32 on CPU, or fp16 on cuda") from None
+
+
+def prepare(network: Network, *, device: str = "cpu", dtype: str = "fp32", channels_last: bool = False,
+            optimized: bool = True, compile: bool = False) -> torch.nn.Module:
+    """The model measure() times: eval mode, on the device, in the dtype.
+
+    The optimised build is runtime.optimize with BN folded, SE spans fused and MixConv spans as one
+    zero-padded grouped conv on CPU (faster there than the split form in benchmarks/RESULTS_runtime.md), or
+    whichever form times faster on CUDA. `compile` adds torch.compile (minutes of compilation on a small CPU).
+    """
+    check_device_dtype(device, dtype)
+    model = build_model(network).to(device)
+    if optimized:
+        from runtime.optimization import optimize
+
+        model = optimize(model, mixconv="padded" if device == "cpu" else "auto", channels_last=channels_last)
+    elif channels_last:
+        model.set_channels_last()
+    model = model.to(DTYPES[dtype])
+    return torch.compile(model, dynamic=False) if compile else model
+
+
+def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
+    t = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+    return t.blocked_autorange(min_run_time=min_run_time)
+
+
+def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: DType = "fp32",
+            channels_last: bool = False, threads: int | None = None, optimized: bool = True,
+            per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False) -> BenchResult:
+    """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved."""
+    if batch < 1:
+        raise BenchError(f"batch must be at least 1, got {batch}")
+    old_threads = torch.get_num_threads()
+    threads = int(threads or old_threads)
+    torch.set_num_threads(threads)
+    try:
+        model = prepare(network, device=device, dtype=dtype, channels_last=channels_last, optimized=optimized,
+                        compile=compile)
+        x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
+
+        @torch.no_grad()
+        def run():
+            return model(x)
+
+        for _ in range(3):
+            run()
+        m = _timer(run, threads, min_run_time)
+        fma = count(network).fma * batch
+        layers = None
+        if per_layer:
+            eager = getattr(model, "_orig_mod", model)  # torch.compile's wrapper keeps the eager model
+            layers = time_layers(eager, x, threads, min_run_time)
+        return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
+                           dtype=dtype, optimized=optimized, channels_last=channels_last,
+                           median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median,
+                           per_layer=layers)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+@torch.no_grad()
+def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
+                sweeps: int = 2) -> tuple[LayerTime, ...]:
+    """Each executed step timed alone on the inputs it gets in a real forward pass, slowest first.
+
+    Each layer gets a short window (min_run_time spread over the layers); the sweep over all layers is done
+    `sweeps` times and each layer keeps its lowest median, so that a load spike on a shared machine during one
+    layer's window does not make that layer look like the slowest.
+    """
+    costs = count(model.network).layers
+    batch = x.shape[0]
+    if model.channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    per = max(0.01, min_run_time / max(1, len(model._plan)))
+    best: dict[int, float] = {}
+    for _ in range(sweeps):  # a forward pass that times each layer on its real inputs as it goes
+        outs = {-1: x}
+        for k, args, write, free in model._plan:
+            ins = [outs[r] if v is None else outs[r].flatten(1)[:, : v[0] * v[1] * v[2]].reshape(-1, *v)
+                   for r, v in args]
+            layer = model.layers[k]
+            outs[write] = layer(*ins)
+            sec = _timer(lambda: layer(*ins), threads, per).median  # noqa: B023 (called right here)
+            best[k] = min(best.get(k, sec), sec)
+            for r in free:
+                del outs[r]
+    rows = []
+    for k, sec in best.items():
+        layer, st = model.layers[k], model.steps[k]
+        kind = getattr(layer, "kind", None) or model.network.layers[st.first].type
+        fma = sum(c.fma for c in costs[st.first : st.last + 1]) * batch
+        rows.append((st.first, kind, sec * 1e3, fma))
+    total_ms = sum(r[2] for r in rows) or 1.0
+    total_fma = sum(r[3] for r in rows) or 1
+    rows.sort(key=lambda r: -r[2])
+    return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)

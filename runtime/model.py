@@ -1,0 +1,259 @@
+"""Darknet IR -> torch module: one table from layer type to builder, and the runner that executes it.
+
+`build_model(network)` reads only the parsed IR (designer.parse_cfg / designer.lower give a Network):
+layer types and resolved keys, shapes from designer.infer_shapes, references from designer.ir.references.
+Each IR layer becomes one module named after darknet's layer (ConvolutionalLayer, RouteLayer, ...).
+
+The runner (`DarknetModel.forward`) keeps darknet's data flow: every layer reads the previous layer's output
+and, for route/shortcut/scale_channels/sam, the layers it references. It keeps a layer's output only until its
+last reader has run, and skips layers nothing needs (a trailing [cost], the other heads of a detector when
+only the last is asked for). The network output is the last layer that is not [cost], as in darknet.
+
+A `Step` runs one module over IR layers [first, last] and produces layer `last`'s output: one layer in the
+plain build; the optimised build (runtime.optimize) runs a whole MixConv or squeeze-excitation span as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from designer.ir import CfgError, Layer, Network, references
+from designer.shapes import Shape, infer_shapes
+from runtime import conv_layers as cl
+from runtime import head_layers as hl
+from runtime import merge_layers as ml
+from runtime import spatial_layers as sl
+
+INPUT = -1  # read index of the network input
+
+View = tuple[int, int, int] | None  # (c,h,w) to view a flat (non-image) output as, or None
+
+
+@dataclass(frozen=True)
+class Step:
+    first: int
+    last: int  # the IR layer whose output this step produces
+    reads: tuple[int, ...]  # IR layer indices read, INPUT for the network input
+    views: tuple[View, ...]  # per read: view a flat route buffer as this image first
+
+
+@dataclass(frozen=True)
+class BuildArgs:
+    layer: Layer
+    shape: Shape
+    index: int
+    shapes: tuple[Shape, ...]
+
+    @property
+    def sources(self) -> list[Shape]:
+        return [self.shapes[s] for s in self.shape.sources]
+
+    @property
+    def prev_outputs(self) -> int:
+        s = self.shape
+        return self.shapes[self.index - 1].outputs if self.index else s.in_c * s.in_h * s.in_w
+
+
+Builder = Callable[[BuildArgs], nn.Module]
+
+
+def _simple(cls) -> Builder:
+    return lambda a: cls(a.layer, a.shape, a.index)
+
+
+# layer type -> builder; a type missing here is refused by build_model with the layer's line
+BUILDERS: dict[str, Builder] = {
+    "convolutional": _simple(cl.ConvolutionalLayer),
+    "connected": lambda a: cl.ConnectedLayer(a.layer, a.shape, a.index, a.prev_outputs),
+    "batchnorm": _simple(cl.BatchnormLayer),
+    "route": lambda a: ml.RouteLayer(a.layer, a.shape, a.index, a.sources),
+    "shortcut": lambda a: ml.ShortcutLayer(a.layer, a.shape, a.index, a.sources),
+    "scale_channels": _simple(ml.ScaleChannelsLayer),
+    "sam": _simple(ml.SamLayer),
+    "maxpool": _simple(sl.MaxpoolLayer),
+    "local_avgpool": _simple(sl.LocalAvgpoolLayer),
+    "avgpool": _simple(sl.AvgpoolLayer),
+    "upsample": _simple(sl.UpsampleLayer),
+    "reorg": _simple(sl.ReorgLayer),
+    "reorg3d": _simple(sl.ReorgLayer),
+    "crop": _simple(sl.CropLayer),
+    "softmax": _simple(hl.SoftmaxLayer),
+    "yolo": _simple(hl.YoloLayer),
+    "region": _simple(hl.RegionLayer),
+    "cost": _simple(hl.CostLayer),
+    "dropout": _simple(hl.DropoutLayer),
+    "activation": _simple(hl.ActivationLayer),
+}
+
+# Layers that read their inputs as flat darknet buffers (so a flat route output needs no image view).
+_FLAT_READERS = frozenset({"route", "connected", "softmax", "dropout", "cost", "activation"})
+
+
+def layer_reads(layer: Layer, index: int) -> tuple[int, ...]:
+    """IR indices a layer reads, in the order its module takes them."""
+    prev = index - 1 if index else INPUT
+    refs = references(layer, index)
+    if layer.type == "route":
+        return refs
+    if layer.type in ("shortcut", "scale_channels", "sam"):
+        return (prev, *refs)
+    return (prev,)
+
+
+def layer_readers(network: Network) -> dict[int, set[int]]:
+    """For each layer index (and INPUT), the layers that read its output."""
+    out: dict[int, set[int]] = {}
+    for i, layer in enumerate(network.layers):
+        for r in layer_reads(layer, i):
+            out.setdefault(r, set()).add(i)
+    return out
+
+
+def _view(consumer: Layer, read: int, shapes: tuple[Shape, ...], position: int) -> View:
+    if read == INPUT or consumer.type in _FLAT_READERS or ml.is_image(shapes[read]):
+        return None
+    if consumer.type == "shortcut" and position > 0:
+        return None  # from-layers are added in flat order
+    s = shapes[read]
+    return (s.c, s.h, s.w)
+
+
+def default_outputs(network: Network) -> tuple[int, ...]:
+    """Darknet's network output: the last layer that is not [cost]."""
+    for i in range(len(network.layers) - 1, -1, -1):
+        if network.layers[i].type != "cost":
+            return (i,)
+    raise CfgError(network.net.line, "the network has only [cost] layers")
+
+
+def plain_steps(network: Network, shapes: tuple[Shape, ...]) -> list[Step]:
+    steps = []
+    for i, layer in enumerate(network.layers):
+        reads = layer_reads(layer, i)
+        views = tuple(_view(layer, r, shapes, p) for p, r in enumerate(reads))
+        steps.append(Step(i, i, reads, views))
+    return steps
+
+
+def _as_image(t: Tensor, v: tuple[int, int, int]) -> Tensor:
+    c, h, w = v
+    return t.flatten(1)[:, : c * h * w].reshape(t.shape[0], c, h, w)
+
+
+class DarknetModel(nn.Module):
+    """A darknet network as torch: `layers[k]` runs `steps[k]`. forward(x) -> the output layer(s)."""
+
+    def __init__(self, network: Network, modules: list[nn.Module], steps: list[Step],
+                 outputs: tuple[int, ...] | None = None, optimized: bool = False):
+        super().__init__()
+        self.network = network
+        self.shapes = infer_shapes(network)
+        self.layers = nn.ModuleList(modules)
+        self.steps = steps
+        self.outputs = tuple(outputs) if outputs else default_outputs(network)
+        self.optimized = optimized
+        self.channels_last = False  # convert the input to NHWC at the start (set_channels_last)
+        self.weights_header = (0, 2, 5, 0)  # major, minor, revision, seen: what darknet's save_weights writes
+        self._plan = self._schedule(prune=True)
+        self._full_plan = self._schedule(prune=False)
+
+    def _schedule(self, prune: bool) -> list[tuple[int, tuple[tuple[int, View], ...], int, tuple[int, ...]]]:
+        """[(step k, ((read, view), ...), written index, indices to free after it)] in execution order."""
+        needed = set(self.outputs)
+        run = []
+        for k in range(len(self.steps) - 1, -1, -1):
+            st = self.steps[k]
+            if prune and st.last not in needed:
+                continue
+            run.append(k)
+            needed.update(st.reads)
+        run.reverse()
+        last_use: dict[int, int] = {}
+        for k in run:
+            for r in self.steps[k].reads:
+                last_use[r] = k
+        plan = []
+        for k in run:
+            st = self.steps[k]
+            free = tuple(sorted({r for r in st.reads if last_use[r] == k and r not in self.outputs}))
+            if st.last not in last_use and st.last not in self.outputs:
+                free += (st.last,)  # computed but never read (only in the unpruned plan)
+            plan.append((k, tuple(zip(st.reads, st.views)), st.last, free))
+        return plan
+
+    def set_channels_last(self) -> "DarknetModel":
+        """NHWC weights and input: often faster for convolutions on CPU (oneDNN) and on tensor cores."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        outs = self._execute(x, self._plan, None)
+        if len(self.outputs) == 1:
+            return outs[self.outputs[0]]
+        return tuple(outs[o] for o in self.outputs)
+
+    def run_all(self, x: Tensor, on_output: Callable[[int, Tensor], None]) -> None:
+        """Run every layer (nothing pruned) and call on_output(layer index, output) as each is produced."""
+        self._execute(x, self._full_plan, on_output)
+
+    def _execute(self, x: Tensor, plan, on_output) -> dict[int, Tensor]:
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        outs: dict[int, Tensor] = {INPUT: x}
+        layers = self.layers
+        for k, args, write, free in plan:
+            ins = [outs[r] if v is None else _as_image(outs[r], v) for r, v in args]
+            y = layers[k](*ins)
+            outs[write] = y
+            if on_output is not None:
+                on_output(write, y)
+            for r in free:
+                del outs[r]
+        return outs
+
+    def extra_repr(self) -> str:
+        return f"layers={len(self.network.layers)}, outputs={self.outputs}, optimized={self.optimized}"
+
+
+def build_plain(network: Network, outputs: tuple[int, ...] | None = None) -> DarknetModel:
+    shapes = infer_shapes(network)
+    modules: list[nn.Module] = []
+    for i, (layer, shape) in enumerate(zip(network.layers, shapes)):
+        builder = BUILDERS.get(layer.type)
+        if builder is None:
+            raise CfgError(layer.line, f"layer {i} [{layer.type}] is not supported by the torch runtime "
+                                       f"(supported: {', '.join(sorted(BUILDERS))})")
+        modules.append(builder(BuildArgs(layer, shape, i, shapes)))
+    if outputs is not None:
+        for o in outputs:
+            if not 0 <= o < len(network.layers):
+                raise ValueError(f"output layer {o} does not exist (0..{len(network.layers) - 1})")
+    return DarknetModel(network, modules, plain_steps(network, shapes), outputs)
+
+
+def build_model(network: Network, *, optimize: bool = False, outputs: tuple[int, ...] | None = None,
+                **optimize_options) -> DarknetModel:
+    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build)."""
+    model = build_plain(network, outputs).eval()
+    if optimize:
+        from runtime.optimization import optimize as _optimize
+
+        model = _optimize(model, **optimize_options)
+    return model
+
+
+@torch.no_grad()
+def randomize_bn(model: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Non-trivial BN statistics and affine parameters (for tests: fresh BN layers are the identity)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
+            m.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+            m.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+            m.bias.copy_(torch.randn(n, generator=generator) * 0.1)

@@ -1,0 +1,88 @@
+"""The runtime on CUDA: same results as on CPU, fp16/bf16 close to fp32, and the benchmark runs there.
+
+Marked `gpu`; every test skips (saying why) where torch sees no CUDA device.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import designer
+from designer.cfg import with_net
+from runtime import build_model, optimize, randomize_bn
+from runtime.bench import measure
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: torch.cuda.is_available() is False"),
+]
+
+SIZE = 96
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float().cpu() - b.float().cpu()).abs().max() / b.float().abs().max())
+
+
+@pytest.fixture(scope="module")
+def mixnet_s():
+    torch.manual_seed(0)
+    network = with_net(designer.lower(designer.load_preset("mixnet-s")), width=SIZE, height=SIZE)
+    model = build_model(network, outputs=(len(network.layers) - 2,))  # logits
+    randomize_bn(model, torch.Generator().manual_seed(0))
+    return network, model
+
+
+@pytest.fixture(autouse=True)
+def _exact_fp32():
+    # TF32 would make CUDA fp32 convolutions differ from CPU by ~1e-3; compare true fp32
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+
+
+def test_cuda_forward_equals_cpu(mixnet_s) -> None:
+    _, model = mixnet_s
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want = model(x)
+        got = build_model(model.network, outputs=model.outputs).cuda()
+        got.load_state_dict(model.state_dict())
+        assert _rel(got(x.cuda()), want) < 1e-4
+
+
+@pytest.mark.parametrize("mixconv", ["split", "padded", "auto"])
+def test_cuda_optimized_equals_cpu_plain(mixnet_s, mixconv: str) -> None:
+    _, model = mixnet_s
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want = model(x)
+        plain = build_model(model.network, outputs=model.outputs)
+        plain.load_state_dict(model.state_dict())
+        fast = optimize(plain.cuda(), mixconv=mixconv, channels_last=True)
+        assert _rel(fast(x.cuda()), want) < 1e-4
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, 2e-2), (torch.bfloat16, 5e-2)])
+def test_half_precision_close_to_fp32(mixnet_s, dtype: torch.dtype, tol: float) -> None:
+    _, model = mixnet_s
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want = model(x)
+        plain = build_model(model.network, outputs=model.outputs)
+        plain.load_state_dict(model.state_dict())
+        fast = optimize(plain.cuda(), mixconv="padded").to(dtype)
+        assert _rel(fast(x.cuda().to(dtype)), want) < tol
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+def test_bench_on_cuda(mixnet_s, dtype: str) -> None:
+    network, _ = mixnet_s
+    r = measure(network, device="cuda", batch=2, dtype=dtype, min_run_time=0.1, per_layer=dtype == "fp32")
+    d = r.to_json()
+    assert d["device"] == "cuda" and d["median_ms"] > 0 and d["fma"] == 2 * designer.count(network).fma
+    assert d["device_name"] == torch.cuda.get_device_name()
+    if dtype == "fp32":
+        assert d["per_layer"] and sum(row["fma"] for row in d["per_layer"]) == d["fma"]

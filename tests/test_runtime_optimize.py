@@ -1,0 +1,195 @@
+"""The optimised build equals the plain build: BN folding, fused MixConv (split and zero-padded), fused SE,
+channels_last, the frozen TorchScript graph and torch.compile, in eval mode with random non-trivial BN
+statistics; and MixConv / SE detection from the IR alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import designer
+from designer.cfg import with_net
+from runtime import build_model, optimize, randomize_bn
+from runtime.merge_layers import RouteLayer
+from runtime.mixconv import MixConvLayer, find_mixconv
+from runtime.optimization import FrozenModel
+from runtime.squeeze_excite import SqueezeExcite, find_squeeze_excite
+
+TOL = 1e-4
+SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # One intra-op thread: on a shared 2-core machine, 2 OpenMP threads spin-waiting against other jobs make a
+    # forward pass up to 100x slower. Tests never assert on time; restored afterwards for other modules.
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max() / b.float().abs().max())
+
+
+def _plain(name: str, size: int = SIZE, logits: bool = True, seed: int = 0):
+    torch.manual_seed(seed)
+    network = with_net(designer.lower(designer.load_preset(name)), width=size, height=size)
+    # the logits (last conv) as well as the softmax: a softmax hides errors in small logits
+    outputs = (len(network.layers) - 2, len(network.layers) - 1) if logits else None
+    model = build_model(network, outputs=outputs)
+    gen = torch.Generator().manual_seed(seed)
+    randomize_bn(model, gen)
+    return network, model
+
+
+def _mixconv_blocks(name: str) -> int:
+    return sum(len(rb.spec.kernels) > 1 for rb in designer.resolve(designer.load_preset(name)))
+
+
+@pytest.fixture(scope="module")
+def mixnet_s():
+    return _plain("mixnet-s")
+
+
+@pytest.mark.parametrize("options", [
+    dict(mixconv="none"),
+    dict(mixconv="split"),
+    dict(mixconv="padded"),
+    dict(mixconv="split", fold_bn=False),
+    dict(mixconv="padded", channels_last=True),
+    dict(mixconv="split", channels_last=True),
+    dict(mixconv="auto"),
+    dict(mixconv="padded", squeeze_excite=False),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_optimized_equals_plain(mixnet_s, options: dict) -> None:
+    network, plain = mixnet_s
+    fast = optimize(plain, **options)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want, got = plain(x), fast(x)
+    for g, w in zip(got, want):
+        assert _rel(g, w) < TOL
+
+
+def test_frozen_graph_equals_plain(mixnet_s) -> None:
+    _, plain = mixnet_s
+    fast = optimize(plain, mixconv="padded", freeze=True)
+    assert isinstance(fast, FrozenModel)
+    x = torch.randn(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want = plain(x)
+        for _ in range(2):  # the second call runs the cached graph
+            got = fast(x)
+            for g, w in zip(got, want):
+                assert _rel(g, w) < TOL
+
+
+def test_build_model_optimize_flag(mixnet_s) -> None:
+    network, plain = mixnet_s
+    fast = build_model(network, optimize=True, mixconv="padded")
+    assert fast.optimized and not plain.optimized
+
+
+def test_mixconv_spans_are_fused_without_route_copies(mixnet_s) -> None:
+    network, plain = mixnet_s
+    before = {k: v.clone() for k, v in plain.state_dict().items()}
+    for mode in ("split", "padded"):
+        fast = optimize(plain, mixconv=mode)
+        fused = [m for m in fast.layers if isinstance(m, MixConvLayer)]
+        assert len(fused) == _mixconv_blocks("mixnet-s") == 13
+        assert {m.mode for m in fused} == {mode}
+        assert not any(isinstance(m, RouteLayer) for m in fast.layers)  # MixNet's only routes are MixConv's
+        assert not any(getattr(m, "bn", None) is not None for m in fast.modules())
+    assert all(torch.equal(v, plain.state_dict()[k]) for k, v in before.items())  # the plain model is untouched
+
+
+def test_grouped_gpu_variant_fuses_and_matches() -> None:
+    _, plain = _plain("mixnet-m-gpu", size=32)
+    x = torch.randn(1, 3, 32, 32)
+    for mode in ("split", "padded"):
+        fast = optimize(plain, mixconv=mode)
+        assert {m.mode for m in fast.layers if isinstance(m, MixConvLayer)} == {mode}
+        with torch.no_grad():
+            for g, w in zip(fast(x), plain(x)):
+                assert _rel(g, w) < TOL
+
+
+HEAD = "[net]\nwidth=8\nheight=8\nchannels=4\n\n[convolutional]\nfilters=6\nsize=1\nactivation=relu\n\n"
+SPLIT = ("[route]\nlayers={x}\ngroups=2\ngroup_id=0\n\n[convolutional]\nfilters=3\nsize=3\npad=1\ngroups=3\n"
+         "activation=relu\n\n[route]\nlayers={x}\ngroups=2\ngroup_id=1\n\n[convolutional]\nfilters=3\nsize=5\n"
+         "pad=1\ngroups=3\nactivation=relu\n\n[route]\nlayers=-3,-1\n\n")
+
+
+def test_mixconv_detected_in_a_hand_written_cfg() -> None:
+    network = designer.parse_cfg(HEAD + SPLIT.format(x=0))
+    (p,) = find_mixconv(network, designer.infer_shapes(network))
+    assert (p.first, p.last, p.source, p.convs) == (1, 5, 0, (2, 4))
+
+
+def test_mixconv_not_fused_when_an_intermediate_has_another_reader() -> None:
+    tail = ("[convolutional]\nfilters=3\nsize=1\nactivation=linear\n\n"  # layer 6
+            "[shortcut]\nfrom=-3\nactivation=linear\n")  # layer 7 also reads conv 4, inside the span
+    network = designer.parse_cfg(HEAD + SPLIT.format(x=0) + tail)
+    assert network.layers[7].type == "shortcut" and designer.infer_shapes(network)[7].sources == (4,)
+    assert find_mixconv(network, designer.infer_shapes(network)) == []
+    torch.manual_seed(0)
+    plain = build_model(network)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        assert _rel(optimize(plain)(x), plain(x)) < TOL
+
+
+def test_mixconv_not_fused_when_an_intermediate_is_an_output() -> None:
+    network = designer.parse_cfg(HEAD + SPLIT.format(x=0))
+    assert find_mixconv(network, designer.infer_shapes(network), keep=(2,)) == []
+    model = build_model(network, outputs=(2, 5))
+    fast = optimize(model)
+    assert not any(isinstance(m, MixConvLayer) for m in fast.layers)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        for g, w in zip(fast(x), model(x)):
+            assert _rel(g, w) < TOL
+
+
+def test_squeeze_excite_spans_are_fused(mixnet_s) -> None:
+    network, plain = mixnet_s
+    blocks = sum(rb.se_channels > 0 for rb in designer.resolve(designer.load_preset("mixnet-s")))
+    assert len(find_squeeze_excite(network, plain.shapes)) == blocks == 13
+    fast = optimize(plain)
+    assert sum(isinstance(m, SqueezeExcite) for m in fast.layers) == blocks
+    kinds = [type(m).__name__ for m in fast.layers]
+    assert "ScaleChannelsLayer" not in kinds and kinds.count("AvgpoolLayer") == 1  # the head's global pool
+
+
+def test_squeeze_excite_found_in_darknet_efficientnet_cfg() -> None:
+    from pathlib import Path
+
+    cfg = Path(__file__).resolve().parents[1].parent / "shared" / "darknet" / "cfg" / "efficientnet_b0.cfg"
+    if not cfg.exists():
+        pytest.skip(f"{cfg} is absent (shared reference data not checked out)")
+    network = designer.parse_cfg(cfg)
+    found = find_squeeze_excite(network, designer.infer_shapes(network))
+    assert len(found) == sum(layer.type == "scale_channels" for layer in network.layers) == 16
+    network = with_net(network, width=64, height=64)
+    torch.manual_seed(0)
+    plain = build_model(network, outputs=(len(network.layers) - 2,))
+    randomize_bn(plain, torch.Generator().manual_seed(1))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert _rel(optimize(plain, channels_last=True)(x), plain(x)) < TOL
+
+
+@pytest.mark.slow
+def test_torch_compile_equals_plain() -> None:
+    network = designer.parse_cfg(HEAD + SPLIT.format(x=0) + "[avgpool]\n\n[convolutional]\nfilters=2\nsize=1\n"
+                                 "activation=swish\n\n[convolutional]\nfilters=6\nsize=1\nactivation=logistic\n\n"
+                                 "[scale_channels]\nfrom=-4\nactivation=linear\n")
+    torch.manual_seed(0)
+    plain = build_model(network)
+    randomize_bn(plain)
+    fast = optimize(plain, mixconv="padded", channels_last=True, compile=True)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        assert _rel(fast(x), plain(x)) < TOL
