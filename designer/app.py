@@ -4,7 +4,14 @@ This file only routes, as Streamlit's own hello app does: each page is a script 
 edits or shows the design held in session state (designer/ui/state.py).
 """
 
-import streamlit as st
+import os
+
+# The Latency and Quick-train pages run torch in a worker thread; with OpenMP's default spin-waiting a forward
+# pass on a shared or busy machine can take many times longer (benchmarks/RESULTS_runtime.md). Set before torch
+# is first imported, as the benchmarks do, so the app measures what they measure.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="mixnet-designer", layout="wide")
 

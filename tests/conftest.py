@@ -27,3 +27,15 @@ def darknet_layers() -> dict:
 def shared_cfgs() -> list[str]:
     d = SHARED / "darknet" / "cfg"
     return sorted(p.name for p in d.glob("*.cfg")) if d.is_dir() else ["<absent>"]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for the test: on a shared 2-core machine, 2 OpenMP threads spin-waiting
+    against other jobs make a forward pass up to 100x slower. Tests never assert on time; restored after."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

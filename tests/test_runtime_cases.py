@@ -35,17 +35,10 @@ NUMPY_ACT = {
     "hard_mish": lambda x: np.where(x > 0, x, np.where(x > -2, x * x / 2 + x, 0)),
 }
 
-pytestmark = pytest.mark.skipif(not CASE_DIRS, reason=f"{CASES} is absent (shared reference data not checked out)")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # One intra-op thread: on a shared 2-core machine, 2 OpenMP threads spin-waiting against other jobs make a
-    # forward pass up to 100x slower. Tests never assert on time; restored afterwards for other modules.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = [pytest.mark.skipif(not CASE_DIRS, reason=f"{CASES} is absent (shared reference data not checked out)"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
 def _meta(d: Path) -> dict:

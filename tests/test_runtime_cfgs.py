@@ -27,17 +27,10 @@ CFG_DIR = SHARED / "darknet" / "cfg"
 CFGS = sorted(CFG_DIR.glob("*.cfg")) if CFG_DIR.is_dir() else []
 REJECTED = {"resnet50.cfg"}  # strided shortcuts: darknet asserts, the core raises CfgError (NOTES.md section 5)
 
-pytestmark = pytest.mark.skipif(not CFGS, reason=f"{CFG_DIR} is absent (shared reference data not checked out)")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # One intra-op thread: on a shared 2-core machine, 2 OpenMP threads spin-waiting against other jobs make a
-    # forward pass up to 100x slower. Tests never assert on time; restored afterwards for other modules.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = [pytest.mark.skipif(not CFGS, reason=f"{CFG_DIR} is absent (shared reference data not checked out)"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,7 @@ import designer
 from runtime import build_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # One intra-op thread: on a shared 2-core machine, 2 OpenMP threads spin-waiting against other jobs make a
-    # forward pass up to 100x slower. Tests never assert on time; restored afterwards for other modules.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", designer.preset_names())

@@ -17,17 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = """\
-name: tiny
-input_size: 16
-classes: 10
-dropout: 0.1
-stem: {channels: 8, kernel: 3, stride: 2, activation: relu}
-head: {channels: 32, activation: relu}
-blocks:
-- ir_r1_k3.5_s2_e2_c16_se0.25_nsw
-- ir_r1_k3_s2_e3_c24_nre
-"""
+TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
 ARGS = ["--size", "16", "--epochs", "4", "--batch", "64", "--no-progress", "--seed", "0"]
 
 
