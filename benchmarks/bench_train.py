@@ -79,7 +79,7 @@ def main() -> int:
     cost = designer.count(designer.lower(arch, with_design=False))
     print(f"design: {arch.name} (MixNet-S rows 0-8, width 0.5, depth 0.5), input 32x32, 10 classes: "
           f"{len(designer.lower(arch).layers)} darknet layers, {cost.params:,} params, {cost.fma:,} FMA per image")
-    print(f"data: sklearn digits, 1797 images (8x8 -> 32x32, 3 channels), 80/20 stratified split, seed 0")
+    print("data: sklearn digits, 1797 images (8x8 -> 32x32, 3 channels), 80/20 stratified split, seed 0")
     print(f"recipe: SGD nesterov 0.9, lr {args.lr} warm-up 1 epoch + cosine, batch {args.batch} (global), "
           f"label smoothing 0.1, {args.epochs} epochs")
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, torch {torch.__version__}, "

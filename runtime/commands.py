@@ -10,46 +10,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from designer.cfg import parse_cfg, with_net
-from designer.design_io import DesignFormatError, load_preset, load_yaml, preset_names
+from designer.design_io import DesignFormatError
 from designer.ir import CfgError, Network
-from designer.lower import lower
+from designer.sources import SourceError, load_source, to_network
 from designer.spec import DesignError
 
 EXIT_USER_ERROR = 2
 
 
-class InputError(ValueError):
-    """A command-line input that cannot be used (no such file, unknown preset, ...)."""
-
-
 def resolve_network(source: str, size: int | None = None) -> Network:
     """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height."""
-    if source.endswith(".cfg"):
-        if not Path(source).is_file():
-            raise InputError(f"{source}: no such file")
-        network = parse_cfg(Path(source))
-        return with_net(network, width=size, height=size) if size else network
-    if source.endswith((".yaml", ".yml")):
-        if not Path(source).is_file():
-            raise InputError(f"{source}: no such file")
-        arch = load_yaml(Path(source))
-    elif source in preset_names():
-        arch = load_preset(source)
-    else:
-        raise InputError(f"{source!r} is neither a .cfg file, a design .yaml nor a preset "
-                         f"({', '.join(preset_names())})")
-    return lower(replace(arch, input_size=size) if size else arch)
+    return to_network(load_source(source), size=size)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from runtime.bench import BenchError
     from runtime.weights import WeightsError
 
-    return (InputError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, OSError)
+    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, OSError)
 
 
 def _fail(command: str, e: BaseException) -> int:
@@ -111,7 +91,7 @@ def _labels(path: str | None, n: int) -> list[str]:
         return [str(i) for i in range(n)]
     lines = [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
     if len(lines) < n:
-        raise InputError(f"{path}: {len(lines)} labels for {n} outputs")
+        raise SourceError(f"{path}: {len(lines)} labels for {n} outputs")
     return lines
 
 
@@ -131,7 +111,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             try:
                 img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
             except (UnidentifiedImageError, OSError) as e:
-                raise InputError(f"{image}: cannot read the image ({e})") from None
+                raise SourceError(f"{image}: cannot read the image ({e})") from None
             arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
             with torch.no_grad():
                 probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()

@@ -105,7 +105,7 @@ def test_bench_cli_json_and_table(capsys) -> None:
 
 @pytest.mark.parametrize("argv,message", [
     (["bench", "missing.cfg"], "missing.cfg: no such file"),
-    (["bench", "no-such-preset"], "neither a .cfg file"),
+    (["bench", "no-such-preset"], "neither a .cfg"),
     (["bench", "mixnet-s", "--device", "cuda"] if not torch.cuda.is_available() else ["bench", "x.yaml"],
      "no CUDA device" if not torch.cuda.is_available() else "x.yaml: no such file"),
 ])  # fmt: skip
