@@ -11,26 +11,16 @@ import pandas as pd
 import streamlit as st
 
 from designer.ui import cache, fmt, jobs, state
-from designer.ui.model import Design, lowered, short_label
+from designer.ui.model import lowered
 from designer.ui.shell import guarded
 
 PAGE = "bench"
 
 
-def _sources() -> dict[str, Design]:
-    w = state.ws()
-    out: dict[str, Design] = {f"current: {short_label(w.design)}": w.design}
-    out.update({f"saved: {n}": d for n, d in w.saved.items()})
-    for label, source in state.choices().items():
-        if source.startswith("preset:"):
-            out[f"preset: {label}"] = state.resolve_choice(source)
-    return out
-
-
 def _start(label: str, settings: dict) -> None:
     from designer.ui.workers import bench_work
 
-    d = _sources()[label]
+    d = state.measurable()[label]
     name = label.split(": ", 1)[-1]
     job = jobs.start("bench", name, bench_work(lowered(d).network, name, settings), meta={"settings": settings})
     state.ws().jobs[PAGE] = job.id
@@ -47,7 +37,7 @@ def record_finished() -> None:
 
 def _controls(running: bool) -> None:
     devs = cache.devices()
-    labels = list(_sources())
+    labels = list(state.measurable())
     state.remember({"lat_design": labels[0], "lat_device": "cuda" if "cuda" in devs else "cpu", "lat_batch": 1,
                     "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
                     "lat_per_layer": True})

@@ -15,28 +15,18 @@ import streamlit as st
 
 from designer import Arch
 from designer.ui import cache, jobs, state
-from designer.ui.model import Design, safe_filename, short_label
+from designer.ui.model import safe_filename
 from designer.ui.shell import guarded
 
 RUNS_ROOT = os.environ.get("MIXDESIGN_RUNS_DIR", "runs/quick")  # one folder per job below it
 PAGE = "train"
 
 
-def _sources() -> dict[str, Design]:
-    w = state.ws()
-    out: dict[str, Design] = {f"current: {short_label(w.design)}": w.design}
-    out.update({f"saved: {n}": d for n, d in w.saved.items()})
-    for label, source in state.choices().items():
-        if source.startswith("preset:"):
-            out[f"preset: {label}"] = state.resolve_choice(source)
-    return out
-
-
 def _start(picked: list[str], settings: dict) -> None:
     from designer.ui.workers import train_work
     from runtime.train import TrainConfig
 
-    sources = _sources()
+    sources = state.measurable()
     runs = []
     for label in picked[:2]:
         d = sources[label]
@@ -58,7 +48,7 @@ def _stop(job_id: str) -> None:
 
 
 def _controls(running: bool) -> None:
-    sources = _sources()
+    sources = state.measurable()
     labels = list(sources)
     devs = cache.devices()
     state.remember({"qt_designs": [labels[0]], "qt_device": "cuda" if "cuda" in devs else "cpu",

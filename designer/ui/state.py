@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from designer import Arch, DesignIssue, load_preset, preset_names, validate
-from designer.ui.model import Design, LayersDesign
+from designer.ui.model import Design, LayersDesign, short_label
 
 DEFAULT_PRESET = "mixnet-m"
 MAX_UNDO = 100
@@ -147,3 +147,14 @@ def resolve_choice(source: str) -> Design:
 
 def is_layers(d: Design) -> bool:
     return isinstance(d, LayersDesign)
+
+
+def measurable() -> dict[str, Design]:
+    """What the Latency and Quick-train pages offer: the current design, saved copies and the presets."""
+    w = ws()
+    out: dict[str, Design] = {f"current: {short_label(w.design)}": w.design}
+    out.update({f"saved: {n}": d for n, d in w.saved.items()})
+    for label, source in choices().items():
+        if source.startswith("preset:"):
+            out[f"preset: {label}"] = resolve_choice(source)
+    return out
