@@ -9,7 +9,7 @@ nge gelu, nel elu, nse selu, nth tanh; without one, the design's default activat
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import yaml
@@ -26,11 +26,6 @@ _NO_DARKNET = {"hs": "hard-swish", "hsig": "hard-sigmoid", "pr": "prelu"}
 
 class DesignFormatError(ValueError):
     """A design file or block string that cannot be read; says where."""
-
-
-def _num(text: str) -> float | int:
-    v = float(text)
-    return int(v) if v.is_integer() and "." not in text else v
 
 
 def parse_block_string(s: str, default_activation: str = "relu") -> Block:
@@ -222,6 +217,3 @@ def load_preset(name: str) -> Arch:
         raise KeyError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
     return load_yaml(path)
 
-
-def with_blocks(arch: Arch, blocks: list[Block]) -> Arch:
-    return replace(arch, blocks=tuple(blocks))

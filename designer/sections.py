@@ -34,7 +34,6 @@ class SectionDef:
     aliases: tuple[str, ...]  # every header name darknet accepts, canonical first
     keys: tuple[KeySpec, ...]
     hank: bool = True  # hank-ai darknet has this section
-    has_weights: bool = False
 
     def key(self, name: str) -> KeySpec | None:
         for k in self.keys:
@@ -111,19 +110,17 @@ _YOLO = (
 
 _SECTIONS: tuple[SectionDef, ...] = (
     SectionDef("net", ("net", "network"), _keys(_NET)),
-    SectionDef("convolutional", ("convolutional", "conv"), _keys(_CONV), has_weights=True),
+    SectionDef("convolutional", ("convolutional", "conv"), _keys(_CONV)),
     SectionDef(
         "connected",
         ("connected", "conn"),
         _keys("output:int=1! batch_normalize:int=0 activation:str=logistic!"),
-        has_weights=True,
     ),
     SectionDef(
         "local",
         ("local",),
         _keys("filters:int=1! size:int=1! stride:int=1! pad:int=0 activation:str=logistic!"),
         hank=False,
-        has_weights=True,
     ),
     SectionDef(
         "maxpool",
@@ -144,7 +141,7 @@ _SECTIONS: tuple[SectionDef, ...] = (
         ("dropout",),
         _keys("probability:float=0.2! dropblock:int=0 dropblock_size_rel:float=0 dropblock_size_abs:int=0"),
     ),
-    SectionDef("batchnorm", ("batchnorm",), (), hank=False, has_weights=True),
+    SectionDef("batchnorm", ("batchnorm",), (), hank=False),
     SectionDef(
         "normalization",
         ("normalization", "lrn"),
@@ -224,10 +221,9 @@ _SECTIONS: tuple[SectionDef, ...] = (
         "rnn",
         ("rnn",),
         _keys("output:int=1! hidden:int=1 activation:str=logistic! batch_normalize:int=0 logistic:int=0 shortcut:int=0"),
-        has_weights=True,
     ),
-    SectionDef("gru", ("gru",), _keys("output:int=1! batch_normalize:int=0 tanh:int=0"), hank=False, has_weights=True),
-    SectionDef("lstm", ("lstm",), _keys("output:int=1! batch_normalize:int=0"), has_weights=True),
+    SectionDef("gru", ("gru",), _keys("output:int=1! batch_normalize:int=0 tanh:int=0"), hank=False),
+    SectionDef("lstm", ("lstm",), _keys("output:int=1! batch_normalize:int=0")),
     SectionDef(
         "conv_lstm",
         ("conv_lstm",),
@@ -236,7 +232,6 @@ _SECTIONS: tuple[SectionDef, ...] = (
             "xnor:int=0 peephole:int=0 bottleneck:int=0 lstm_activation:str=tanh activation:str=linear"
         ),
         hank=False,
-        has_weights=True,
     ),
     SectionDef("history", ("history",), _keys("history_size:int=4"), hank=False),
     SectionDef(
@@ -246,7 +241,6 @@ _SECTIONS: tuple[SectionDef, ...] = (
             "output:int=1! hidden:int=1 size:int=3 stride:int=1 dilation:int=1 pad:int=0 groups:int=1 "
             "activation:str=logistic! batch_normalize:int=0 xnor:int=0 shortcut:int=0"
         ),
-        has_weights=True,
     ),
     SectionDef("empty", ("empty", "silence"), (), hank=False),
     SectionDef(
@@ -254,7 +248,6 @@ _SECTIONS: tuple[SectionDef, ...] = (
         ("implicit",),
         _keys("filters:int=1! atoms:int=1 mean_init:float=0 std_init:float=0.2"),
         hank=False,
-        has_weights=True,
     ),
 )
 

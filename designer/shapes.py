@@ -7,7 +7,7 @@ broken network (0x0 route, mis-sized shortcut, yolo filters not matching classes
 CfgError naming the layer's line.
 
 `outputs` is darknet's flat output count. For [softmax] and [cost] darknet leaves out_c/h/w at 0; here c,h,w
-keep the input's dims (the tensor a runtime actually produces), and `darknet_dims` gives darknet's view.
+keep the input's dims (the tensor a runtime actually produces).
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ class Shape(NamedTuple):
 
     @property
     def out(self) -> tuple[int, int, int]:
-        return self.c, self.h, self.w
-
-    @property
-    def darknet_dims(self) -> tuple[int, int, int]:
         return self.c, self.h, self.w
 
 

@@ -122,16 +122,6 @@ _INPLACE: dict[str, ActFn] = {
     "hardtan": lambda x: x.clamp_(-1, 1),
 }
 
-# Activations darknet's CPU build computes wrongly (as 0) in each layer type: NOTES.md section 3.
-CPU_ZERO: dict[str, frozenset[str]] = {
-    "convolutional": frozenset({"relu6"}),
-    "shortcut": frozenset({"relu6", "hard_mish"}),
-    "connected": frozenset({"relu6", "swish", "mish", "hard_mish"}),
-    "activation": frozenset({"relu6", "swish", "mish", "hard_mish"}),
-    "scale_channels": frozenset({"relu6", "swish", "mish", "hard_mish"}),
-    "sam": frozenset({"relu6", "swish", "mish", "hard_mish"}),
-}
-
 
 def activation_fn(name: str) -> ActFn:
     try:

@@ -10,7 +10,6 @@ LABEL_PARAMS = "Params (trainable)"
 LABEL_PARAMS_STORED = "Params stored (.weights)"
 LABEL_FMA = "FMA (multiply-adds)"
 LABEL_FLOPS = "FLOPs = 2 x FMA"
-LABEL_BFLOPS = "Darknet BFLOPs (as darknet prints, = 2 x FMA / 1e9)"
 
 HELP_UNITS = (
     "FMA counts one fused multiply-add as one operation (conv and FC layers only), as the MixNet and "
@@ -40,19 +39,10 @@ def params_text(n: int) -> str:
     return f"{n / 1e6:,.3f} M params"
 
 
-def bflops_text(x: float) -> str:
-    """Darknet's own format for the total ('%5.3f')."""
-    return f"{x:5.3f} Darknet BFLOPs"
-
-
 def pct_change(new: float, old: float) -> str:
     if not old:
         return "n/a"
     return f"{(new - old) / old * 100:+.1f}%"
-
-
-def shape_text(c: int, h: int, w: int) -> str:
-    return f"{c}x{h}x{w}"
 
 
 def ms_text(ms: float) -> str:

@@ -44,14 +44,6 @@ class Lowered:
         return self.spans is not None
 
 
-def design_name(design: Design) -> str:
-    return design.name
-
-
-def is_arch(design: Design) -> bool:
-    return isinstance(design, Arch)
-
-
 @lru_cache(maxsize=128)
 def _lower_arch(arch: Arch) -> Lowered:
     # Same as designer.lower(arch): the design YAML travels in the cfg's leading comments.

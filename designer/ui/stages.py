@@ -31,7 +31,6 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "activation": ("activation", "activation", "darknet activation of the block's convs"),
     "skip": ("skip", "bool", "residual add where stride is 1 and channels match"),
 }
-READ_ONLY = ("row", "channels in>mid>out", "block string", "issue")
 
 DEFAULT_ROW: dict[str, Any] = {"repeats": 1, "kernels": "3", "expand": 6.0, "expand groups": 1, "project groups": 1,
                                "dw ch/group": 0, "SE ratio": 0.0, "stride": 1, "out channels": 32,
