@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import designer  # noqa: E402
-from designer.ui import analysis, graph, model, stages  # noqa: E402
+from designer.webapp import analysis, graph, model, stages  # noqa: E402
 
 
 def render_path(arch: designer.Arch, rows: list[dict]) -> tuple[int, int]:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import designer  # noqa: E402
 from runtime.bench import device_name, prepare, tune_cpu_allocator  # noqa: E402
-from runtime.optimization import FrozenModel  # noqa: E402
+from runtime.optimize.build import FrozenModel  # noqa: E402
 
 
 def matmul_timer(device: str, threads: int, n: int):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from designer.errors import MixdesignError
 from designer.spec import ACTIVATION_NAMES, Arch, Block, Head, Stem
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "cfg_templates"
@@ -24,7 +25,7 @@ _TOKEN_FOR_ACT = {v: k for k, v in _ACT_TOKENS.items()}
 _NO_DARKNET = {"hs": "hard-swish", "hsig": "hard-sigmoid", "pr": "prelu"}
 
 
-class DesignFormatError(ValueError):
+class DesignFormatError(MixdesignError):
     """A design file or block string that cannot be read; says where."""
 
 

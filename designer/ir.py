@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Literal
 
+from designer.errors import MixdesignError
 from designer.sections import REFERENCE_KEYS, SECTIONS, Value
 
 
-class CfgError(ValueError):
+class CfgError(MixdesignError):
     """A cfg darknet would reject or mis-read. `line` is 1-based (0 when the layer was not read from text)."""
 
-    def __init__(self, line: int, message: str):
+    def __init__(self, line: int, message: str, *, file: str | None = None):
+        super().__init__(message, file=file, line=line or None)
         self.line = line
-        self.message = message
-        super().__init__(f"line {line}: {message}" if line else message)
 
 
 Severity = Literal["error", "warning", "info"]

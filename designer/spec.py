@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from designer.errors import MixdesignError
+
 Activation = Literal["relu", "swish", "mish", "hard_mish", "leaky", "relu6", "gelu", "elu", "selu", "tanh",
                      "linear", "logistic"]  # fmt: skip
 ACTIVATION_NAMES: tuple[str, ...] = Activation.__args__  # type: ignore[attr-defined]
@@ -146,7 +148,9 @@ class DesignIssue:
         return f"{self.where}: {self.message}" + (f" Fix: {self.fix}" if self.fix else "")
 
 
-class DesignError(ValueError):
+class DesignError(MixdesignError):
+    """An invalid design: one DesignIssue (block, problem, fix) per problem."""
+
     def __init__(self, issues: list[DesignIssue]):
         self.issues = issues
         super().__init__("; ".join(str(i) for i in issues))

@@ -5,7 +5,7 @@ inference optimisation and latency measurement.
     load_weights(model, "net.weights")
     fast = optimize(model)                                # BN folded, fused MixConv, ...
 
-The public names are loaded on first use (PEP 562), so `import runtime.commands` (what `mixdesign` does to
+The public names are loaded on first use (PEP 562), so `import designer.cli.bench` (what `mixdesign` does to
 register its subcommands) does not import torch; `from runtime import build_model` does.
 """
 
@@ -19,7 +19,7 @@ _EXPORTS = {
     "DarknetModel": "runtime.model",
     "build_model": "runtime.model",
     "randomize_bn": "runtime.model",
-    "optimize": "runtime.optimization",
+    "optimize": "runtime.optimize.build",
     "WeightsError": "runtime.weights",
     "load_weights": "runtime.weights",
     "save_weights": "runtime.weights",

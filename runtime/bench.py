@@ -24,6 +24,7 @@ import torch
 from torch.utils import benchmark
 
 from designer.cost import count
+from designer.errors import MixdesignError
 from designer.ir import Network
 from runtime.model import DarknetModel, build_model
 
@@ -32,7 +33,7 @@ DType = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-class BenchError(ValueError):
+class BenchError(MixdesignError):
     """A measurement that cannot run here (no CUDA, dtype unsupported on the device, ...)."""
 
 
@@ -129,7 +130,7 @@ def prepare(network: Network, *, device: str = "cpu", dtype: str = "fp32", chann
     check_device_dtype(device, dtype)
     model = build_model(network).to(device)
     if optimized:
-        from runtime.optimization import optimize
+        from runtime.optimize.build import optimize
 
         model = optimize(model, mixconv="padded" if device == "cpu" else "auto", channels_last=channels_last)
     elif channels_last:

@@ -23,10 +23,10 @@ from torch import Tensor, nn
 
 from designer.ir import CfgError, Layer, Network, references
 from designer.shapes import Shape, infer_shapes
-from runtime import conv_layers as cl
-from runtime import head_layers as hl
-from runtime import merge_layers as ml
-from runtime import spatial_layers as sl
+from runtime.layers import conv as cl
+from runtime.layers import head as hl
+from runtime.layers import merge as ml
+from runtime.layers import spatial as sl
 
 INPUT = -1  # read index of the network input
 
@@ -241,7 +241,7 @@ def build_model(network: Network, *, optimize: bool = False, outputs: tuple[int,
     """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build)."""
     model = build_plain(network, outputs).eval()
     if optimize:
-        from runtime.optimization import optimize as _optimize
+        from runtime.optimize.build import optimize as _optimize
 
         model = _optimize(model, **optimize_options)
     return model

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from designer.errors import MixdesignError
 from runtime.model import DarknetModel
 
 
-class WeightsError(ValueError):
+class WeightsError(MixdesignError):
     """A .weights file that does not fit the network (too short, too long, bad header)."""
 
 

@@ -153,17 +153,17 @@ def test_nothing_is_lost_on_page_switch_and_rerun():
     at.number_input(key="g_width_mult").set_value(1.25).run()
     at.number_input(key="gpu_group_size").set_value(8).run()
     edited = ws(at).design
-    at.switch_page("pages/graph.py").run()
+    at.switch_page("webapp/pages/graph.py").run()
     at.multiselect(key="graph_expand").set_value(["b2.0"]).run()
-    at.switch_page("pages/numbers.py").run()
-    at.switch_page("pages/design.py").run()
+    at.switch_page("webapp/pages/numbers.py").run()
+    at.switch_page("webapp/pages/design.py").run()
     at.run()
     assert ws(at).design == edited and at.data_editor[0].value["SE ratio"][2] == 0.25
     assert len(ws(at).undo) == 2
     # Streamlit drops the state of widgets a run does not draw; the pages put it back
     assert at.number_input(key="g_width_mult").value == 1.25 and at.number_input(key="g_input_size").value == 224
     assert at.text_input(key="g_name").value == "mixnet-m" and at.number_input(key="gpu_group_size").value == 8
-    at.switch_page("pages/graph.py").run()
+    at.switch_page("webapp/pages/graph.py").run()
     assert at.multiselect(key="graph_expand").value == ["b2.0"]
 
 

@@ -1,4 +1,4 @@
-"""The app's pure helpers (designer/ui/): stage table, graph, import, export, references, jobs. No streamlit run."""
+"""The app's pure helpers (designer/webapp/): stage table, graph, import, export, references, jobs. No streamlit run."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 
 import designer
 from designer import DesignIssue, emit_cfg, load_preset, lower, parse_cfg
-from designer.ui import graph, jobs, stages
-from designer.ui.analysis import analyse, layer_records, stage_records
-from designer.ui.export import TrainingNet, bundle, readme, training_cfg
-from designer.ui.importer import MAX_UPLOAD_BYTES, import_bytes, import_text
-from designer.ui.model import LayersDesign, lowered
-from designer.ui.references import reference_models
+from designer.webapp import graph, jobs, stages
+from designer.webapp.analysis import analyse, layer_records, stage_records
+from designer.webapp.export import TrainingNet, bundle, readme, training_cfg
+from designer.webapp.importer import MAX_UPLOAD_BYTES, import_bytes, import_text
+from designer.webapp.model import LayersDesign, lowered
+from designer.webapp.references import reference_models
 
 pytestmark = pytest.mark.app
 
@@ -296,8 +296,8 @@ def test_import_designer_and_the_pure_ui_modules_pull_in_neither_streamlit_nor_t
     import subprocess
     import sys
 
-    code = ("import sys, designer, designer.ui.graph, designer.ui.analysis, designer.ui.stages, designer.ui.importer, "
-            "designer.ui.export, designer.ui.jobs, designer.ui.workers, designer.ui.model, designer.ui.references; "
+    code = ("import sys, designer, designer.webapp.graph, designer.webapp.analysis, designer.webapp.stages, designer.webapp.importer, "
+            "designer.webapp.export, designer.webapp.jobs, designer.webapp.workers, designer.webapp.model, designer.webapp.references; "
             "print(sorted(m for m in ('streamlit', 'torch', 'plotly') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from designer import count, gpu_variant, lower
-from designer.ui import jobs
+from designer.webapp import jobs
 
 pytestmark = pytest.mark.app
 
@@ -20,7 +20,7 @@ APP = str(Path(__file__).resolve().parents[1] / "designer" / "app.py")
 def start(page: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page(f"pages/{page}").run()
+    at.switch_page(f"webapp/pages/{page}").run()
     assert not at.exception, at.exception
     return at
 
@@ -45,17 +45,17 @@ needs_bench = pytest.mark.skipif(importlib.util.find_spec("runtime.bench") is No
 
 def small_design(at: AppTest) -> AppTest:
     """MixNet-S at width 0.35 and depth 0.25, made on the Design page: quick to train and time on 2 busy cores."""
-    at.switch_page("pages/design.py").run()
+    at.switch_page("webapp/pages/design.py").run()
     at.selectbox(key="pick_design").set_value("mixnet-s").run()
     at.number_input(key="g_width_mult").set_value(0.35).run()
     at.number_input(key="g_depth_mult").set_value(0.25).run()
     assert ws(at).design.width_mult == 0.35 and ws(at).design.depth_mult == 0.25
-    return at.switch_page("pages/quick_train.py").run()
+    return at.switch_page("webapp/pages/quick_train.py").run()
 
 
 @needs_bench
 def test_latency_measures_in_background_and_keeps_history():
-    at = small_design(start("latency.py")).switch_page("pages/latency.py").run()
+    at = small_design(start("latency.py")).switch_page("webapp/pages/latency.py").run()
     small = ws(at).design
     assert any("No CUDA" in i.value for i in at.info) or "cuda" in at.selectbox(key="lat_device").options
     at.number_input(key="lat_min_run").set_value(0.2).run()
@@ -75,9 +75,9 @@ def test_latency_measures_in_background_and_keeps_history():
     assert 0 < len(r["per_layer"]) <= len(lower(small).layers)
     assert sum(p["fma"] for p in r["per_layer"]) == fma
     # a second variant: the history plot gets a second point
-    at.switch_page("pages/design.py").run()
+    at.switch_page("webapp/pages/design.py").run()
     click(at, "Make GPU variant")
-    at.switch_page("pages/latency.py").run()
+    at.switch_page("webapp/pages/latency.py").run()
     assert at.selectbox(key="lat_design").value == "current: mixnet-s gs4 w0.35 d0.25"
     at.checkbox(key="lat_per_layer").uncheck().run()
     click(at, "Measure")

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import designer
 from designer import count, dump_yaml, emit_cfg, gpu_variant, load_preset, lower
-from designer.ui.model import LayersDesign
+from designer.webapp.model import LayersDesign
 from tests.test_app_helpers import PLAIN_CFG
 
 pytestmark = pytest.mark.app
@@ -25,7 +25,7 @@ def start(page: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}").run()
+        at.switch_page(f"webapp/pages/{page}").run()
     assert not at.exception, at.exception
     return at
 
@@ -35,7 +35,7 @@ def ws(at: AppTest):
 
 
 def open_pasted_cfg(at: AppTest, text: str, name: str) -> AppTest:
-    at.switch_page("pages/import_cfg.py").run()
+    at.switch_page("webapp/pages/import_cfg.py").run()
     at.text_input(key="paste_name").input(name).run()
     at.text_area(key="paste_text").input(text).run()
     at.button(key="open_paste").click().run()
@@ -71,7 +71,7 @@ def test_graph_of_a_cfg_without_design_uses_chunks():
     at = start()
     open_pasted_cfg(at, PLAIN_CFG, "plain")
     assert isinstance(ws(at).design, LayersDesign)
-    at.switch_page("pages/graph.py").run()
+    at.switch_page("webapp/pages/graph.py").run()
     assert not at.exception and not at.error
     assert at.multiselect(key="graph_expand").options[0].startswith("L0")
     assert "chunks" in at.caption[0].value
@@ -82,7 +82,7 @@ def test_graph_of_a_cfg_without_design_uses_chunks():
 def test_numbers_page_shows_all_units_and_matches_count():
     at = start()
     next(b for b in at.button if b.label == "Make GPU variant").click().run()
-    at.switch_page("pages/numbers.py").run()
+    at.switch_page("webapp/pages/numbers.py").run()
     c = count(lower(gpu_variant(load_preset("mixnet-m"), 4)))
     m = {x.label: x.value for x in at.metric}
     assert m == {"Params (trainable)": f"{c.params:,}", "Params stored (.weights)": f"{c.params_stored:,}",
@@ -104,7 +104,7 @@ def test_export_cfg_is_exactly_the_cli_export(preset):
     at = start()
     at.selectbox(key="pick_design").set_value(preset).run()
     next(b for b in at.button if b.label == "Make GPU variant").click().run()
-    at.switch_page("pages/export.py").run()
+    at.switch_page("webapp/pages/export.py").run()
     arch = gpu_variant(load_preset(preset), 4)
     codes = [c.value.rstrip("\n") for c in at.code]  # st.code drops the final newline when it displays text
     assert emit_cfg(lower(arch)).rstrip("\n") in codes  # the text Download cfg hands out (the same object)
@@ -117,7 +117,7 @@ def test_export_cfg_is_exactly_the_cli_export(preset):
 def test_export_of_layers_design_and_training_settings():
     at = start()
     open_pasted_cfg(at, PLAIN_CFG, "plain")
-    at.switch_page("pages/export.py").run()
+    at.switch_page("webapp/pages/export.py").run()
     at.number_input(key="tr_maxb").set_value(5000).run()
     readme = next(c.value for c in at.code if c.value.startswith("# plain"))
     assert "plain-train.cfg" in readme and "classes=10" in readme
@@ -133,7 +133,7 @@ def test_upload_of_a_designer_cfg_comes_back_block_editable():
     assert "block-editable" in at.success[0].value
     at.button(key="open_upload").click().run()
     assert ws(at).design == arch
-    at.switch_page("pages/design.py").run()
+    at.switch_page("webapp/pages/design.py").run()
     assert len(at.data_editor) == 1 and "imported: mixnet-s" in at.selectbox(key="pick_design").options
 
 
@@ -142,7 +142,7 @@ def test_upload_of_a_plain_cfg_is_read_only_layers_on_the_design_page():
     at.file_uploader(key="import_file").upload("small.cfg", PLAIN_CFG.encode(), "text/plain").run()
     at.button(key="open_upload").click().run()
     assert isinstance(ws(at).design, LayersDesign)
-    at.switch_page("pages/design.py").run()
+    at.switch_page("webapp/pages/design.py").run()
     assert not at.data_editor and "has no blocks to edit" in at.info[0].value
     assert len(at.dataframe[0].value) == 8
 
@@ -162,7 +162,7 @@ def test_bad_uploads_are_messages_with_the_line():
 
 def _page_that_fails() -> None:
     from designer import CfgError, DesignError, DesignIssue
-    from designer.ui.shell import guarded, show_error
+    from designer.webapp.shell import guarded, show_error
 
     def boom() -> None:
         raise RuntimeError("unexpected")

@@ -12,12 +12,13 @@ from PIL import Image
 
 import designer
 from designer.cli import main as mixdesign
+from designer.edits import prepare_network
+from designer.yolo_head import attach_yolo_head, backbone_end, scaled_tiny_anchors
 from runtime.bundle import BundleOptions, write_bundle
-from runtime.bundle_check import check_bundle
-from runtime.bundle_data import label_path
-from runtime.bundle_yolo import attach_yolo_head, backbone_end, kmeans_anchors, scaled_tiny_anchors
-from runtime.data import DataError, match_label, read_data_file
-from runtime.train import prepare_network
+from runtime.bundle.anchors import kmeans_anchors
+from runtime.bundle.check import check_bundle
+from runtime.bundle.data import label_path
+from runtime.train.data import DataError, match_label, read_data_file
 
 TINY = """\
 name: tiny

@@ -1,4 +1,4 @@
-"""runtime.data: the digits set, ImageFolder and darknet list layouts, the seeded split, and every bad-data error."""
+"""runtime.train.data: the digits set, ImageFolder and darknet list layouts, the seeded split, and every bad-data error."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime.data import (DIGIT_LABELS, DataError, load_dataset, load_digits_set, load_image_folder, match_label,
-                          read_data_file, stratified_split)
+from runtime.train.data import (
+    DIGIT_LABELS,
+    DataError,
+    load_dataset,
+    load_digits_set,
+    load_image_folder,
+    match_label,
+    read_data_file,
+    stratified_split,
+)
 
 
 def _png(path: Path, value: int, size: int = 12, mode: str = "RGB") -> Path:

@@ -205,13 +205,13 @@ def test_tune_cpu_allocator_in_a_fresh_process() -> None:
 
 
 def test_commands_module_does_not_import_torch() -> None:
-    code = "import sys, runtime.commands, designer.cli; designer.cli.build_parser(); print('torch' in sys.modules)"
+    code = "import sys, designer.cli.bench, designer.cli; designer.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
 def test_sources_yaml_and_cfg(tmp_path: Path) -> None:
-    from runtime.commands import resolve_network
+    from designer.cli.bench import resolve_network
 
     arch = designer.load_preset("mixnet-s")
     (tmp_path / "d.yaml").write_text(designer.dump_yaml(arch))

@@ -20,14 +20,14 @@ import torch
 import designer
 from designer.ir import CfgError
 from runtime import build_model, load_weights
-from runtime.merge_layers import DARKNET_FUSED_RELU_FLOOR, ShortcutLayer
+from runtime.layers.merge import DARKNET_FUSED_RELU_FLOOR, ShortcutLayer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "darknet" / "cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) if CASES.is_dir() else []
 TOL = 1e-4
 
-# Correct activations, written independently of runtime/activations.py.
+# Correct activations, written independently of runtime/layers/activations.py.
 NUMPY_ACT = {
     "relu6": lambda x: np.clip(x, 0, 6),
     "swish": lambda x: x / (1 + np.exp(-x)),

@@ -19,7 +19,7 @@ import torch
 import designer
 from designer.ir import CfgError
 from runtime import build_model
-from runtime.merge_layers import is_image
+from runtime.layers.merge import is_image
 from runtime.weights import expected_size
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

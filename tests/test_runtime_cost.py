@@ -14,7 +14,6 @@ from torch.utils.flop_counter import FlopCounterMode
 import designer
 from runtime import build_model
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -10,10 +10,10 @@ import torch
 import designer
 from designer.cfg import with_net
 from runtime import build_model, optimize, randomize_bn
-from runtime.merge_layers import RouteLayer
-from runtime.mixconv import MixConvLayer, find_mixconv
-from runtime.optimization import FrozenModel
-from runtime.squeeze_excite import SqueezeExcite, find_squeeze_excite
+from runtime.layers.merge import RouteLayer
+from runtime.optimize.build import FrozenModel
+from runtime.optimize.mixconv import MixConvLayer, find_mixconv
+from runtime.optimize.squeeze_excite import SqueezeExcite, find_squeeze_excite
 
 TOL = 1e-4
 SIZE = 64

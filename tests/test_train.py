@@ -17,10 +17,11 @@ import torch
 
 import designer
 from designer.cli import main as mixdesign
+from designer.edits import prepare_network
 from runtime import build_model, load_weights
-from runtime.data import load_dataset
-from runtime.train import TrainConfig, prepare_network, train
-from runtime.train_io import METRIC_COLUMNS, read_metrics_csv
+from runtime.train import TrainConfig, train
+from runtime.train.checkpoints import METRIC_COLUMNS, read_metrics_csv
+from runtime.train.data import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
@@ -217,7 +218,7 @@ def test_compare_trains_both_on_the_same_split(tmp_path, capsys):
 
 def test_command_module_does_not_import_torch():
     # mixdesign registers train/bundle at start-up: that must not pull in torch (runtime/__init__ is lazy)
-    code = ("import sys, designer.cli, runtime.train_commands, runtime.bundle, runtime.data; "
+    code = ("import sys, designer.cli, designer.cli.train, runtime.bundle, runtime.train.data; "
             "designer.cli.build_parser(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

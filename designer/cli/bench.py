@@ -1,0 +1,153 @@
+"""The runtime's `mixdesign` subcommands: `bench` (latency table or JSON) and `predict` (darknet-style top-k).
+
+designer/cli/main.py calls `register(subparsers)`. torch is imported only inside the handlers, so `mixdesign stats`
+and the other core commands stay fast. Every user error (bad cfg, missing file, weights that do not fit,
+unsupported device or dtype) prints one line to stderr and returns exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from designer.cli.sources import SourceError, load_source, to_network
+from designer.design_io import DesignFormatError
+from designer.ir import CfgError, Network
+from designer.spec import DesignError
+
+EXIT_USER_ERROR = 2
+
+
+def resolve_network(source: str, size: int | None = None) -> Network:
+    """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height."""
+    return to_network(load_source(source), size=size)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from runtime.bench import BenchError
+    from runtime.weights import WeightsError
+
+    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, OSError)
+
+
+def _fail(command: str, e: BaseException) -> int:
+    print(f"mixdesign {command}: error: {e}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+# ------------------------------------------------------------------ bench
+
+def _batches(text: str) -> list[int]:
+    try:
+        out = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--batch takes comma-separated integers, got {text!r}") from None
+    if not out or any(b < 1 for b in out):
+        raise argparse.ArgumentTypeError(f"--batch takes positive integers, got {text!r}")
+    return out
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        network = resolve_network(args.source, args.size)
+        from runtime.bench import measure, tune_cpu_allocator
+
+        if args.device == "cpu":
+            tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
+
+        results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
+                           threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
+                           min_run_time=args.min_run_time, compile=args.compile) for b in args.batch]
+    except _user_errors() as e:
+        return _fail("bench", e)
+    if args.json:
+        data = [r.to_json() for r in results]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
+        return 0
+    r0 = results[0]
+    c, h, w = network.input_shape
+    print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.device} ({r0.device_name}), "
+          f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
+          f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
+    print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'ms/image':>9}  {'GFMA/s':>8}")
+    for r in results:
+        print(f"{r.batch:>5}  {r.median_ms:>10.3f}  {r.iqr_ms:>8.3f}  {r.median_ms / r.batch:>9.3f}  "
+              f"{r.fma_per_s / 1e9:>8.2f}")
+    for r in results:
+        if r.per_layer:
+            print(f"\nslowest layers at batch {r.batch} (time share vs FMA share):")
+            print(f"{'layer':>5}  {'type':<14}  {'ms':>8}  {'time':>6}  {'FMA':>6}")
+            for t in r.per_layer[: args.top]:
+                print(f"{t.index:>5}  {t.type:<14}  {t.ms:>8.3f}  {t.time_share:>6.1%}  {t.fma_share:>6.1%}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict
+
+def _labels(path: str | None, n: int) -> list[str]:
+    if path is None:
+        return [str(i) for i in range(n)]
+    lines = [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    if len(lines) < n:
+        raise SourceError(f"{path}: {len(lines)} labels for {n} outputs")
+    return lines
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    try:
+        import numpy as np
+        import torch
+        from PIL import Image, UnidentifiedImageError
+
+        from runtime.model import build_model
+        from runtime.weights import load_weights
+
+        network = resolve_network(args.source)
+        model = load_weights(build_model(network), args.weights)
+        c, h, w = network.input_shape
+        for image in args.images:
+            try:
+                img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
+            except (UnidentifiedImageError, OSError) as e:
+                raise SourceError(f"{image}: cannot read the image ({e})") from None
+            arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
+            with torch.no_grad():
+                probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
+            labels = _labels(args.labels, probs.numel())
+            top = torch.topk(probs, min(args.top, probs.numel()))
+            if len(args.images) > 1:
+                print(f"{image}:")
+            for p, i in zip(top.values.tolist(), top.indices.tolist()):
+                print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
+    except _user_errors() as e:
+        return _fail("predict", e)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add `bench` and `predict` to the mixdesign CLI (called by designer/cli/main.py)."""
+    s = subparsers.add_parser("bench", help="latency of a cfg / preset / design under torch (median, IQR, FMA/s)")
+    s.add_argument("source", metavar="CFG|PRESET|design.yaml")
+    s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
+    s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
+    s.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    s.add_argument("--threads", type=int, help="CPU threads (default: torch's current setting)")
+    s.add_argument("--per-layer", action="store_true", help="also time each layer: slowest layers, time vs FMA")
+    s.add_argument("--top", type=int, default=15, help="layers shown with --per-layer")
+    s.add_argument("--plain", action="store_true", help="measure the plain build (no BN folding / fusion)")
+    s.add_argument("--compile", action="store_true", help="torch.compile the model first (slow to compile)")
+    s.add_argument("--json", action="store_true", help="print runtime.bench's JSON instead of a table")
+    s.add_argument("--size", type=int, help="input width and height")
+    s.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timed runs per measurement")
+    s.set_defaults(func=cmd_bench)
+
+    p = subparsers.add_parser("predict", help="classify images with a cfg + darknet .weights (top-k)")
+    p.add_argument("source", metavar="CFG|PRESET|design.yaml")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--weights", required=True, help="darknet .weights file")
+    p.add_argument("--labels", help="one label per line (default: class indices)")
+    p.add_argument("--top", type=int, default=5)
+    p.set_defaults(func=cmd_predict)

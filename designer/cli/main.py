@@ -1,0 +1,223 @@
+"""`mixdesign`: the designer without the app.
+
+Core commands live here (presets, export, stats, lint); the runtime's (bench, predict) and the trainer's
+(train, bundle) register themselves from runtime/ without importing torch until they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from designer.cfg import emit_cfg, lint
+from designer.cli.sources import SourceError, apply_overrides, load_source, to_network
+from designer.cost import Cost, count
+from designer.design_io import DesignFormatError, dump_yaml, load_preset, preset_names
+from designer.files import atomic_write_text
+from designer.ir import CfgError, Layer, Network
+from designer.lower import lower
+from designer.spec import Arch, DesignError, gpu_variant_report
+
+USER_ERRORS = (CfgError, DesignError, DesignFormatError, SourceError, KeyError, OSError)
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _add_overrides(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("design overrides (presets and design YAML)")
+    g.add_argument("--width-mult", type=float, help="width multiplier (TF round_filters to multiples of 8)")
+    g.add_argument("--depth-mult", type=float, help="depth multiplier (TF round_repeats: ceil)")
+    g.add_argument("--size", type=int, help="input width and height")
+    g.add_argument("--classes", type=int, help="number of classes")
+    g.add_argument("--dw-group-size", type=int,
+                   help="GPU variant: N channels per group in the MixConv convs instead of depthwise")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return dict(width_mult=args.width_mult, depth_mult=args.depth_mult, size=args.size, classes=args.classes,
+                dw_group_size=args.dw_group_size)
+
+
+def network_from_args(args: argparse.Namespace) -> Network:
+    return to_network(load_source(args.source), **_overrides(args))
+
+
+# ------------------------------------------------------------------ presets
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    rows = []
+    for name in preset_names():
+        arch = load_preset(name)
+        c = count(lower(arch, with_design=False))
+        rows.append((name, _fmt_int(c.params), _fmt_int(c.fma), f"{c.bflops:.3f}", str(arch.input_size)))
+    head = ("preset", "params", "FMA (multiply-adds)", "darknet BFLOPs", "input")
+    _print_table(head, rows)
+    return 0
+
+
+def _print_table(head: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int] | None = None) -> None:
+    right = right if right is not None else set(range(1, len(head)))
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(r):
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    print(line(head))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(line(r))
+
+
+# ------------------------------------------------------------------ export
+
+def cmd_export(args: argparse.Namespace) -> int:
+    src = load_source(args.source)
+    if not isinstance(src, Arch):
+        raise SourceError(f"{args.source}: export takes a preset or a design .yaml (a cfg is already exported)")
+    arch = apply_overrides(src, **_overrides(args))
+    if args.dw_group_size:
+        for note in gpu_variant_report(src, args.dw_group_size):
+            print(f"note: {note}", file=sys.stderr)
+    text = emit_cfg(lower(arch))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(args.output, text)
+        c = count(lower(arch, with_design=False))
+        print(f"wrote {args.output}: {len(text.splitlines())} lines, params {_fmt_int(c.params)}, "
+              f"FMA {_fmt_int(c.fma)}, darknet BFLOPs {c.bflops:.3f}")
+    if args.yaml:
+        atomic_write_text(args.yaml, dump_yaml(arch))
+    return 0
+
+
+# ------------------------------------------------------------------ stats
+
+def _describe(L: Layer) -> str:
+    t = L.type
+    if t == "convolutional":
+        s = f"{L['filters']} {L['size']}x{L['size']}/{L['stride']}"
+        if L["groups"] != 1:
+            s += f" g{L['groups']}"
+        return s + (" bn" if L["batch_normalize"] else "") + f" {L['activation']}"
+    if t == "route":
+        s = "layers=" + ",".join(str(v) for v in L["layers"])
+        return s + (f" groups={L['groups']} id={L['group_id']}" if L["groups"] != 1 else "")
+    if t in ("shortcut", "scale_channels", "sam"):
+        v = L["from"]
+        return "from=" + (",".join(str(x) for x in v) if isinstance(v, tuple) else str(v))
+    if t in ("maxpool", "local_avgpool"):
+        return f"{L.get('size', L['stride'])}x{L.get('size', L['stride'])}/{L['stride']}"
+    if t == "connected":
+        return f"{L['output']} {L['activation']}"
+    if t == "dropout":
+        return f"p={L['probability']}"
+    return ""
+
+
+def print_stats(network: Network, cost: Cost, with_layers: bool, title: str) -> None:
+    c, h, w = network.input_shape
+    print(f"{title}: input {w}x{h}x{c}, {len(network.layers)} darknet layers")
+    if with_layers:
+        rows = []
+        for L, lc in zip(network.layers, cost.layers):
+            s = lc.shape
+            inp = f"{s.in_w}x{s.in_h}x{s.in_c}"
+            if L.type == "route":  # a route reads its sources, not the previous layer
+                src = [cost.layers[j].shape for j in s.sources]
+                inp = f"{src[0].w}x{src[0].h}x{'+'.join(str(x.c) for x in src)}"
+            rows.append((str(lc.index), L.type, _describe(L), inp, f"{s.w}x{s.h}x{s.c}",
+                         _fmt_int(lc.params), _fmt_int(lc.fma), f"{lc.bflops:.3f}"))
+        _print_table(("#", "type", "", "input WxHxC", "output WxHxC", "params", "FMA", "BFLOPs"), rows,
+                     right={0, 3, 4, 5, 6, 7})
+        print()
+    print(f"params (trainable)       {cost.params:>16,}")
+    print(f"params stored (.weights) {cost.params_stored:>16,}   ({4 * cost.params_stored + 20:,} bytes)")
+    print(f"FMA (multiply-adds)      {cost.fma:>16,}   ({cost.fma / 1e9:.3f} G)")
+    print(f"FLOPs = 2 x FMA          {cost.flops:>16,}")
+    print(f"darknet BFLOPs           {cost.bflops:>16.3f}   (what darknet prints as Total BFLOPS)")
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    network = network_from_args(args)
+    cost = count(network)
+    if args.json:
+        print(json.dumps(cost.to_json(with_layers=True)))
+    else:
+        print_stats(network, cost, args.layers, args.source)
+    return 0
+
+
+# ------------------------------------------------------------------ lint
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    diags = lint(Path(args.cfg))
+    for d in diags:
+        print(f"{args.cfg}:{d}")
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = sum(d.severity == "warning" for d in diags)
+    print(f"{errors} error(s), {warnings} warning(s)" if diags else f"{args.cfg}: clean (both darknets read it as written)")
+    return 1 if errors else 0
+
+
+# ------------------------------------------------------------------ main
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mixdesign", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("presets", help="list the built-in designs with their params and FMA")
+    s.set_defaults(func=cmd_presets)
+
+    s = sub.add_parser("export", help="write the Darknet cfg of a preset or design")
+    s.add_argument("source", metavar="PRESET|design.yaml")
+    s.add_argument("-o", "--output", required=True, help="cfg path ('-' for stdout)")
+    s.add_argument("--yaml", metavar="PATH", help="also write the (overridden) design YAML")
+    _add_overrides(s)
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("stats", help="params, FMA and darknet BFLOPs of a cfg, design or preset")
+    s.add_argument("source", metavar="FILE.cfg|design.yaml|PRESET")
+    s.add_argument("--json", action="store_true", help="one JSON object")
+    s.add_argument("--layers", action="store_true", help="per-layer table")
+    _add_overrides(s)
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("lint", help="what darknet would silently mis-read, and what hank-ai would reject")
+    s.add_argument("cfg", metavar="FILE.cfg")
+    s.set_defaults(func=cmd_lint)
+
+    for module in ("designer.cli.bench", "designer.cli.train"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ImportError as e:
+            if e.name not in (module, "runtime"):
+                raise
+            continue
+        mod.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `mixdesign stats x --layers | head`
+        sys.stderr.close()
+        return 0
+    except USER_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"mixdesign {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""What a command-line argument names: a cfg file, a design YAML, or a built-in preset."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from designer.cfg import parse_cfg, with_net
+from designer.design_io import load_preset, load_yaml, preset_names
+from designer.errors import MixdesignError
+from designer.ir import Network
+from designer.lower import lower
+from designer.spec import Arch, gpu_variant
+
+
+class SourceError(MixdesignError):
+    """A SOURCE argument that names no cfg, design YAML or preset, or overrides it cannot take."""
+
+
+def load_source(name: str) -> Arch | Network:
+    """`x.cfg` -> Network (a cfg made by this tool still comes back as a Network; see design_of);
+    `x.yaml`/`x.yml` -> Arch; anything else -> a preset name."""
+    if name.endswith(".cfg"):
+        if not Path(name).is_file():
+            raise SourceError(f"{name}: no such file")
+        return parse_cfg(Path(name))
+    if name.endswith((".yaml", ".yml")):
+        if not Path(name).is_file():
+            raise SourceError(f"{name}: no such file")
+        return load_yaml(Path(name))
+    if name in preset_names():
+        return load_preset(name)
+    raise SourceError(f"{name!r} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
+
+
+def design_of(src: Arch | Network) -> Arch | None:
+    """The block-editable design behind a source, if it has one (a cfg exported by this tool carries it)."""
+    if isinstance(src, Arch):
+        return src
+    return load_yaml(src.design) if src.design else None
+
+
+def apply_overrides(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
+                    size: int | None = None, classes: int | None = None, dw_group_size: int | None = None) -> Arch:
+    changes = {k: v for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=size,
+                                     classes=classes).items() if v is not None}
+    arch = replace(arch, **changes)
+    if dw_group_size is not None:
+        arch = gpu_variant(arch, dw_group_size)
+    return arch
+
+
+def to_network(src: Arch | Network, **overrides) -> Network:
+    """Lower a design (with overrides) or return a cfg's network (only `size` applies to a plain cfg)."""
+    if isinstance(src, Arch):
+        return lower(apply_overrides(src, **overrides))
+    design = design_of(src)
+    if design is not None and any(v is not None for v in overrides.values()):
+        return lower(apply_overrides(design, **overrides))
+    other = {k for k, v in overrides.items() if v is not None and k != "size"}
+    if other:
+        raise SourceError(f"{', '.join(sorted(other))} only apply to a design (preset, .yaml, or a cfg exported "
+                          "by mixdesign); this cfg has no design")
+    if overrides.get("size"):
+        return with_net(src, width=overrides["size"], height=overrides["size"])
+    return src

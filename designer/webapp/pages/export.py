@@ -1,0 +1,97 @@
+"""Export page: the cfg (exactly what `mixdesign export` writes), its lint, the design YAML, a training cfg and a
+zip with a README naming the darknet command that trains it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from designer import Arch, dump_yaml
+from designer.webapp import cache, state
+from designer.webapp.export import TrainingNet, bundle, readme, training_cfg
+from designer.webapp.model import safe_filename
+from designer.webapp.shell import guarded
+
+
+def _training_settings() -> TrainingNet:
+    t = TrainingNet()
+    state.remember({"tr_batch": t.batch, "tr_sub": t.subdivisions, "tr_lr": t.learning_rate,
+                    "tr_maxb": t.max_batches, "tr_burn": t.burn_in})
+    with st.expander("Training settings for the -train.cfg ([net] keys darknet reads when training)"):
+        c = st.columns(5)
+        batch = c[0].number_input("batch", 1, 4096, None, key="tr_batch")
+        sub = c[1].number_input("subdivisions", 1, 1024, None, key="tr_sub")
+        lr = c[2].number_input("learning_rate", 0.0, 10.0, None, step=0.01, format="%.4f", key="tr_lr")
+        maxb = c[3].number_input("max_batches", 1, 100_000_000, None, step=1000, key="tr_maxb")
+        burn = c[4].number_input("burn_in", 0, 1_000_000, None, key="tr_burn")
+        st.caption("policy=poly, power=4, momentum=0.9, decay=0.0005: the ImageNet recipe of darknet's "
+                   "darknet53.cfg. max_batches must not be 0: darknet's `classifier train` would never stop.")
+    # an emptied field falls back to the recipe's value
+    return TrainingNet(batch=int(batch or t.batch), subdivisions=int(sub or t.subdivisions),
+                       learning_rate=float(lr if lr is not None else t.learning_rate),
+                       max_batches=int(maxb or t.max_batches), burn_in=int(burn if burn is not None else t.burn_in))
+
+
+def render() -> None:
+    st.title("Export")
+    d = state.design()
+    low, a = cache.current(d)
+    cfg_name = safe_filename(d.name, ".cfg")
+    train_name = safe_filename(d.name, "-train.cfg")
+    yaml_name = safe_filename(d.name, ".yaml")
+    design_yaml = dump_yaml(d) if isinstance(d, Arch) else None
+    tnet = _training_settings()
+    train_text = training_cfg(low.network, tnet)
+    summary = a.summary()
+    last = a.network.layers[-1].type
+    classes = int(a.shapes[-1].outputs) if last in ("softmax", "cost") else None
+    files = {cfg_name: low.cfg_text, train_name: train_text}
+    if design_yaml:
+        files[yaml_name] = design_yaml
+    files["README.md"] = readme(d.name, cfg_name, train_name, yaml_name if design_yaml else None, classes, summary)
+
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button("Download cfg", low.cfg_text, file_name=cfg_name, mime="text/plain", type="primary",
+                       key="dl_cfg", width="stretch", on_click="ignore")
+    c2.download_button("Download -train.cfg", train_text, file_name=train_name, mime="text/plain", key="dl_train",
+                       width="stretch", on_click="ignore")
+    if design_yaml:
+        c3.download_button("Download design YAML", design_yaml, file_name=yaml_name, mime="text/yaml",
+                           key="dl_yaml", width="stretch", on_click="ignore")
+    c4.download_button("Download zip (cfg, design, README)", bundle(files),
+                       file_name=safe_filename(d.name, ".zip"), mime="application/zip", key="dl_zip", width="stretch",
+                    on_click="ignore")
+
+    st.subheader("Lint")
+    diags = cache.lint_cfg(low.cfg_text)
+    if not diags:
+        st.success("Clean: AlexeyAB darknet and hank-ai darknet both read this cfg as written.")
+    else:
+        worst = "error" if any(x.severity == "error" for x in diags) else "warning"
+        getattr(st, "error" if worst == "error" else "warning")(f"{len(diags)} finding(s):")
+        st.dataframe(pd.DataFrame([{"line": x.line, "severity": x.severity, "message": x.message} for x in diags]),
+                     hide_index=True, width="stretch")
+
+    st.subheader("Train it with darknet")
+    st.code(f"./darknet classifier train imagenet.data {train_name}", language="bash")
+    st.caption("AlexeyAB darknet; hank-ai's fork (Darknet V5) no longer trains classifiers. The README in the zip "
+               "shows the .data file; " + (f"its classes= must be {classes}." if classes else
+                                          f"this cfg ends in [{last}], not [softmax]: it is not a classifier."))
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader(f"{cfg_name}")
+        if not isinstance(d, Arch):
+            st.caption("A layers-only design: this is its cfg as the tool reads it, written back in canonical form.")
+        st.code(low.cfg_text, language="ini", height=600)
+    with right:
+        if design_yaml:
+            st.subheader(f"{yaml_name}")
+            st.code(design_yaml, language="yaml", wrap_lines=True)
+        st.subheader("README.md")
+        st.code(files["README.md"], language="markdown", height=400, wrap_lines=True)
+
+
+if __name__ == "__main__":
+    guarded(render)

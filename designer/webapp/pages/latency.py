@@ -1,0 +1,159 @@
+"""Latency page: measure a design with the runtime benchmark in a background job, see median/IQR and where the
+time goes per layer against where the FMA are, and keep a history of measured variants (latency vs FMA).
+
+The measurement is runtime.bench.measure on the network built from the design's cfg; torch is imported only
+when this page asks for devices or a job starts.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from designer.webapp import cache, fmt, jobs, state
+from designer.webapp.model import lowered
+from designer.webapp.shell import guarded
+
+PAGE = "bench"
+
+
+def _start(label: str, settings: dict) -> None:
+    from designer.webapp.workers import bench_work
+
+    d = state.measurable()[label]
+    name = label.split(": ", 1)[-1]
+    job = jobs.start("bench", name, bench_work(lowered(d).network, name, settings), meta={"settings": settings})
+    state.ws().jobs[PAGE] = job.id
+
+
+def record_finished() -> None:
+    """Move a finished measurement into the session's history (once)."""
+    w = state.ws()
+    job = jobs.get(w.jobs.get(PAGE))
+    if job is not None and job.status == "done" and not job.meta.get("recorded"):
+        job.meta["recorded"] = True
+        w.bench_history.append(job.result)
+
+
+def _controls(running: bool) -> None:
+    devs = cache.devices()
+    labels = list(state.measurable())
+    state.remember({"lat_design": labels[0], "lat_device": "cuda" if "cuda" in devs else "cpu", "lat_batch": 1,
+                    "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
+                    "lat_per_layer": True})
+    if st.session_state["lat_design"] not in labels:  # the current design was renamed, a saved one dropped
+        st.session_state["lat_design"] = labels[0]
+    if st.session_state["lat_device"] not in devs:
+        st.session_state["lat_device"] = "cpu"
+    c1, c2 = st.columns([3, 2])
+    label = c1.selectbox("Design to measure", labels, index=None, key="lat_design")
+    device = c2.selectbox("Device", list(devs), index=None, format_func=lambda k: devs[k], key="lat_device")
+    if "cuda" not in devs:
+        st.info("No CUDA device on this machine: the measurement runs on the CPU, and the results say so.")
+    c = st.columns(6)
+    batch = c[0].number_input("Batch", 1, 256, None, key="lat_batch")
+    dtypes = ["fp32", "fp16", "bf16"] if device == "cuda" else ["fp32", "bf16"]
+    if st.session_state["lat_dtype"] not in dtypes:
+        st.session_state["lat_dtype"] = "fp32"
+    dtype = c[1].selectbox("dtype", dtypes, index=None, key="lat_dtype")
+    threads = c[2].number_input("CPU threads (0 = torch default)", 0, 256, None, key="lat_threads")
+    min_run = c[3].number_input("Timed seconds (min)", 0.2, 30.0, None, step=0.5, key="lat_min_run")
+    optimized = c[4].checkbox("Optimized model", key="lat_opt", help="BN folded, fused MixConv (runtime)")
+    channels_last = c[4].checkbox("channels_last", key="lat_cl")
+    per_layer = c[5].checkbox("Per-layer times", key="lat_per_layer",
+                              help="also time every layer, for the time-vs-FMA view (takes longer)")
+    settings = dict(device=device, batch=int(batch or 1), dtype=dtype, channels_last=bool(channels_last),
+                    threads=int(threads or 0) or None, optimized=bool(optimized), per_layer=bool(per_layer),
+                    min_run_time=float(min_run or 1.0))
+    st.button("Measure", type="primary", disabled=running or label is None, on_click=_start, args=(label, settings),
+              help="runs in the background: switching pages or changing widgets does not stop it")
+
+
+def _result(r: dict) -> None:
+    dev = "CPU" if r["device"] == "cpu" else r["device"].upper()
+    st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} per batch of {r['batch']} "
+               f"(IQR {fmt.ms_text(r['iqr_ms'])}), measured on {dev}: {r['device_name']}"
+               + (f", {r['threads']} threads" if r["device"] == "cpu" else "") + f", {r['dtype']}"
+               + (", optimized" if r["optimized"] else ", plain") + (", channels_last" if r["channels_last"] else ""))
+    if r["iqr_ms"] > 0.25 * r["median_ms"]:
+        st.warning("The spread (IQR) is large next to the median: something else was using the "
+                   f"{'GPU' if r['device'] == 'cuda' else 'CPU'} while it measured. Measure again, with more timed "
+                   "seconds, before comparing variants.")
+    cols = st.columns(4)
+    cols[0].metric("Median latency (ms per batch)", f"{r['median_ms']:.3f}")
+    cols[1].metric("IQR (ms)", f"{r['iqr_ms']:.3f}")
+    cols[2].metric(fmt.LABEL_FMA + " per image", fmt.millions(r["fma_counted"], 1))
+    cols[3].metric("Throughput (G FMA per s)", f"{r['fma_per_s'] / 1e9:.2f}")
+    per = r.get("per_layer")
+    if per:
+        from designer.webapp import charts
+
+        st.subheader("Where the time goes vs where the FMA are")
+        st.caption("One point per executed step (a layer, or a whole MixConv span where the optimized model fuses "
+                   "it): above the dotted line a step takes a bigger share of the time than of the FMA (depthwise "
+                   "and grouped convs, routes and SE layers typically do).")
+        st.plotly_chart(charts.layer_time_vs_fma(per), width="stretch")
+        df = pd.DataFrame(per).rename(columns={"index": "first layer", "ms": "time (ms)",
+                                               "fma": "FMA (multiply-adds, whole batch)"})
+        df["time share %"] = 100 * df.pop("time_share")
+        df["FMA share %"] = 100 * df.pop("fma_share")
+        st.dataframe(df.sort_values("time (ms)", ascending=False), hide_index=True, width="stretch", height=320,
+                     column_config={"time (ms)": st.column_config.NumberColumn(format="%.4f"),
+                                    "time share %": st.column_config.NumberColumn(format="%.2f"),
+                                    "FMA share %": st.column_config.NumberColumn(format="%.2f")})
+
+
+def _history() -> None:
+    hist = state.ws().bench_history
+    if not hist:
+        return
+    from designer.webapp import charts
+
+    st.subheader("Measured variants")
+    st.plotly_chart(charts.latency_vs_fma(hist), width="stretch")
+    st.dataframe(pd.DataFrame([{
+        "design": h["label"], "at": h["measured_at"], "device": f"{h['device']} ({h['device_name']})",
+        "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"], "median (ms)": h["median_ms"],
+        "IQR (ms)": h["iqr_ms"], "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
+        "params (M)": h["params"] / 1e6,
+    } for h in hist]), hide_index=True, width="stretch")
+    st.button("Clear history", on_click=lambda: state.ws().bench_history.clear(), key="lat_clear")
+
+
+def render() -> None:
+    st.title("Latency")
+    st.caption("Measured with the runtime benchmark on the network built from the exported cfg: median and IQR of "
+               "repeated forward passes after warm-up. FMA (multiply-adds) are the counted figure for one image.")
+    record_finished()
+    w = state.ws()
+    job_id = w.jobs.get(PAGE)
+    job = jobs.get(job_id)
+    running = job is not None and job.running
+    _controls(running)
+
+    if job_id is not None:
+        @st.fragment(run_every=0.5 if running else None)
+        def live() -> None:
+            from designer.webapp.workers import expected_bench_s
+
+            j = jobs.get(job_id)
+            if j is None:
+                return
+            if j.running:
+                expected = expected_bench_s(j.meta.get("settings", {}))
+                st.progress(min(0.95, max(j.progress, j.elapsed_s / expected)),
+                            text=f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)")
+            elif running:
+                st.rerun(scope="app")  # finished while we watched: record it and redraw everything
+            elif j.status == "failed":
+                st.error(f"The measurement failed: {j.error}")
+
+        live()
+    last = w.bench_history[-1] if w.bench_history else None
+    if last is not None:
+        _result(last)
+    _history()
+
+
+if __name__ == "__main__":
+    guarded(render)

@@ -1,0 +1,103 @@
+"""The work the Latency and Quick-train pages run in background jobs (designer/webapp/jobs.py).
+
+torch and runtime are imported inside the functions, when a job runs or a page asks for devices, never at import
+time, so the app's first page does not load torch. Pure: no streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from designer import Network
+from designer.webapp.jobs import Job
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "CPU"
+
+
+def devices() -> dict[str, str]:
+    """Device id -> description; 'cuda' only where torch sees a CUDA device."""
+    import torch
+
+    out = {"cpu": f"CPU: {cpu_name()} ({os.cpu_count()} logical cores)"}
+    if torch.cuda.is_available():
+        out["cuda"] = f"CUDA: {torch.cuda.get_device_name(0)}"
+    return out
+
+
+# ------------------------------------------------------------------ latency
+
+def expected_bench_s(settings: dict) -> float:
+    """A rough duration for the progress bar: build + warm-up + timed runs (twice with per-layer timing)."""
+    t = 2.0 + 2 * float(settings.get("min_run_time", 1.0))
+    return t * (2.5 if settings.get("per_layer") else 1.0)
+
+
+def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], dict]:
+    """A job body that measures `network` with runtime.bench.measure(**settings) and returns a history entry."""
+    from designer import count
+
+    cost = count(network)
+
+    def work(job: Job) -> dict:
+        job.report("loading torch and building the model", 0.02)
+        from runtime.bench import measure
+
+        job.report(f"measuring on {settings.get('device', 'cpu')}", 0.05)
+        result = measure(network, **settings)
+        data = result.to_json()
+        return {"label": label, "params": cost.params, "fma_counted": cost.fma, "settings": dict(settings),
+                "measured_at": time.strftime("%H:%M:%S"), **data}
+
+    return work
+
+
+# ------------------------------------------------------------------ quick-train
+
+def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[[Job], dict]:
+    """A job body that trains each (name, Arch|Network) in turn on the same data split.
+
+    Each run writes to <root>/<job id>/<name>/; every finished epoch is reported as a job event
+    {"design": name, "epoch", "train_loss", "val_loss", "val_top1", "images_per_s", "elapsed_s", "lr"}.
+    """
+
+    def work(job: Job) -> dict:
+        from designer.webapp.model import safe_filename
+
+        job.report("loading torch and the data", 0.01)
+        from designer.edits import prepare_network
+        from runtime.train import train
+        from runtime.train.data import load_dataset
+
+        split = load_dataset(config.data, config.size, 3, config.val_fraction, config.seed)
+        results: dict[str, Any] = {}
+        total = len(runs) * config.epochs
+        for k, (name, source) in enumerate(runs):
+            if job.stop.is_set():
+                break
+            network = prepare_network(source, config.size, len(split.classes))
+            out_dir = Path(root) / job.id / safe_filename(name, "")
+            cfg = replace(config, out_dir=str(out_dir))
+            job.report(f"training {name} ({k + 1}/{len(runs)})")
+
+            def on_epoch(row: dict, name: str = name, k: int = k) -> None:
+                job.report(f"{name}: epoch {row['epoch']}/{config.epochs}, val top-1 {100 * row['val_top1']:.1f}%",
+                           (k * config.epochs + row["epoch"]) / total, {"design": name, **row})
+
+            results[name] = train(network, cfg, on_epoch=on_epoch, stop=job.stop, progress=False, split=split)
+        return results
+
+    return work

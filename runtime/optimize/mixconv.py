@@ -1,0 +1,149 @@
+"""MixConv as darknet spells it, found in the IR, and run as one fused module.
+
+Darknet has no MixConv layer; designer.lower (and ../shared/reference/darknet_efficientnet_mapping.md) spells
+one with n kernel sizes as
+    [route] layers=X groups=n group_id=0 ; [convolutional] size=k0 ...
+    [route] layers=X groups=n group_id=1 ; [convolutional] size=k1 ...
+    ...
+    [route] layers=<the n convs, in order>
+`find_mixconv` recognises that from the IR alone (any cfg spelling it so qualifies, hand-written or lowered),
+requiring that nothing else reads the intermediate routes and convs, so one module may replace the span.
+
+`MixConvLayer` runs it either way:
+- "split": each conv reads its channel range of X as a view (no route copy), one concatenation at the end;
+- "padded": one grouped conv with every kernel zero-padded, centred, to the largest one (same result:
+  the extra taps multiply zeros), possible when the convs differ only in kernel size and filter count.
+Which is faster depends on the device and shapes; runtime.optimize picks by flag or by measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from designer.ir import Network, references
+from designer.shapes import Shape
+from runtime.layers.activations import Activation
+from runtime.layers.merge import is_image
+from runtime.model import layer_readers
+
+
+@dataclass(frozen=True)
+class MixConvPattern:
+    first: int  # the first [route]
+    last: int  # the concatenating [route]
+    source: int  # X
+    convs: tuple[int, ...]  # the n conv layers, in split order
+
+
+def find_mixconv(network: Network, shapes: tuple[Shape, ...], keep: tuple[int, ...] = ()) -> list[MixConvPattern]:
+    """Every route-split -> per-split conv -> concat-route span whose intermediates nothing else reads."""
+    layers = network.layers
+    readers = layer_readers(network)
+    found: list[MixConvPattern] = []
+    i = 0
+    while i < len(layers):
+        p = _match(layers, shapes, readers, keep, i)
+        if p is None:
+            i += 1
+        else:
+            found.append(p)
+            i = p.last + 1
+    return found
+
+
+def _match(layers, shapes, readers, keep, r0: int) -> MixConvPattern | None:
+    first = layers[r0]
+    if first.type != "route" or int(first["groups"]) < 2 or int(first["group_id"]) != 0:
+        return None
+    refs = references(first, r0)
+    if len(refs) != 1:
+        return None
+    x, n = refs[0], int(first["groups"])
+    if not is_image(shapes[x]) or shapes[x].c % n:
+        return None
+    last = r0 + 2 * n
+    if last >= len(layers):
+        return None
+    convs = []
+    for k in range(n):
+        r, c = layers[r0 + 2 * k], layers[r0 + 2 * k + 1]
+        if (r.type != "route" or references(r, r0 + 2 * k) != (x,) or int(r["groups"]) != n
+                or int(r["group_id"]) != k or c.type != "convolutional" or c["xnor"] or c["binary"]):
+            return None
+        convs.append(r0 + 2 * k + 1)
+    cat = layers[last]
+    if cat.type != "route" or int(cat["groups"]) != 1 or references(cat, last) != tuple(convs):
+        return None
+    allowed = {r: {r + 1} for r in range(r0, last, 2)} | {c: {last} for c in convs}
+    for j, ok in allowed.items():
+        if readers.get(j, set()) != ok or j in keep:
+            return None
+    return MixConvPattern(r0, last, x, tuple(convs))
+
+
+def _conv_bias(conv: nn.Conv2d) -> Tensor:
+    return conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
+
+
+def padded_conv(convs: list[nn.Conv2d]) -> nn.Conv2d | None:
+    """One grouped conv equal to the channel-split convs, kernels zero-padded to the largest; None if impossible."""
+    c0 = convs[0]
+    kmax = max(c.kernel_size[0] for c in convs)
+    excess = {c.padding[0] - c.kernel_size[0] // 2 for c in convs}  # padding beyond "same"
+    per_group = {(c.in_channels // c.groups, c.out_channels // c.groups) for c in convs}
+    if (len(excess) != 1 or len(per_group) != 1 or any(c.kernel_size[0] % 2 == 0 for c in convs)
+            or any(c.kernel_size[0] != c.kernel_size[1] or c.padding[0] != c.padding[1] for c in convs)
+            or any(c.stride != c0.stride or c.dilation != (1, 1) for c in convs)):
+        return None
+    pad = kmax // 2 + excess.pop()
+    fused = nn.Conv2d(sum(c.in_channels for c in convs), sum(c.out_channels for c in convs), kmax,
+                      stride=c0.stride, padding=pad, groups=sum(c.groups for c in convs), bias=True,
+                      device=c0.weight.device, dtype=c0.weight.dtype)
+    weight = torch.zeros_like(fused.weight)
+    at = 0
+    with torch.no_grad():
+        for c in convs:
+            k = c.kernel_size[0]
+            o = (kmax - k) // 2
+            weight[at : at + c.out_channels, :, o : o + k, o : o + k] = c.weight
+            at += c.out_channels
+        fused.weight.copy_(weight)
+        fused.bias.copy_(torch.cat([_conv_bias(c) for c in convs]))
+    return fused
+
+
+class MixConvLayer(nn.Module):
+    """A whole darknet MixConv span (split routes + convs + concat route) as one module.
+
+    `layers` are the span's ConvolutionalLayer modules (BN folded or not). "padded" needs them BN-free (folded)
+    with one activation; otherwise the split form is used, whatever was asked.
+    """
+
+    kind = "mixconv"
+
+    def __init__(self, pattern: MixConvPattern, layers: list[nn.Module], split: int, mode: str = "split"):
+        super().__init__()
+        self.pattern = pattern
+        self.split = split  # channels of X per conv
+        self.kernels = tuple(m.conv.kernel_size[0] for m in layers)
+        self.fused: nn.Conv2d | None = None
+        self.act: Activation | None = None
+        acts = {m.act.name for m in layers}
+        if mode == "padded" and len(acts) == 1 and all(m.bn is None and not m.binary for m in layers):
+            self.fused = padded_conv([m.conv for m in layers])
+            self.act = Activation(acts.pop(), inplace=True)
+        self.layers = nn.ModuleList(layers if self.fused is None else [])
+        self.mode = "padded" if self.fused is not None else "split"
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.fused is not None:
+            return self.act(self.fused(x))  # type: ignore[misc]
+        s = self.split
+        return torch.cat([m(x.narrow(1, i * s, s)) for i, m in enumerate(self.layers)], dim=1)
+
+    def extra_repr(self) -> str:
+        ks = ",".join(map(str, self.kernels))
+        return f"layers {self.pattern.first}..{self.pattern.last}, kernels {ks}, mode={self.mode}"

@@ -1,0 +1,20 @@
+"""`python -m runtime.train` / `torchrun --nproc_per_node N -m runtime.train`: the arguments of `mixdesign train`."""
+
+import sys
+
+from runtime.train.loop import __doc__ as _LOOP_DOC
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m runtime.train` / `torchrun ... -m runtime.train`: the same arguments as `mixdesign train`."""
+    import argparse
+
+    from designer.cli.train import add_train_arguments, run_train
+
+    p = argparse.ArgumentParser(prog="python -m runtime.train", description=_LOOP_DOC.splitlines()[0])
+    add_train_arguments(p)
+    return run_train(p.parse_args(argv), prog="runtime.train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
