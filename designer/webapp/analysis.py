@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from designer import Arch, Cost, Network, Shape, count, infer_shapes, resolve
+from designer.describe import describe
 from designer.lower import Span
 from designer.spec import head_channels, round_filters
-from designer.webapp.graph import Group, block_groups, chunk_groups, describe
+from designer.webapp.graph import Group, block_groups, chunk_groups
 
 
 @dataclass(frozen=True)
