@@ -56,7 +56,7 @@ def _stage_label(group: Group) -> str:
 
 def analyse(network: Network, spans: tuple[Span, ...] | None = None, arch: Arch | None = None) -> Analysis:
     shapes = infer_shapes(network)
-    cost = count(network)
+    cost = count(network, shapes)
     if spans is not None:
         groups = block_groups(spans, block_titles(arch) if arch is not None else None)
     else:
