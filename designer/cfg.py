@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
+from designer.sections import REFERENCE_KEYS
 from designer.sections import ACTIVATIONS, ACTIVATIONS_BOTH, ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
@@ -156,8 +157,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
 
 
 def _check_required(layer: Layer) -> None:
-    required = {"route": "layers", "shortcut": "from", "scale_channels": "from", "sam": "from"}
-    key = required.get(layer.type)
+    key = REFERENCE_KEYS.get(layer.type)  # every reference key is required (darknet crashes without it)
     if key and layer[key] is None:
         raise CfgError(layer.line, f"[{layer.type}] needs {key}= (darknet crashes without it)")
     if layer.type == "shortcut" and layer["weights_type"] != "none" and layer["weights_normalization"] == "none":
