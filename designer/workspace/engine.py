@@ -212,3 +212,10 @@ def migrate(engine: Engine, where: str, revision: str = "head") -> None:
 
 def _first_line(e: BaseException | None) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def chosen_by(target: str | os.PathLike | None) -> str:
+    """Which rule picked the workspace: the option, the environment variable, or the default."""
+    if target not in (None, ""):
+        return "--workspace"
+    return f"${ENV}" if os.environ.get(ENV) else "the default (platformdirs user data dir)"
