@@ -121,6 +121,17 @@ def preflight_sqlite(path: Path) -> str | None:
     if head != SQLITE_MAGIC:
         raise CorruptWorkspaceError(f"not a workspace: the file is not an SQLite database; it was left as it is; "
                                     f"{FIX}", file=where)
+    sidecars = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if not p.exists()]
+    try:
+        return _preflight_checks(path, where)
+    except WorkspaceError:
+        for p in sidecars:  # a WAL-mode file opened read-only gets these beside it: leave nothing behind
+            if p.exists() and (p.name.endswith("-shm") or p.stat().st_size == 0):
+                p.unlink(missing_ok=True)
+        raise
+
+
+def _preflight_checks(path: Path, where: str) -> str | None:
     try:
         con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
@@ -134,7 +145,7 @@ def preflight_sqlite(path: Path) -> str | None:
         raise CorruptWorkspaceError(f"the workspace file is damaged ({e}); it was left as it is; {FIX}",
                                     file=where) from None
     if check != ["ok"]:
-        raise CorruptWorkspaceError(f"the workspace file is damaged (SQLite integrity check: {check[0]}); it was "
+        raise CorruptWorkspaceError(f"the workspace file is damaged (SQLite integrity check: {check[0].splitlines()[-1].strip()[:160]}); it was "
                                     f"left as it is; {FIX}", file=where)
     _check_tables(where, tables, versions)
     return next(iter(versions), None)
