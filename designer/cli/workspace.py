@@ -215,7 +215,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             sha = _source_sha(args.design)
             saved = ws.get_design(args.design) if sha is None else None
             shas = {s for s in (sha, saved.row.cfg_sha256 if saved else None) if s}
-            rows = [m for m in rows if m.design_name == args.design or m.cfg_sha256 in shas][: args.limit]
+            names = {args.design, design_label(args.design)}
+            rows = [m for m in rows if m.design_name in names or m.cfg_sha256 in shas][: args.limit]
         if not rows:
             print(f"no measurements{' of ' + args.design if args.design else ''} in {ws.location}")
             return 0

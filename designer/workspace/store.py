@@ -109,7 +109,12 @@ class StoredImport:
 def _design_of_yaml(text: str) -> Any:
     from designer import DesignError, load_yaml, validate
 
-    arch = load_yaml(text)
+    try:
+        arch = load_yaml(text)
+    except MixdesignError:
+        raise
+    except Exception as e:  # a hand-edited row the reader did not foresee: still a bad row, not a crash
+        raise MixdesignError(f"not a design ({type(e).__name__}: {e})") from None
     issues = validate(arch)
     if issues:
         raise DesignError(issues)
@@ -360,7 +365,12 @@ def _load_import(kind: str, text: str) -> Any:
 
     if kind == "design-yaml":
         return _design_of_yaml(text)
-    network = parse_cfg(text)
+    try:
+        network = parse_cfg(text)
+    except MixdesignError:
+        raise
+    except Exception as e:  # as in _design_of_yaml: a bad row, not a crash
+        raise MixdesignError(f"not a cfg ({type(e).__name__}: {e})") from None
     if kind == "designer-cfg" and network.design is not None:
         return _design_of_yaml(network.design)
     return network
