@@ -239,6 +239,7 @@ class Workspace:
                 s.add(row)
             else:
                 row.kind, row.text, row.cfg_sha256, row.filename = kind, text, sha, filename
+                row.created = utcnow()
             s.flush()
             return row
 
@@ -316,6 +317,15 @@ class Workspace:
             s.add(row)
             s.flush()
         return row
+
+    def designs_version(self) -> tuple:
+        """Changes whenever a design or an import is added or replaced (a cheap cache key for readers)."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            d = s.execute(select(func.count(), func.max(DesignRow.updated))).one()
+            i = s.execute(select(func.count(), func.max(ImportedCfgRow.created), func.max(ImportedCfgRow.id))).one()
+        return tuple(d) + tuple(i)
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
