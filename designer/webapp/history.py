@@ -40,6 +40,8 @@ def measurements() -> None:
     dev = c1.multiselect("Device", devices, default=devices, key="hist_device")
     be = c2.multiselect("Backend", backends, default=backends, key="hist_backend")
     shown = [r for r in rows if r.device in dev and r.backend in be]
+    measured = sorted({f"{r.design_name} ({r.source})" for r in shown})
+    st.markdown(f"{len(shown)} of {len(rows)} measurements shown; designs: " + ", ".join(measured))
     st.dataframe(pd.DataFrame([{
         "design": r.design_name, "device": f"{r.device} ({r.device_name})" if r.device_name else r.device,
         "backend": r.backend, "dtype": r.dtype, "batch": r.batch, "threads": r.threads,
