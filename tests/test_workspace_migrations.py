@@ -126,3 +126,13 @@ def test_bad_urls_and_missing_drivers_are_one_line_errors(tmp_path):
         Workspace.open("nosuchdb+nodriver://u@h/db")
     with pytest.raises(WorkspaceError, match="cannot open the workspace"):
         Workspace.open("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path):
+    with Workspace.open(tmp_path / "ws.sqlite") as ws:
+        with ws.engine.connect() as c:
+            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(WorkspaceError, match="refused the write.*FOREIGN KEY"):
+            ws.add_trial(12345, {"width_mult": 1.0})  # no such sweep

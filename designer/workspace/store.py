@@ -358,16 +358,17 @@ class _Tx:
                 self.s.rollback()
         except DBAPIError as e:
             self.s.rollback()
-            raise WorkspaceError(f"the workspace refused the write ({str(e.orig).strip().splitlines()[0]})",
-                                 file=self.ws.location) from None
+            raise self._error(e) from None
         finally:
             self.s.close()
-        if isinstance(exc, DBAPIError):
-            raise WorkspaceError(f"workspace error ({str(exc.orig).strip().splitlines()[0]})",
-                                 file=self.ws.location) from None
         if isinstance(exc, SQLAlchemyError):
-            raise WorkspaceError(f"workspace error ({exc})", file=self.ws.location) from None
+            raise self._error(exc) from None
         return False
+
+    def _error(self, e: SQLAlchemyError) -> WorkspaceError:
+        cause = getattr(e, "orig", None) or e
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        return WorkspaceError(f"the workspace refused the write ({first})", file=self.ws.location)
 
 
 def _load_import(kind: str, text: str) -> Any:
