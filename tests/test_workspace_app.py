@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 from designer import dump_yaml, gpu_variant, load_preset
 from designer.webapp import jobs, persist
 from designer.workspace import Workspace, cfg_sha256
+from tests.test_app_pages import start
 
 pytestmark = pytest.mark.app
 
-APP = str(Path(__file__).resolve().parents[1] / "designer" / "app.py")
 
 
 @pytest.fixture
@@ -25,15 +25,6 @@ def ws_file(tmp_path, monkeypatch) -> Path:
     p = tmp_path / "app-ws.sqlite"
     monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(p))
     return p
-
-
-def start(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    if page:
-        at.switch_page(f"webapp/pages/{page}").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _table(at: AppTest, column: str):

@@ -90,11 +90,15 @@ def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path):
     _refused(p, CorruptWorkspaceError, "not an SQLite database")
 
 
-def test_a_damaged_database_is_refused_untouched(tmp_path):
-    p = tmp_path / "workspace.sqlite"
+def _workspace_of_50_designs(p: Path) -> Path:
     with Workspace.open(p) as ws:
         for i in range(50):
             ws.save_design(f"d{i}", load_preset("mixnet-s"))
+    return p
+
+
+def test_a_damaged_database_is_refused_untouched(tmp_path):
+    p = _workspace_of_50_designs(tmp_path / "workspace.sqlite")
     data = bytearray(p.read_bytes())
     assert len(data) > 16 * 4096
     data[5 * 4096: 9 * 4096] = os.urandom(4 * 4096)  # wreck some pages; the header stays intact
@@ -103,10 +107,7 @@ def test_a_damaged_database_is_refused_untouched(tmp_path):
 
 
 def test_a_truncated_database_is_refused_untouched(tmp_path):
-    p = tmp_path / "workspace.sqlite"
-    with Workspace.open(p) as ws:
-        for i in range(50):
-            ws.save_design(f"d{i}", load_preset("mixnet-m"))
+    p = _workspace_of_50_designs(tmp_path / "workspace.sqlite")
     p.write_bytes(p.read_bytes()[: 3 * 4096])
     _refused(p, CorruptWorkspaceError, "damaged")
 

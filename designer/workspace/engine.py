@@ -145,7 +145,8 @@ def _preflight_checks(path: Path, where: str) -> str | None:
         raise CorruptWorkspaceError(f"the workspace file is damaged ({e}); it was left as it is; {FIX}",
                                     file=where) from None
     if check != ["ok"]:
-        raise CorruptWorkspaceError(f"the workspace file is damaged (SQLite integrity check: {check[0].splitlines()[-1].strip()[:160]}); it was "
+        first = check[0].splitlines()[-1].strip()[:160]
+        raise CorruptWorkspaceError(f"the workspace file is damaged (SQLite integrity check: {first}); it was "
                                     f"left as it is; {FIX}", file=where)
     _check_tables(where, tables, versions)
     return next(iter(versions), None)

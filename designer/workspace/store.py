@@ -42,6 +42,7 @@ from designer.workspace.models import (
 )
 
 T = TypeVar("T")
+MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow)  # in FK order
 SOURCES = ("app", "cli")
 IMPORT_KINDS = ("design-yaml", "designer-cfg", "layers-cfg")
 
@@ -113,7 +114,7 @@ def _design_of_yaml(text: str) -> Any:
         arch = load_yaml(text)
     except MixdesignError:
         raise
-    except Exception as e:  # a hand-edited row the reader did not foresee: still a bad row, not a crash
+    except Exception as e:  # noqa: BLE001 - a hand-edited row the reader did not foresee: a bad row, not a crash
         raise MixdesignError(f"not a design ({type(e).__name__}: {e})") from None
     issues = validate(arch)
     if issues:
@@ -139,7 +140,7 @@ class Workspace:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, target: str | Path | None = None, *, revision: str = "head") -> "Workspace":
+    def open(cls, target: str | Path | None = None, *, revision: str = "head") -> Workspace:
         """PATH | URL | None ($MIXDESIGN_WORKSPACE, then the default file): checked, migrated, ready."""
         url = resolve_url(target)
         if is_sqlite_file(url):
@@ -160,13 +161,13 @@ class Workspace:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def session(self) -> "_Tx":
+    def session(self) -> _Tx:
         """One transaction: committed on leaving the block, rolled back on an exception."""
         return _Tx(self)
 
@@ -197,15 +198,7 @@ class Workspace:
 
     def designs(self) -> Loaded[StoredDesign]:
         """Every saved design, oldest first; a row whose YAML no longer loads is reported and skipped."""
-        out: Loaded[StoredDesign] = Loaded()
-        with self.session() as s:
-            rows = s.scalars(select(DesignRow).order_by(DesignRow.created, DesignRow.id)).all()
-        for row in rows:
-            try:
-                out.items.append(StoredDesign(row, _design_of_yaml(row.design_yaml)))
-            except MixdesignError as e:
-                out.problems.append(Problem("designs", row.id, row.name, str(e)))
-        return out
+        return self._load(DesignRow, DesignRow.created, lambda r: StoredDesign(r, _design_of_yaml(r.design_yaml)))
 
     def get_design(self, name: str) -> StoredDesign | None:
         with self.session() as s:
@@ -244,14 +237,19 @@ class Workspace:
             return row
 
     def imported(self) -> Loaded[StoredImport]:
-        out: Loaded[StoredImport] = Loaded()
+        """Every import, oldest first; a row that no longer reads is reported and skipped."""
+        return self._load(ImportedCfgRow, ImportedCfgRow.created,
+                          lambda r: StoredImport(r, _load_import(r.kind, r.text)))
+
+    def _load(self, model: Any, order: Any, read: Any) -> Loaded:
+        out: Loaded = Loaded()
         with self.session() as s:
-            rows = s.scalars(select(ImportedCfgRow).order_by(ImportedCfgRow.created, ImportedCfgRow.id)).all()
+            rows = s.scalars(select(model).order_by(order, model.id)).all()
         for row in rows:
             try:
-                out.items.append(StoredImport(row, _load_import(row.kind, row.text)))
+                out.items.append(read(row))
             except MixdesignError as e:
-                out.problems.append(Problem("imported_cfgs", row.id, row.name, str(e)))
+                out.problems.append(Problem(model.__tablename__, row.id, row.name, str(e)))
         return out
 
     # ------------------------------------------------------------ measurements
@@ -332,7 +330,7 @@ class Workspace:
 
         out = {}
         with self.session() as s:
-            for model in (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow):
+            for model in MODELS:
                 out[model.__tablename__] = s.scalar(select(func.count()).select_from(model)) or 0
         return out
 
@@ -380,7 +378,7 @@ def _load_import(kind: str, text: str) -> Any:
         network = parse_cfg(text)
     except MixdesignError:
         raise
-    except Exception as e:  # as in _design_of_yaml: a bad row, not a crash
+    except Exception as e:  # noqa: BLE001 - as in _design_of_yaml: a bad row, not a crash
         raise MixdesignError(f"not a cfg ({type(e).__name__}: {e})") from None
     if kind == "designer-cfg" and network.design is not None:
         return _design_of_yaml(network.design)

@@ -22,17 +22,8 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from designer.workspace.engine import WorkspaceError, preflight_sqlite
-from designer.workspace.models import (
-    DesignRow,
-    ImportedCfgRow,
-    MeasurementRow,
-    SweepRow,
-    SweepTrialRow,
-    TrainingRunRow,
-)
-from designer.workspace.store import Workspace
-
-MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow)
+from designer.workspace.models import DesignRow, ImportedCfgRow, MeasurementRow, SweepTrialRow
+from designer.workspace.store import MODELS, Workspace
 
 
 @dataclass
