@@ -7,6 +7,7 @@ Skips, saying why, where /usr/bin/chromium or playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -44,9 +45,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    yield from _serve(tmp_path_factory, {})
+    with _serve(tmp_path_factory, {}) as url:
+        yield url
 
 
+@contextlib.contextmanager
 def _serve(tmp_path_factory, extra_env: dict):
     """Start `streamlit run designer/app.py` on a free port; yield its URL; stop it."""
     port = _free_port()
@@ -71,23 +74,30 @@ def _serve(tmp_path_factory, extra_env: dict):
             proc.kill()
             pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
         time.sleep(0.3)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
+def browser():
+    with sync_api.sync_playwright() as p:  # one per module: sync playwright cannot be started twice at once
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 def _metric(page, label: str) -> str:
@@ -292,17 +302,18 @@ def _saved_choices(page) -> list[str]:
     return options
 
 
-def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_factory):
+def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_factory, browser):
     """Save a design and measure it; reload the page; restart the server on the same workspace: both are still
     there. A `mixdesign bench` run from the shell on that workspace then appears in the app's history."""
     ws = tmp_path_factory.mktemp("ws") / "workspace.sqlite"
     env = {"MIXDESIGN_WORKSPACE": str(ws)}
     tiny = (REPO / "tests" / "data" / "tiny.yaml").read_text()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        page = browser.new_context(viewport={"width": 1440, "height": 2000}).new_page()
-        first = _serve(tmp_path_factory, env)
-        url = next(first)
+    context = browser.new_context(viewport={"width": 1440, "height": 2000})
+    page = context.new_page()
+    with contextlib.ExitStack() as servers:
+        servers.callback(context.close)
+        first = servers.enter_context(contextlib.ExitStack())
+        url = first.enter_context(_serve(tmp_path_factory, env))
         page.goto(url)
         page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60_000)
         # open the tiny design (pasted YAML), save a copy of it
@@ -341,9 +352,8 @@ def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_facto
         assert "survivor (app)" in _measured_designs(page)
         assert "saved: survivor" in _saved_choices(page)
 
-        next(first, None)  # stop the server; start a new one on the same workspace
-        second = _serve(tmp_path_factory, env)
-        url = next(second)
+        first.close()  # stop the server; start a new one on the same workspace
+        url = servers.enter_context(_serve(tmp_path_factory, env))
         page.goto(url)
         page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60_000)
         assert "saved: survivor" in _saved_choices(page)
@@ -362,5 +372,3 @@ def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_facto
         line = _measured_designs(page)
         assert "survivor (app)" in line and "tiny (cli)" in line
         _shot(page, "13-workspace-cli-run-in-app")
-        next(second, None)
-        browser.close()
