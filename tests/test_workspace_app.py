@@ -69,14 +69,18 @@ def _measure(ws: Workspace, device: str, backend: str, median: float, source: st
 def test_latency_page_lists_every_source_filterable(ws_file):
     with Workspace.open(ws_file) as ws:
         _measure(ws, "cpu", "torch", 11.0)
+        saved = ws.save_design("my-s", load_preset("mixnet-s"))  # the CLI's `bench mixnet-s` has its cfg hash
+        ws.add_measurement(design_name="mixnet-s", cfg_sha256=saved.cfg_sha256, device="cpu", dtype="fp32",
+                           batch=1, median_ms=30.0, iqr_ms=1.0, source="cli")
         _measure(ws, "cuda", "torch", 2.0, source="app")
         _measure(ws, "cpu", "onnxruntime", 7.0)
     at = start("latency.py")
     df = _table(at, "cfg sha256")
-    assert sorted(df["design"]) == ["d-cpu-onnxruntime", "d-cpu-torch", "d-cuda-torch"]
+    assert sorted(df["design"]) == ["d-cpu-onnxruntime", "d-cpu-torch", "d-cuda-torch", "mixnet-s"]
     assert set(df["source"]) == {"cli", "app"}
+    assert df[df["design"] == "mixnet-s"]["saved as"].tolist() == ["my-s"]  # matched by the cfg's hash
     at.multiselect(key="hist_device").set_value(["cpu"]).run()
-    assert sorted(_table(at, "cfg sha256")["median (ms per batch)"]) == [7.0, 11.0]
+    assert sorted(_table(at, "cfg sha256")["median (ms per batch)"]) == [7.0, 11.0, 30.0]
     at.multiselect(key="hist_backend").set_value(["onnxruntime"]).run()
     assert list(_table(at, "cfg sha256")["design"]) == ["d-cpu-onnxruntime"]
 

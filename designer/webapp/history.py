@@ -42,8 +42,9 @@ def measurements() -> None:
     shown = [r for r in rows if r.device in dev and r.backend in be]
     measured = sorted({f"{r.design_name} ({r.source})" for r in shown})
     st.markdown(f"{len(shown)} of {len(rows)} measurements shown; designs: " + ", ".join(measured))
+    saved_as = persist.saved_names_by_sha()
     st.dataframe(pd.DataFrame([{
-        "design": r.design_name, "device": f"{r.device} ({r.device_name})" if r.device_name else r.device,
+        "design": r.design_name, "saved as": ", ".join(saved_as.get(r.cfg_sha256, [])), "device": f"{r.device} ({r.device_name})" if r.device_name else r.device,
         "backend": r.backend, "dtype": r.dtype, "batch": r.batch, "threads": r.threads,
         "median (ms per batch)": r.median_ms, "IQR (ms)": r.iqr_ms,
         "G FMA per s": (r.fma_per_s or 0) / 1e9, "source": r.source, "when": _when(r.measured_at),
@@ -65,8 +66,9 @@ def training_runs() -> None:
         return
     devices = sorted({r.device for r in rows})
     dev = st.multiselect("Device", devices, default=devices, key="runs_device")
+    saved_as = persist.saved_names_by_sha()
     st.dataframe(pd.DataFrame([{
-        "design": r.design_name, "device": r.device, "status": r.status, "epochs": len(r.metrics),
+        "design": r.design_name, "saved as": ", ".join(saved_as.get(r.cfg_sha256, [])), "device": r.device, "status": r.status, "epochs": len(r.metrics),
         "best val top-1 (%)": 100 * (r.best_top1 or 0.0), "best epoch": r.best_epoch,
         "final train loss": (r.metrics[-1].get("train_loss") if r.metrics else None),
         "data": r.settings.get("data"), "size": r.settings.get("size"), "batch": r.settings.get("batch"),

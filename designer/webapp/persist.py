@@ -99,6 +99,9 @@ def stored() -> tuple[dict[str, Design], dict[str, Design], list[str]]:
         if _SNAPSHOT.get("fp") != fp:
             designs, imports = ws.designs(), ws.imported()
             saved = {d.name: d.arch for d in designs.items}
+            _SNAPSHOT["by_sha"] = {}
+            for d in designs.items:
+                _SNAPSHOT["by_sha"].setdefault(d.row.cfg_sha256, []).append(d.name)
             imported = {i.name: i.design if isinstance(i.design, Arch) else LayersDesign(i.name, i.design)
                         for i in imports.items}
             _SNAPSHOT.update(fp=fp, value=(saved, imported, [str(p) for p in designs.problems + imports.problems]))
@@ -161,3 +164,9 @@ def recording_training(work: Callable, settings: dict) -> Callable:
         return results
 
     return run
+
+
+def saved_names_by_sha() -> dict[str, list[str]]:
+    """cfg sha256 -> names of the saved designs that export to that cfg (to label measurements)."""
+    stored()
+    return _SNAPSHOT.get("by_sha", {})
