@@ -39,3 +39,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+# The workspace tests' backends (a PostgreSQL server for the session; `workspace_url` per test).
+from workspace_backends import new_pg_database, pg_server, workspace_url  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_workspace(tmp_path_factory):
+    """`bench`, `train` and the app record into a workspace: never the user's own one during the tests."""
+    import os
+
+    old = os.environ.get("MIXDESIGN_WORKSPACE")
+    os.environ["MIXDESIGN_WORKSPACE"] = str(tmp_path_factory.mktemp("workspace") / "workspace.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("MIXDESIGN_WORKSPACE", None)
+    else:
+        os.environ["MIXDESIGN_WORKSPACE"] = old
