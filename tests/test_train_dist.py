@@ -27,7 +27,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 # three convs with biases, no BN, no dropout: the exact comparison's network
 NO_BN_CFG = """[net]
@@ -59,15 +58,19 @@ def _torchrun() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "torch.distributed.run"]
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1"}  # read at call time: a test may set variables first
+
+
 def _run_one(source: Path, args: list[str], out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "runtime.train", str(source), *args, "--out", str(out),
-                           "--threads", "1"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+                           "--threads", "1"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
 
 
 def _run_two(source: Path, args: list[str], out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*_torchrun(), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
                            str(_free_port()), "-m", "runtime.train", str(source), *args, "--out", str(out)],
-                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
