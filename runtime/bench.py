@@ -61,6 +61,7 @@ class BenchResult:
     fma: int
     fma_per_s: float
     per_layer: tuple[LayerTime, ...] | None = None
+    mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
 
     def to_json(self) -> dict:
         d = asdict(self)

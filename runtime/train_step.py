@@ -1,0 +1,132 @@
+"""Time of one training iteration of a darknet classifier under torch: darknet's "seconds per iteration".
+
+`measure_train_step(network, ...)` builds the plain model (BN layers in training mode: a training step cannot
+fold them), runs it up to the logits (the layer before [softmax], designer.edits.logits_index), and times whole
+iterations with `torch.utils.benchmark.Timer.blocked_autorange`:
+
+    zero_grad -> forward -> cross-entropy on the logits (random labels) -> backward -> SGD step (momentum 0.9)
+
+It returns runtime.bench's BenchResult with mode="train": the median and IQR of one iteration in ms at `batch`,
+`fma` = the counted forward multiply-adds of the batch and `fma_per_s` = fma / median (forward FMA per second
+of training: the backward pass does about twice the forward's multiply-adds on top, which this figure does not
+count).
+
+Per layer (`per_layer=True`): each executed step is timed alone, forward then backward, on the inputs it gets in
+a real forward pass (inputs that come from earlier layers require grad, so the backward computes the input
+gradient as in the whole step; the network input does not), with a random output gradient of the step's output
+shape. Two sweeps, each step keeps its lower median (as runtime.bench.time_layers does for inference). The time
+shares are of the sum of the steps' own times: the loss, the optimizer step and autograd's bookkeeping between
+steps are not in any step, so the per-step times add up to somewhat less than the measured iteration.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from designer.cost import count
+from designer.edits import logits_index
+from designer.ir import Network
+from runtime.bench import DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name
+from runtime.model import DarknetModel, build_model
+
+MOMENTUM = 0.9
+INPUT = -1  # the network input's key in DarknetModel's execution plan
+
+
+def train_model(network: Network, *, device: str = "cpu", dtype: str = "fp32",
+                channels_last: bool = False) -> DarknetModel:
+    """The model a training step runs: plain build in training mode, up to the logits, on device, in dtype."""
+    check_device_dtype(device, dtype)
+    if not any(L.type == "softmax" for L in network.layers):
+        raise BenchError("a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
+                         "(measure its inference latency instead, --mode infer)")
+    model = build_model(network, outputs=(logits_index(network),)).to(device).to(DTYPES[dtype])
+    if channels_last:
+        model.set_channels_last()
+    return model.train()
+
+
+def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8, dtype: str = "fp32",
+                       threads: int | None = None, channels_last: bool = False, per_layer: bool = False,
+                       min_run_time: float = 1.0, lr: float = 0.01, seed: int = 0) -> BenchResult:
+    """Median / IQR time of one training iteration (forward, loss, backward, SGD step) at `batch`."""
+    if batch < 1:
+        raise BenchError(f"batch must be at least 1, got {batch}")
+    old_threads = torch.get_num_threads()
+    threads = int(threads or old_threads)
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(seed)
+        model = train_model(network, device=device, dtype=dtype, channels_last=channels_last)
+        x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        classes = model.shapes[model.outputs[0]].outputs
+        y = torch.randint(0, classes, (batch,), device=device)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x).flatten(1).float(), y)
+            loss.backward()
+            opt.step()
+
+        try:
+            for _ in range(2):  # oneDNN / cuDNN choose kernels; SGD creates its momentum buffers
+                step()
+        except ValueError as e:  # BN in training mode on a single value per channel (batch 1, 1x1 maps)
+            raise BenchError(f"a training step at batch {batch} cannot run: {e}; use a larger batch") from None
+        m = _timer(step, threads, min_run_time)
+        fma = count(network).fma * batch
+        layers = time_layers_train(model, x, threads, min_run_time) if per_layer else None
+        return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
+                           dtype=dtype, optimized=False, channels_last=channels_last, median_ms=m.median * 1e3,
+                           iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, mode="train")
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _inputs(outs: dict[int, torch.Tensor], args) -> list[torch.Tensor]:
+    return [outs[r] if v is None else outs[r].flatten(1)[:, : v[0] * v[1] * v[2]].reshape(-1, *v) for r, v in args]
+
+
+def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
+                      sweeps: int = 2) -> tuple[LayerTime, ...]:
+    """Forward + backward time of each executed step alone, on its real inputs; slowest first."""
+    costs = count(model.network).layers
+    batch = x.shape[0]
+    per = max(0.01, min_run_time / max(1, len(model._plan)))
+    best: dict[int, float] = {}
+    for _ in range(sweeps):
+        with torch.no_grad():
+            outs: dict[int, torch.Tensor] = {INPUT: x}
+        for k, args, write, free in model._plan:
+            layer = model.layers[k]
+            with torch.no_grad():
+                ins = [t.detach() for t in _inputs(outs, args)]
+                outs[write] = layer(*ins)
+            leaf = [t.requires_grad_(r != INPUT) for t, (r, _) in zip(ins, args)]
+            grad = torch.randn_like(outs[write])
+
+            def fwd_bwd(layer=layer, leaf=leaf, grad=grad) -> None:
+                out = layer(*leaf)
+                if out.requires_grad:  # a step without parameters fed by the input alone has nothing to do
+                    out.backward(grad)
+
+            fwd_bwd()  # first call allocates the .grad buffers, as a training step after the first does not
+            sec = _timer(fwd_bwd, threads, per).median
+            best[k] = min(best.get(k, sec), sec)
+            for r in free:
+                del outs[r]
+    model.zero_grad(set_to_none=True)
+    rows = []
+    for k, sec in best.items():
+        layer, st = model.layers[k], model.steps[k]
+        kind = getattr(layer, "kind", None) or model.network.layers[st.first].type
+        fma = sum(c.fma for c in costs[st.first: st.last + 1]) * batch
+        rows.append((st.first, kind, sec * 1e3, fma))
+    total_ms = sum(r[2] for r in rows) or 1.0
+    total_fma = sum(r[3] for r in rows) or 1
+    rows.sort(key=lambda r: -r[2])
+    return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)
