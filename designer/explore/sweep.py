@@ -55,3 +55,15 @@ def run_sweep(p: SweepPlan, store: TrialStore, *, ray_address: str | None = None
     p.elapsed_s = time.perf_counter() - t0
     p.trial_s = [r["trial_s"] for t in p.trials if t.key not in before and (r := store.done(t.key)) is not None]
     return summarize(p.sweep_id, p.designs, p.invalid, p.settings, store)
+
+
+def plan_from_spec(spec: dict) -> SweepPlan:
+    """The plan of a recorded sweep (its store header's spec), to show its results again."""
+    from designer.design_io import load_yaml
+    from designer.explore.space import parse_axis
+
+    s = dict(spec["settings"])
+    s["measure"] = tuple(s["measure"])
+    axes = tuple(parse_axis(f"{k}={'|'.join(str(v) for v in vals)}") for k, vals in spec["axes"])
+    return plan_sweep(load_yaml(spec["base"]), axes, Settings(**s), samples=spec.get("samples") or None,
+                      seed=spec.get("seed", 0), name=spec.get("name"))
