@@ -188,7 +188,6 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
     `sweeps` times and each layer keeps its lowest median, so that a load spike on a shared machine during one
     layer's window does not make that layer look like the slowest.
     """
-    costs = count(model.network).layers
     batch = x.shape[0]
     if model.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -205,6 +204,12 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
             best[k] = min(best.get(k, sec), sec)
             for r in free:
                 del outs[r]
+    return layer_times(model, best, batch)
+
+
+def layer_times(model: DarknetModel, best: dict[int, float], batch: int) -> tuple[LayerTime, ...]:
+    """Seconds per executed step -> LayerTime rows (time and FMA shares of the steps' sums), slowest first."""
+    costs = count(model.network).layers
     rows = []
     for k, sec in best.items():
         layer, st = model.layers[k], model.steps[k]

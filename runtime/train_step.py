@@ -27,7 +27,16 @@ import torch.nn.functional as F
 from designer.cost import count
 from designer.edits import logits_index
 from designer.ir import Network
-from runtime.bench import DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name
+from runtime.bench import (
+    DTYPES,
+    BenchError,
+    BenchResult,
+    LayerTime,
+    _timer,
+    check_device_dtype,
+    device_name,
+    layer_times,
+)
 from runtime.model import DarknetModel, build_model
 
 MOMENTUM = 0.9
@@ -73,8 +82,8 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
             opt.step()
 
         try:
-            for _ in range(2):  # oneDNN / cuDNN choose kernels; SGD creates its momentum buffers
-                step()
+            step()  # oneDNN / cuDNN choose kernels, SGD creates its momentum buffers; blocked_autorange's
+            # untimed calibration call is the second warm-up
         except ValueError as e:  # BN in training mode on a single value per channel (batch 1, 1x1 maps)
             raise BenchError(f"a training step at batch {batch} cannot run: {e}; use a larger batch") from None
         m = _timer(step, threads, min_run_time)
@@ -94,7 +103,6 @@ def _inputs(outs: dict[int, torch.Tensor], args) -> list[torch.Tensor]:
 def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
                       sweeps: int = 2) -> tuple[LayerTime, ...]:
     """Forward + backward time of each executed step alone, on its real inputs; slowest first."""
-    costs = count(model.network).layers
     batch = x.shape[0]
     per = max(0.01, min_run_time / max(1, len(model._plan)))
     best: dict[int, float] = {}
@@ -120,13 +128,4 @@ def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_ru
             for r in free:
                 del outs[r]
     model.zero_grad(set_to_none=True)
-    rows = []
-    for k, sec in best.items():
-        layer, st = model.layers[k], model.steps[k]
-        kind = getattr(layer, "kind", None) or model.network.layers[st.first].type
-        fma = sum(c.fma for c in costs[st.first: st.last + 1]) * batch
-        rows.append((st.first, kind, sec * 1e3, fma))
-    total_ms = sum(r[2] for r in rows) or 1.0
-    total_fma = sum(r[3] for r in rows) or 1
-    rows.sort(key=lambda r: -r[2])
-    return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)
+    return layer_times(model, best, batch)

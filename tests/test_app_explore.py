@@ -32,6 +32,16 @@ def click(at: AppTest, key: str) -> AppTest:
     return at.button(key=key).click().run()
 
 
+def run_job(at: AppTest, button: str, page: str) -> jobs.Job:
+    """Click the button that starts a background job, wait for it, and redraw the page with its result."""
+    click(at, button)
+    job = jobs.get(ws(at).jobs[page])
+    assert jobs.wait(job, 240) and job.status == "done", job.error
+    at.run()
+    assert not at.exception, at.exception
+    return job
+
+
 def tiny_design(size: int = 32) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
@@ -54,11 +64,7 @@ def test_explore_runs_a_sweep_shows_the_front_and_loads_a_point(sweep_store):
     at.number_input(key="ex_threads").set_value(1).run()
     assert not at.exception, at.exception
     assert "4 distinct designs, 4 invalid points, 4 timed trials" in at.caption[1].value
-    click(at, "ex_run")
-    job = jobs.get(ws(at).jobs["explore"])
-    assert jobs.wait(job, 240) and job.status == "done", job.error
-    at.run()
-    assert not at.exception, at.exception
+    job = run_job(at, "ex_run", "explore")
     df = at.dataframe[0].value
     assert len(df) == 8 and df["valid"].sum() == 4
     assert df[df["valid"]]["infer_ms"].gt(0).all() and df["pareto_infer"].sum() >= 1
@@ -68,10 +74,8 @@ def test_explore_runs_a_sweep_shows_the_front_and_loads_a_point(sweep_store):
     assert at.selectbox(key="ex_shown").value == job.meta["sweep_id"]
     # a rerun of the same sweep measures nothing new
     before = len(sweep_store.read_text().splitlines())
-    click(at, "ex_run")
-    assert jobs.wait(jobs.get(ws(at).jobs["explore"]), 60)
+    run_job(at, "ex_run", "explore")
     assert len(sweep_store.read_text().splitlines()) == before == 1 + 4
-    at.run()
     at.selectbox(key="ex_pick").set_value("size=48, dw-group-size=2, width-mult=0.35").run()
     click(at, "ex_load")
     d = ws(at).design
@@ -86,11 +90,7 @@ def test_advisor_measures_channels_per_group_and_sets_the_gpu_variant():
     at.number_input(key="adv_rounds").set_value(1)
     at.number_input(key="adv_train_batch").set_value(2)
     at.number_input(key="adv_min_run").set_value(0.02).run()
-    click(at, "adv_run")
-    job = jobs.get(ws(at).jobs["advisor"])
-    assert jobs.wait(job, 240) and job.status == "done", job.error
-    at.run()
-    assert not at.exception, at.exception
+    job = run_job(at, "adv_run", "advisor")
     from designer.webapp.advisor import best, candidates
 
     table = at.dataframe[0].value

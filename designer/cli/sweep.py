@@ -14,7 +14,7 @@ import sys
 from designer.cli.sources import SourceError, design_of, load_source
 from designer.errors import MixdesignError
 from designer.explore import output
-from designer.explore.runner import KINDS, Settings, SweepError
+from designer.explore.runner import KINDS, Settings
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import JsonlStore
 from designer.explore.sweep import plan_sweep, run_sweep
@@ -51,6 +51,16 @@ def _progress_bar(total_hint: int, disable: bool):
     return bar, on_progress
 
 
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive integer, got {text!r}")
+    return n
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         src = load_source(args.source)
@@ -69,8 +79,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
               f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
               f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
-              f"({settings.rounds} rounds of {', '.join(k for k in settings.measure if k != 'count') or 'nothing timed'}"
-              f"); store {store.path}", file=sys.stderr)
+              f"({_what(settings)}); store {store.path}", file=sys.stderr)
         if args.device == "cpu" and any(k in settings.measure for k in ("infer", "train")):
             from runtime.bench import tune_cpu_allocator
 
@@ -80,6 +89,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             rows = run_sweep(plan, store, ray_address=args.ray, on_progress=on_progress)
         finally:
             bar.close()
+    except KeyboardInterrupt:
+        print("interrupted: the finished trials are in the store; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
     except MixdesignError as e:
         print(f"mixdesign sweep: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -97,6 +110,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _what(settings: Settings) -> str:
+    timed = [k for k in ("infer", "train") if k in settings.measure]
+    parts = [f"{settings.rounds} rounds of {' and '.join(timed)}"] if timed else []
+    if "accuracy" in settings.measure:
+        parts.append(f"a {settings.epochs}-epoch quick-train on {settings.data} each")
+    return "; ".join(parts) or "counts only"
+
+
 def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: argparse.Namespace) -> None:
     from designer.cli.main import _print_table
 
@@ -110,10 +131,11 @@ def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: ar
     print(f"{args.source}: {len(rows)} points{where}")
     head, body = output.table_rows(rows, axes)
     _print_table(head, body, right=set(range(len(axes), len(head) - 1)))
-    fronts = [c[7:] for c in output.columns(rows) if c.startswith("pareto_")]
-    if fronts:
-        print(f"* = on the Pareto front (minimising {', '.join(fronts)} time, FMA and params"
-              f"{', maximising accuracy' if 'accuracy' in settings.measure else ''})")
+    from designer.explore.runner import fronts
+
+    for name, keys in fronts(settings).items():
+        print(f"front:{name} * = on the Pareto front over ({', '.join(keys)}): no other design is at least as good "
+              "on all of them and better on one (accuracy maximised, the rest minimised)")
     if plan.trial_s:
         print(f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
               f"per trial (median; includes building the model and warm-up)")
@@ -134,17 +156,17 @@ def register(subparsers) -> None:
                    help=f"comma-separated, from {','.join(KINDS)} (default: count,infer)")
     s.add_argument("--backend", default="torch", help="inference backend (default: torch; training is always torch)")
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
-    s.add_argument("--batch", type=int, default=1, help="inference batch (default: 1)")
-    s.add_argument("--train-batch", type=int, default=8, help="training-step batch (default: 8)")
+    s.add_argument("--batch", type=_positive, default=1, help="inference batch (default: 1)")
+    s.add_argument("--train-batch", type=_positive, default=8, help="training-step batch (default: 8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="default: fp32")
     s.add_argument("--threads", type=int, help="CPU threads (default: torch's current setting)")
-    s.add_argument("--samples", type=int, help="N random points instead of the whole grid")
+    s.add_argument("--samples", type=_positive, help="N random points instead of the whole grid")
     s.add_argument("--seed", type=int, default=0, help="seed of --samples (default: 0)")
-    s.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default: 3)")
+    s.add_argument("--rounds", type=_positive, default=3, help="interleaved timing rounds (default: 3)")
     s.add_argument("--min-run-time", type=float, default=0.5, help="timed seconds per trial (default: 0.5)")
     s.add_argument("--data", default="digits", help="accuracy: quick-train data (default: digits)")
-    s.add_argument("--epochs", type=int, default=1, help="accuracy: quick-train epochs (default: 1)")
-    s.add_argument("--train-size", type=int, default=32, help="accuracy: quick-train input size (default: 32)")
+    s.add_argument("--epochs", type=_positive, default=1, help="accuracy: quick-train epochs (default: 1)")
+    s.add_argument("--train-size", type=_positive, default=32, help="accuracy: quick-train input size (default: 32)")
     s.add_argument("--out", help="write the table as .csv or .json")
     s.add_argument("--store", help="trial store file (default: $MIXDESIGN_SWEEPS or the user data directory)")
     s.add_argument("--ray", metavar="ADDRESS", help="run trials as Ray tasks there ('auto', 'ray://host:10001', "

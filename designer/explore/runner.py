@@ -61,8 +61,10 @@ class Settings:
         bad = [k for k in self.measure if k not in KINDS]
         if bad:
             raise SweepError(f"--measure {','.join(bad)}: choose from {','.join(KINDS)}")
-        if self.rounds < 1 or self.batch < 1 or self.train_batch < 1:
-            raise SweepError("--rounds, --batch and --train-batch must be at least 1")
+        if self.rounds < 1 or self.batch < 1 or self.train_batch < 1 or self.epochs < 1:
+            raise SweepError("--rounds, --batch, --train-batch and --epochs must be at least 1")
+        if not self.min_run_time > 0:
+            raise SweepError(f"--min-run-time {self.min_run_time}: use a positive number of seconds")
 
     def kind_settings(self, kind: str) -> dict[str, Any]:
         """The settings a trial of `kind` depends on (its key and what run_trial gets)."""

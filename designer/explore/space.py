@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import random
 import re
 from dataclasses import dataclass, replace
@@ -87,7 +88,7 @@ def _parse_one(kind: type, text: str, key: str) -> Value:
     except ValueError:
         want = "kernel sizes joined by '.' (e.g. 3.5.7)" if kind is tuple else f"a{'n integer' if kind is int else ' number'}"
         raise SweepSpecError(f"--vary {key}: {text!r} is not {want}") from None
-    if isinstance(v, float) and not (v == v and abs(v) != float("inf")):
+    if isinstance(v, float) and not math.isfinite(v):
         raise SweepSpecError(f"--vary {key}: {text!r} is not a finite number")
     return v
 

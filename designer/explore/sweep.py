@@ -7,8 +7,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from designer.explore.runner import (Design, Progress, Settings, Trial, check_backend, designs_of, plan, run_local,
-                                     summarize, sweep_spec)
+from designer.explore.runner import (
+    Design,
+    Progress,
+    Settings,
+    Trial,
+    check_backend,
+    designs_of,
+    plan,
+    run_local,
+    summarize,
+    sweep_spec,
+)
 from designer.explore.space import Axis, Point, points, spec_hash
 from designer.explore.store import TrialStore
 from designer.spec import Arch

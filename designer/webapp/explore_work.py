@@ -4,9 +4,11 @@ timed trial runs (runtime), plotly only when a figure is drawn."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from collections.abc import Callable
+from typing import Any
 
-from designer.explore.store import JsonlStore, TrialStore
+from designer.explore.store import JsonlStore, TrialStore, default_path
 from designer.explore.sweep import SweepPlan, run_sweep
 from designer.webapp.jobs import Job
 
@@ -14,8 +16,14 @@ KIND_LABEL = {"infer": "inference", "train": "training step"}
 
 
 def store() -> TrialStore:
-    """The trial store the app shares with `mixdesign sweep` ($MIXDESIGN_SWEEPS or the user data directory)."""
-    return JsonlStore()
+    """The trial store the app shares with `mixdesign sweep` ($MIXDESIGN_SWEEPS or the user data directory);
+    one object per file for the server process, so each rerun reads only the lines appended since the last."""
+    return _store_at(str(default_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def _store_at(path: str) -> TrialStore:
+    return JsonlStore(path)
 
 
 def sweep_work(plan: SweepPlan, trial_store: TrialStore) -> Callable[[Job], list[dict]]:
