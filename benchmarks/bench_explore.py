@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--backend", default="torch", help="inference backend (default: torch, optimised build)")
     ap.add_argument("--batch", type=int, default=1, help="inference batch (default: 1)")
     ap.add_argument("--train-batch", type=int, default=8, help="training-step batch (default: 8)")
     ap.add_argument("--train-size", type=int, default=128, help="training-step input size (default: 128)")
@@ -90,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        infer = sweep(base, Settings(measure=("count", "infer"), device=args.device, batch=args.batch,
+        infer = sweep(base, Settings(measure=("count", "infer"), device=args.device, backend=args.backend,
+                                     batch=args.batch,
                                      threads=args.threads, rounds=3, min_run_time=args.min_run_time), tmp,
-                      "inference, torch optimised build")
+                      f"inference, {args.backend}" + (" optimised build" if args.backend == "torch" else ""))
         t_infer = time.perf_counter() - t_all
         small = designer.scaled(base, input_size=args.train_size)
         train = sweep(small, Settings(measure=("count", "train"), device=args.device, train_batch=args.train_batch,
@@ -105,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     speedup = m_tr / g_tr
     print("\nThe seed's claim (darknet, RTX 2070): MixNet-M-GPU trains ~2x faster per iteration than MixNet-M "
           f"(4.6 s vs 2.7 s = {CLAIM:.2f}x) at the same inference speed.")
-    print(f"Here ({args.device}, torch, {args.threads} threads): training step MixNet-M {m_tr:.1f} ms, MixNet-M-GPU "
+    print(f"Here ({args.device}, {args.threads} threads): training step (torch) MixNet-M {m_tr:.1f} ms, MixNet-M-GPU "
           f"{g_tr:.1f} ms at {args.train_size}x{args.train_size} batch {args.train_batch}: MixNet-M-GPU is "
           f"{speedup:.2f}x as fast ({'faster' if speedup > 1 else 'slower'}); inference MixNet-M {m_inf:.2f} ms, "
-          f"MixNet-M-GPU {g_inf:.2f} ms at batch {args.batch} (GPU variant takes {g_inf / m_inf:.2f}x the time).")
+          f"MixNet-M-GPU {g_inf:.2f} ms at batch {args.batch} ({args.backend}; GPU variant takes {g_inf / m_inf:.2f}x the time).")
     holds = speedup >= 1.5 and g_inf / m_inf <= 1.1
     print(f"Verdict: the claim {'HOLDS' if holds else 'does NOT hold'} on this device "
           f"(held if the GPU variant's training step is >= 1.5x as fast and its inference within 1.1x).")

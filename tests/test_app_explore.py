@@ -88,6 +88,7 @@ def test_advisor_measures_channels_per_group_and_sets_the_gpu_variant():
     small = ws(at).design
     at.toggle(key="adv_open").set_value(True).run()
     at.number_input(key="adv_rounds").set_value(1)
+    at.number_input(key="adv_threads").set_value(1)
     at.number_input(key="adv_train_batch").set_value(2)
     at.number_input(key="adv_min_run").set_value(0.02).run()
     job = run_job(at, "adv_run", "advisor")

@@ -34,9 +34,11 @@ def candidates(arch: Arch) -> list[int]:
 
 def _plan(arch: Arch) -> SweepPlan:
     ss = st.session_state
-    settings = Settings(measure=("count", "infer", "train"), device=ss["adv_device"] or "cpu", backend="torch",
+    settings = Settings(measure=("count", "infer", "train"), device=ss["adv_device"] or "cpu",
+                        backend=ss.get("adv_backend") or "torch",
                         batch=int(ss["adv_batch"] or 1), train_batch=int(ss["adv_train_batch"] or 8),
-                        rounds=int(ss["adv_rounds"] or 1), min_run_time=float(ss["adv_min_run"] or 0.3))
+                        rounds=int(ss["adv_rounds"] or 1), min_run_time=float(ss["adv_min_run"] or 0.3),
+                        threads=int(ss["adv_threads"] or 0) or None)
     return plan_sweep(arch, (Axis("dw-group-size", tuple(candidates(arch))),), settings, name=f"{arch.name} advisor")
 
 
@@ -71,17 +73,22 @@ def render(arch: Arch) -> None:
         return  # the Design page does not load torch until asked
     with st.container(border=True):
         devs = cache.devices()
-        state.remember({"adv_device": "cuda" if "cuda" in devs else "cpu", "adv_batch": 1, "adv_train_batch": 8,
-                        "adv_rounds": 2, "adv_min_run": 0.3, "adv_goal": "train"})
-        c = st.columns(5)
+        state.remember({"adv_device": "cuda" if "cuda" in devs else "cpu", "adv_backend": "torch", "adv_batch": 1,
+                        "adv_train_batch": 8, "adv_rounds": 2, "adv_min_run": 0.3, "adv_threads": 0,
+                        "adv_goal": "train"})
+        from designer.webapp.explore_work import backends
+
+        c = st.columns(7)
         c[0].selectbox("Device", list(devs), key="adv_device", format_func=lambda k: devs[k])
-        c[1].number_input("Batch (inference)", 1, 256, key="adv_batch")
-        c[2].number_input("Batch (training step)", 2, 256, key="adv_train_batch")
-        c[3].number_input("Rounds", 1, 10, key="adv_rounds")
-        c[4].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="adv_min_run")
+        c[1].selectbox("Backend (inference)", backends(), key="adv_backend")
+        c[2].number_input("Batch (inference)", 1, 256, key="adv_batch")
+        c[3].number_input("Batch (training step)", 2, 256, key="adv_train_batch")
+        c[4].number_input("Rounds", 1, 10, key="adv_rounds")
+        c[5].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="adv_min_run")
+        c[6].number_input("CPU threads (0 = default)", 0, 256, key="adv_threads")
         gs = candidates(arch)
         st.caption(f"Candidates for this design: {', '.join(map(str, gs))} channels per group (the others do not "
-                   "divide its kernel groups). Each is timed for inference (torch, optimised build) and one training "
+                   "divide its kernel groups). Each is timed for inference (chosen backend) and one training "
                    "step (torch), in interleaved rounds.")
         st.button("Measure channels per group", key="adv_run", on_click=_start, args=(arch,), disabled=running)
         if job is None:

@@ -15,6 +15,14 @@ from designer.webapp.jobs import Job
 KIND_LABEL = {"infer": "inference", "train": "training step"}
 
 
+def backends() -> list[str]:
+    """Inference backends the Explore page and the advisor offer (training steps always run in torch).
+
+    Only torch until runtime.bench.measure takes `backend=` (issue 9's runtime/deploy); then list its backends
+    here. runner.check_backend refuses any other backend with a clear message meanwhile."""
+    return ["torch"]
+
+
 def store() -> TrialStore:
     """The trial store the app shares with `mixdesign sweep` ($MIXDESIGN_SWEEPS or the user data directory);
     one object per file for the server process, so each rerun reads only the lines appended since the last."""

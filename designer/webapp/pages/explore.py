@@ -21,7 +21,8 @@ DEFAULT_AXES = "width-mult=0.75,1.0,1.25\ndw-group-size=1,2,4,8"
 
 def _settings() -> Settings:
     ss = st.session_state
-    return Settings(measure=("count", *ss["ex_measure"]), device=ss["ex_device"] or "cpu", backend="torch",
+    return Settings(measure=("count", *ss["ex_measure"]), device=ss["ex_device"] or "cpu",
+                    backend=ss.get("ex_backend") or "torch",
                     batch=int(ss["ex_batch"] or 1), train_batch=int(ss["ex_train_batch"] or 8),
                     threads=int(ss["ex_threads"] or 0) or None, rounds=int(ss["ex_rounds"] or 1),
                     min_run_time=float(ss["ex_min_run"] or 0.5), epochs=int(ss["ex_epochs"] or 1))
@@ -52,7 +53,8 @@ def _start(plan: SweepPlan) -> None:
 
 def _controls(arch: Arch, running: bool) -> SweepPlan | None:
     devs = cache.devices()
-    state.remember({"ex_axes": DEFAULT_AXES, "ex_measure": ["infer"], "ex_device": "cpu", "ex_batch": 1,
+    state.remember({"ex_axes": DEFAULT_AXES, "ex_measure": ["infer"], "ex_device": "cpu", "ex_backend": "torch",
+                    "ex_batch": 1,
                     "ex_train_batch": 8, "ex_threads": 0, "ex_rounds": 3, "ex_min_run": 0.5, "ex_samples": 0,
                     "ex_epochs": 1})
     keys = ", ".join([*AXES, *(f"rowN.{k}" for k in ROW_AXES)])
@@ -66,7 +68,9 @@ def _controls(arch: Arch, running: bool) -> SweepPlan | None:
                                     "accuracy": "quick-train accuracy (digits)"}.get)
         d1, d2 = st.columns(2)
         d1.selectbox("Device", list(devs), key="ex_device", format_func=lambda k: devs[k])
-        d2.selectbox("Backend", ["torch"], key="ex_backend",
+        from designer.webapp.explore_work import backends
+
+        d2.selectbox("Backend", backends(), key="ex_backend",
                      help="inference backend; the training step always runs in torch")
     c = st.columns(6)
     c[0].number_input("Batch (inference)", 1, 256, key="ex_batch")
@@ -110,7 +114,9 @@ def _results(plan: SweepPlan, rows: list[dict]) -> None:
     from designer.webapp.explore_work import scatter
 
     kinds = [k for k in ("infer", "train") if k in plan.settings.measure]
-    if kinds:
+    if kinds and not any(r.get(f"{k}_ms") is not None for r in rows for k in kinds):
+        st.info("No design of this sweep is measured yet.")
+    elif kinds:
         st.plotly_chart(scatter(rows, kinds, plan.settings.device), key="ex_chart", on_select=lambda: _on_chart_select(
             plan, rows), selection_mode="points", width="stretch")
         st.caption("Click a point to load that design into the Design page. Ringed points are on the Pareto front "
