@@ -38,10 +38,10 @@ def _progress_bar(total_hint: int, disable: bool):
     started = [False]
 
     def on_progress(done: int, total: int, message: str) -> None:
-        if not started[0]:
+        if not started[0]:  # trials already in the store start the bar: the ETA counts only what runs now
             bar.reset(total=total)
-            bar.update(done)  # trials already in the store: the ETA counts only what is measured now
-            bar.unpause()
+            bar.initial = bar.n = bar.last_print_n = done
+            bar.refresh()
             started[0] = True
         if done > bar.n:
             bar.update(done - bar.n)

@@ -49,6 +49,8 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
         remote = ray.remote(run_trial).options(**res)
         pending = [t for t in trials if store.done(t.key) is None]
         done = len(trials) - len(pending)
+        if on_progress:
+            on_progress(done, len(trials), "")
         running = {}
         for t in pending:
             s = settings.kind_settings(t.kind)

@@ -206,20 +206,22 @@ Progress = Callable[[int, int, str], None]  # (trials done, trials in the sweep,
 def run_local(sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings, store: TrialStore,
               on_progress: Progress | None = None, stop: threading.Event | None = None) -> int:
     """Measure every trial not yet in the store, in plan order; returns how many were measured now."""
-    measured = 0
-    for n, t in enumerate(trials):
+    pending = [t for t in trials if store.done(t.key) is None]
+    done = len(trials) - len(pending)
+    if on_progress:
+        on_progress(done, len(trials), "")  # what an earlier run finished: not part of this run's rate
+    for t in pending:
         if stop is not None and stop.is_set():
             break
-        if store.done(t.key) is None:
-            d = designs[t.design]
-            if on_progress:
-                on_progress(n, len(trials), f"{t.kind} round {t.round + 1}: {d.point.label}")
-            result = run_trial(d.cfg_text, t.kind, settings.kind_settings(t.kind))
-            store.record(t.key, record_of(sweep_id, d, t, result))
-            measured += 1
+        d = designs[t.design]
         if on_progress:
-            on_progress(n + 1, len(trials), "")
-    return measured
+            on_progress(done, len(trials), f"{t.kind} round {t.round + 1}: {d.point.label}")
+        result = run_trial(d.cfg_text, t.kind, settings.kind_settings(t.kind))
+        store.record(t.key, record_of(sweep_id, d, t, result))
+        done += 1
+        if on_progress:
+            on_progress(done, len(trials), "")
+    return done - (len(trials) - len(pending))
 
 
 def record_of(sweep_id: str, d: Design, t: Trial, result: dict) -> dict:

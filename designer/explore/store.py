@@ -62,6 +62,8 @@ class JsonlStore:
         """Read lines appended since the last call (by this or another process)."""
         try:
             with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < self._read_upto:  # replaced by a shorter file: read it afresh
+                    self._trials, self._sweeps, self._read_upto = {}, {}, 0
                 f.seek(self._read_upto)
                 data = f.read()
         except FileNotFoundError:
