@@ -38,6 +38,7 @@ from designer.explore.runner import Settings  # noqa: E402
 from designer.explore.space import parse_axes  # noqa: E402
 from designer.explore.store import JsonlStore  # noqa: E402
 from designer.explore.sweep import plan_sweep, run_sweep  # noqa: E402
+from runtime.explore import check_backend, run_trial  # noqa: E402
 
 AXES = ["dw-group-size=1,2,4,8", "width-mult=0.75,1.0,1.25"]
 CLAIM = 4.6 / 2.7  # the seed: MixNet-M's training iteration / MixNet-M-GPU's
@@ -46,7 +47,8 @@ CLAIM = 4.6 / 2.7  # the seed: MixNet-M's training iteration / MixNet-M-GPU's
 def sweep(base: designer.Arch, settings: Settings, store_dir: str, title: str) -> list[dict]:
     plan = plan_sweep(base, parse_axes(AXES, base), settings)
     t0 = time.perf_counter()
-    rows = run_sweep(plan, JsonlStore(Path(store_dir) / f"{plan.sweep_id}.jsonl"))
+    check_backend(settings.backend)
+    rows = run_sweep(plan, JsonlStore(Path(store_dir) / f"{plan.sweep_id}.jsonl"), run_trial)
     total = time.perf_counter() - t0
     kind = next(k for k in ("infer", "train") if k in settings.measure)
     r0 = next(r for r in rows if r.get("device_name"))

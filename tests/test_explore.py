@@ -100,10 +100,14 @@ def test_points_with_a_missing_objective_are_off_the_front(points):
             assert f == (not any(dominates(q, p) for q in full))
 
 
+def no_trials(*_):
+    raise AssertionError("a count-only sweep measures nothing")
+
+
 def test_count_only_front_matches_counts(mixnet_s, tmp_path):
     axes = parse_axes(["width-mult=0.75,1.0,1.25", "dw-group-size=1,4"])
     plan = plan_sweep(load_preset("mixnet-m"), axes, Settings(measure=("count",)))
-    rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"))
+    rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"), no_trials)
     assert len(rows) == 6 and all(r["valid"] for r in rows)
     for r in rows:
         arch = apply(load_preset("mixnet-m"), tuple((k, r[k]) for k in ("width-mult", "dw-group-size"))).arch
@@ -118,60 +122,57 @@ class Stop(Exception):
     pass
 
 
-@pytest.fixture()
-def fake_trials(monkeypatch):
-    """run_trial stubbed: a latency from the design's FMA, and a log of what was measured."""
-    calls = []
+class FakeTrials:
+    """A trial function without torch: a latency from the design's FMA, and a log of what was measured."""
 
-    def fake(cfg_text, kind, s):
+    def __init__(self):
+        self.calls: list[tuple[int, str]] = []
+
+    def __call__(self, cfg_text, kind, s):
         n = designer.parse_cfg(cfg_text)
-        calls.append((count(n).fma, kind))
+        self.calls.append((count(n).fma, kind))
         ms = count(n).fma / 1e6 * (3 if kind == "train" else 1)
         return {"median_ms": ms, "iqr_ms": 0.1, "device_name": "fake", "threads": 1, "backend": "torch",
                 "mode": kind, "trial_s": 0.0}
 
-    monkeypatch.setattr(runner, "run_trial", fake)
-    return calls
 
-
-def test_rounds_interleave_designs_in_rotated_order(fake_trials, tmp_path):
+def test_rounds_interleave_designs_in_rotated_order(tmp_path):
     axes = parse_axes(["width-mult=0.75,1.0,1.25"])
     plan = plan_sweep(load_preset("mixnet-m"), axes, Settings(measure=("infer",), rounds=3))
-    run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"))
+    fake = FakeTrials()
+    run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"), fake)
     fmas = [d.fma for d in plan.designs]
-    order = [fmas.index(f) for f, _ in fake_trials]
+    order = [fmas.index(f) for f, _ in fake.calls]
     assert order == [0, 1, 2, 1, 2, 0, 2, 0, 1]
 
 
-def test_resume_after_interruption_measures_only_the_rest(fake_trials, tmp_path, monkeypatch):
+def test_resume_after_interruption_measures_only_the_rest(tmp_path):
     base = load_preset("mixnet-m")
     axes = parse_axes(["width-mult=0.75,1.0", "dw-group-size=1,2,4"])
     store_path = tmp_path / "s.jsonl"
     plan = plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2))
     assert len(plan.trials) == 6 * 2 * 2
-    real = runner.run_trial
+    fake = FakeTrials()
 
     def stops_after_5(*a):
-        if len(fake_trials) == 5:
+        if len(fake.calls) == 5:
             raise Stop  # Ctrl-C in the middle of the sixth trial
-        return real(*a)
+        return fake(*a)
 
-    monkeypatch.setattr(runner, "run_trial", stops_after_5)
     with pytest.raises(Stop):
-        run_sweep(plan, JsonlStore(store_path))
+        run_sweep(plan, JsonlStore(store_path), stops_after_5)
     assert len(store_path.read_text().splitlines()) == 1 + 5  # the sweep header and the five finished trials
-    monkeypatch.setattr(runner, "run_trial", real)
     again = plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2))
     assert again.sweep_id == plan.sweep_id
-    rows = run_sweep(again, JsonlStore(store_path))
-    assert len(fake_trials) == 5 + 19 and again.measured == 19
+    rows = run_sweep(again, JsonlStore(store_path), fake)
+    assert len(fake.calls) == 5 + 19 and again.measured == 19
     assert all(r["infer_rounds"] == 2 and r["train_rounds"] == 2 for r in rows)
     # what the fake says: latency grows with FMA, so the front is the smallest design on every front
     assert [r["design"] for r in rows if r["pareto_infer"]] == ["width-mult=0.75, dw-group-size=1"]
     # a third run measures nothing
     assert run_sweep(plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2)),
-                     JsonlStore(store_path)) == rows
-    assert len(fake_trials) == 24
+                     JsonlStore(store_path), fake) == rows
+    assert len(fake.calls) == 24
 
 
 def test_store_skips_a_line_cut_short_and_keeps_appending(tmp_path):

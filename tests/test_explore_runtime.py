@@ -82,12 +82,13 @@ def test_timed_sweep_on_a_tiny_design(tmp_path, one_torch_thread):
     from designer.explore.space import parse_axes
     from designer.explore.store import JsonlStore
     from designer.explore.sweep import plan_sweep, run_sweep
+    from runtime.explore import run_trial
 
     base = replace(load_preset("mixnet-s"), depth_mult=0.25, classes=10)
     axes = parse_axes(["width-mult=0.35", "size=32", "dw-group-size=1,2"])
     plan = plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2, min_run_time=0.02,
                                            threads=1, train_batch=2))
-    rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"))
+    rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"), run_trial)
     assert len(rows) == 2 and plan.measured == 8 and len(plan.trial_s) == 8
     for r in rows:
         assert r["infer_ms"] > 0 and r["train_ms"] > 0 and r["infer_rounds"] == r["train_rounds"] == 2
@@ -103,6 +104,7 @@ def test_sweep_trials_as_ray_tasks_on_a_local_instance(tmp_path, monkeypatch):
     from designer.explore.space import parse_axes
     from designer.explore.store import JsonlStore
     from designer.explore.sweep import plan_sweep, run_sweep
+    from runtime.explore import run_trial
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(designer.__path__[0].rsplit("/", 1)[0]),
@@ -116,7 +118,7 @@ def test_sweep_trials_as_ray_tasks_on_a_local_instance(tmp_path, monkeypatch):
     plan = plan_sweep(base, axes, settings)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        rows = run_sweep(plan, store, ray_address="local")
+        rows = run_sweep(plan, store, run_trial, ray_address="local")
     finally:
         ray.shutdown()
     assert plan.measured == 2 and len(store.list(plan.sweep_id)) == 2

@@ -80,13 +80,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
               f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
               f"({_what(settings)}); store {store.path}", file=sys.stderr)
+        from runtime.explore import check_backend, run_trial
+
+        if "infer" in settings.measure:
+            check_backend(settings.backend)
         if args.device == "cpu" and any(k in settings.measure for k in ("infer", "train")):
             from runtime.bench import tune_cpu_allocator
 
             tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
         bar, on_progress = _progress_bar(len(plan.trials), args.no_progress)
         try:
-            rows = run_sweep(plan, store, ray_address=args.ray, on_progress=on_progress)
+            rows = run_sweep(plan, store, run_trial, ray_address=args.ray, on_progress=on_progress)
         finally:
             bar.close()
     except KeyboardInterrupt:

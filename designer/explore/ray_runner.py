@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from designer.explore.runner import Design, Progress, Settings, SweepError, Trial, record_of, run_trial
+from designer.explore.runner import Design, Progress, Settings, SweepError, Trial, TrialFn, record_of
 from designer.explore.store import TrialStore
 
 
@@ -30,9 +30,10 @@ def task_resources(device: str) -> dict:
 
 
 def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings,
-            store: TrialStore, on_progress: Progress | None = None, stop: threading.Event | None = None,
-            init_kwargs: dict | None = None) -> int:
-    """Measure the trials not yet in the store as Ray tasks; returns how many were measured now."""
+            store: TrialStore, trial: TrialFn, on_progress: Progress | None = None,
+            stop: threading.Event | None = None, init_kwargs: dict | None = None) -> int:
+    """Measure the trials not yet in the store as Ray tasks running `trial` (runtime.explore.run_trial: the
+    workers import it by name, so the package must be installed on every node); returns how many ran now."""
     try:
         import ray
     except ImportError:
@@ -46,7 +47,7 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
             raise SweepError(f"--ray {address}: cannot connect to a Ray cluster there ({e})") from None
     try:
         res = task_resources(settings.device)
-        remote = ray.remote(run_trial).options(**res)
+        remote = ray.remote(trial).options(**res)
         pending = [t for t in trials if store.done(t.key) is None]
         done = len(trials) - len(pending)
         if on_progress:

@@ -8,16 +8,15 @@ kind x one round; a trial already in the store is not measured again, so rerunni
 Designs whose cfg text is identical (e.g. two dw-group-size values that round to the same groups) are measured
 once and share the result.
 
-torch and runtime load only inside `run_trial` (the work of one trial, also what a Ray task runs).
+The work of one trial (what a Ray task runs too) is runtime.explore.run_trial, passed in by the caller (the CLI,
+the app, a benchmark): this torch-free core never imports the runtime.
 """
 
 from __future__ import annotations
 
 import hashlib
 import statistics
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -146,65 +145,14 @@ def plan(sweep_id: str, designs: list[Design], settings: Settings) -> list[Trial
     return trials
 
 
-def check_backend(backend: str) -> None:
-    """Refuse a backend this checkout's runtime.bench.measure cannot take."""
-    if backend == "torch":
-        return
-    import inspect
-
-    from runtime.bench import measure
-
-    if "backend" not in inspect.signature(measure).parameters:
-        raise SweepError(f"--backend {backend}: this build measures with torch only (runtime.bench.measure takes "
-                         "no backend); use --backend torch")
-
-
-# ------------------------------------------------------------------ the work of one trial
-
-def run_trial(cfg_text: str, kind: str, settings: dict) -> dict:
-    """Measure one design once; returns the fields a trial record keeps. Runs locally or as a Ray task."""
-    from designer.cfg import parse_cfg
-
-    network = parse_cfg(cfg_text)
-    s = dict(settings)
-    t0 = time.perf_counter()
-    if kind == "infer":
-        from runtime.bench import measure
-
-        backend = s.pop("backend", "torch")
-        extra = {} if backend == "torch" else {"backend": backend}
-        r = measure(network, **s, **extra)
-        out = {k: v for k, v in r.to_json().items() if k != "per_layer"}
-        out["backend"] = backend
-    elif kind == "train":
-        from runtime.train_step import measure_train_step
-
-        s.pop("backend", None)
-        r = measure_train_step(network, **s)
-        out = {k: v for k, v in r.to_json().items() if k != "per_layer"}
-        out["backend"] = "torch"
-    elif kind == "accuracy":
-        from runtime.train import TrainConfig, train
-
-        with tempfile.TemporaryDirectory(prefix="mixdesign-sweep-") as tmp:
-            cfg = TrainConfig(data=s["data"], size=s["size"], epochs=s["epochs"], device=s["device"],
-                              threads=s["threads"], out_dir=tmp)
-            res = train(network, cfg, progress=False)
-        out = {"accuracy": res.best_top1, "best_epoch": res.best_epoch, "device": s["device"],
-               "mode": "accuracy", "backend": "torch"}
-    else:
-        raise SweepError(f"unknown trial kind {kind!r}")
-    out["trial_s"] = time.perf_counter() - t0
-    return out
-
-
 # ------------------------------------------------------------------ running and summarising
 
 Progress = Callable[[int, int, str], None]  # (trials done, trials in the sweep, message)
+TrialFn = Callable[[str, str, dict], dict]  # (cfg text, kind, kind settings) -> result: runtime.explore.run_trial
 
 
 def run_local(sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings, store: TrialStore,
-              on_progress: Progress | None = None, stop: threading.Event | None = None) -> int:
+              trial: TrialFn, on_progress: Progress | None = None, stop: threading.Event | None = None) -> int:
     """Measure every trial not yet in the store, in plan order; returns how many were measured now."""
     pending = [t for t in trials if store.done(t.key) is None]
     done = len(trials) - len(pending)
@@ -216,7 +164,7 @@ def run_local(sweep_id: str, designs: list[Design], trials: list[Trial], setting
         d = designs[t.design]
         if on_progress:
             on_progress(done, len(trials), f"{t.kind} round {t.round + 1}: {d.point.label}")
-        result = run_trial(d.cfg_text, t.kind, settings.kind_settings(t.kind))
+        result = trial(d.cfg_text, t.kind, settings.kind_settings(t.kind))
         store.record(t.key, record_of(sweep_id, d, t, result))
         done += 1
         if on_progress:

@@ -12,7 +12,7 @@ from designer.explore.runner import (
     Progress,
     Settings,
     Trial,
-    check_backend,
+    TrialFn,
     designs_of,
     plan,
     run_local,
@@ -48,20 +48,20 @@ def plan_sweep(base: Arch, axes: tuple[Axis, ...], settings: Settings, samples: 
     return SweepPlan(sweep_id, spec, settings, designs, invalid, plan(sweep_id, designs, settings))
 
 
-def run_sweep(p: SweepPlan, store: TrialStore, *, ray_address: str | None = None,
+def run_sweep(p: SweepPlan, store: TrialStore, trial: TrialFn, *, ray_address: str | None = None,
               on_progress: Progress | None = None, stop: threading.Event | None = None) -> list[dict]:
-    """Measure what the store does not have yet, then summarise every point (Pareto fronts marked)."""
-    if any(k in p.settings.measure for k in ("infer",)):
-        check_backend(p.settings.backend)
+    """Measure what the store does not have yet with `trial` (runtime.explore.run_trial; the caller checks the
+    backend first with runtime.explore.check_backend), then summarise every point (Pareto fronts marked)."""
     store.record_sweep(p.sweep_id, p.spec)
     before = {t.key for t in p.trials if store.done(t.key) is not None}
     t0 = time.perf_counter()
     if ray_address:
         from designer.explore.ray_runner import run_ray
 
-        p.measured = run_ray(ray_address, p.sweep_id, p.designs, p.trials, p.settings, store, on_progress, stop)
+        p.measured = run_ray(ray_address, p.sweep_id, p.designs, p.trials, p.settings, store, trial, on_progress,
+                             stop)
     else:
-        p.measured = run_local(p.sweep_id, p.designs, p.trials, p.settings, store, on_progress, stop)
+        p.measured = run_local(p.sweep_id, p.designs, p.trials, p.settings, store, trial, on_progress, stop)
     p.elapsed_s = time.perf_counter() - t0
     p.trial_s = [r["trial_s"] for t in p.trials if t.key not in before and (r := store.done(t.key)) is not None]
     return summarize(p.sweep_id, p.designs, p.invalid, p.settings, store)

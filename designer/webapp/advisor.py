@@ -67,7 +67,7 @@ def render(arch: Arch) -> None:
     running = job is not None and job.running
     if job is not None:
         st.session_state["adv_open"] = True
-    st.toggle("Measure which channels per group is fastest here", key="adv_open",
+    st.toggle("Measure which group size is fastest on this machine", key="adv_open",
               help="times each candidate on this machine (loads torch)")
     if not st.session_state.get("adv_open"):
         return  # the Design page does not load torch until asked

@@ -19,7 +19,7 @@ def backends() -> list[str]:
     """Inference backends the Explore page and the advisor offer (training steps always run in torch).
 
     Only torch until runtime.bench.measure takes `backend=` (issue 9's runtime/deploy); then list its backends
-    here. runner.check_backend refuses any other backend with a clear message meanwhile."""
+    here. runtime.explore.check_backend refuses any other backend with a clear message meanwhile."""
     return ["torch"]
 
 
@@ -39,11 +39,15 @@ def sweep_work(plan: SweepPlan, trial_store: TrialStore) -> Callable[[Job], list
 
     def work(job: Job) -> list[dict]:
         job.report("loading the runtime", 0.0)
+        from runtime.explore import check_backend, run_trial
+
+        if "infer" in plan.settings.measure:
+            check_backend(plan.settings.backend)
 
         def on_progress(done: int, total: int, message: str) -> None:
             job.report(message or None, done / max(1, total))
 
-        return run_sweep(plan, trial_store, on_progress=on_progress, stop=job.stop)
+        return run_sweep(plan, trial_store, run_trial, on_progress=on_progress, stop=job.stop)
 
     return work
 

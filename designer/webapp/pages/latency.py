@@ -62,7 +62,7 @@ def _controls(running: bool) -> None:
     channels_last = c[4].checkbox("channels_last", key="lat_cl")
     per_layer = c[5].checkbox("Per-layer times", key="lat_per_layer",
                               help="also time every layer, for the time-vs-FMA view (takes longer)")
-    mode = st.radio("Measure", ["infer", "train"], key="lat_mode", horizontal=True,
+    mode = st.radio("What to time", ["infer", "train"], key="lat_mode", horizontal=True,
                     format_func={"infer": "inference (forward pass)",
                                  "train": "training step (forward, loss, backward, SGD step)"}.get,
                     help="a training step runs the plain build with BN in training mode (Optimized does not "
