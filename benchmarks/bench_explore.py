@@ -9,7 +9,9 @@ MixNet-M-GPU is exactly designer.gpu_variant(mixnet-m, 4), the sweep's point dw-
    rounds; prints the time per trial (Done-when: a 12-design inference sweep at batch 1 in under 3 minutes).
 2. Training step: the same 12 designs, one training iteration (runtime.train_step: forward, cross-entropy,
    backward, SGD step; plain build, BN in training mode), --train-size and --train-batch (default 128x128 at
-   batch 8, so that the script stays under 10 minutes on 2 shared cores), 2 interleaved rounds.
+   batch 8, so that the script stays under 10 minutes on 2 shared cores), 3 interleaved rounds.
+3. The seed's pair (MixNet-M, MixNet-M-GPU) alone at the seed's input size, 224x224, training step at
+   --train-batch, 3 interleaved rounds: the verdict on the claim.
 Both sweeps go through designer.explore (plan_sweep / run_sweep) with a fresh trial store, so nothing is reused
 from an earlier run.
 
@@ -41,11 +43,12 @@ from designer.explore.sweep import plan_sweep, run_sweep  # noqa: E402
 from runtime.explore import check_backend, run_trial  # noqa: E402
 
 AXES = ["dw-group-size=1,2,4,8", "width-mult=0.75,1.0,1.25"]
+SEED_PAIR = ["dw-group-size=1,4", "width-mult=1.0"]  # MixNet-M and MixNet-M-GPU
 CLAIM = 4.6 / 2.7  # the seed: MixNet-M's training iteration / MixNet-M-GPU's
 
 
-def sweep(base: designer.Arch, settings: Settings, store_dir: str, title: str) -> list[dict]:
-    plan = plan_sweep(base, parse_axes(AXES, base), settings)
+def sweep(base: designer.Arch, settings: Settings, store_dir: str, title: str, axes: list[str] = AXES) -> list[dict]:
+    plan = plan_sweep(base, parse_axes(axes, base), settings)
     t0 = time.perf_counter()
     check_backend(settings.backend)
     rows = run_sweep(plan, JsonlStore(Path(store_dir) / f"{plan.sweep_id}.jsonl"), run_trial)
@@ -100,18 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         t_infer = time.perf_counter() - t_all
         small = designer.scaled(base, input_size=args.train_size)
         train = sweep(small, Settings(measure=("count", "train"), device=args.device, train_batch=args.train_batch,
-                                      threads=args.threads, rounds=2, min_run_time=args.min_run_time), tmp,
+                                      threads=args.threads, rounds=3, min_run_time=args.min_run_time), tmp,
                       "training step (forward, loss, backward, SGD), torch plain build")
+        pair = sweep(base, Settings(measure=("count", "train"), device=args.device, train_batch=args.train_batch,
+                                    threads=args.threads, rounds=3, min_run_time=args.min_run_time), tmp,
+                     "the seed's pair, training step at 224x224", SEED_PAIR)
     print(f"\n12-design inference sweep at batch {args.batch}: {t_infer:.1f} s "
           f"({'under' if t_infer < 180 else 'OVER'} the 3-minute target)")
     m_inf, g_inf = at(infer, 1, 1.0, "infer_ms"), at(infer, 4, 1.0, "infer_ms")
-    m_tr, g_tr = at(train, 1, 1.0, "train_ms"), at(train, 4, 1.0, "train_ms")
+    m_tr, g_tr = at(pair, 1, 1.0, "train_ms"), at(pair, 4, 1.0, "train_ms")
+    m_small, g_small = at(train, 1, 1.0, "train_ms"), at(train, 4, 1.0, "train_ms")
     speedup = m_tr / g_tr
     print("\nThe seed's claim (darknet, RTX 2070): MixNet-M-GPU trains ~2x faster per iteration than MixNet-M "
           f"(4.6 s vs 2.7 s = {CLAIM:.2f}x) at the same inference speed.")
     print(f"Here ({args.device}, {args.threads} threads): training step (torch) MixNet-M {m_tr:.1f} ms, MixNet-M-GPU "
-          f"{g_tr:.1f} ms at {args.train_size}x{args.train_size} batch {args.train_batch}: MixNet-M-GPU is "
-          f"{speedup:.2f}x as fast ({'faster' if speedup > 1 else 'slower'}); inference MixNet-M {m_inf:.2f} ms, "
+          f"{g_tr:.1f} ms at 224x224 batch {args.train_batch}: MixNet-M-GPU is {speedup:.2f}x as fast "
+          f"({'faster' if speedup > 1 else 'slower'}; at {args.train_size}x{args.train_size}: {m_small / g_small:.2f}x); "
+          f"inference MixNet-M {m_inf:.2f} ms, "
           f"MixNet-M-GPU {g_inf:.2f} ms at batch {args.batch} ({args.backend}; GPU variant takes {g_inf / m_inf:.2f}x the time).")
     holds = speedup >= 1.5 and g_inf / m_inf <= 1.1
     print(f"Verdict: the claim {'HOLDS' if holds else 'does NOT hold'} on this device "
