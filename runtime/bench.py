@@ -62,6 +62,7 @@ class BenchResult:
     fma: int
     fma_per_s: float
     per_layer: tuple[LayerTime, ...] | None = None
+    mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -192,7 +193,6 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
     over all layers is done `sweeps` times and each layer keeps its lowest median, so that a load spike on a
     shared machine during one layer's window does not make that layer look like the slowest.
     """
-    costs = count(model.network, model.shapes).layers
     batch = x.shape[0]
     per = max(0.01, min_run_time / max(1, len(model.plan)))
     best: dict[int, float] = {}
@@ -203,6 +203,12 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
 
     for _ in range(sweeps):
         model.execute(x, model.plan, on_step)
+    return layer_times(model, best, batch)
+
+
+def layer_times(model: DarknetModel, best: dict[int, float], batch: int) -> tuple[LayerTime, ...]:
+    """Seconds per executed step -> LayerTime rows (time and FMA shares of the steps' sums), slowest first."""
+    costs = count(model.network, model.shapes).layers
     rows = []
     for k, sec in best.items():
         layer, st = model.layers[k], model.steps[k]

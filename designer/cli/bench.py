@@ -58,9 +58,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.device == "cpu":
             tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
 
-        results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
-                           threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
-                           min_run_time=args.min_run_time, compile=args.compile) for b in args.batch]
+        if args.mode == "train":
+            from runtime.train_step import measure_train_step
+
+            results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
+                                          channels_last=args.channels_last, threads=args.threads,
+                                          per_layer=args.per_layer, min_run_time=args.min_run_time)
+                       for b in args.batch]
+        else:
+            results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
+                               channels_last=args.channels_last, threads=args.threads, optimized=not args.plain,
+                               per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile)
+                       for b in args.batch]
     except _user_errors() as e:
         return _fail("bench", e)
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
@@ -72,6 +81,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     c, h, w = network.input_shape
     print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.device} ({r0.device_name}), "
           f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
+          f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
           f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
     print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'ms/image':>9}  {'GFMA/s':>8}")
     for r in results:
@@ -79,7 +89,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{r.fma_per_s / 1e9:>8.2f}")
     for r in results:
         if r.per_layer:
-            print(f"\nslowest layers at batch {r.batch} (time share vs FMA share):")
+            what = " (forward+backward)" if r.mode == "train" else ""
+            print(f"\nslowest layers at batch {r.batch}{what} (time share vs FMA share):")
             print(f"{'layer':>5}  {'type':<14}  {'ms':>8}  {'time':>6}  {'FMA':>6}")
             for t in r.per_layer[: args.top]:
                 print(f"{t.index:>5}  {t.type:<14}  {t.ms:>8.3f}  {t.time_share:>6.1%}  {t.fma_share:>6.1%}")
@@ -134,6 +145,9 @@ def register(subparsers) -> None:
     s.add_argument("source", metavar="CFG|PRESET|design.yaml")
     add_record_arguments(s)  # --workspace, --no-record
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    s.add_argument("--mode", choices=("infer", "train"), default="infer",
+                   help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "
+                        "plain build, BN in training mode) (default: infer)")
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format")

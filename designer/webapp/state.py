@@ -143,7 +143,6 @@ def _imported() -> dict[str, Design]:
 
 def choices() -> dict[str, str]:
     """Picker label -> source ('preset:<name>', 'saved:<name>', 'imported:<name>')."""
-    w = ws()
     out = {name: f"preset:{name}" for name in preset_names()}
     out.update({f"saved: {n}": f"saved:{n}" for n in _saved()})
     out.update({f"imported: {n}": f"imported:{n}" for n in _imported()})

@@ -57,7 +57,14 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
         from runtime.bench import measure
 
         job.report(f"measuring on {settings.get('device', 'cpu')}", 0.05)
-        result = measure(network, **settings)
+        s = dict(settings)
+        if s.pop("mode", "infer") == "train":  # one training step: plain build, BN in training mode
+            from runtime.train_step import measure_train_step
+
+            s.pop("optimized", None)
+            result = measure_train_step(network, **s)
+        else:
+            result = measure(network, **s)
         data = result.to_json()
         return {"label": label, "params": cost.params, "fma_counted": cost.fma, "settings": dict(settings),
                 "measured_at": time.strftime("%H:%M:%S"), **data}

@@ -14,7 +14,7 @@ import streamlit as st
 
 from designer import Arch, DesignIssue, gpu_variant
 from designer.spec import ACTIVATION_NAMES, gpu_variant_report
-from designer.webapp import fmt, stages, state
+from designer.webapp import advisor, fmt, stages, state
 from designer.webapp.cache import current, layer_table
 from designer.webapp.model import Design
 from designer.webapp.shell import guarded, notice
@@ -197,6 +197,7 @@ def _gpu(arch: Arch) -> None:
     st.caption("Depthwise convs are slow on GPUs. The GPU variant makes each MixConv kernel group a grouped conv with "
                "N channels per group (AlexeyAB's MixNet-M-GPU: 'I just decreased groups= in depthwise-MixConv-"
                "layers'): more FMA, fewer, larger groups. 1 = back to depthwise.")
+    advisor.render(arch)  # measured channels per group; its "use the best" button sets the input below
     c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="bottom")
     c1.number_input("Channels per group", min_value=1, max_value=512, step=1, key="gpu_group_size")
     c2.button("Make GPU variant", on_click=_on_gpu_variant, type="primary", width="stretch")

@@ -42,7 +42,7 @@ def _controls(running: bool) -> None:
     labels = list(state.measurable())
     state.remember({"lat_design": labels[0], "lat_device": "cuda" if "cuda" in devs else "cpu", "lat_batch": 1,
                     "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
-                    "lat_per_layer": True})
+                    "lat_per_layer": True, "lat_mode": "infer"})
     if st.session_state["lat_design"] not in labels:  # the current design was renamed, a saved one dropped
         st.session_state["lat_design"] = labels[0]
     if st.session_state["lat_device"] not in devs:
@@ -64,16 +64,22 @@ def _controls(running: bool) -> None:
     channels_last = c[4].checkbox("channels_last", key="lat_cl")
     per_layer = c[5].checkbox("Per-layer times", key="lat_per_layer",
                               help="also time every layer, for the time-vs-FMA view (takes longer)")
+    mode = st.radio("What to time", ["infer", "train"], key="lat_mode", horizontal=True,
+                    format_func={"infer": "inference (forward pass)",
+                                 "train": "training step (forward, loss, backward, SGD step)"}.get,
+                    help="a training step runs the plain build with BN in training mode (Optimized does not "
+                         "apply); per-layer times are then forward + backward")
     settings = dict(device=device, batch=int(batch or 1), dtype=dtype, channels_last=bool(channels_last),
                     threads=int(threads or 0) or None, optimized=bool(optimized), per_layer=bool(per_layer),
-                    min_run_time=float(min_run or 1.0))
+                    min_run_time=float(min_run or 1.0), mode=mode or "infer")
     st.button("Measure", type="primary", disabled=running or label is None, on_click=_start, args=(label, settings),
               help="runs in the background: switching pages or changing widgets does not stop it")
 
 
 def _result(r: dict) -> None:
     dev = "CPU" if r["device"] == "cpu" else r["device"].upper()
-    st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} per batch of {r['batch']} "
+    what = "per training step" if r.get("mode") == "train" else "per batch"
+    st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} {what} of {r['batch']} "
                f"(IQR {fmt.ms_text(r['iqr_ms'])}), measured on {dev}: {r['device_name']}"
                + (f", {r['threads']} threads" if r["device"] == "cpu" else "") + f", {r['dtype']}"
                + (", optimized" if r["optimized"] else ", plain") + (", channels_last" if r["channels_last"] else ""))
@@ -115,7 +121,8 @@ def _history() -> None:
     st.plotly_chart(charts.latency_vs_fma(hist), width="stretch")
     st.dataframe(pd.DataFrame([{
         "design": h["label"], "at": h["measured_at"], "device": f"{h['device']} ({h['device_name']})",
-        "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"], "median (ms)": h["median_ms"],
+        "mode": h.get("mode", "infer"), "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"],
+        "median (ms)": h["median_ms"],
         "IQR (ms)": h["iqr_ms"], "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
         "params (M)": h["params"] / 1e6,
     } for h in hist]), hide_index=True, width="stretch")
