@@ -63,6 +63,7 @@ class BenchResult:
     fma_per_s: float
     per_layer: tuple[LayerTime, ...] | None = None
     mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
+    params: int | None = None  # trainable parameters of the network measured (counted with the same shapes)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -170,7 +171,8 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
         for _ in range(3):
             run()
         m = _timer(run, threads, min_run_time)
-        fma = count(network, shapes).fma * batch
+        cost = count(network, shapes)
+        fma = cost.fma * batch
         layers = None
         if per_layer:
             eager = getattr(model, "_orig_mod", model)  # torch.compile's wrapper keeps the eager model
@@ -178,7 +180,7 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
         return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
                            dtype=dtype, optimized=optimized, channels_last=channels_last,
                            median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median,
-                           per_layer=layers)
+                           per_layer=layers, params=cost.params)
     finally:
         torch.set_num_threads(old_threads)
 

@@ -78,11 +78,13 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
         except ValueError as e:  # BN in training mode on a single value per channel (batch 1, 1x1 maps)
             raise BenchError(f"a training step at batch {batch} cannot run: {e}; use a larger batch") from None
         m = _timer(step, threads, min_run_time)
-        fma = count(network).fma * batch
+        cost = count(network, model.shapes)
+        fma = cost.fma * batch  # the forward pass's multiply-adds (backward does about twice as many more)
         layers = time_layers_train(model, x, threads, min_run_time) if per_layer else None
         return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
                            dtype=dtype, optimized=False, channels_last=channels_last, median_ms=m.median * 1e3,
-                           iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, mode="train")
+                           iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, mode="train",
+                           params=cost.params)
     finally:
         torch.set_num_threads(old_threads)
 

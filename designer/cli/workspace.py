@@ -59,7 +59,7 @@ def record_measurement(args: argparse.Namespace, network: Any, results: Any) -> 
         from designer.workspace import cfg_sha256
 
         sha = cfg_sha256(emit_cfg(network))
-        params = count(network).params
+        params = results[0].params if getattr(results[0], "params", None) is not None else count(network).params
         with _open(args) as ws:
             for r in results:
                 data = r.to_json()
@@ -69,7 +69,7 @@ def record_measurement(args: argparse.Namespace, network: Any, results: Any) -> 
                                                            or "torch"),
                     dtype=r.dtype, batch=r.batch, threads=r.threads, median_ms=r.median_ms, iqr_ms=r.iqr_ms,
                     fma=r.fma, fma_per_s=r.fma_per_s, params=params, per_layer=data.get("per_layer"),
-                    settings={k: v for k, v in data.items() if k in ("optimized", "channels_last")}
+                    settings={k: v for k, v in data.items() if k in ("optimized", "channels_last", "mode")}
                     | {"compile": bool(getattr(args, "compile", False))}, source="cli")
             _note("bench", f"recorded {len(results)} measurement(s) in {ws.location}")
     except MixdesignError as e:
