@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import designer
 from designer.cfg import with_net
+from designer.embedded import embedded_design
 from designer.shapes import infer_shapes
 
 _TAIL_SKIP = ("avgpool", "dropout")
@@ -50,13 +51,9 @@ def prepare_network(source: designer.Arch | designer.Network, size: int, classes
         raise ValueError(f"classes={classes}: a classifier needs two or more")
     if isinstance(source, designer.Arch):
         return designer.lower(replace(source, input_size=size, classes=classes))
-    if source.design:
-        try:
-            arch = designer.load_yaml(source.design)
-            if replace(designer.lower(arch), design=None) == replace(source, design=None):
-                return designer.lower(replace(arch, input_size=size, classes=classes))
-        except (designer.DesignFormatError, designer.DesignError):
-            pass  # a hand-edited cfg whose design comment no longer lowers: treat it as a plain cfg
+    arch = embedded_design(source).arch  # None for a hand-edited cfg: it is trained as its layers
+    if arch is not None:
+        return designer.lower(replace(arch, input_size=size, classes=classes))
     k = classifier_index(source)
     layer = source.layers[k]
     key = "filters" if layer.type == "convolutional" else "output"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from designer.cfg import parse_cfg, with_net
 from designer.design_io import load_preset, load_yaml, preset_names
+from designer.embedded import embedded_design
 from designer.errors import MixdesignError
 from designer.ir import Network
 from designer.lower import lower
@@ -34,10 +35,11 @@ def load_source(name: str) -> Arch | Network:
 
 
 def design_of(src: Arch | Network) -> Arch | None:
-    """The block-editable design behind a source, if it has one (a cfg exported by this tool carries it)."""
+    """The block-editable design behind a source: a design itself, or the design a cfg exported by this tool
+    carries while it still lowers to the file's layers (designer.embedded)."""
     if isinstance(src, Arch):
         return src
-    return load_yaml(src.design) if src.design else None
+    return embedded_design(src).arch
 
 
 def apply_overrides(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
@@ -54,13 +56,16 @@ def to_network(src: Arch | Network, **overrides) -> Network:
     """Lower a design (with overrides) or return a cfg's network (only `size` applies to a plain cfg)."""
     if isinstance(src, Arch):
         return lower(apply_overrides(src, **overrides))
-    design = design_of(src)
-    if design is not None and any(v is not None for v in overrides.values()):
-        return lower(apply_overrides(design, **overrides))
-    other = {k for k, v in overrides.items() if v is not None and k != "size"}
+    embedded = embedded_design(src)
+    if embedded.arch is not None and any(v is not None for v in overrides.values()):
+        return lower(apply_overrides(embedded.arch, **overrides))
+    other = sorted(k for k, v in overrides.items() if v is not None and k != "size")
     if other:
-        raise SourceError(f"{', '.join(sorted(other))} only apply to a design (preset, .yaml, or a cfg exported "
-                          "by mixdesign); this cfg has no design")
+        flags = ", ".join("--" + k.replace("_", "-") for k in other)
+        why = (f"the file was edited by hand after export ({embedded.reason})" if embedded.hand_edited
+               else "this cfg carries no design")
+        raise SourceError(f"{flags} only apply to a design (preset, .yaml, or a cfg exported by mixdesign): {why}; "
+                          "drop the option or edit the layers in the cfg")
     if overrides.get("size"):
         return with_net(src, width=overrides["size"], height=overrides["size"])
     return src

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from designer.cfg import emit_cfg, parse_cfg, with_net
 from designer.cost import count
-from designer.design_io import load_yaml
+from designer.embedded import embedded_design
 from designer.files import atomic_write_bytes, atomic_write_text
 from designer.ir import Network
 from designer.lower import lower
@@ -93,17 +93,17 @@ class BundleReport:
 
 
 def _name(network: Network, opts: BundleOptions, out: Path) -> str:
-    name = opts.name or (load_yaml(network.design).name if network.design else out.name)
+    arch = embedded_design(network).arch
+    name = opts.name or (arch.name if arch is not None else out.name)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "model"
     return name
 
 
 def _resized(network: Network, size: int) -> Network:
     """The network at size x size, classes untouched (re-lowered when it carries its design)."""
-    if network.design:
-        arch = load_yaml(network.design)
-        if replace(lower(arch), design=None) == replace(network, design=None):
-            return lower(replace(arch, input_size=size))
+    arch = embedded_design(network).arch
+    if arch is not None:
+        return lower(replace(arch, input_size=size))
     return with_net(network, width=size, height=size)
 
 
