@@ -18,7 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
-from designer.sections import ACTIVATIONS, ACTIVATIONS_BOTH, ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
+from designer.activations import ACTIVATIONS, HANK_ACTIVATIONS, cpu_gives_zero
+from designer.sections import ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
 DESIGN_END = "# --- end mixdesign design ---"
@@ -292,9 +293,9 @@ def lint(source: str | Path) -> list[Diagnostic]:
         if not SECTIONS[layer.type].hank:
             diags.append(Diagnostic(layer.line, "warning", f"[{layer.type}] does not exist in hank-ai darknet"))
         act = layer.get("activation")
-        if act and act not in ACTIVATIONS_BOTH:
+        if act and act not in HANK_ACTIVATIONS:
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} is unknown to hank-ai darknet"))
-        if layer.type in ("scale_channels", "connected", "activation") and act in ("swish", "mish", "hard_mish", "relu6"):
+        if act and cpu_gives_zero(act, layer.type):
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} in [{layer.type}] gives 0 on CPU darknet"))
     for key in ("max_crop", "min_crop"):
         if network.net[key] is not None:

@@ -255,15 +255,5 @@ SECTIONS: dict[str, SectionDef] = {s.type: s for s in _SECTIONS}
 # header name as written in a cfg -> canonical type
 ALIASES: dict[str, str] = {alias: s.type for s in _SECTIONS for alias in s.aliases}
 
-# Activation names darknet's get_activation() knows (activations.c); anything else silently becomes relu.
-ACTIVATIONS = (
-    "logistic", "loggy", "relu", "relu6", "elu", "selu", "gelu", "relie", "ramp", "linear", "tanh", "plse",
-    "leaky", "revleaky", "stair", "hardtan", "lhtan", "swish", "mish", "hard_mish",
-    "normalize_channels", "normalize_channels_softmax", "normalize_channels_softmax_maxval",
-)  # fmt: skip
-# Names both AlexeyAB and hank-ai know (DIALECTS.md rule 5).
-ACTIVATIONS_BOTH = ("relu", "leaky", "linear", "logistic", "swish", "mish", "hard_mish", "relu6", "tanh", "gelu",
-                    "elu", "selu")  # fmt: skip
-
 # Sections that take layer references, and the key holding them.
 REFERENCE_KEYS = {"route": "layers", "shortcut": "from", "scale_channels": "from", "sam": "from"}
