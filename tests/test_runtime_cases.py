@@ -22,8 +22,8 @@ from designer.activations import cpu_gives_zero
 from designer.ir import CfgError
 from runtime import build_model, load_weights
 from runtime.layers.merge import DARKNET_FUSED_RELU_FLOOR, ShortcutLayer
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "darknet" / "cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) if CASES.is_dir() else []
 TOL = 1e-4

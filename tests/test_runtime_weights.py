@@ -14,8 +14,8 @@ import designer
 from designer.cfg import with_net
 from runtime import WeightsError, build_model, load_weights, randomize_bn, save_weights
 from runtime.weights import expected_size, file_entries
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "darknet" / "cases"
 
 CONNECTED_NET = """

@@ -22,9 +22,9 @@ from runtime import build_model, load_weights
 from runtime.train import TrainConfig, train
 from runtime.train.checkpoints import METRIC_COLUMNS, read_metrics_csv
 from runtime.train.data import load_dataset
+from tests.conftest import REPO, TINY_YAML
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
+TINY = TINY_YAML
 
 
 @pytest.fixture(scope="module")

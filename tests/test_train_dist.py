@@ -9,22 +9,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
+from tests.conftest import REPO, TINY_YAML, free_port
+
+TINY = TINY_YAML
 ARGS = ["--size", "16", "--epochs", "4", "--batch", "64", "--no-progress", "--seed", "0"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _torchrun() -> list[str]:
@@ -41,7 +34,7 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
                           "--threads", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr
     two = subprocess.run([*_torchrun(), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
-                          str(_free_port()), "-m", "runtime.train", str(design), *ARGS, "--out", str(tmp_path / "two")],
+                          str(free_port()), "-m", "runtime.train", str(design), *ARGS, "--out", str(tmp_path / "two")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
     a = json.loads((tmp_path / "one" / "metrics.json").read_text())

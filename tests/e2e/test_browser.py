@@ -8,7 +8,6 @@ Skips, saying why, where /usr/bin/chromium or playwright is missing.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 import designer
 from designer import count, emit_cfg, gpu_variant, load_preset, lower
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.app
 
@@ -35,15 +35,9 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
     proc = subprocess.Popen(
