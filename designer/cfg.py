@@ -19,7 +19,7 @@ from pathlib import Path
 
 from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
 from designer.activations import ACTIVATIONS, HANK_ACTIVATIONS, cpu_gives_zero
-from designer.sections import ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
+from designer.sections import ALIASES, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
 DESIGN_END = "# --- end mixdesign design ---"
@@ -135,8 +135,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
         hint = f" (section names are case-sensitive: did you mean [{near[0]}]?)" if near else ""
         raise CfgError(sec.line, f"unknown section [{sec.name}]{hint}")
     sdef = SECTIONS[type_]
-    specs = sdef.keys + (COMMON_KEYS if type_ != "net" else ())
-    by_name = {k.name: k for k in specs}
+    by_name = {k.name: k for k in sdef.all_keys}
     values: dict[str, Value] = {}
     for key, raw, line in sec.options:
         spec = by_name.get(key)
@@ -235,10 +234,8 @@ def fmt_value(v: Value) -> str:
 
 
 def emit_section(layer: Layer) -> list[str]:
-    sdef = SECTIONS[layer.type]
-    specs = sdef.keys + (COMMON_KEYS if layer.type != "net" else ())
     lines = [f"[{layer.type}]"]
-    for spec in specs:
+    for spec in SECTIONS[layer.type].all_keys:
         v = layer[spec.name]
         if v is None or (not spec.always and v == spec.default):
             continue

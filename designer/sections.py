@@ -35,6 +35,11 @@ class SectionDef:
     keys: tuple[KeySpec, ...]
     hank: bool = True  # hank-ai darknet has this section
 
+    @property
+    def all_keys(self) -> tuple[KeySpec, ...]:
+        """Every key the section reads, in writer order: its own, then COMMON_KEYS for a layer (not [net])."""
+        return self.keys + (COMMON_KEYS if self.type != "net" else ())
+
     def key(self, name: str) -> KeySpec | None:
         for k in self.keys:
             if k.name == name:
