@@ -53,6 +53,7 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
     sections: list[_Section] = []
     design_lines: list[str] | None = None
     design: str | None = None
+    design_line = 0  # where the open design block starts
     for lineno, raw in enumerate(text.splitlines(), start=1):
         rawr = raw.rstrip("\r\n")
         if design_lines is not None:
@@ -63,7 +64,7 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
                 design_lines.append(rawr[2:] if rawr.startswith("# ") else rawr.lstrip("#"))
             continue
         if rawr.strip() == DESIGN_BEGIN and not sections:
-            design_lines = []
+            design_lines, design_line = [], lineno
             continue
         line = rawr.translate(_STRIP)
         if not line or line[0] in "#;":
@@ -81,7 +82,8 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
         key, value = line.split("=", 1)
         sections[-1].options.append((key, value, lineno))
     if design_lines is not None:
-        raise CfgError(0, f"design block opened by {DESIGN_BEGIN!r} is never closed")
+        raise CfgError(design_line, f"design block opened by {DESIGN_BEGIN!r} is never closed (add "
+                                    f"{DESIGN_END!r} after the design, before [net])")
     return sections, design
 
 

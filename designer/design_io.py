@@ -212,6 +212,6 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> Arch:
     path = PRESET_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise KeyError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
+        raise DesignFormatError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
     return load_yaml(path)
 

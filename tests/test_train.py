@@ -18,6 +18,7 @@ import torch
 import designer
 from designer.cli import main as mixdesign
 from designer.edits import prepare_network
+from designer.errors import MixdesignError
 from runtime import build_model, load_weights
 from runtime.train import TrainConfig, train
 from runtime.train.checkpoints import METRIC_COLUMNS, read_metrics_csv
@@ -83,11 +84,11 @@ activation=linear
 def test_prepare_network_darknet19_style_and_errors():
     net = prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[avgpool]\n[softmax]")), 16, 5)
     assert net.layers[1]["filters"] == 5 and designer.infer_shapes(net)[-1].outputs == 5
-    with pytest.raises(ValueError, match="does not end in \\[softmax\\]"):
+    with pytest.raises(MixdesignError, match="does not end in \\[softmax\\]"):
         prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[avgpool]")), 16, 5)
-    with pytest.raises(ValueError, match="add an \\[avgpool\\]"):
+    with pytest.raises(MixdesignError, match="add an \\[avgpool\\]"):
         prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[softmax]")), 16, 5)
-    with pytest.raises(ValueError, match="two or more"):
+    with pytest.raises(MixdesignError, match="two or more"):
         prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[avgpool]\n[softmax]")), 16, 1)
 
 

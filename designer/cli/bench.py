@@ -9,32 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from designer.cli.sources import SourceError, load_source, to_network
-from designer.design_io import DesignFormatError
-from designer.ir import CfgError, Network
-from designer.spec import DesignError
-
-EXIT_USER_ERROR = 2
+from designer.ir import Network
 
 
 def resolve_network(source: str, size: int | None = None) -> Network:
     """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height."""
     return to_network(load_source(source), size=size)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from runtime.bench import BenchError
-    from runtime.weights import WeightsError
-
-    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, OSError)
-
-
-def _fail(command: str, e: BaseException) -> int:
-    print(f"mixdesign {command}: error: {e}", file=sys.stderr)
-    return EXIT_USER_ERROR
 
 
 # ------------------------------------------------------------------ bench
@@ -50,18 +33,15 @@ def _batches(text: str) -> list[int]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        network = resolve_network(args.source, args.size)
-        from runtime.bench import measure, tune_cpu_allocator
+    network = resolve_network(args.source, args.size)
+    from runtime.bench import measure, tune_cpu_allocator
 
-        if args.device == "cpu":
-            tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
+    if args.device == "cpu":
+        tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
 
-        results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
-                           threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
-                           min_run_time=args.min_run_time, compile=args.compile) for b in args.batch]
-    except _user_errors() as e:
-        return _fail("bench", e)
+    results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
+                       threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
+                       min_run_time=args.min_run_time, compile=args.compile) for b in args.batch]
     if args.json:
         data = [r.to_json() for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
@@ -96,33 +76,30 @@ def _labels(path: str | None, n: int) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    try:
-        import numpy as np
-        import torch
-        from PIL import Image, UnidentifiedImageError
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
 
-        from runtime.model import build_model
-        from runtime.weights import load_weights
+    from runtime.model import build_model
+    from runtime.weights import load_weights
 
-        network = resolve_network(args.source)
-        model = load_weights(build_model(network), args.weights)
-        c, h, w = network.input_shape
-        for image in args.images:
-            try:
-                img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
-            except (UnidentifiedImageError, OSError) as e:
-                raise SourceError(f"{image}: cannot read the image ({e})") from None
-            arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
-            with torch.no_grad():
-                probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
-            labels = _labels(args.labels, probs.numel())
-            top = torch.topk(probs, min(args.top, probs.numel()))
-            if len(args.images) > 1:
-                print(f"{image}:")
-            for p, i in zip(top.values.tolist(), top.indices.tolist()):
-                print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
-    except _user_errors() as e:
-        return _fail("predict", e)
+    network = resolve_network(args.source)
+    model = load_weights(build_model(network), args.weights)
+    c, h, w = network.input_shape
+    for image in args.images:
+        try:
+            img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
+        except (UnidentifiedImageError, OSError) as e:
+            raise SourceError(f"{image}: cannot read the image ({e})") from None
+        arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
+        with torch.no_grad():
+            probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
+        labels = _labels(args.labels, probs.numel())
+        top = torch.topk(probs, min(args.top, probs.numel()))
+        if len(args.images) > 1:
+            print(f"{image}:")
+        for p, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
     return 0
 
 
