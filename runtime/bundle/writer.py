@@ -32,6 +32,7 @@ from designer.errors import EditError, OutputError
 from designer.files import atomic_write_bytes, atomic_write_text
 from designer.ir import Network
 from designer.lower import lower
+from designer.weights_layout import expected_weights_bytes, file_header_size
 from designer.yolo_head import (
     DEFAULT_MASKS,
     attach_yolo_head,
@@ -41,18 +42,8 @@ from designer.yolo_head import (
     scaled_tiny_anchors,
 )
 from runtime.bundle.anchors import kmeans_anchors
-from runtime.bundle.check import (
-    MANIFEST,
-    assert_bundle,
-    expected_weights_bytes,
-    weights_header_size,
-)
-from runtime.bundle.data import (
-    bundle_labels,
-    copy_detector_data,
-    write_classifier_images,
-    write_digit_scenes,
-)
+from runtime.bundle.check import MANIFEST, assert_bundle
+from runtime.bundle.data import bundle_labels, copy_detector_data, write_classifier_images, write_digit_scenes
 from runtime.bundle.readme import readme_text
 from runtime.train.data import DataError, load_dataset
 
@@ -142,7 +133,7 @@ def _copy_weights(src: str, dst: Path, network: Network, layers: int | None) -> 
     sp = Path(src)
     if not sp.is_file():
         raise DataError(sp, "weights file does not exist")
-    header = weights_header_size(sp)
+    header = file_header_size(sp)
     if header < 0:
         raise DataError(sp, "not a darknet .weights file (shorter than its header)")
     data = bytearray(sp.read_bytes())
