@@ -10,21 +10,13 @@ import pytest
 import designer
 from designer.activations import ACTIVATIONS, DESIGN_ACTIVATIONS, TOKENS, cpu_gives_zero
 from designer.spec import ACTIVATION_NAMES
-
-TINY = """\
-name: act
-input_size: 32
-classes: 4
-stem: {channels: 8, kernel: 3, stride: 2, activation: ACT}
-head: {channels: 16, activation: ACT}
-blocks:
-- ir_r1_k3.5_s2_e2_c16_se0.25
-"""
-
+from tests.conftest import TINY_YAML
 
 def tiny(act: str) -> designer.Arch:
-    arch = designer.load_yaml(TINY.replace("ACT", act))
-    return replace(arch, blocks=tuple(replace(b, activation=act) for b in arch.blocks))
+    """The shared tiny design with `act` everywhere (stem, blocks, head)."""
+    arch = designer.load_yaml(TINY_YAML)
+    return replace(arch, stem=replace(arch.stem, activation=act), head=replace(arch.head, activation=act),
+                   blocks=tuple(replace(b, activation=act) for b in arch.blocks))
 
 
 def test_the_spec_offers_exactly_the_activations_with_a_token():
@@ -57,7 +49,7 @@ def test_every_design_activation_builds_and_runs_in_the_runtime(act):
     model = build_model(net).eval()
     with torch.no_grad():
         y = model(torch.randn(1, *net.input_shape))
-    assert y.shape[1] == 4 and torch.isfinite(y).all()
+    assert y.shape[1] == 10 and torch.isfinite(y).all()
 
 
 def test_the_runtime_implements_every_darknet_activation():
