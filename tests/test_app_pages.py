@@ -154,6 +154,9 @@ def _page_that_fails() -> None:
     guarded(boom)
     show_error(CfgError(7, "unknown section [Maxpool]"))
     show_error(DesignError([DesignIssue("row 2", "stride 3", "use 1 or 2")]))
+    from designer.errors import EditError
+
+    show_error(EditError("no [softmax] to retarget", layer=12))
 
 
 def test_page_errors_are_messages_not_tracebacks():
@@ -163,3 +166,4 @@ def test_page_errors_are_messages_not_tracebacks():
     assert errors[0].startswith("Something went wrong on this page (RuntimeError: unexpected). Your design is kept")
     assert errors[1] == "Invalid cfg at line 7: unknown section [Maxpool]"
     assert errors[2] == "The design is invalid:\n\n- row 2: stride 3 Fix: use 1 or 2"
+    assert errors[3] == "layer 12: no [softmax] to retarget"  # any MixdesignError: its one line, no traceback

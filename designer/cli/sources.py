@@ -19,7 +19,8 @@ class SourceError(MixdesignError):
 
 
 def load_source(name: str) -> Arch | Network:
-    """`x.cfg` -> Network (a cfg made by this tool still comes back as a Network; see design_of);
+    """`x.cfg` -> Network (a cfg made by this tool still comes back as a Network; to_network uses its embedded
+    design, designer.embedded, only while it still describes the file);
     `x.yaml`/`x.yml` -> Arch; anything else -> a preset name."""
     if name.endswith(".cfg"):
         if not Path(name).is_file():
@@ -32,14 +33,6 @@ def load_source(name: str) -> Arch | Network:
     if name in preset_names():
         return load_preset(name)
     raise SourceError(f"{name!r} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
-
-
-def design_of(src: Arch | Network) -> Arch | None:
-    """The block-editable design behind a source: a design itself, or the design a cfg exported by this tool
-    carries while it still lowers to the file's layers (designer.embedded)."""
-    if isinstance(src, Arch):
-        return src
-    return embedded_design(src).arch
 
 
 def apply_overrides(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
