@@ -56,3 +56,12 @@ def test_training_recipe_errors_are_mixdesign_errors():
     small = training_net(net, TrainingRecipe(flip=0, crop_to_input=True), train_images=640)
     assert small.net["max_batches"] == 300 and small.net["min_crop"] == small.net["max_crop"] == 224
     assert small.layers == net.layers and small.design == net.design
+
+
+def test_an_unwritable_output_names_the_users_path(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    target = tmp_path / "afile" / "x.cfg"  # its folder is a file
+    assert main(["export", "mixnet-s", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mixdesign export: error: cannot write {target}:") and ".tmp" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
