@@ -19,8 +19,8 @@ from designer.spec import Arch, DesignError
 
 @dataclass(frozen=True)
 class Embedded:
-    """`arch`: the design, when the file still is what it lowers to; otherwise None and `reason` says why
-    (empty for a cfg that carries no design at all)."""
+    """`arch`: the design, when the file still is what it lowers to; otherwise None and `reason` says why, as
+    "this cfg <reason>" (empty for a cfg that carries no design at all). Such a file is treated as its layers."""
 
     arch: Arch | None
     reason: str = ""
@@ -39,11 +39,11 @@ def embedded_design(network: Network) -> Embedded:
         arch = load_yaml(network.design)
         again = lower(arch)
     except DesignFormatError as e:
-        return Embedded(None, f"its embedded design cannot be read ({e}); the file is treated as layers")
+        return Embedded(None, f"carries an embedded design that cannot be read ({e})")
     except DesignError as e:
         issues = "; ".join(str(i) for i in e.issues) or str(e)
-        return Embedded(None, f"its embedded design does not lower ({issues}); the file is treated as layers")
+        return Embedded(None, f"carries an embedded design that does not lower ({issues})")
     if again.layers != network.layers or again.input_shape != network.input_shape:
-        return Embedded(None, f"its layers were edited by hand after export (they differ from its embedded design "
-                              f"{arch.name!r}), so the file is treated as layers, which is what darknet runs")
+        return Embedded(None, f"was edited by hand after export (its layers differ from its embedded design "
+                              f"{arch.name!r})")
     return Embedded(arch)

@@ -55,10 +55,9 @@ def to_network(src: Arch | Network, **overrides) -> Network:
     other = sorted(k for k, v in overrides.items() if v is not None and k != "size")
     if other:
         flags = ", ".join("--" + k.replace("_", "-") for k in other)
-        why = (f"the file was edited by hand after export ({embedded.reason})" if embedded.hand_edited
-               else "this cfg carries no design")
-        raise SourceError(f"{flags} only apply to a design (preset, .yaml, or a cfg exported by mixdesign): {why}; "
-                          "drop the option or edit the layers in the cfg")
+        raise SourceError(f"{flags} need{'s' if len(other) == 1 else ''} a design (a preset, a .yaml, or a cfg "
+                          f"exported by mixdesign), but this cfg {embedded.reason or 'carries no design'}, so it "
+                          "is treated as layers: drop the option (only --size applies to a cfg's layers)")
     if overrides.get("size"):
         return with_net(src, width=overrides["size"], height=overrides["size"])
     return src

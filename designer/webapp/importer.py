@@ -73,7 +73,8 @@ def import_text(text: str, filename: str = "upload.cfg") -> ImportResult:
                             notes=("not made by mixnet-designer: shown, counted and benchmarked as layers",))
     embedded = embedded_design(network)
     if embedded.arch is None:
-        return ImportResult(LayersDesign(stem, network), "layers-cfg", notes=(embedded.reason,))
+        return ImportResult(LayersDesign(stem, network), "layers-cfg",
+                            notes=(f"this cfg {embedded.reason}: using its layers, which is what darknet runs",))
     return ImportResult(embedded.arch, "designer-cfg")
 
 
