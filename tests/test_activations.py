@@ -12,6 +12,7 @@ from designer.activations import ACTIVATIONS, DESIGN_ACTIVATIONS, TOKENS, cpu_gi
 from designer.spec import ACTIVATION_NAMES
 from tests.conftest import TINY_YAML
 
+
 def tiny(act: str) -> designer.Arch:
     """The shared tiny design with `act` everywhere (stem, blocks, head)."""
     arch = designer.load_yaml(TINY_YAML)

@@ -12,7 +12,11 @@ import torch
 
 import designer
 from designer.cfg import with_net
-from designer.weights_layout import expected_weights_bytes, file_header_size, header_size
+from designer.weights_layout import (
+    expected_weights_bytes,
+    file_header_size,
+    header_size,
+)
 from runtime import WeightsError, build_model, load_weights, randomize_bn, save_weights
 from runtime.weights import expected_size, file_entries
 from tests.conftest import SHARED
