@@ -17,9 +17,9 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
 from designer.activations import ACTIVATIONS, HANK_ACTIVATIONS, cpu_gives_zero
-from designer.sections import ALIASES, SECTIONS, KeySpec, Value
+from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
+from designer.sections import ALIASES, REFERENCE_KEYS, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
 DESIGN_END = "# --- end mixdesign design ---"
@@ -158,8 +158,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
 
 
 def _check_required(layer: Layer) -> None:
-    required = {"route": "layers", "shortcut": "from", "scale_channels": "from", "sam": "from"}
-    key = required.get(layer.type)
+    key = REFERENCE_KEYS.get(layer.type)  # every reference key is required (darknet crashes without it)
     if key and layer[key] is None:
         raise CfgError(layer.line, f"[{layer.type}] needs {key}= (darknet crashes without it)")
     if layer.type == "shortcut" and layer["weights_type"] != "none" and layer["weights_normalization"] == "none":

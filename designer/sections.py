@@ -233,8 +233,9 @@ _SECTIONS: tuple[SectionDef, ...] = (
         "conv_lstm",
         ("conv_lstm",),
         _keys(
-            "output:int=1! size:int=3 stride:int=1 dilation:int=1 pad:int=0 groups:int=1 batch_normalize:int=0 "
-            "xnor:int=0 peephole:int=0 bottleneck:int=0 lstm_activation:str=tanh activation:str=linear"
+            "output:int=1! size:int=3 stride:int=1 dilation:int=1 pad:int=0 padding:int=0 groups:int=1 "
+            "batch_normalize:int=0 xnor:int=0 peephole:int=0 bottleneck:int=0 lstm_activation:str=tanh "
+            "activation:str=linear state_constrain:int=~ shortcut:int=0 time_normalizer:float=1"
         ),
         hank=False,
     ),
@@ -243,7 +244,7 @@ _SECTIONS: tuple[SectionDef, ...] = (
         "crnn",
         ("crnn",),
         _keys(
-            "output:int=1! hidden:int=1 size:int=3 stride:int=1 dilation:int=1 pad:int=0 groups:int=1 "
+            "output:int=1! hidden:int=1 size:int=3 stride:int=1 dilation:int=1 pad:int=0 padding:int=0 groups:int=1 "
             "activation:str=logistic! batch_normalize:int=0 xnor:int=0 shortcut:int=0"
         ),
     ),
@@ -251,7 +252,7 @@ _SECTIONS: tuple[SectionDef, ...] = (
     SectionDef(
         "implicit",
         ("implicit",),
-        _keys("filters:int=1! atoms:int=1 mean_init:float=0 std_init:float=0.2"),
+        _keys("filters:int=128! atoms:int=1 mean:float=0 std:float=0.2"),  # parse_implicit reads mean=, std=
         hank=False,
     ),
 )

@@ -5,7 +5,6 @@ table through the editor's real on_change callback). Test modules import the pla
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,10 +50,22 @@ def one_torch_thread():
     torch.set_num_threads(old)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The workspace tests' backends (a PostgreSQL server for the session; `workspace_url` per test).
+from workspace_backends import free_port, new_pg_database, pg_server, workspace_url  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_workspace(tmp_path_factory):
+    """`bench`, `train` and the app record into a workspace: never the user's own one during the tests."""
+    import os
+
+    old = os.environ.get("MIXDESIGN_WORKSPACE")
+    os.environ["MIXDESIGN_WORKSPACE"] = str(tmp_path_factory.mktemp("workspace") / "workspace.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("MIXDESIGN_WORKSPACE", None)
+    else:
+        os.environ["MIXDESIGN_WORKSPACE"] = old
 
 
 # ------------------------------------------------------------------ the app through streamlit.testing

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from designer.cli.sources import SourceError, load_source, to_network
+from designer.cli.workspace import add_record_arguments, record_measurement
 from designer.ir import Network
 
 
@@ -42,6 +43,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
                        threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
                        min_run_time=args.min_run_time, compile=args.compile) for b in args.batch]
+    record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
         data = [r.to_json() for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
@@ -107,6 +109,7 @@ def register(subparsers) -> None:
     """Add `bench` and `predict` to the mixdesign CLI (called by designer/cli/main.py)."""
     s = subparsers.add_parser("bench", help="latency of a cfg / preset / design under torch (median, IQR, FMA/s)")
     s.add_argument("source", metavar="CFG|PRESET|design.yaml")
+    add_record_arguments(s)  # --workspace, --no-record
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")

@@ -109,6 +109,7 @@ def _train(args: argparse.Namespace, prog: str) -> int:
     main_rank = from_env()[0] == 0
 
     from designer.cli.sources import SourceError
+    from designer.cli.workspace import record_training
     from designer.edits import prepare_network
     from runtime.train import train
     from runtime.train.data import load_dataset
@@ -127,6 +128,7 @@ def _train(args: argparse.Namespace, prog: str) -> int:
         out = args.out if len(networks) == 1 else os.path.join(args.out, label)
         result = train(network, _config(args, out), split=split, progress=not args.no_progress)
         if main_rank:
+            record_training(args, label, result)  # into the workspace (designer/cli/workspace.py)
             trained = prepare_network(network, args.size, len(split.classes))
             columns.append(_summary_rows(label, trained, result))
             print(f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
@@ -197,8 +199,11 @@ def _bundle(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add `train` and `bundle` to mixdesign's sub-commands (handlers take args, return an exit code)."""
+    from designer.cli.workspace import add_record_arguments
+
     s = subparsers.add_parser("train", help="quick-train a design on digits or your images (PyTorch, CPU/GPU)")
     add_train_arguments(s)
+    add_record_arguments(s)  # --workspace, --no-record (designer/cli/workspace.py)
     s.set_defaults(func=lambda a: run_train(a, "train"))
     s = subparsers.add_parser("bundle", help="write what `darknet classifier|detector train` needs to train a design")
     add_bundle_arguments(s)

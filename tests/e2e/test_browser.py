@@ -7,7 +7,9 @@ Skips, saying why, where /usr/bin/chromium or playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,8 +39,15 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    with _serve(tmp_path_factory, {}) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(tmp_path_factory, extra_env: dict):
+    """Start `streamlit run designer/app.py` on a free port; yield its URL; stop it."""
     port = free_port()
-    env = {**os.environ, "MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    env = {**os.environ, "MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), **extra_env}
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "designer/app.py", "--server.headless", "true",
@@ -59,23 +68,30 @@ def server(tmp_path_factory):
             proc.kill()
             pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
         time.sleep(0.3)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
+def browser():
+    with sync_api.sync_playwright() as p:  # one per module: sync playwright cannot be started twice at once
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 def _metric(page, label: str) -> str:
@@ -257,3 +273,96 @@ def test_large_cfg_graph_stays_small_and_draws(server, page):
     _go(page, "Design")
     page.get_by_text("has no blocks to edit").wait_for(timeout=30_000)
     _shot(page, "11-design-yolov4-layers")
+
+
+def _measured_designs(page) -> str:
+    """The Latency page's workspace history line ("N of M measurements shown; designs: a (app), b (cli)")."""
+    _go(page, "Latency")
+    line = page.get_by_text("measurements shown; designs:")
+    line.wait_for(timeout=60_000)
+    return line.inner_text()
+
+
+def _loaded(page) -> None:
+    page.locator("[data-testid='stSidebarNav']").wait_for(timeout=60_000)
+    _idle(page)
+
+
+def _saved_choices(page) -> list[str]:
+    _go(page, "Design")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Start from").click()
+    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    page.keyboard.press("Escape")
+    return options
+
+
+def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_factory, browser):
+    """Save a design and measure it; reload the page; restart the server on the same workspace: both are still
+    there. A `mixdesign bench` run from the shell on that workspace then appears in the app's history."""
+    ws = tmp_path_factory.mktemp("ws") / "workspace.sqlite"
+    env = {"MIXDESIGN_WORKSPACE": str(ws)}
+    tiny = (REPO / "tests" / "data" / "tiny.yaml").read_text()
+    context = browser.new_context(viewport={"width": 1440, "height": 2000})
+    page = context.new_page()
+    with contextlib.ExitStack() as servers:
+        servers.callback(context.close)
+        first = servers.enter_context(contextlib.ExitStack())
+        url = first.enter_context(_serve(tmp_path_factory, env))
+        page.goto(url)
+        page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60_000)
+        # open the tiny design (pasted YAML), save a copy of it
+        _go(page, "Import")
+        page.get_by_text("design YAML", exact=True).click()
+        page.get_by_label("Name").fill("tiny")
+        page.get_by_label("cfg or YAML text").fill(tiny)
+        page.get_by_label("cfg or YAML text").press("Control+Enter")
+        page.get_by_role("button", name="Open 'tiny' in the designer").click()
+        page.get_by_text("Opened 'tiny'").wait_for(timeout=30_000)
+        _go(page, "Design")
+        page.get_by_label("Save a copy as").fill("survivor")
+        page.get_by_label("Save a copy as").press("Enter")
+        _idle(page)
+        page.get_by_role("button", name="Save copy").click()
+        page.get_by_text("Saved a copy as 'survivor'").wait_for(timeout=30_000)
+        # measure it (short, no per-layer pass)
+        _go(page, "Latency")
+        page.get_by_role("button", name="Measure").wait_for(timeout=60_000)
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Design to measure").click()
+        page.get_by_role("option", name="saved: survivor", exact=True).click()
+        _idle(page)
+        box = page.get_by_label("Timed seconds (min)")
+        box.fill("0.2")
+        box.press("Enter")
+        _idle(page)
+        page.get_by_text("Per-layer times").click()
+        _idle(page)
+        page.get_by_role("button", name="Measure").click()
+        page.get_by_text("survivor: median").wait_for(timeout=120_000)
+        assert "survivor (app)" in _measured_designs(page)
+        _shot(page, "12-workspace-measured")
+
+        page.reload()  # a new session: nothing in session state (this reloads the Latency page)
+        _loaded(page)
+        assert "survivor (app)" in _measured_designs(page)
+        assert "saved: survivor" in _saved_choices(page)
+
+        first.close()  # stop the server; start a new one on the same workspace
+        url = servers.enter_context(_serve(tmp_path_factory, env))
+        page.goto(url)
+        page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60_000)
+        assert "saved: survivor" in _saved_choices(page)
+        assert "survivor (app)" in _measured_designs(page)
+        assert "(cli)" not in _measured_designs(page)
+
+        mixdesign = [shutil.which("mixdesign")] if shutil.which("mixdesign") else [sys.executable, "-m",
+                                                                                   "designer.cli.main"]
+        cli = subprocess.run(mixdesign + ["bench", "tests/data/tiny.yaml", "--size", "32", "--min-run-time", "0.1",
+                                          "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, **env})
+        assert cli.returncode == 0, cli.stderr
+        assert f"recorded 1 measurement(s) in {ws}" in cli.stderr
+        page.reload()
+        _loaded(page)
+        line = _measured_designs(page)
+        assert "survivor (app)" in line and "tiny (cli)" in line
+        _shot(page, "13-workspace-cli-run-in-app")

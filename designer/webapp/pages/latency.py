@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from designer.webapp import cache, fmt, jobs, state
+from designer.webapp import cache, fmt, history, jobs, persist, state
 from designer.webapp.model import lowered
 from designer.webapp.shell import guarded
 
@@ -22,7 +22,9 @@ def _start(label: str, settings: dict) -> None:
 
     d = state.measurable()[label]
     name = label.split(": ", 1)[-1]
-    job = jobs.start("bench", name, bench_work(lowered(d).network, name, settings), meta={"settings": settings})
+    work = bench_work(lowered(d).network, name, settings)
+    work = persist.recording_bench(work, name, lowered(d).cfg_text, settings)  # stored when it finishes
+    job = jobs.start("bench", name, work, meta={"settings": settings})
     state.ws().jobs[PAGE] = job.id
 
 
@@ -153,6 +155,7 @@ def render() -> None:
     if last is not None:
         _result(last)
     _history()
+    history.measurements()  # every recorded measurement: this app, other sessions, `mixdesign bench`
 
 
 if __name__ == "__main__":
