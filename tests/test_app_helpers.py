@@ -257,7 +257,15 @@ def test_reference_models_cover_the_seed_list_with_units():
                  "GhostNet-1.0", "MixNet-M-GPU", "Darknet53"):
         assert name in refs and refs[name].source
     assert refs["MixNet-M"].fma_M == 360 and refs["MixNet-M"].top1 == 77.0
-    assert refs["MixNet-M-GPU"].top1 == 71.5 and refs["MixNet-M-GPU"].darknet_bflops == pytest.approx(1.064)
+    assert refs["MixNet-M-GPU"].top1 == 71.5 and refs["MixNet-M-GPU"].published_bflops == pytest.approx(1.064)
+
+
+def test_units_help_says_whose_figures_and_shows_the_presets_own():
+    from designer.webapp import fmt
+
+    c = designer.count(designer.lower(designer.load_preset("mixnet-m")))
+    assert "seed thread's figures for AlexeyAB's 2019 mixnet_m.cfg, 0.379 B FMA" in fmt.HELP_UNITS
+    assert f"MixNet-M preset at 224 px counts {c.fma / 1e6:.1f} M FMA and prints {c.bflops:.3f}" in fmt.HELP_UNITS
 
 
 # ------------------------------------------------------------------ jobs

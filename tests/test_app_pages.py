@@ -77,6 +77,11 @@ def test_numbers_page_shows_all_units_and_matches_count():
     assert {"MixNet-M", "MixNet-M-GPU", "EfficientNet-B0", "GhostNet-1.0", "Darknet53"} <= set(comparison["model"])
     assert comparison["model"][0] == "current: mixnet-m"
     assert comparison["FMA (M multiply-adds)"][0] == pytest.approx(c.fma / 1e6)
+    # darknet's print only for what this tool counted; published models get 2 x their FMA, labelled as such
+    published = comparison[comparison["figures"].str.startswith("published")]
+    assert comparison["Darknet BFLOPs"][0] == pytest.approx(c.bflops) and published["Darknet BFLOPs"].isna().all()
+    mm = published[published["model"] == "MixNet-M"].iloc[0]
+    assert mm["2 x published FMA (B, incl. FC)"] == pytest.approx(2 * 360 / 1e3)
     charts = at.get("plotly_chart")
     assert len(charts) == 2 and "FMA per stage (millions of multiply-adds)" in charts[0].proto.spec
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,16 +19,15 @@ import pytest
 
 import designer
 from designer import count, emit_cfg, gpu_variant, load_preset, lower
-from tests.conftest import free_port
+from tests.e2e.browser_driver import CHROME_ARGS, CHROMIUM, REPO, start_server, stop_server
+from tests.e2e.browser_driver import idle as _idle
+from tests.e2e.browser_driver import metric as _metric
+from tests.e2e.browser_driver import type_in_cell as _type_in_cell
 
 pytestmark = pytest.mark.app
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "test-artifacts" / "screenshots"
 GROUP = 4
-CHROME_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (the browser test drives Debian's chromium)", allow_module_level=True)
@@ -45,37 +42,17 @@ def server(tmp_path_factory):
 
 @contextlib.contextmanager
 def _serve(tmp_path_factory, extra_env: dict):
-    """Start `streamlit run designer/app.py` on a free port; yield its URL; stop it."""
-    port = free_port()
-    env = {**os.environ, "MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), **extra_env}
+    """Start `streamlit run designer/app.py` on a free port (tests/e2e/browser_driver.py); yield its URL; stop it."""
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "designer/app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            log.seek(0)
-            proc.kill()
-            pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-        time.sleep(0.3)
+    try:
+        proc, url = start_server(log, {"MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), **extra_env})
+    except RuntimeError as e:
+        log.close()
+        pytest.fail(str(e))
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         log.close()
 
 
@@ -94,11 +71,6 @@ def page(server, browser):
     context.close()
 
 
-def _metric(page, label: str) -> str:
-    box = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
-    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
-
-
 def _go(page, title: str) -> None:
     page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
@@ -108,46 +80,6 @@ def _go(page, title: str) -> None:
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def _idle(page) -> None:
-    """Wait until the script run that the last action started has finished and its output is on screen."""
-    page.wait_for_timeout(200)
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=60_000)
-    page.wait_for_timeout(300)
-
-
-def _type_in_cell(page, row: int, right: int, text: str) -> None:
-    """Type into the stage table (a canvas grid): select row `row`'s "row" cell, move `right` columns, type
-    `text` into the cell editor. Pressing Enter then commits the edit.
-
-    The grid is drawn on a canvas and re-mounted after every design change, so a try that does not end with
-    `text` in the cell editor (the grid was still mounting) is abandoned with Escape and made again."""
-    editor = page.locator("#portal textarea, #portal input").first
-    for _ in range(4):
-        _idle(page)
-        page.get_by_role("heading", name="Stages").click()  # focus away from any open widget
-        grid = page.locator("[data-testid='stDataFrame']").first
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        x, y = box["x"] + 60, box["y"] + 35 * (row + 1) + 17  # 35 px header and rows
-        page.mouse.move(x, y)  # the grid takes clicks once the pointer has entered it
-        page.wait_for_timeout(200)
-        page.mouse.click(x, y)
-        for _ in range(right):
-            page.keyboard.press("ArrowRight")
-        page.keyboard.press("Enter")  # opens the cell editor with its text selected
-        try:
-            editor.wait_for(timeout=5_000)
-        except sync_api.TimeoutError:
-            continue
-        page.wait_for_timeout(300)
-        editor.fill(text)
-        page.wait_for_timeout(200)
-        if editor.is_visible() and editor.input_value() == text:
-            return
-        page.keyboard.press("Escape")
-    pytest.fail(f"could not type {text!r} into row {row} of the stage table")
 
 
 def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
@@ -231,10 +163,10 @@ def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
     got = Path(dl.value.path()).read_text()
     assert dl.value.suggested_filename == "mixnet-m.cfg"
     assert got == emit_cfg(lower(arch))  # what `mixdesign export` writes for the same design
-    cli = subprocess.run([sys.executable, "-m", "designer.cli", "export", "mixnet-m", "--dw-group-size",
+    cli = subprocess.run([sys.executable, "-m", "designer.cli.main", "export", "mixnet-m", "--dw-group-size",
                           str(GROUP), "-o", "-"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    if cli.returncode == 0:
-        assert got == cli.stdout
+    assert cli.returncode == 0, f"`mixdesign export` failed, so the download cannot be compared: {cli.stderr}"
+    assert got == cli.stdout
     assert designer.parse_cfg(got).design is not None
     _shot(page, "7-export")
 
@@ -354,9 +286,7 @@ def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_facto
         assert "survivor (app)" in _measured_designs(page)
         assert "(cli)" not in _measured_designs(page)
 
-        mixdesign = [shutil.which("mixdesign")] if shutil.which("mixdesign") else [sys.executable, "-m",
-                                                                                   "designer.cli.main"]
-        cli = subprocess.run(mixdesign + ["bench", "tests/data/tiny.yaml", "--size", "32", "--min-run-time", "0.1",
+        cli = subprocess.run([sys.executable, "-m", "designer.cli", "bench", "tests/data/tiny.yaml", "--size", "32", "--min-run-time", "0.1",
                                           "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=120,
                              env={**os.environ, **env})
         assert cli.returncode == 0, cli.stderr
