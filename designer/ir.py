@@ -36,16 +36,10 @@ class Diagnostic:
         return f"line {self.line}: {self.severity}: {self.message}"
 
 
-def _key_specs(type_: str):
-    from designer.sections import COMMON_KEYS
-
-    return SECTIONS[type_].keys + (COMMON_KEYS if type_ != "net" else ())
-
-
 # Per section type: key names in table order, key -> position, and the defaults. Layers store only values.
-_NAMES: dict[str, tuple[str, ...]] = {t: tuple(k.name for k in _key_specs(t)) for t in SECTIONS}
+_NAMES: dict[str, tuple[str, ...]] = {t: tuple(k.name for k in SECTIONS[t].all_keys) for t in SECTIONS}
 _POS: dict[str, dict[str, int]] = {t: {n: i for i, n in enumerate(names)} for t, names in _NAMES.items()}
-_DEFAULTS: dict[str, tuple[Value, ...]] = {t: tuple(k.default for k in _key_specs(t)) for t in SECTIONS}
+_DEFAULTS: dict[str, tuple[Value, ...]] = {t: tuple(k.default for k in SECTIONS[t].all_keys) for t in SECTIONS}
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ import pytest
 
 import designer
 from designer import DesignIssue, emit_cfg, load_preset, lower, parse_cfg
+from designer.edits import IMAGENET_RECIPE
 from designer.webapp import graph, jobs, stages
 from designer.webapp.analysis import analyse, layer_records, stage_records
-from designer.webapp.export import TrainingNet, bundle, readme, training_cfg
+from designer.webapp.export import bundle, readme, training_cfg
 from designer.webapp.importer import MAX_UPLOAD_BYTES, import_bytes, import_text
 from designer.webapp.model import LayersDesign, lowered
 from designer.webapp.references import reference_models
@@ -230,7 +231,7 @@ def test_import_problems_are_messages(data, name, fragment, line):
 
 def test_training_cfg_sets_net_keys_and_keeps_layers():
     net = lower(load_preset("mixnet-s"))
-    text = training_cfg(net, TrainingNet(max_batches=1234))
+    text = training_cfg(net, replace(IMAGENET_RECIPE, max_batches=1234))
     again = parse_cfg(text)
     assert again.layers == net.layers and again.design == net.design
     assert again.net["max_batches"] == 1234 and again.net["policy"] == "poly" and again.net["batch"] == 128

@@ -20,11 +20,12 @@ import pytest
 import torch
 
 import designer
+from designer.activations import cpu_gives_zero
 from designer.ir import CfgError
 from runtime import build_model, load_weights
 from runtime.layers.merge import DARKNET_FUSED_RELU_FLOOR, ShortcutLayer
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "darknet" / "cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) if CASES.is_dir() else []
 TOL = 1e-4
@@ -87,6 +88,8 @@ def test_case(case: Path) -> None:
         assert _close(_run(network, case, meta, relu_floor=DARKNET_FUSED_RELU_FLOOR), ref) < TOL
         return
     if meta["darknet_cpu_output_is_correct"]:
+        out = network.layers[meta["output_layer"]]
+        assert not cpu_gives_zero(out.get("activation", "linear"), out.type), "the CPU-gap table disagrees"
         assert _close(_run(network, case, meta), ref) < TOL
         return
     _cpu_activation_bug(case, meta, network, ref)
@@ -123,7 +126,8 @@ def _cpu_activation_bug(case: Path, meta: dict, network: designer.Network, ref: 
     i = meta["output_layer"]
     layer = network.layers[i]
     act = layer["activation"]
-    assert act in NUMPY_ACT, f"{case.name}: no known CPU bug for activation={act}"
+    assert cpu_gives_zero(act, layer.type), f"{case.name}: designer.activations has no CPU gap for {act} in [{layer.type}]"
+    assert act in NUMPY_ACT, f"{case.name}: no NumPy formula for activation={act}"
     assert not ref.any(), "darknet's CPU build was expected to output zeros here"
     linear = dataclasses.replace(network, layers=network.layers[:i] + (layer.set(activation="linear"),)
                                  + network.layers[i + 1 :])
@@ -131,8 +135,8 @@ def _cpu_activation_bug(case: Path, meta: dict, network: designer.Network, ref: 
     want = NUMPY_ACT[act](pre)
     assert np.abs(want).max() > 0
     assert _close(_run(network, case, meta), want) < TOL
-    pytest.xfail(f"darknet's CPU build outputs 0 for {act} in [{layer.type}] (NOTES.md section 3, CPU activation "
-                 "gaps); the runtime follows the GPU formula, checked against NumPy")
+    pytest.xfail(f"darknet's CPU build outputs 0 for {act} in [{layer.type}] (designer.activations cpu_ok, NOTES.md "
+                 "section 3); the runtime follows the GPU formula, checked against NumPy")
 
 
 def _darknet_failed(case: Path, meta: dict, network: designer.Network) -> None:

@@ -18,15 +18,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
+from tests.conftest import REPO, TINY_YAML, free_port
+
+TINY = TINY_YAML
 
 # three convs with biases, no BN, no dropout: the exact comparison's network
 NO_BN_CFG = """[net]
@@ -47,12 +47,6 @@ activation={a}
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _torchrun() -> list[str]:
     exe = shutil.which("torchrun")
     return [exe] if exe else [sys.executable, "-m", "torch.distributed.run"]
@@ -69,7 +63,7 @@ def _run_one(source: Path, args: list[str], out: Path) -> subprocess.CompletedPr
 
 def _run_two(source: Path, args: list[str], out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*_torchrun(), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
-                           str(_free_port()), "-m", "runtime.train", str(source), *args, "--out", str(out)],
+                           str(free_port()), "-m", "runtime.train", str(source), *args, "--out", str(out)],
                           cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
 
 

@@ -14,10 +14,9 @@ from streamlit.testing.v1 import AppTest
 from designer import dump_yaml, gpu_variant, load_preset
 from designer.webapp import jobs, persist
 from designer.workspace import Workspace, cfg_sha256
-from tests.test_app_pages import start
+from tests.conftest import start_app
 
 pytestmark = pytest.mark.app
-
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def _table(at: AppTest, column: str):
 
 
 def test_saved_copy_and_import_outlive_the_session(ws_file):
-    at = start()
+    at = start_app()
     at.selectbox(key="pick_design").set_value("mixnet-s").run()
     at.text_input(key="save_name").input("baseline").run()
     next(b for b in at.button if b.label == "Save copy").click().run()
@@ -50,7 +49,7 @@ def test_saved_copy_and_import_outlive_the_session(ws_file):
         (imp,) = ws.imported().items
         assert imp.row.kind == "design-yaml" and imp.design == gpu_variant(load_preset("mixnet-s"), 4)
 
-    fresh = start()  # a new session: a reload, another tab
+    fresh = start_app()  # a new session: a reload, another tab
     assert fresh.session_state["_mixdesign"].saved == {}  # nothing carried in session state...
     options = fresh.selectbox(key="pick_design").options
     assert "saved: baseline" in options and "imported: mixnet-s" in options  # ...the workspace has them
@@ -74,7 +73,7 @@ def test_latency_page_lists_every_source_filterable(ws_file):
                            batch=1, median_ms=30.0, iqr_ms=1.0, source="cli")
         _measure(ws, "cuda", "torch", 2.0, source="app")
         _measure(ws, "cpu", "onnxruntime", 7.0)
-    at = start("latency.py")
+    at = start_app("latency.py")
     df = _table(at, "cfg sha256")
     assert sorted(df["design"]) == ["d-cpu-onnxruntime", "d-cpu-torch", "d-cuda-torch", "mixnet-s"]
     assert set(df["source"]) == {"cli", "app"}
@@ -89,7 +88,7 @@ def test_quick_train_page_lists_runs(ws_file):
     with Workspace.open(ws_file) as ws:
         ws.add_training_run(design_name="tiny", device="cpu", settings={"data": "digits", "size": 32},
                             metrics=[{"epoch": 1, "train_loss": 2.0}], best_top1=0.5, best_epoch=1, source="cli")
-    at = start("quick_train.py")
+    at = start_app("quick_train.py")
     df = _table(at, "best epoch")
     assert list(df["design"]) == ["tiny"] and list(df["best val top-1 (%)"]) == [50.0]
 
@@ -120,7 +119,7 @@ def test_a_broken_workspace_is_a_message_and_stays_untouched(tmp_path, monkeypat
     bad.write_bytes(b"\x00garbage" * 512)
     before = hashlib.sha256(bad.read_bytes()).hexdigest()
     monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(bad))
-    at = start()
+    at = start_app()
     at.text_input(key="save_name").input("kept-in-session").run()
     next(b for b in at.button if b.label == "Save copy").click().run()
     assert not at.exception

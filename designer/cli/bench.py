@@ -9,33 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
-from designer.design_io import DesignFormatError
-from designer.ir import CfgError, Network
-from designer.spec import DesignError
-
-EXIT_USER_ERROR = 2
+from designer.ir import Network
 
 
 def resolve_network(source: str, size: int | None = None) -> Network:
     """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height."""
     return to_network(load_source(source), size=size)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from runtime.bench import BenchError
-    from runtime.weights import WeightsError
-
-    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, OSError)
-
-
-def _fail(command: str, e: BaseException) -> int:
-    print(f"mixdesign {command}: error: {e}", file=sys.stderr)
-    return EXIT_USER_ERROR
 
 
 # ------------------------------------------------------------------ bench
@@ -51,27 +34,24 @@ def _batches(text: str) -> list[int]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        network = resolve_network(args.source, args.size)
-        from runtime.bench import measure, tune_cpu_allocator
+    network = resolve_network(args.source, args.size)
+    from runtime.bench import measure, tune_cpu_allocator
 
-        if args.device == "cpu":
-            tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
+    if args.device == "cpu":
+        tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
 
-        if args.mode == "train":
-            from runtime.train_step import measure_train_step
+    if args.mode == "train":
+        from runtime.train_step import measure_train_step
 
-            results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
-                                          channels_last=args.channels_last, threads=args.threads,
-                                          per_layer=args.per_layer, min_run_time=args.min_run_time)
-                       for b in args.batch]
-        else:
-            results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
-                               channels_last=args.channels_last, threads=args.threads, optimized=not args.plain,
-                               per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile)
-                       for b in args.batch]
-    except _user_errors() as e:
-        return _fail("bench", e)
+        results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
+                                      channels_last=args.channels_last, threads=args.threads,
+                                      per_layer=args.per_layer, min_run_time=args.min_run_time)
+                   for b in args.batch]
+    else:
+        results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
+                           channels_last=args.channels_last, threads=args.threads, optimized=not args.plain,
+                           per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile)
+                   for b in args.batch]
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
         data = [r.to_json() for r in results]
@@ -109,33 +89,30 @@ def _labels(path: str | None, n: int) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    try:
-        import numpy as np
-        import torch
-        from PIL import Image, UnidentifiedImageError
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
 
-        from runtime.model import build_model
-        from runtime.weights import load_weights
+    from runtime.model import build_model
+    from runtime.weights import load_weights
 
-        network = resolve_network(args.source)
-        model = load_weights(build_model(network), args.weights)
-        c, h, w = network.input_shape
-        for image in args.images:
-            try:
-                img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
-            except (UnidentifiedImageError, OSError) as e:
-                raise SourceError(f"{image}: cannot read the image ({e})") from None
-            arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
-            with torch.no_grad():
-                probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
-            labels = _labels(args.labels, probs.numel())
-            top = torch.topk(probs, min(args.top, probs.numel()))
-            if len(args.images) > 1:
-                print(f"{image}:")
-            for p, i in zip(top.values.tolist(), top.indices.tolist()):
-                print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
-    except _user_errors() as e:
-        return _fail("predict", e)
+    network = resolve_network(args.source)
+    model = load_weights(build_model(network), args.weights)
+    c, h, w = network.input_shape
+    for image in args.images:
+        try:
+            img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
+        except (UnidentifiedImageError, OSError) as e:
+            raise SourceError(f"{image}: cannot read the image ({e})") from None
+        arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
+        with torch.no_grad():
+            probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
+        labels = _labels(args.labels, probs.numel())
+        top = torch.topk(probs, min(args.top, probs.numel()))
+        if len(args.images) > 1:
+            print(f"{image}:")
+        for p, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
     return 0
 
 

@@ -12,16 +12,15 @@ import sys
 from pathlib import Path
 
 from designer.cfg import emit_cfg, lint
+from designer.cli.errors import run_command
 from designer.cli.sources import SourceError, apply_overrides, load_source, to_network
 from designer.cost import Cost, count
 from designer.describe import detail
-from designer.design_io import DesignFormatError, dump_yaml, load_preset, preset_names
+from designer.design_io import dump_yaml, load_preset, preset_names
 from designer.files import atomic_write_text
-from designer.ir import CfgError, Network
+from designer.ir import Network
 from designer.lower import lower
-from designer.spec import Arch, DesignError, gpu_variant_report
-
-USER_ERRORS = (CfgError, DesignError, DesignFormatError, SourceError, KeyError, OSError)
+from designer.spec import Arch, gpu_variant_report
 
 
 def _fmt_int(n: int) -> str:
@@ -185,17 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        return run_command(f"mixdesign {args.command}", lambda: args.func(args))
     except BrokenPipeError:  # `mixdesign stats x --layers | head`
         sys.stderr.close()
         return 0
-    except USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"mixdesign {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

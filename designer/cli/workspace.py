@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from designer.cli.errors import run_command
 from designer.errors import MixdesignError
 
 WS_HELP = ("workspace: an SQLite file or a database URL such as postgresql+psycopg://user@host/db "
@@ -234,13 +235,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ registration
 
 def _guard(command: str, func):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except MixdesignError as e:
-            print(f"mixdesign {command}: error: {e}", file=sys.stderr)
-            return 2
-    return run
+    """The handler with its full command name in its one-line errors (designer/cli/errors.py)."""
+    return lambda args: run_command(f"mixdesign {command}", lambda: func(args))
 
 
 def register(subparsers) -> None:

@@ -16,25 +16,15 @@ from designer import Network
 from designer.webapp.jobs import Job
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine() or "CPU"
-
-
 def devices() -> dict[str, str]:
     """Device id -> description; 'cuda' only where torch sees a CUDA device."""
     import torch
 
-    out = {"cpu": f"CPU: {cpu_name()} ({os.cpu_count()} logical cores)"}
+    from runtime.bench import device_name  # the one CPU/GPU name reader
+
+    out = {"cpu": f"CPU: {device_name('cpu')} ({os.cpu_count()} logical cores)"}
     if torch.cuda.is_available():
-        out["cuda"] = f"CUDA: {torch.cuda.get_device_name(0)}"
+        out["cuda"] = f"CUDA: {device_name('cuda')}"
     return out
 
 

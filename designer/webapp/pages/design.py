@@ -123,7 +123,8 @@ def _on_revert_table() -> None:
 
 
 def apply_table_edit(key: str) -> None:
-    """The stage editor's edit state -> a new design, or a kept design plus the rows' issues."""
+    """The stage editor's on_change callback: its edit state -> a new design, or a kept design plus the rows'
+    issues. Every edit moves the editor's key (through set_design or table_rev), so an edit is applied once."""
     w = state.ws()
     arch = state.design()
     edits = st.session_state.get(key) or {}
@@ -132,7 +133,9 @@ def apply_table_edit(key: str) -> None:
     base = w.table_rows if w.table_rows is not None else stages.arch_rows(arch)
     rows = stages.apply_edits(base, edits)
     candidate, issues = stages.with_rows(arch, rows)
-    if candidate is not None:
+    if candidate == arch:  # an edit that changes nothing (3,5,7 for 3.5.7): redraw the design's own rows
+        _on_revert_table()
+    elif candidate is not None:
         state.set_design(candidate)
     else:
         w.table_rows, w.table_issues = rows, issues
@@ -255,11 +258,6 @@ def _stage_table(arch: Arch) -> None:
     st.data_editor(df, key=key, num_rows="dynamic", column_config=_column_config(), column_order=order,
                    on_change=apply_table_edit, args=(key,), width="stretch", hide_index=True,
                    height=min(800, 35 * (len(df) + 2) + 3))  # every row visible (one spare for adding)
-    if any((st.session_state.get(key) or {}).get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
-        # The callback consumes edits in a live session; a session driven without the browser
-        # (streamlit.testing) only sets the editor state, so apply it here.
-        apply_table_edit(key)
-        st.rerun()
     if w.table_issues:
         for issue in w.table_issues:
             row = stages.issue_row(issue)
