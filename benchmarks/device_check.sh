@@ -11,5 +11,5 @@ timeout 150 python3 benchmarks/bench_runtime.py --device cuda --no-compile --rep
 for dt in fp32 fp16; do
   timeout 90 python3 benchmarks/bench_variants.py --device cuda --dtype $dt --batches 1,32 --reps 5 --min-run-time 0.2 2>&1 | tee "$OUT/bench_variants_cuda_$dt.txt"
 done
-timeout 60 python3 -m designer.cli.main bench mixnet-m --device cuda --per-layer --top 8 --min-run-time 0.3 2>&1 | tee "$OUT/per_layer_cuda.txt"
+timeout 60 python3 -m designer.cli bench mixnet-m --device cuda --per-layer --top 8 --min-run-time 0.3 2>&1 | tee "$OUT/per_layer_cuda.txt"
 timeout 150 python3 benchmarks/bench_train.py --device cuda --rounds 2 2>&1 | tee "$OUT/bench_train_cuda.txt"

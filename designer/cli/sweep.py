@@ -11,13 +11,14 @@ import argparse
 import statistics
 import sys
 
-from designer.cli.sources import SourceError, design_of, load_source
-from designer.errors import MixdesignError
+from designer.cli.sources import SourceError, load_source
+from designer.embedded import embedded_design
 from designer.explore import output
 from designer.explore.runner import KINDS, Settings
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import JsonlStore
 from designer.explore.sweep import plan_sweep, run_sweep
+from designer.ir import Network
 
 EXIT_USER_ERROR = 2
 
@@ -64,10 +65,12 @@ def _positive(text: str) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         src = load_source(args.source)
-        base = design_of(src)
+        found = embedded_design(src) if isinstance(src, Network) else None
+        base = src if found is None else found.arch
         if base is None:
+            why = f"this cfg {found.reason}" if found.reason else "this cfg has no design"
             raise SourceError(f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by "
-                              "mixdesign); this cfg has no design")
+                              f"mixdesign); {why}")
         axes = parse_axes(args.vary, base)
         settings = Settings(measure=args.measure, device=args.device, backend=args.backend, batch=args.batch,
                             train_batch=args.train_batch, dtype=args.dtype, threads=args.threads, rounds=args.rounds,
@@ -97,10 +100,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print("interrupted: the finished trials are in the store; rerun the same command to resume",
               file=sys.stderr)
         return 130
-    except MixdesignError as e:
-        print(f"mixdesign sweep: error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except OSError as e:
+    except OSError as e:  # MixdesignError: designer.cli.errors.run_command (main) prints it
         print(f"mixdesign sweep: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     _print(rows, [a.key for a in axes], plan, settings, args)

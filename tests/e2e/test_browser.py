@@ -163,7 +163,7 @@ def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
     got = Path(dl.value.path()).read_text()
     assert dl.value.suggested_filename == "mixnet-m.cfg"
     assert got == emit_cfg(lower(arch))  # what `mixdesign export` writes for the same design
-    cli = subprocess.run([sys.executable, "-m", "designer.cli.main", "export", "mixnet-m", "--dw-group-size",
+    cli = subprocess.run([sys.executable, "-m", "designer.cli", "export", "mixnet-m", "--dw-group-size",
                           str(GROUP), "-o", "-"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, f"`mixdesign export` failed, so the download cannot be compared: {cli.stderr}"
     assert got == cli.stdout
