@@ -10,7 +10,7 @@ import os
 import pytest
 
 from designer import count, gpu_variant, load_preset, lower, scaled
-from tests.e2e.test_browser import _go, _idle, _metric, _shot, page, server  # noqa: F401 (fixtures)
+from tests.e2e.test_browser import _go, _idle, _metric, _shot, browser, page, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.app
 
