@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cfg", metavar="FILE.cfg")
     s.set_defaults(func=cmd_lint)
 
-    for module in ("designer.cli.bench", "designer.cli.train"):
+    for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.train"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as e:

@@ -1,0 +1,1 @@
+"""Deployment runtimes: ONNX export and the onnxruntime / OpenVINO backends."""
