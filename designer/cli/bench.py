@@ -14,6 +14,7 @@ from pathlib import Path
 
 from designer.cli.sources import SourceError, load_source, to_network
 from designer.design_io import DesignFormatError
+from designer.errors import MixdesignError
 from designer.ir import CfgError, Network
 from designer.spec import DesignError
 
@@ -29,7 +30,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from runtime.bench import BenchError
     from runtime.weights import WeightsError
 
-    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, OSError)
+    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, MixdesignError, OSError)
 
 
 def _fail(command: str, e: BaseException) -> int:
@@ -59,7 +60,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
                            threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
-                           min_run_time=args.min_run_time, compile=args.compile) for b in args.batch]
+                           min_run_time=args.min_run_time, compile=args.compile, backend=args.backend)
+                   for b in args.batch]
     except _user_errors() as e:
         return _fail("bench", e)
     if args.json:
@@ -68,7 +70,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     r0 = results[0]
     c, h, w = network.input_shape
-    print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.device} ({r0.device_name}), "
+    print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.backend} on {r0.device} "
+          f"({r0.device_name}), "
           f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
           f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
     print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'ms/image':>9}  {'GFMA/s':>8}")
@@ -131,6 +134,8 @@ def register(subparsers) -> None:
     s = subparsers.add_parser("bench", help="latency of a cfg / preset / design under torch (median, IQR, FMA/s)")
     s.add_argument("source", metavar="CFG|PRESET|design.yaml")
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    s.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch",
+                   help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)")
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format")

@@ -38,7 +38,7 @@ from runtime.model import DarknetModel, build_model
 DEFAULT_OPSET = 17
 OPSETS = range(13, 21)  # what the TorchScript exporter writes (13: Split/Squeeze with inputs; 20: its newest)
 INPUT_NAME = "input"
-_SCOPE = re.compile(r"^/layers\.(\d+)(/.*)?$")
+_SCOPE = re.compile(r"^/?layers\.(\d+)([/.].*)?$")  # node / value names, initializers
 LAYER_NAME = re.compile(r"L(\d+)(?:-(\d+))?_([a-z0-9_]+?)(?=/|$)")
 
 
@@ -174,14 +174,28 @@ def _drop_weight_identities(graph: onnx.GraphProto) -> None:
 
 
 def _rename_nodes(graph: onnx.GraphProto, names: list[StepName]) -> None:
-    """`/layers.K/...` -> `L<first>_<type>/...`; an unscoped node takes the name of the step that reads it."""
+    """`/layers.K/...` -> `L<first>_<type>/...` in node, value and initializer names (runtimes name the nodes
+    they create after the values: onnxruntime's `<value>_nchwc`); an unscoped node takes the name of the step
+    that reads its output."""
+
+    def rename(name: str) -> str:
+        m = _SCOPE.match(name)
+        return f"{names[int(m.group(1))]}{m.group(2) or ''}" if m else name
+
+    for t in graph.initializer:
+        t.name = rename(t.name)
+    for v in (*graph.value_info, *graph.output):
+        v.name = rename(v.name)
     consumer: dict[str, str] = {}
     for n in graph.node:
-        m = _SCOPE.match(n.name)
-        if m:
-            n.name = f"{names[int(m.group(1))]}{m.group(2) or ''}"
-            for i in n.input:
-                consumer.setdefault(i, n.name.split("/", 1)[0])
+        n.name = rename(n.name)
+        for i, v in enumerate(n.input):
+            n.input[i] = rename(v)
+        for i, v in enumerate(n.output):
+            n.output[i] = rename(v)
+        if LAYER_NAME.match(n.name):
+            for v in n.input:
+                consumer.setdefault(v, n.name.split("/", 1)[0])
     for k, n in enumerate(graph.node):
         if not LAYER_NAME.match(n.name):
             owner = next((consumer[o] for o in n.output if o in consumer), "graph")
