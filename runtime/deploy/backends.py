@@ -196,6 +196,13 @@ class OpenVinoRunner:
         return _group(samples, repeats)
 
 
+def openvino_capabilities() -> list[str]:
+    """What OpenVINO's CPU plugin says this CPU can compute in (BF16 and FP16 among them where it has them)."""
+    import openvino as ov
+
+    return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
 class OpenVinoBackend:
     name = "openvino"
 
@@ -207,9 +214,7 @@ class OpenVinoBackend:
         if dtype not in _OV_PRECISION:
             raise BenchError(f"dtype {dtype!r} is not one of {', '.join(_OV_PRECISION)}")
         if dtype in _OV_CAPABILITY:
-            import openvino as ov
-
-            caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            caps = openvino_capabilities()
             if _OV_CAPABILITY[dtype] not in caps:
                 raise BenchError(f"this CPU has no {dtype} support in OpenVINO (its capabilities: "
                                  f"{', '.join(caps)}); use --dtype fp32")
