@@ -18,7 +18,9 @@ the fraction of the physical floor it reaches: FMA / the peak multiply-adds per 
 
 As in bench_runtime.py, OMP_WAIT_POLICY=PASSIVE is set before torch loads (OpenMP spin-waiting makes 2-thread
 torch runs erratic on a shared machine) and glibc's mmap threshold is raised (runtime.bench.tune_cpu_allocator);
-onnxruntime and OpenVINO keep their own thread pools' defaults.
+with it, runtime.deploy.backends turns off onnxruntime's spinning too (session.intra_op.allow_spinning=0:
+results/bench_backends_cpu_ort_spinning.txt is a run with onnxruntime spinning, 1.2-2.7x torch at 2 threads on
+the loaded machine). OpenVINO keeps its defaults.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _small(network: designer.Network) -> designer.Network:
     """The network at the smallest input size (64, 96, ...) its layers accept and the runtime builds."""
-    c, h, w = network.input_shape
+    _, h, w = network.input_shape
     for size in range(64, max(h, w), 32):
         try:
             small = with_net(network, width=size, height=size)

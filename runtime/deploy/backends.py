@@ -10,7 +10,9 @@ runtime inserts, is under None).
 
 Threads are set the same way in every backend: torch.set_num_threads(threads) for torch, onnxruntime's
 intra_op_num_threads=threads with inter_op_num_threads=1 (sequential execution), OpenVINO's
-INFERENCE_NUM_THREADS=threads with one stream and the latency hint.
+INFERENCE_NUM_THREADS=threads with one stream and the latency hint. Where OMP_WAIT_POLICY=PASSIVE (what the
+benchmarks set so that torch's OpenMP threads do not spin-wait on a shared machine), onnxruntime's intra-op
+threads do not spin either (session.intra_op.allow_spinning=0); otherwise each runtime keeps its default.
 
 Precision: onnxruntime runs the fp32 model as exported (on CPU, or on CUDA through its CUDA provider where the
 installed onnxruntime has one). OpenVINO's CPU plugin would pick bf16 on its own where the CPU has it (AMX /
@@ -24,7 +26,8 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -105,6 +108,8 @@ class OnnxRuntimeRunner:
         so.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
+        if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # torch's threads do not spin: nor these
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if profile_dir is not None:
             so.enable_profiling = True
             so.profile_file_prefix = os.path.join(profile_dir, "ort")
@@ -241,7 +246,7 @@ def measure_backend(network: Network, *, backend: str, device: str = "cpu", batc
     import torch
 
     from designer.cost import count
-    from runtime.bench import BenchResult, LayerTime, _timer
+    from runtime.bench import BenchResult, _timer
 
     if batch < 1:
         raise BenchError(f"batch must be at least 1, got {batch}")

@@ -234,7 +234,3 @@ class _Step(nn.Module):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return self.layer(*xs)
-
-
-def to_bytes(proto: onnx.ModelProto) -> bytes:
-    return proto.SerializeToString()
