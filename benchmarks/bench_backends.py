@@ -41,6 +41,7 @@ from torch.utils import benchmark  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import designer  # noqa: E402
+from benchmarks.bench_runtime import matmul_timer  # noqa: E402 (the same peak-FMA/s measurement)
 from runtime.bench import device_name, prepare, tune_cpu_allocator  # noqa: E402
 from runtime.deploy.backends import BACKENDS  # noqa: E402
 from runtime.deploy.onnx_export import export_network  # noqa: E402
@@ -53,14 +54,6 @@ KINDS = ("torch", "onnxruntime", "openvino")
 def timer(fn, threads: int):
     t = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=threads)
     return lambda min_run_time: t.blocked_autorange(min_run_time=min_run_time)
-
-
-def matmul_timer(threads: int, n: int):
-    """Times one n x n x n fp32 torch.mm (n^3 FMA): the practical peak multiply-add rate at `threads`."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(3):
-        torch.mm(a, b)
-    return timer(lambda: torch.mm(a, b), threads)
 
 
 def runners(network: designer.Network, batch: int, threads: int) -> dict:
@@ -94,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     started = time.time()
     thread_counts = [int(t) for t in args.threads.split(",")]
-    mm = {t: matmul_timer(t, args.matmul) for t in thread_counts}
+    mm = {t: matmul_timer("cpu", t, args.matmul) for t in thread_counts}
     mm_times: dict[int, list[float]] = {t: [mm[t](0.5).median] for t in thread_counts}
     results = []  # (network, batch, threads, fma, {kind: [Measurement per rep]})
     for name in args.nets.split(","):
