@@ -206,14 +206,15 @@ def _unexportable(model: DarknetModel, names: list[StepName], x: torch.Tensor, o
                   error: Exception) -> ExportError:
     """Export each step alone on its real inputs to find the layer the exporter refuses."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    inputs: dict[int, tuple[torch.Tensor, ...]] = {}
-    outs = {-1: x}
-    with torch.no_grad():
-        for k, args, write, free in model._plan:
-            ins = tuple(outs[r] if v is None else outs[r].flatten(1)[:, : v[0] * v[1] * v[2]].reshape(-1, *v)
-                        for r, v in args)
-            inputs[k] = ins
-            outs[write] = model.layers[k](*ins)
+    inputs: dict[int, tuple[torch.Tensor, ...]] = {}  # step -> its inputs in a real forward pass
+    hooks = [layer.register_forward_pre_hook(lambda m, args, k=k: inputs.setdefault(k, args) and None)
+             for k, layer in enumerate(model.layers)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
     for k, ins in inputs.items():
         try:
             with torch.no_grad(), warnings.catch_warnings():
