@@ -8,6 +8,9 @@ torch.utils.benchmark (blocked_autorange), so that a load change on the machine 
 - frozen: the same optimised model traced, torch.jit.freeze'd and optimize_for_inference'd (runtime.optimize
   freeze=True);
 - compiled: the same optimised model through torch.compile (minutes of compilation per network and batch).
+Warm-up before timing: every build runs for --warmup seconds (at least 5 calls; CUDA synchronised), then one
+whole round of timings over all builds is run and discarded, so that neither kernel selection / compilation nor
+a device still ramping its clocks up (the first build timed on an idle GPU) lands in the figures.
 Printed per case: median and IQR of each build (ms), the ratio to plain per repetition (median and range: the
 figure for the 0.6 target at batch 1), and the physical floor: FMA / the peak multiply-adds per second of a
 large fp32 matmul timed the same way on the same device, with the fraction of it each build reaches.
@@ -52,6 +55,20 @@ def matmul_timer(device: str, threads: int, n: int):
         torch.mm(a, b)
     t = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b}, num_threads=threads)
     return lambda min_run_time: t.blocked_autorange(min_run_time=min_run_time)
+
+
+def warm_up(model, x, seconds: float) -> int:
+    """Run `model` for at least `seconds` (and 5 calls), synchronising CUDA; returns the number of calls."""
+    import time
+
+    calls, t0 = 0, time.perf_counter()
+    with torch.no_grad():
+        while calls < 5 or time.perf_counter() - t0 < seconds:
+            model(x)
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            calls += 1
+    return calls
 
 
 def time_once(model, x, threads: int, min_run_time: float) -> benchmark.Measurement:
@@ -114,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--reps", type=int, default=7, help="repetitions per case, the builds timed in turn in each")
     ap.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timed block")
+    ap.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per build (at least 5 calls)")
     ap.add_argument("--matmul", type=int, default=2048, help="matmul size for the peak FMA/s")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile build")
     ap.add_argument("--no-malloc-tuning", action="store_true",
@@ -149,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                 builds["compiled"] = prepare(network, device=args.device, optimized=True, channels_last=True,
                                              compile=True)
             x = torch.randn(batch, *network.input_shape, device=args.device)
-            with torch.no_grad():
-                for m in builds.values():
-                    for _ in range(5):  # warm-up: kernel selection, profiling runs, compilation
-                        m(x)
+            for m in builds.values():  # warm-up: kernel selection, profiling runs, compilation
+                warm_up(m, x, args.warmup)
+            for m in builds.values():  # one discarded round: every build timed once before the recorded ones
+                time_once(m, x, args.threads, args.min_run_time)
             runs: dict[str, list[benchmark.Measurement]] = {k: [] for k in builds}
             for _ in range(args.reps):  # builds in turn, and the matmul among them: a load change hits all
                 for k, m in builds.items():
@@ -165,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {args.device} ({device_name(args.device)}), {args.threads} threads, torch {torch.__version__}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
           f"{'1 GiB (tune_cpu_allocator)' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} "
-          f"repetitions of {args.min_run_time} s per build")
+          f"repetitions of {args.min_run_time} s per build after {args.warmup} s of warm-up and one discarded round")
     print(f"peak: {args.matmul}^3 fp32 matmul, fastest of {len(mm_times)} timings = {peak / 1e9:.1f} GFMA/s "
           f"(median {args.matmul**3 / statistics.median(mm_times) / 1e9:.1f}); floor = FMA / peak")
     print()

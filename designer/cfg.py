@@ -17,8 +17,9 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from designer.activations import ACTIVATIONS, HANK_ACTIVATIONS, cpu_gives_zero
 from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
-from designer.sections import ACTIVATIONS, ACTIVATIONS_BOTH, ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
+from designer.sections import ALIASES, REFERENCE_KEYS, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
 DESIGN_END = "# --- end mixdesign design ---"
@@ -52,6 +53,7 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
     sections: list[_Section] = []
     design_lines: list[str] | None = None
     design: str | None = None
+    design_line = 0  # where the open design block starts
     for lineno, raw in enumerate(text.splitlines(), start=1):
         rawr = raw.rstrip("\r\n")
         if design_lines is not None:
@@ -62,7 +64,7 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
                 design_lines.append(rawr[2:] if rawr.startswith("# ") else rawr.lstrip("#"))
             continue
         if rawr.strip() == DESIGN_BEGIN and not sections:
-            design_lines = []
+            design_lines, design_line = [], lineno
             continue
         line = rawr.translate(_STRIP)
         if not line or line[0] in "#;":
@@ -80,7 +82,8 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
         key, value = line.split("=", 1)
         sections[-1].options.append((key, value, lineno))
     if design_lines is not None:
-        raise CfgError(0, f"design block opened by {DESIGN_BEGIN!r} is never closed")
+        raise CfgError(design_line, f"design block opened by {DESIGN_BEGIN!r} is never closed (add "
+                                    f"{DESIGN_END!r} after the design, before [net])")
     return sections, design
 
 
@@ -134,8 +137,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
         hint = f" (section names are case-sensitive: did you mean [{near[0]}]?)" if near else ""
         raise CfgError(sec.line, f"unknown section [{sec.name}]{hint}")
     sdef = SECTIONS[type_]
-    specs = sdef.keys + (COMMON_KEYS if type_ != "net" else ())
-    by_name = {k.name: k for k in specs}
+    by_name = {k.name: k for k in sdef.all_keys}
     values: dict[str, Value] = {}
     for key, raw, line in sec.options:
         spec = by_name.get(key)
@@ -156,8 +158,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
 
 
 def _check_required(layer: Layer) -> None:
-    required = {"route": "layers", "shortcut": "from", "scale_channels": "from", "sam": "from"}
-    key = required.get(layer.type)
+    key = REFERENCE_KEYS.get(layer.type)  # every reference key is required (darknet crashes without it)
     if key and layer[key] is None:
         raise CfgError(layer.line, f"[{layer.type}] needs {key}= (darknet crashes without it)")
     if layer.type == "shortcut" and layer["weights_type"] != "none" and layer["weights_normalization"] == "none":
@@ -234,10 +235,8 @@ def fmt_value(v: Value) -> str:
 
 
 def emit_section(layer: Layer) -> list[str]:
-    sdef = SECTIONS[layer.type]
-    specs = sdef.keys + (COMMON_KEYS if layer.type != "net" else ())
     lines = [f"[{layer.type}]"]
-    for spec in specs:
+    for spec in SECTIONS[layer.type].all_keys:
         v = layer[spec.name]
         if v is None or (not spec.always and v == spec.default):
             continue
@@ -292,9 +291,9 @@ def lint(source: str | Path) -> list[Diagnostic]:
         if not SECTIONS[layer.type].hank:
             diags.append(Diagnostic(layer.line, "warning", f"[{layer.type}] does not exist in hank-ai darknet"))
         act = layer.get("activation")
-        if act and act not in ACTIVATIONS_BOTH:
+        if act and act not in HANK_ACTIVATIONS:
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} is unknown to hank-ai darknet"))
-        if layer.type in ("scale_channels", "connected", "activation") and act in ("swish", "mish", "hard_mish", "relu6"):
+        if act and cpu_gives_zero(act, layer.type):
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} in [{layer.type}] gives 0 on CPU darknet"))
     for key in ("max_crop", "min_crop"):
         if network.net[key] is not None:

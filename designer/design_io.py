@@ -2,8 +2,8 @@
 
 Block strings follow timm's `_decode_block_str` grammar (../shared/reference/mixnet_arch.md section 7):
 `ir_r3_k3.5.7.9_a1.1_p1.1_s2_e6_c80_se0.25_nsw`, with `gsN` for N channels per depthwise group (timm's group
-size) and `noskip`. The activation token: nre relu, nsw swish, nmi mish, nr6 relu6, nhm hard_mish, nlk leaky,
-nge gelu, nel elu, nse selu, nth tanh; without one, the design's default activation applies.
+size) and `noskip`. The activation token is `n` + designer.activations' token (nre relu, nsw swish, nlo logistic,
+...); without one, the design's default activation applies.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from pathlib import Path
 
 import yaml
 
+from designer.activations import NO_DARKNET, TOKEN_FOR, TOKENS
 from designer.errors import MixdesignError
 from designer.spec import ACTIVATION_NAMES, Arch, Block, Head, Stem
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "cfg_templates"
 
-_ACT_TOKENS = {"re": "relu", "sw": "swish", "mi": "mish", "r6": "relu6", "hm": "hard_mish", "lk": "leaky",
-               "ge": "gelu", "el": "elu", "se": "selu", "th": "tanh", "li": "linear"}  # fmt: skip
-_TOKEN_FOR_ACT = {v: k for k, v in _ACT_TOKENS.items()}
-_NO_DARKNET = {"hs": "hard-swish", "hsig": "hard-sigmoid", "pr": "prelu"}
 
 
 class DesignFormatError(MixdesignError):
@@ -46,12 +43,12 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
             continue
         if tok.startswith("n") and not tok[1:2].isdigit():
             key = tok[1:]
-            if key in _NO_DARKNET:
-                raise DesignFormatError(f"block {s!r}: {_NO_DARKNET[key]} has no darknet activation")
-            if key not in _ACT_TOKENS:
+            if key in NO_DARKNET:
+                raise DesignFormatError(f"block {s!r}: {NO_DARKNET[key]} has no darknet activation")
+            if key not in TOKENS:
                 raise DesignFormatError(f"block {s!r}: unknown activation token {tok!r} "
-                                        f"(known: {', '.join('n' + k for k in _ACT_TOKENS)})")
-            kw["activation"] = _ACT_TOKENS[key]
+                                        f"(known: {', '.join('n' + k for k in TOKENS)})")
+            kw["activation"] = TOKENS[key]
             continue
         m = re.fullmatch(r"([a-z]+)(\d[\d.]*)", tok)
         if not m:
@@ -111,7 +108,7 @@ def format_block_string(b: Block) -> str:
         toks.append(f"gs{b.dw_group_size}")
     if not b.skip:
         toks.append("noskip")
-    toks.append("n" + _TOKEN_FOR_ACT[b.activation])
+    toks.append("n" + TOKEN_FOR[b.activation])
     return "_".join(toks)
 
 
@@ -215,6 +212,6 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> Arch:
     path = PRESET_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise KeyError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
+        raise DesignFormatError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
     return load_yaml(path)
 

@@ -6,8 +6,10 @@
 
 Subclasses: CfgError (cfg text, designer.ir), DesignError (designer.spec), DesignFormatError (design YAML and
 block strings, designer.design_io), SourceError (what a command-line SOURCE names, designer.cli.sources),
-WeightsError (runtime.weights), BenchError (runtime.bench), DataError (runtime.train.data), BundleError
-(runtime.bundle.check), OutputError (a file or folder that cannot be written, designer.files).
+WeightsError (runtime.weights), BenchError (runtime.bench), DataError (runtime.train.data), DeviceError
+(runtime.train.distributed), BundleError (runtime.bundle.check), OutputError (a file or folder that cannot be
+written, designer.files), EditError (a network edit for training or bundling, designer.edits and
+designer.yolo_head). The command line reports them all in one place, designer/cli/errors.py.
 """
 
 from __future__ import annotations
@@ -48,3 +50,8 @@ class MixdesignError(ValueError):
 
 class OutputError(MixdesignError):
     """A file or folder the user asked for cannot be written (names the user's path, never a temp name)."""
+
+
+class EditError(MixdesignError):
+    """A network that cannot take an edit the user asked for: a classifier tail to retarget, a detection head to
+    attach, a training [net] recipe (designer.edits, designer.yolo_head)."""

@@ -36,16 +36,10 @@ class Diagnostic:
         return f"line {self.line}: {self.severity}: {self.message}"
 
 
-def _key_specs(type_: str):
-    from designer.sections import COMMON_KEYS
-
-    return SECTIONS[type_].keys + (COMMON_KEYS if type_ != "net" else ())
-
-
 # Per section type: key names in table order, key -> position, and the defaults. Layers store only values.
-_NAMES: dict[str, tuple[str, ...]] = {t: tuple(k.name for k in _key_specs(t)) for t in SECTIONS}
+_NAMES: dict[str, tuple[str, ...]] = {t: tuple(k.name for k in SECTIONS[t].all_keys) for t in SECTIONS}
 _POS: dict[str, dict[str, int]] = {t: {n: i for i, n in enumerate(names)} for t, names in _NAMES.items()}
-_DEFAULTS: dict[str, tuple[Value, ...]] = {t: tuple(k.default for k in _key_specs(t)) for t in SECTIONS}
+_DEFAULTS: dict[str, tuple[Value, ...]] = {t: tuple(k.default for k in SECTIONS[t].all_keys) for t in SECTIONS}
 
 
 @dataclass(frozen=True)
@@ -114,18 +108,46 @@ class Network:
         return int(c), int(h), int(w)
 
 
+INPUT = -1  # the index that stands for the network input in a layer's reads
+
+# Sections that do not read the previous layer's output: [route] reads only its layers=, [implicit] reads nothing
+# (make_implicit_layer: its output is its own weights).
+NO_PREVIOUS = frozenset({"route", "implicit"})
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One layer reference as written in the cfg (`layers=`/`from=`) and the absolute index darknet resolves."""
+
+    layer: int  # the layer holding the reference
+    key: str  # "layers" or "from"
+    written: int
+    absolute: int
+
+
 def resolve_index(ref: int, at: int) -> int:
     """Darknet's layer reference rule: negative is relative to the current layer, otherwise absolute."""
     return at + ref if ref < 0 else ref
 
 
-def references(layer: Layer, at: int) -> tuple[int, ...]:
-    """Absolute indices of the layers `layer` (at index `at`) reads besides its predecessor."""
+def layer_refs(layer: Layer, at: int) -> tuple[Ref, ...]:
+    """The references of `layer` (at index `at`), as written and as resolved (sections.REFERENCE_KEYS)."""
     key = REFERENCE_KEYS.get(layer.type)
-    if key is None:
-        return ()
-    v = layer[key]
+    v = None if key is None else layer[key]
     if v is None:
         return ()
-    refs = v if isinstance(v, tuple) else (v,)
-    return tuple(resolve_index(int(r), at) for r in refs)
+    return tuple(Ref(at, key, int(r), resolve_index(int(r), at)) for r in (v if isinstance(v, tuple) else (v,)))
+
+
+def references(layer: Layer, at: int) -> tuple[int, ...]:
+    """Absolute indices of the layers `layer` (at index `at`) reads besides its predecessor."""
+    return tuple(r.absolute for r in layer_refs(layer, at))
+
+
+def layer_inputs(layer: Layer, at: int) -> tuple[int, ...]:
+    """Every index `layer` reads, in the order darknet uses them: the previous layer (INPUT for layer 0) unless the
+    section reads only its references, then the references. The one rule used by shapes, graph and run plan."""
+    refs = references(layer, at)
+    if layer.type in NO_PREVIOUS:
+        return refs
+    return (at - 1 if at else INPUT, *refs)

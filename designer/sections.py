@@ -35,6 +35,11 @@ class SectionDef:
     keys: tuple[KeySpec, ...]
     hank: bool = True  # hank-ai darknet has this section
 
+    @property
+    def all_keys(self) -> tuple[KeySpec, ...]:
+        """Every key the section reads, in writer order: its own, then COMMON_KEYS for a layer (not [net])."""
+        return self.keys + (COMMON_KEYS if self.type != "net" else ())
+
     def key(self, name: str) -> KeySpec | None:
         for k in self.keys:
             if k.name == name:
@@ -228,8 +233,9 @@ _SECTIONS: tuple[SectionDef, ...] = (
         "conv_lstm",
         ("conv_lstm",),
         _keys(
-            "output:int=1! size:int=3 stride:int=1 dilation:int=1 pad:int=0 groups:int=1 batch_normalize:int=0 "
-            "xnor:int=0 peephole:int=0 bottleneck:int=0 lstm_activation:str=tanh activation:str=linear"
+            "output:int=1! size:int=3 stride:int=1 dilation:int=1 pad:int=0 padding:int=0 groups:int=1 "
+            "batch_normalize:int=0 xnor:int=0 peephole:int=0 bottleneck:int=0 lstm_activation:str=tanh "
+            "activation:str=linear state_constrain:int=~ shortcut:int=0 time_normalizer:float=1"
         ),
         hank=False,
     ),
@@ -238,7 +244,7 @@ _SECTIONS: tuple[SectionDef, ...] = (
         "crnn",
         ("crnn",),
         _keys(
-            "output:int=1! hidden:int=1 size:int=3 stride:int=1 dilation:int=1 pad:int=0 groups:int=1 "
+            "output:int=1! hidden:int=1 size:int=3 stride:int=1 dilation:int=1 pad:int=0 padding:int=0 groups:int=1 "
             "activation:str=logistic! batch_normalize:int=0 xnor:int=0 shortcut:int=0"
         ),
     ),
@@ -246,7 +252,7 @@ _SECTIONS: tuple[SectionDef, ...] = (
     SectionDef(
         "implicit",
         ("implicit",),
-        _keys("filters:int=1! atoms:int=1 mean_init:float=0 std_init:float=0.2"),
+        _keys("filters:int=128! atoms:int=1 mean:float=0 std:float=0.2"),  # parse_implicit reads mean=, std=
         hank=False,
     ),
 )
@@ -254,16 +260,6 @@ _SECTIONS: tuple[SectionDef, ...] = (
 SECTIONS: dict[str, SectionDef] = {s.type: s for s in _SECTIONS}
 # header name as written in a cfg -> canonical type
 ALIASES: dict[str, str] = {alias: s.type for s in _SECTIONS for alias in s.aliases}
-
-# Activation names darknet's get_activation() knows (activations.c); anything else silently becomes relu.
-ACTIVATIONS = (
-    "logistic", "loggy", "relu", "relu6", "elu", "selu", "gelu", "relie", "ramp", "linear", "tanh", "plse",
-    "leaky", "revleaky", "stair", "hardtan", "lhtan", "swish", "mish", "hard_mish",
-    "normalize_channels", "normalize_channels_softmax", "normalize_channels_softmax_maxval",
-)  # fmt: skip
-# Names both AlexeyAB and hank-ai know (DIALECTS.md rule 5).
-ACTIVATIONS_BOTH = ("relu", "leaky", "linear", "logistic", "swish", "mish", "hard_mish", "relu6", "tanh", "gelu",
-                    "elu", "selu")  # fmt: skip
 
 # Sections that take layer references, and the key holding them.
 REFERENCE_KEYS = {"route": "layers", "shortcut": "from", "scale_channels": "from", "sam": "from"}

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
+from designer.activations import DESIGN_ACTIVATIONS
 from designer.errors import MixdesignError
 
-Activation = Literal["relu", "swish", "mish", "hard_mish", "leaky", "relu6", "gelu", "elu", "selu", "tanh",
-                     "linear", "logistic"]  # fmt: skip
-ACTIVATION_NAMES: tuple[str, ...] = Activation.__args__  # type: ignore[attr-defined]
+Activation = str  # a darknet activation name with a block-string token (designer/activations.py)
+ACTIVATION_NAMES: tuple[str, ...] = DESIGN_ACTIVATIONS
 
 
 @dataclass(frozen=True)

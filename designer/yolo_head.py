@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from designer.errors import EditError
 from designer.ir import Layer, Network, make_layer
 from designer.shapes import infer_shapes
 
@@ -49,7 +50,7 @@ def backbone_end(network: Network) -> int:
         while i >= 0 and layers[i].type in ("dropout", "connected"):
             i -= 1
     if i < 0 or (shapes[i].h, shapes[i].w) == (1, 1) and layers[i].type == "avgpool":
-        raise ValueError("the network has no spatial backbone to put a detection head on")
+        raise EditError("the network has no spatial backbone to put a detection head on")
     return i
 
 
@@ -84,15 +85,15 @@ def attach_yolo_head(network: Network, classes: int, anchors: tuple[tuple[int, i
                      masks: tuple[tuple[int, ...], ...] = DEFAULT_MASKS) -> Network:
     """The backbone of `network` with one or two YOLO scales (one per mask group, coarsest first)."""
     if classes < 1:
-        raise ValueError(f"classes={classes}: a detector needs one or more")
+        raise EditError(f"classes={classes}: a detector needs one or more")
     if not 1 <= len(masks) <= 2:
-        raise ValueError(f"{len(masks)} mask groups: this head has one or two scales")
+        raise EditError(f"{len(masks)} mask groups: this head has one or two scales")
     used = sorted(i for m in masks for i in m)
     if not used or min(used) < 0 or max(used) >= len(anchors):
-        raise ValueError(f"masks {masks} must index the {len(anchors)} anchors (0..{len(anchors) - 1})")
+        raise EditError(f"masks {masks} must index the {len(anchors)} anchors (0..{len(anchors) - 1})")
     _, h, w = network.input_shape[0], network.input_shape[1], network.input_shape[2]
     if h % 32 or w % 32:
-        raise ValueError(f"detector input {w}x{h}: use a multiple of 32 (darknet warns otherwise and the "
+        raise EditError(f"detector input {w}x{h}: use a multiple of 32 (darknet warns otherwise and the "
                          "upsampled scale can miss its route partner)")
     end = backbone_end(network)
     layers = list(network.layers[: end + 1])
@@ -102,7 +103,7 @@ def attach_yolo_head(network: Network, classes: int, anchors: tuple[tuple[int, i
     if len(masks) == 2:
         tap = _stride16_tap(network, end)
         if tap is None:
-            raise ValueError("the backbone has no layer at twice its final resolution for a second YOLO scale; "
+            raise EditError("the backbone has no layer at twice its final resolution for a second YOLO scale; "
                              "give one mask group (e.g. --masks 0,1,2)")
         n = len(layers)
         layers.append(make_layer("route", layers=(end - n,)))
@@ -119,13 +120,13 @@ def attach_yolo_head(network: Network, classes: int, anchors: tuple[tuple[int, i
 def parse_anchors(text: str) -> tuple[tuple[int, int], ...]:
     vals = [v for v in text.replace(" ", "").split(",") if v]
     if len(vals) % 2 or not vals:
-        raise ValueError(f"anchors {text!r}: give w,h pairs")
+        raise EditError(f"anchors {text!r}: give w,h pairs")
     try:
         nums = [int(round(float(v))) for v in vals]
     except ValueError:
-        raise ValueError(f"anchors {text!r}: not numbers") from None
+        raise EditError(f"anchors {text!r}: not numbers") from None
     if min(nums) < 1:
-        raise ValueError(f"anchors {text!r}: sizes must be positive pixels")
+        raise EditError(f"anchors {text!r}: sizes must be positive pixels")
     return tuple((nums[i], nums[i + 1]) for i in range(0, len(nums), 2))
 
 
@@ -133,7 +134,7 @@ def parse_masks(text: str) -> tuple[tuple[int, ...], ...]:
     try:
         return tuple(tuple(int(v) for v in grp.split(",") if v.strip()) for grp in text.split(";") if grp.strip())
     except ValueError:
-        raise ValueError(f"masks {text!r}: comma lists of anchor indices, scales separated by ';'") from None
+        raise EditError(f"masks {text!r}: comma lists of anchor indices, scales separated by ';'") from None
 
 
 def scaled_tiny_anchors(size: int) -> tuple[tuple[int, int], ...]:

@@ -26,7 +26,8 @@ from torch.utils import benchmark
 from designer.cost import count
 from designer.errors import MixdesignError
 from designer.ir import Network
-from runtime.model import DarknetModel, build_model
+from designer.shapes import Shape, infer_shapes
+from runtime.model import DarknetModel, PlannedStep, build_model
 
 Device = Literal["cpu", "cuda"]
 DType = Literal["fp32", "fp16", "bf16"]
@@ -61,6 +62,8 @@ class BenchResult:
     fma: int
     fma_per_s: float
     per_layer: tuple[LayerTime, ...] | None = None
+    mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
+    params: int | None = None  # trainable parameters of the network measured (counted with the same shapes)
     backend: str = "torch"  # torch, onnxruntime, openvino (runtime.deploy.backends)
 
     def to_json(self) -> dict:
@@ -121,15 +124,17 @@ def check_device_dtype(device: str, dtype: str) -> None:
 
 
 def prepare(network: Network, *, device: str = "cpu", dtype: str = "fp32", channels_last: bool = False,
-            optimized: bool = True, compile: bool = False) -> torch.nn.Module:
+            optimized: bool = True, compile: bool = False,
+            shapes: tuple[Shape, ...] | None = None) -> torch.nn.Module:
     """The model measure() times: eval mode, on the device, in the dtype.
 
     The optimised build is runtime.optimize with BN folded, SE spans fused and MixConv spans as one
     zero-padded grouped conv on CPU (faster there than the split form in benchmarks/RESULTS_runtime.md), or
     whichever form times faster on CUDA. `compile` adds torch.compile (minutes of compilation on a small CPU).
+    `shapes`: infer_shapes(network) when the caller has it (shapes are computed once per network).
     """
     check_device_dtype(device, dtype)
-    model = build_model(network).to(device)
+    model = build_model(network, shapes=shapes).to(device)
     if optimized:
         from runtime.optimize.build import optimize
 
@@ -166,8 +171,9 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
     threads = int(threads or old_threads)
     torch.set_num_threads(threads)
     try:
+        shapes = infer_shapes(network)  # once: the build, the FMA count and the per-layer table share it
         model = prepare(network, device=device, dtype=dtype, channels_last=channels_last, optimized=optimized,
-                        compile=compile)
+                        compile=compile, shapes=shapes)
         x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
 
         @torch.no_grad()
@@ -177,7 +183,8 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
         for _ in range(3):
             run()
         m = _timer(run, threads, min_run_time)
-        fma = count(network).fma * batch
+        cost = count(network, shapes)
+        fma = cost.fma * batch
         layers = None
         if per_layer:
             eager = getattr(model, "_orig_mod", model)  # torch.compile's wrapper keeps the eager model
@@ -185,7 +192,7 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
         return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
                            dtype=dtype, optimized=optimized, channels_last=channels_last,
                            median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median,
-                           per_layer=layers)
+                           per_layer=layers, params=cost.params)
     finally:
         torch.set_num_threads(old_threads)
 
@@ -195,27 +202,27 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
                 sweeps: int = 2) -> tuple[LayerTime, ...]:
     """Each executed step timed alone on the inputs it gets in a real forward pass, slowest first.
 
-    Each layer gets a short window (min_run_time spread over the layers); the sweep over all layers is done
-    `sweeps` times and each layer keeps its lowest median, so that a load spike on a shared machine during one
-    layer's window does not make that layer look like the slowest.
+    The model's own executor runs the pass (DarknetModel.execute with a per-step hook that times the step's module
+    on the inputs it just got). Each layer gets a short window (min_run_time spread over the layers); the sweep
+    over all layers is done `sweeps` times and each layer keeps its lowest median, so that a load spike on a
+    shared machine during one layer's window does not make that layer look like the slowest.
     """
-    costs = count(model.network).layers
     batch = x.shape[0]
-    if model.channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    per = max(0.01, min_run_time / max(1, len(model._plan)))
+    per = max(0.01, min_run_time / max(1, len(model.plan)))
     best: dict[int, float] = {}
-    for _ in range(sweeps):  # a forward pass that times each layer on its real inputs as it goes
-        outs = {-1: x}
-        for k, args, write, free in model._plan:
-            ins = [outs[r] if v is None else outs[r].flatten(1)[:, : v[0] * v[1] * v[2]].reshape(-1, *v)
-                   for r, v in args]
-            layer = model.layers[k]
-            outs[write] = layer(*ins)
-            sec = _timer(lambda: layer(*ins), threads, per).median  # noqa: B023 (called right here)
-            best[k] = min(best.get(k, sec), sec)
-            for r in free:
-                del outs[r]
+
+    def on_step(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor) -> None:
+        sec = _timer(lambda: module(*ins), threads, per).median
+        best[p.k] = min(best.get(p.k, sec), sec)
+
+    for _ in range(sweeps):
+        model.execute(x, model.plan, on_step)
+    return layer_times(model, best, batch)
+
+
+def layer_times(model: DarknetModel, best: dict[int, float], batch: int) -> tuple[LayerTime, ...]:
+    """Seconds per executed step -> LayerTime rows (time and FMA shares of the steps' sums), slowest first."""
+    costs = count(model.network, model.shapes).layers
     rows = []
     for k, sec in best.items():
         layer, st = model.layers[k], model.steps[k]

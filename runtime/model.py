@@ -1,7 +1,8 @@
 """Darknet IR -> torch module: one table from layer type to builder, and the runner that executes it.
 
 `build_model(network)` reads only the parsed IR (designer.parse_cfg / designer.lower give a Network):
-layer types and resolved keys, shapes from designer.infer_shapes, references from designer.ir.references.
+layer types and resolved keys, shapes from designer.infer_shapes (passed in when the caller has them: computed
+once per network), what each layer reads from designer.ir.layer_inputs (the one reference rule).
 Each IR layer becomes one module named after darknet's layer (ConvolutionalLayer, RouteLayer, ...).
 
 The runner (`DarknetModel.forward`) keeps darknet's data flow: every layer reads the previous layer's output
@@ -11,24 +12,24 @@ only the last is asked for). The network output is the last layer that is not [c
 
 A `Step` runs one module over IR layers [first, last] and produces layer `last`'s output: one layer in the
 plain build; the optimised build (runtime.optimize) runs a whole MixConv or squeeze-excitation span as one.
+A `RunPlan` is the steps one pass runs, in order, with what each frees; `DarknetModel.execute` runs a plan and
+calls an optional per-step hook (runtime.bench times layers with it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 
-from designer.ir import CfgError, Layer, Network, references
+from designer.ir import INPUT, CfgError, Layer, Network, layer_inputs
 from designer.shapes import Shape, infer_shapes
 from runtime.layers import conv as cl
 from runtime.layers import head as hl
 from runtime.layers import merge as ml
 from runtime.layers import spatial as sl
-
-INPUT = -1  # read index of the network input
 
 View = tuple[int, int, int] | None  # (c,h,w) to view a flat (non-image) output as, or None
 
@@ -65,7 +66,7 @@ def _simple(cls) -> Builder:
     return lambda a: cls(a.layer, a.shape, a.index)
 
 
-# layer type -> builder; a type missing here is refused by build_model with the layer's line
+# layer type -> builder
 BUILDERS: dict[str, Builder] = {
     "convolutional": _simple(cl.ConvolutionalLayer),
     "connected": lambda a: cl.ConnectedLayer(a.layer, a.shape, a.index, a.prev_outputs),
@@ -89,26 +90,35 @@ BUILDERS: dict[str, Builder] = {
     "activation": _simple(hl.ActivationLayer),
 }
 
+# The section types the torch runtime does not build, and why: the one list (build_plain refuses these naming the
+# layer; tests/test_layer_tables.py checks BUILDERS and this cover every section type).
+UNBUILDABLE: dict[str, str] = {
+    "local": "locally connected layers (unshared weights per position) are not implemented",
+    "normalization": "darknet's LRN is not implemented",
+    "contrastive": "a training-only loss layer",
+    "Gaussian_yolo": "Gaussian YOLOv3 heads are not implemented",
+    "detection": "YOLOv1 detection heads are not implemented",
+    "rnn": "recurrent layers keep state across time steps; not implemented",
+    "gru": "recurrent layers keep state across time steps; not implemented",
+    "lstm": "recurrent layers keep state across time steps; not implemented",
+    "crnn": "recurrent layers keep state across time steps; not implemented",
+    "conv_lstm": "recurrent layers keep state across time steps; not implemented",
+    "history": "keeps the inputs of earlier time steps; not implemented",
+    "empty": "not implemented (darknet's pass-through)",
+    "implicit": "YOLOR implicit-knowledge layers are not implemented",
+}
+# A layer with antialiasing= adds a fixed blur conv the runtime does not build (designer.shapes.antialias_blur).
+ANTIALIASING = "antialiasing= (darknet's extra blur conv) is not implemented"
+
 # Layers that read their inputs as flat darknet buffers (so a flat route output needs no image view).
 _FLAT_READERS = frozenset({"route", "connected", "softmax", "dropout", "cost", "activation"})
-
-
-def layer_reads(layer: Layer, index: int) -> tuple[int, ...]:
-    """IR indices a layer reads, in the order its module takes them."""
-    prev = index - 1 if index else INPUT
-    refs = references(layer, index)
-    if layer.type == "route":
-        return refs
-    if layer.type in ("shortcut", "scale_channels", "sam"):
-        return (prev, *refs)
-    return (prev,)
 
 
 def layer_readers(network: Network) -> dict[int, set[int]]:
     """For each layer index (and INPUT), the layers that read its output."""
     out: dict[int, set[int]] = {}
     for i, layer in enumerate(network.layers):
-        for r in layer_reads(layer, i):
+        for r in layer_inputs(layer, i):
             out.setdefault(r, set()).add(i)
     return out
 
@@ -133,10 +143,59 @@ def default_outputs(network: Network) -> tuple[int, ...]:
 def plain_steps(network: Network, shapes: tuple[Shape, ...]) -> list[Step]:
     steps = []
     for i, layer in enumerate(network.layers):
-        reads = layer_reads(layer, i)
+        reads = layer_inputs(layer, i)
         views = tuple(_view(layer, r, shapes, p) for p, r in enumerate(reads))
         steps.append(Step(i, i, reads, views))
     return steps
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """Step `k` of a model (module `layers[k]`) in a run, and the outputs that can be let go after it."""
+
+    k: int
+    step: Step
+    free: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The steps one forward pass runs, in order: pruned to what the outputs need, or every step."""
+
+    steps: tuple[PlannedStep, ...]
+
+    @classmethod
+    def schedule(cls, steps: list[Step], outputs: tuple[int, ...], prune: bool = True) -> "RunPlan":
+        needed = set(outputs)
+        run = []
+        for k in range(len(steps) - 1, -1, -1):
+            if prune and steps[k].last not in needed:
+                continue
+            run.append(k)
+            needed.update(steps[k].reads)
+        run.reverse()
+        last_use: dict[int, int] = {}
+        for k in run:
+            for r in steps[k].reads:
+                last_use[r] = k
+        planned = []
+        for k in run:
+            st = steps[k]
+            free = tuple(sorted({r for r in st.reads if last_use[r] == k and r not in outputs}))
+            if st.last not in last_use and st.last not in outputs:
+                free += (st.last,)  # computed but never read (only in the unpruned plan)
+            planned.append(PlannedStep(k, st, free))
+        return cls(tuple(planned))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[PlannedStep]:
+        return iter(self.steps)
+
+
+# Called after each step with the planned step, its module, the inputs it got and its output.
+StepHook = Callable[[PlannedStep, nn.Module, list[Tensor], Tensor], None]
 
 
 def _as_image(t: Tensor, v: tuple[int, int, int]) -> Tensor:
@@ -148,42 +207,19 @@ class DarknetModel(nn.Module):
     """A darknet network as torch: `layers[k]` runs `steps[k]`. forward(x) -> the output layer(s)."""
 
     def __init__(self, network: Network, modules: list[nn.Module], steps: list[Step],
-                 outputs: tuple[int, ...] | None = None, optimized: bool = False):
+                 outputs: tuple[int, ...] | None = None, optimized: bool = False,
+                 shapes: tuple[Shape, ...] | None = None):
         super().__init__()
         self.network = network
-        self.shapes = infer_shapes(network)
+        self.shapes = shapes if shapes is not None else infer_shapes(network)
         self.layers = nn.ModuleList(modules)
         self.steps = steps
         self.outputs = tuple(outputs) if outputs else default_outputs(network)
         self.optimized = optimized
         self.channels_last = False  # convert the input to NHWC at the start (set_channels_last)
         self.weights_header = (0, 2, 5, 0)  # major, minor, revision, seen: what darknet's save_weights writes
-        self._plan = self._schedule(prune=True)
-        self._full_plan = self._schedule(prune=False)
-
-    def _schedule(self, prune: bool) -> list[tuple[int, tuple[tuple[int, View], ...], int, tuple[int, ...]]]:
-        """[(step k, ((read, view), ...), written index, indices to free after it)] in execution order."""
-        needed = set(self.outputs)
-        run = []
-        for k in range(len(self.steps) - 1, -1, -1):
-            st = self.steps[k]
-            if prune and st.last not in needed:
-                continue
-            run.append(k)
-            needed.update(st.reads)
-        run.reverse()
-        last_use: dict[int, int] = {}
-        for k in run:
-            for r in self.steps[k].reads:
-                last_use[r] = k
-        plan = []
-        for k in run:
-            st = self.steps[k]
-            free = tuple(sorted({r for r in st.reads if last_use[r] == k and r not in self.outputs}))
-            if st.last not in last_use and st.last not in self.outputs:
-                free += (st.last,)  # computed but never read (only in the unpruned plan)
-            plan.append((k, tuple(zip(st.reads, st.views)), st.last, free))
-        return plan
+        self.plan = RunPlan.schedule(steps, self.outputs, prune=True)  # what forward() runs
+        self.full_plan = RunPlan.schedule(steps, self.outputs, prune=False)  # every step (run_all)
 
     def set_channels_last(self) -> "DarknetModel":
         """NHWC weights and input: often faster for convolutions on CPU (oneDNN) and on tensor cores."""
@@ -192,27 +228,31 @@ class DarknetModel(nn.Module):
         return self
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
-        outs = self._execute(x, self._plan, None)
+        outs = self.execute(x)
         if len(self.outputs) == 1:
             return outs[self.outputs[0]]
         return tuple(outs[o] for o in self.outputs)
 
     def run_all(self, x: Tensor, on_output: Callable[[int, Tensor], None]) -> None:
         """Run every layer (nothing pruned) and call on_output(layer index, output) as each is produced."""
-        self._execute(x, self._full_plan, on_output)
+        self.execute(x, self.full_plan, lambda p, module, ins, y: on_output(p.step.last, y))
 
-    def _execute(self, x: Tensor, plan, on_output) -> dict[int, Tensor]:
+    def execute(self, x: Tensor, plan: RunPlan | None = None, on_step: StepHook | None = None) -> dict[int, Tensor]:
+        """Run `plan` (default: the pruned plan forward() runs); outputs still held at the end, by layer index.
+        `on_step` sees each step's module, inputs and output before anything is freed (per-layer timing)."""
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         outs: dict[int, Tensor] = {INPUT: x}
         layers = self.layers
-        for k, args, write, free in plan:
-            ins = [outs[r] if v is None else _as_image(outs[r], v) for r, v in args]
-            y = layers[k](*ins)
-            outs[write] = y
-            if on_output is not None:
-                on_output(write, y)
-            for r in free:
+        for p in plan if plan is not None else self.plan:
+            st = p.step
+            ins = [outs[r] if v is None else _as_image(outs[r], v) for r, v in zip(st.reads, st.views)]
+            module = layers[p.k]
+            y = module(*ins)
+            outs[st.last] = y
+            if on_step is not None:
+                on_step(p, module, ins, y)
+            for r in p.free:
                 del outs[r]
         return outs
 
@@ -220,26 +260,35 @@ class DarknetModel(nn.Module):
         return f"layers={len(self.network.layers)}, outputs={self.outputs}, optimized={self.optimized}"
 
 
-def build_plain(network: Network, outputs: tuple[int, ...] | None = None) -> DarknetModel:
-    shapes = infer_shapes(network)
+def _refuse(layer: Layer, index: int, why: str) -> CfgError:
+    return CfgError(layer.line, f"layer {index} [{layer.type}] cannot be built by the torch runtime: {why}")
+
+
+def build_plain(network: Network, outputs: tuple[int, ...] | None = None,
+                shapes: tuple[Shape, ...] | None = None) -> DarknetModel:
+    """`shapes`: infer_shapes(network) when the caller has it already (shapes are computed once per network)."""
+    if shapes is None:
+        shapes = infer_shapes(network)
     modules: list[nn.Module] = []
     for i, (layer, shape) in enumerate(zip(network.layers, shapes)):
         builder = BUILDERS.get(layer.type)
         if builder is None:
-            raise CfgError(layer.line, f"layer {i} [{layer.type}] is not supported by the torch runtime "
-                                       f"(supported: {', '.join(sorted(BUILDERS))})")
+            raise _refuse(layer, i, UNBUILDABLE.get(layer.type, "unknown layer type"))
+        if layer.get("antialiasing"):
+            raise _refuse(layer, i, ANTIALIASING)
         modules.append(builder(BuildArgs(layer, shape, i, shapes)))
     if outputs is not None:
         for o in outputs:
             if not 0 <= o < len(network.layers):
                 raise ValueError(f"output layer {o} does not exist (0..{len(network.layers) - 1})")
-    return DarknetModel(network, modules, plain_steps(network, shapes), outputs)
+    return DarknetModel(network, modules, plain_steps(network, shapes), outputs, shapes=shapes)
 
 
 def build_model(network: Network, *, optimize: bool = False, outputs: tuple[int, ...] | None = None,
-                **optimize_options) -> DarknetModel:
-    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build)."""
-    model = build_plain(network, outputs).eval()
+                shapes: tuple[Shape, ...] | None = None, **optimize_options) -> DarknetModel:
+    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build).
+    `shapes`: infer_shapes(network) if the caller has it (else computed here, once)."""
+    model = build_plain(network, outputs, shapes).eval()
     if optimize:
         from runtime.optimize.build import optimize as _optimize
 

@@ -27,6 +27,13 @@ import torch
 from torch import Tensor
 
 from designer.errors import MixdesignError
+from designer.weights_layout import (
+    VERSION_BYTES,
+    header_size,
+    seen_format,
+    transposed_connected,
+    weights_bytes,
+)
 from runtime.model import DarknetModel
 
 
@@ -47,10 +54,6 @@ class Entry:
     @property
     def count(self) -> int:
         return self.target.numel()
-
-
-def header_size(major: int, minor: int) -> int:
-    return 12 + (8 if major * 10 + minor >= 2 else 4)
 
 
 def file_entries(model: DarknetModel, transpose_connected: bool = False) -> list[Entry]:
@@ -105,20 +108,20 @@ def _tensor_to_file(t: Tensor, e: Entry) -> bytes:
 
 
 def read_header(data: bytes, path: str) -> tuple[tuple[int, int, int, int], int]:
-    if len(data) < 12:
-        raise WeightsError(f"{path}: {len(data)} bytes, shorter than the 12-byte version header")
+    if len(data) < VERSION_BYTES:
+        raise WeightsError(f"{path}: {len(data)} bytes, shorter than the {VERSION_BYTES}-byte version header")
     major, minor, revision = struct.unpack_from("<3i", data, 0)
     size = header_size(major, minor)
     if len(data) < size:
         raise WeightsError(f"{path}: {len(data)} bytes, shorter than the {size}-byte header of a "
                            f"version {major}.{minor}.{revision} file")
-    seen = struct.unpack_from("<Q" if size == 20 else "<I", data, 12)[0]
+    seen = struct.unpack_from(seen_format(major, minor), data, VERSION_BYTES)[0]
     return (major, minor, revision, seen), size
 
 
 def _size_error(path: str, entries: list[Entry], hsize: int, n_bytes: int) -> WeightsError:
     need = sum(e.count for e in entries)
-    expected = hsize + 4 * need
+    expected = weights_bytes(need, hsize)
     if n_bytes < expected:
         have = (n_bytes - hsize) // 4
         done = 0
@@ -145,9 +148,9 @@ def load_weights(model: DarknetModel, path: str | Path) -> DarknetModel:
         raise WeightsError(f"cannot read {p}: {e.strerror}") from None
     header, hsize = read_header(data, p)
     major, minor = header[0], header[1]
-    entries = file_entries(model, transpose_connected=major > 1000 or minor > 1000)
+    entries = file_entries(model, transpose_connected=transposed_connected(major, minor))
     need = sum(e.count for e in entries)
-    if len(data) != hsize + 4 * need:
+    if len(data) != weights_bytes(need, hsize):
         raise _size_error(p, entries, hsize, len(data))
     body = np.frombuffer(data, dtype="<f4", offset=hsize)
     tensors, at = [], 0
@@ -164,15 +167,15 @@ def load_weights(model: DarknetModel, path: str | Path) -> DarknetModel:
 def save_weights(model: DarknetModel, path: str | Path) -> None:
     """Write the model's weights in darknet's format (the header it was loaded with, else 0.2.5, seen 0)."""
     major, minor, revision, seen = model.weights_header
-    entries = file_entries(model, transpose_connected=major > 1000 or minor > 1000)
-    parts = [struct.pack("<3i", major, minor, revision)]
-    parts.append(struct.pack("<Q" if header_size(major, minor) == 20 else "<I", seen))
+    entries = file_entries(model, transpose_connected=transposed_connected(major, minor))
+    parts = [struct.pack("<3i", major, minor, revision), struct.pack(seen_format(major, minor), seen)]
     parts += [_tensor_to_file(e.target, e) for e in entries]
     Path(path).write_bytes(b"".join(parts))
 
 
 def expected_size(model: DarknetModel) -> int:
-    """Bytes of the .weights file this model reads (with its current header version)."""
+    """Bytes of the .weights file this model reads (with its current header version), counted from its tensors
+    (designer.weights_layout.expected_weights_bytes counts the same from the network; the tests compare them)."""
     major, minor = model.weights_header[:2]
-    entries = file_entries(model, transpose_connected=major > 1000 or minor > 1000)
-    return header_size(major, minor) + 4 * sum(e.count for e in entries)
+    entries = file_entries(model, transpose_connected=transposed_connected(major, minor))
+    return weights_bytes(sum(e.count for e in entries), header_size(major, minor))

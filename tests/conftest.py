@@ -1,14 +1,23 @@
-"""Shared fixtures: where ../shared lives, and skipping with a reason when it is absent."""
+"""Shared test helpers: where ../shared lives (skipping with a reason when it is absent), the tiny design, a free
+port, one torch thread, and driving the Streamlit app with AppTest (start it, read its workspace, edit the stage
+table through the editor's real on_change callback). Test modules import the plain functions from here."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+APP = str(REPO / "designer" / "app.py")
+# A tiny MixNet-style design (16x16 input, two block rows): seconds per epoch on 2 CPU cores.
+TINY_YAML = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 def shared_path(*parts: str) -> Path:
@@ -39,3 +48,55 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+# The workspace tests' backends (a PostgreSQL server for the session; `workspace_url` per test).
+from workspace_backends import free_port, new_pg_database, pg_server, workspace_url  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_workspace(tmp_path_factory):
+    """`bench`, `train` and the app record into a workspace: never the user's own one during the tests."""
+    import os
+
+    old = os.environ.get("MIXDESIGN_WORKSPACE")
+    os.environ["MIXDESIGN_WORKSPACE"] = str(tmp_path_factory.mktemp("workspace") / "workspace.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("MIXDESIGN_WORKSPACE", None)
+    else:
+        os.environ["MIXDESIGN_WORKSPACE"] = old
+
+
+# ------------------------------------------------------------------ the app through streamlit.testing
+
+def start_app(page: str | None = None, timeout: float = 60) -> AppTest:
+    """The app after its first run, switched to `webapp/pages/<page>` when given; fails on an exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    if page:
+        at.switch_page(f"webapp/pages/{page}").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def workspace(at: AppTest):
+    """The session's designer.webapp.state.Workspace."""
+    return at.session_state["_mixdesign"]
+
+
+def edit_table(at: AppTest, edits: dict, timeout: float | None = None) -> AppTest:
+    """What the browser sends when the stage editor is edited: its new widget value in the rerun's widget states.
+    Streamlit then fires the editor's on_change callback itself, as in a live session (AppTest's element API
+    cannot edit a data_editor, and assigning its state through at.session_state fires no callback)."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    editor = at.data_editor[0]
+    value = {"edited_rows": {}, "added_rows": [], "deleted_rows": [], **edits}
+    value["edited_rows"] = {str(k): v for k, v in value["edited_rows"].items()}
+    states = at._tree.get_widget_states()  # the other widgets keep their values
+    state = WidgetState(id=editor.proto.id, string_value=json.dumps(value))
+    states.widgets.append(state)
+    return at._run(states, timeout=timeout)

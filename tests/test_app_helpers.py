@@ -11,9 +11,10 @@ import pytest
 
 import designer
 from designer import DesignIssue, emit_cfg, load_preset, lower, parse_cfg
+from designer.edits import IMAGENET_RECIPE
 from designer.webapp import graph, jobs, stages
 from designer.webapp.analysis import analyse, layer_records, stage_records
-from designer.webapp.export import TrainingNet, bundle, readme, training_cfg
+from designer.webapp.export import bundle, readme, training_cfg
 from designer.webapp.importer import MAX_UPLOAD_BYTES, import_bytes, import_text
 from designer.webapp.model import LayersDesign, lowered
 from designer.webapp.references import reference_models
@@ -230,7 +231,7 @@ def test_import_problems_are_messages(data, name, fragment, line):
 
 def test_training_cfg_sets_net_keys_and_keeps_layers():
     net = lower(load_preset("mixnet-s"))
-    text = training_cfg(net, TrainingNet(max_batches=1234))
+    text = training_cfg(net, replace(IMAGENET_RECIPE, max_batches=1234))
     again = parse_cfg(text)
     assert again.layers == net.layers and again.design == net.design
     assert again.net["max_batches"] == 1234 and again.net["policy"] == "poly" and again.net["batch"] == 128
@@ -256,7 +257,15 @@ def test_reference_models_cover_the_seed_list_with_units():
                  "GhostNet-1.0", "MixNet-M-GPU", "Darknet53"):
         assert name in refs and refs[name].source
     assert refs["MixNet-M"].fma_M == 360 and refs["MixNet-M"].top1 == 77.0
-    assert refs["MixNet-M-GPU"].top1 == 71.5 and refs["MixNet-M-GPU"].darknet_bflops == pytest.approx(1.064)
+    assert refs["MixNet-M-GPU"].top1 == 71.5 and refs["MixNet-M-GPU"].published_bflops == pytest.approx(1.064)
+
+
+def test_units_help_says_whose_figures_and_shows_the_presets_own():
+    from designer.webapp import fmt
+
+    c = designer.count(designer.lower(designer.load_preset("mixnet-m")))
+    assert "seed thread's figures for AlexeyAB's 2019 mixnet_m.cfg, 0.379 B FMA" in fmt.HELP_UNITS
+    assert f"MixNet-M preset at 224 px counts {c.fma / 1e6:.1f} M FMA and prints {c.bflops:.3f}" in fmt.HELP_UNITS
 
 
 # ------------------------------------------------------------------ jobs

@@ -13,6 +13,7 @@ from PIL import Image
 import designer
 from designer.cli import main as mixdesign
 from designer.edits import prepare_network
+from designer.errors import MixdesignError
 from designer.yolo_head import attach_yolo_head, backbone_end, scaled_tiny_anchors
 from runtime.bundle import BundleOptions, write_bundle
 from runtime.bundle.anchors import kmeans_anchors
@@ -93,7 +94,7 @@ def test_policy_steps_and_flags(tiny, tmp_path):
     n = designer.parse_cfg((out / "tiny.cfg").read_text()).net
     assert n["policy"] == "steps" and n["steps"] == (400, 450) and n["scales"] == (0.1, 0.1)
     assert (n["max_batches"], n["batch"], n["subdivisions"], n["learning_rate"]) == (500, 32, 2, 0.05)
-    with pytest.raises(ValueError, match="multiple of subdivisions"):
+    with pytest.raises(MixdesignError, match="multiple of subdivisions"):
         write_bundle(designer.lower(tiny), tmp_path / "bad", BundleOptions(size=32, batch=10, subdivisions=4))
     assert not (tmp_path / "bad").exists()
 
@@ -134,7 +135,7 @@ def test_failure_leaves_nothing_behind(tiny, tmp_path):
 
 
 def test_existing_folder_is_not_overwritten(classifier_bundle: Path, tiny):
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(MixdesignError, match="already exists"):
         write_bundle(designer.lower(tiny), classifier_bundle)
 
 
@@ -178,7 +179,7 @@ def test_yolo_head_filters_rule(tiny, classes, masks):
         assert shapes[yolos[1]].h == 2 * shapes[yolos[0]].h
     reparsed = designer.parse_cfg(designer.emit_cfg(det))
     assert reparsed.layers == det.layers
-    with pytest.raises(ValueError, match="multiple of 32"):
+    with pytest.raises(MixdesignError, match="multiple of 32"):
         attach_yolo_head(designer.cfg.with_net(net, width=48, height=48), classes, anchors, masks)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -61,23 +62,81 @@ def test_malformed_cfg_names_the_line(text, line, phrase):
     assert any(d.severity == "error" and d.line == line for d in diags), diags
 
 
-def test_parser_behaviour_cases_are_caught():
-    """Each odd input darknet mis-reads or crashes on (parser_behaviour.json) gives an error or a lint warning."""
-    cases = json.loads(shared_path("darknet", "cases", "parser_behaviour.json").read_text())
-    for case in cases:
-        text = case["cfg_text"]
-        diags = lint(text)
-        try:
+# What the designer must do with each odd input of ../shared/darknet/cases/parser_behaviour.json (darknet's own
+# reaction is recorded there): ("error", line, phrase) = a CfgError at that line, also an error in lint;
+# ("lint", line, phrase) = parsed, with a lint warning at that line; ("ok", 0, "") = parsed, nothing to say.
+# Parsed cases must also get darknet's printed layer shapes.
+PARSER_BEHAVIOUR = {
+    "avgpool_keys": ("lint", 15, "[avgpool] does not read 'size'"),
+    "bad_activation": ("error", 16, "unknown activation 'swishh'"),
+    "case_section": ("error", 13, "did you mean [convolutional]"),
+    "crlf_spaces": ("ok", 0, ""),  # darknet strips spaces and CR: a normal cfg
+    "dup_key": ("lint", 8, "duplicate key 'filters'"),
+    "empty_value": ("lint", 7, "filters= has no value"),
+    "inline_comment": ("error", 10, "inline comment in a value"),
+    "line_without_equals": ("error", 6, "expected key=value, got 'nokey'"),  # darknet drops the line silently
+    "no_channels": ("error", 1, "needs width, height and channels"),
+    "no_net_first": ("error", 1, "first section must be [net]"),
+    "option_before_section": ("error", 1, "before the first section"),  # darknet: SIGSEGV
+    "route_ok": ("ok", 0, ""),
+    "route_out_of_range": ("error", 13, "refers to layer -2"),  # darknet: a 0x0x0 route, exit 0
+    "route_size_mismatch": ("error", 16, "differ in size"),
+    "scale_nofrom": ("error", 15, "[scale_channels] needs from="),
+    "share": ("error", 13, "share_index=0"),
+    "shortcut_nofrom": ("error", 21, "[shortcut] needs from="),
+    "steps_noscales": ("error", 1, "needs both steps= and scales="),
+    "subdiv_gt_batch": ("ok", 0, ""),  # darknet accepts it (subdivisions only matter for training)
+    "unknown_section": ("error", 13, "unknown section [foo]"),
+    "utf8_bom": ("error", 1, "before the first section"),  # darknet: SIGSEGV
+    "yolo_mismatch": ("error", 16, "set filters=6"),
+}
+
+
+def _darknet_shapes(messages: list[str]) -> list[tuple[int, ...]]:
+    """The output of each layer darknet printed: (h, w, c), or (outputs,) for a flat one like [avgpool]."""
+    out = []
+    for m in messages:
+        if "->" not in m:
+            continue
+        tail = m.split("->", 1)[1]
+        hwc = re.match(r"\s*(\d+) x\s*(\d+) x\s*(\d+)", tail)
+        out.append(tuple(map(int, hwc.groups())) if hwc else (int(tail.split()[0]),))
+    return out
+
+
+def _parser_cases() -> list[dict]:
+    return json.loads(shared_path("darknet", "cases", "parser_behaviour.json").read_text())
+
+
+def test_every_parser_behaviour_case_has_an_expected_outcome():
+    assert sorted(c["case"] for c in _parser_cases()) == sorted(PARSER_BEHAVIOUR)
+
+
+@pytest.mark.parametrize("name", sorted(PARSER_BEHAVIOUR))
+def test_parser_behaviour_case(name):
+    """Each odd input darknet mis-reads, crashes on or accepts (parser_behaviour.json) gets its specific outcome."""
+    case = next((c for c in _parser_cases() if c["case"] == name), None)
+    if case is None:
+        pytest.skip(f"parser_behaviour.json has no case {name!r}")
+    kind, line, phrase = PARSER_BEHAVIOUR[name]
+    text = case["cfg_text"]
+    diags = [d for d in lint(text) if d.severity in ("warning", "error")]
+    if kind == "error":
+        with pytest.raises(designer.CfgError) as e:
             parse_cfg(text)
-            raised = False
-        except designer.CfgError:
-            raised = True
-        messages = " ".join(case["messages"]).lower()
-        harmful = (case["exit_code"] != 0 or case["signal"] is not None or "unused field" in messages
-                   or "couldn't" in messages or "could parse" in messages or "type not recognized" in messages
-                   or "different" in messages)
-        if harmful:
-            assert raised or diags, case["case"]
+        assert e.value.line == line and phrase in e.value.message, e.value
+        assert any(d.severity == "error" and d.line == line and phrase in d.message for d in diags), diags
+        return
+    net = parse_cfg(text)
+    if kind == "lint":
+        assert [d.severity for d in diags if d.line == line and phrase in d.message] == ["warning"], diags
+        assert not [d for d in diags if d.severity == "error"], diags
+    else:
+        assert diags == [], diags
+    shapes = designer.infer_shapes(net)
+    printed = _darknet_shapes(case["messages"])
+    assert len(printed) == len(net.layers)
+    assert [(s.h, s.w, s.c) if len(p) == 3 else (s.outputs,) for s, p in zip(shapes, printed)] == printed
 
 
 def test_lint_reports_silent_misreads():

@@ -12,7 +12,8 @@ import pytest
 
 from designer import emit_cfg, load_yaml, lower
 from designer.webapp import jobs
-from tests.test_app_jobs import click, small_design, start, ws
+from tests.conftest import start_app, workspace
+from tests.test_app_jobs import click, small_design
 
 pytestmark = pytest.mark.app
 
@@ -26,7 +27,7 @@ def _own_workspace(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_latency_page_measures_with_each_onnx_backend():
-    at = small_design(start("latency.py")).switch_page("webapp/pages/latency.py").run()
+    at = small_design(start_app("latency.py", timeout=120)).switch_page("webapp/pages/latency.py").run()
     assert at.selectbox(key="lat_backend").options == ["torch (runtime)", "onnxruntime (ONNX)", "OpenVINO (ONNX)"]
     at.number_input(key="lat_min_run").set_value(0.2).run()
     at.checkbox(key="lat_per_layer").uncheck().run()
@@ -34,11 +35,11 @@ def test_latency_page_measures_with_each_onnx_backend():
         at.selectbox(key="lat_backend").set_value(backend).run()
         assert at.checkbox(key="lat_cl").disabled
         click(at, "Measure")
-        job = jobs.get(ws(at).jobs["bench"])
+        job = jobs.get(workspace(at).jobs["bench"])
         assert jobs.wait(job, 240), "measurement did not finish"
         assert job.status == "done", job.error
         at.run()
-        assert ws(at).bench_history[-1]["backend"] == backend and ws(at).bench_history[-1]["dtype"] == "fp32"
+        assert workspace(at).bench_history[-1]["backend"] == backend and workspace(at).bench_history[-1]["dtype"] == "fp32"
     table = next(d.value for d in at.dataframe if {"at", "backend"} <= set(d.value.columns))  # the history
     assert list(table["backend"]) == ["onnxruntime", "openvino"]
     assert "OpenVINO (ONNX)" in at.success[0].value
@@ -59,13 +60,13 @@ def _fake_quick_train(root: Path):
 
 
 def test_export_page_builds_onnx_with_quick_train_weights(tmp_path: Path):
-    at = start("export.py")
+    at = start_app("export.py", timeout=120)
     sources = at.selectbox(key="onnx_source").options
     assert sources == ["this design, random weights"]
     at.button(key="onnx_build").click().run()
     dl = [b for b in at.get("download_button") if b.label.startswith("Download .onnx")]
     assert len(dl) == 1 and not at.exception
-    ws(at).jobs["train"] = _fake_quick_train(tmp_path).id
+    workspace(at).jobs["train"] = _fake_quick_train(tmp_path).id
     at.run()
     assert at.selectbox(key="onnx_source").options == ["this design, random weights", "tiny, weights from quick-train"]
     at.selectbox(key="onnx_source").set_value("tiny, weights from quick-train").run()

@@ -19,6 +19,12 @@ TINY = str(REPO / "tests/data/tiny.yaml")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.fixture(autouse=True)
+def _own_workspace(tmp_path: Path, monkeypatch) -> None:
+    """`mixdesign bench` records into a workspace (MIXDESIGN_WORKSPACE): these tests' stay in their own."""
+    monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(tmp_path / "workspace.sqlite"))
+
+
 @pytest.fixture(scope="module")
 def tiny() -> designer.Network:
     return designer.lower(designer.load_yaml(TINY))

@@ -8,7 +8,7 @@ import pytest
 
 import designer
 from designer.cfg import emit_cfg, parse_cfg
-from designer.sections import COMMON_KEYS
+from designer.sections import SECTIONS
 from tests.conftest import shared_cfgs, shared_path
 
 
@@ -75,4 +75,5 @@ def test_common_keys_round_trip():
     net = parse_cfg(text)
     assert net.layers[0]["dontload"] == 1 and net.layers[0]["learning_rate"] == 0.5
     assert parse_cfg(emit_cfg(net)) == net
-    assert {k.name for k in COMMON_KEYS} >= {"dontload", "learning_rate"}
+    assert {k.name for k in SECTIONS["convolutional"].all_keys} >= {"dontload", "learning_rate"}
+    assert "dontload" not in {k.name for k in SECTIONS["net"].all_keys}

@@ -4,7 +4,9 @@ Each case holds net.cfg, net.weights, input.f32 (float32 CHW) and output.f32 (la
 Darknet CPU build computed it). The runtime must reproduce it to 1e-4 of the output's peak. Cases marked
 `darknet_cpu_output_is_correct: false` record a documented CPU bug (NOTES.md section 3: relu6, and swish /
 mish / hard_mish outside conv, come out as 0): there the recorded zeros are checked, the runtime is checked
-against an independent NumPy formula of the correct (GPU) activation, and the case is reported as xfail.
+against an independent NumPy formula of the correct (GPU) activation, and the case is reported as xfail. The
+dilation-with-padding-0 case is refused by the reader, and a NumPy model of darknet's mis-read reproduces its
+recorded (scrambled) output, which shows why.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import pytest
 import torch
 
 import designer
+from designer.activations import cpu_gives_zero
 from designer.ir import CfgError
 from runtime import build_model, load_weights
 from runtime.layers.merge import DARKNET_FUSED_RELU_FLOOR, ShortcutLayer
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "darknet" / "cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) if CASES.is_dir() else []
 TOL = 1e-4
@@ -70,10 +73,8 @@ def test_case(case: Path) -> None:
             designer.parse_cfg(case / "net.cfg")  # darknet exits on this cfg; the reader says why
         return
     if case.name == "conv3x3_dil2_padding0_broken":
-        # darknet's declared output and its im2col disagree, its output is scrambled: the reader refuses it
-        with pytest.raises(CfgError, match="scrambled"):
-            designer.parse_cfg(case / "net.cfg")
-        pytest.xfail("darknet CPU output is scrambled (dilation with padding != size/2, NOTES.md section 3)")
+        _scrambled_dilation(case, meta)
+        return
     network = designer.parse_cfg(case / "net.cfg")
     if meta["darknet_exit_code"] != 0:
         _darknet_failed(case, meta, network)
@@ -87,16 +88,46 @@ def test_case(case: Path) -> None:
         assert _close(_run(network, case, meta, relu_floor=DARKNET_FUSED_RELU_FLOOR), ref) < TOL
         return
     if meta["darknet_cpu_output_is_correct"]:
+        out = network.layers[meta["output_layer"]]
+        assert not cpu_gives_zero(out.get("activation", "linear"), out.type), "the CPU-gap table disagrees"
         assert _close(_run(network, case, meta), ref) < TOL
         return
     _cpu_activation_bug(case, meta, network, ref)
+
+
+def _scrambled_dilation(case: Path, meta: dict) -> None:
+    """dilation=2, padding=0: darknet declares a (H-2)x(W-2) output but its dilated im2col writes (H-4)x(W-4)
+    columns, which the GEMM then reads with the declared row length. The reader refuses the cfg (line and
+    reason); a NumPy model of exactly that mis-read reproduces darknet's recorded output, which shows the output
+    is scrambled, not a dilated convolution of any shape, so there is nothing correct for the runtime to match."""
+    with pytest.raises(CfgError, match="scrambled") as e:
+        designer.parse_cfg(case / "net.cfg")
+    assert e.value.line == 8  # the [convolutional] section
+    c, h, w = meta["input_shape_chw"]
+    filters, out_h, out_w = meta["output_shape_chw"]
+    size, dil = 3, 2
+    assert (out_h, out_w) == (h - size + 1, w - size + 1)  # darknet's output size ignores the dilation
+    x = np.fromfile(case / "input.f32", dtype="<f4").astype(np.float64).reshape(c, h, w)
+    raw = np.fromfile(case / "net.weights", dtype="<f4", offset=20).astype(np.float64)  # 20-byte header (v0.2)
+    bias, weights = raw[:filters], raw[filters:].reshape(filters, c * size * size)
+    real_h, real_w = h - dil * (size - 1), w - dil * (size - 1)  # what a dilated conv with padding 0 gives
+    cols = np.array([[x[ci, i + dil * ki, j + dil * kj] for i in range(real_h) for j in range(real_w)]
+                     for ci in range(c) for ki in range(size) for kj in range(size)])
+    workspace = np.zeros(c * size * size * out_h * out_w)  # darknet's workspace, sized for the declared output
+    workspace[: cols.size] = cols.ravel()
+    scrambled = weights @ workspace.reshape(c * size * size, out_h * out_w) + bias[:, None]
+    ref = np.fromfile(case / "output.f32", dtype="<f4").astype(np.float64)
+    assert _close(scrambled.ravel(), ref) < TOL
+    dilated = weights @ cols + bias[:, None]  # the real dilated conv: fewer values, and not darknet's first ones
+    assert dilated.size < ref.size and _close(dilated.ravel(), ref[: dilated.size]) > 0.1
 
 
 def _cpu_activation_bug(case: Path, meta: dict, network: designer.Network, ref: np.ndarray) -> None:
     i = meta["output_layer"]
     layer = network.layers[i]
     act = layer["activation"]
-    assert act in NUMPY_ACT, f"{case.name}: no known CPU bug for activation={act}"
+    assert cpu_gives_zero(act, layer.type), f"{case.name}: designer.activations has no CPU gap for {act} in [{layer.type}]"
+    assert act in NUMPY_ACT, f"{case.name}: no NumPy formula for activation={act}"
     assert not ref.any(), "darknet's CPU build was expected to output zeros here"
     linear = dataclasses.replace(network, layers=network.layers[:i] + (layer.set(activation="linear"),)
                                  + network.layers[i + 1 :])
@@ -104,8 +135,8 @@ def _cpu_activation_bug(case: Path, meta: dict, network: designer.Network, ref: 
     want = NUMPY_ACT[act](pre)
     assert np.abs(want).max() > 0
     assert _close(_run(network, case, meta), want) < TOL
-    pytest.xfail(f"darknet's CPU build outputs 0 for {act} in [{layer.type}] (NOTES.md section 3, CPU activation "
-                 "gaps); the runtime follows the GPU formula, checked against NumPy")
+    pytest.xfail(f"darknet's CPU build outputs 0 for {act} in [{layer.type}] (designer.activations cpu_ok, NOTES.md "
+                 "section 3); the runtime follows the GPU formula, checked against NumPy")
 
 
 def _darknet_failed(case: Path, meta: dict, network: designer.Network) -> None:

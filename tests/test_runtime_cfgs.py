@@ -21,8 +21,8 @@ from designer.ir import CfgError
 from runtime import build_model
 from runtime.layers.merge import is_image
 from runtime.weights import expected_size
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CFG_DIR = SHARED / "darknet" / "cfg"
 CFGS = sorted(CFG_DIR.glob("*.cfg")) if CFG_DIR.is_dir() else []
 REJECTED = {"resnet50.cfg"}  # strided shortcuts: darknet asserts, the core raises CfgError (NOTES.md section 5)

@@ -185,20 +185,20 @@ def test_nondivisible_route_feeds_a_conv_through_its_first_chw_floats() -> None:
 def test_runner_skips_dead_layers_and_frees_outputs_after_their_last_reader() -> None:
     network = designer.lower(designer.load_preset("mixnet-s"))
     model = build_model(network)
-    plan = model._plan
-    assert [write for _, _, write, _ in plan] == list(range(len(network.layers)))  # softmax last: all needed
+    plan = model.plan
+    assert [p.step.last for p in plan] == list(range(len(network.layers)))  # softmax last: all needed
     live, peak, freed = {INPUT}, 0, set()
-    for _, args, write, free in plan:
-        assert all(r in live for r, _ in args)
-        live.add(write)
+    for p in plan:
+        assert all(r in live for r in p.step.reads)
+        live.add(p.step.last)
         peak = max(peak, len(live))
-        live -= set(free)
-        freed |= set(free)
+        live -= set(p.free)
+        freed |= set(p.free)
     assert live == {len(network.layers) - 1}
     assert peak <= 6  # a block input kept for its shortcut, the SE source, the MixConv splits
 
     logits = build_model(network, outputs=(len(network.layers) - 2,))
-    assert len(logits._plan) == len(network.layers) - 1  # the softmax is never run
+    assert len(logits.plan) == len(network.layers) - 1  # the softmax is never run
 
 
 def test_dropout_is_identity_in_eval_and_drops_in_training() -> None:

@@ -14,6 +14,7 @@ from runtime.layers.merge import RouteLayer
 from runtime.optimize.build import FrozenModel
 from runtime.optimize.mixconv import MixConvLayer, find_mixconv
 from runtime.optimize.squeeze_excite import SqueezeExcite, find_squeeze_excite
+from tests.conftest import SHARED
 
 TOL = 1e-4
 SIZE = 64
@@ -157,9 +158,7 @@ def test_squeeze_excite_spans_are_fused(mixnet_s) -> None:
 
 
 def test_squeeze_excite_found_in_darknet_efficientnet_cfg() -> None:
-    from pathlib import Path
-
-    cfg = Path(__file__).resolve().parents[1].parent / "shared" / "darknet" / "cfg" / "efficientnet_b0.cfg"
+    cfg = SHARED / "darknet" / "cfg" / "efficientnet_b0.cfg"
     if not cfg.exists():
         pytest.skip(f"{cfg} is absent (shared reference data not checked out)")
     network = designer.parse_cfg(cfg)

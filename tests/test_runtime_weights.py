@@ -12,10 +12,15 @@ import torch
 
 import designer
 from designer.cfg import with_net
+from designer.weights_layout import (
+    expected_weights_bytes,
+    file_header_size,
+    header_size,
+)
 from runtime import WeightsError, build_model, load_weights, randomize_bn, save_weights
 from runtime.weights import expected_size, file_entries
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "darknet" / "cases"
 
 CONNECTED_NET = """
@@ -204,6 +209,20 @@ def test_dontload_layers_are_absent_from_the_file() -> None:
     conv_floats = 3 + 3 * 3 + 2 * 3 * 3 * 3  # biases + BN triple + weights
     assert expected_size(full) - expected_size(part) == 4 * conv_floats
     assert expected_size(part) == 20 + 4 * designer.count(skipped).params_stored
+    # the core's torch-free layout (used by the bundle check) gives the same sizes, prefix included
+    assert expected_weights_bytes(skipped) == expected_size(part)
+    assert expected_weights_bytes(network) - expected_weights_bytes(network, 1) == expected_size(full) - 20 - 4 * conv_floats
+
+
+def test_header_sizes_by_version(tmp_path: Path) -> None:
+    assert (header_size(0, 1), header_size(0, 2), header_size(1, 0)) == (16, 20, 20)
+    model = build_model(designer.parse_cfg(CONNECTED_NET))
+    model.weights_header = (0, 1, 0, 7)
+    save_weights(model, tmp_path / "old.weights")
+    assert file_header_size(tmp_path / "old.weights") == 16 == (tmp_path / "old.weights").stat().st_size - 4 * sum(
+        e.count for e in file_entries(model))
+    (tmp_path / "short.weights").write_bytes(b"\0" * 8)
+    assert file_header_size(tmp_path / "short.weights") == -1
 
 
 def test_optimized_model_refuses_weights(tmp_path: Path) -> None:

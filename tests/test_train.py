@@ -18,13 +18,14 @@ import torch
 import designer
 from designer.cli import main as mixdesign
 from designer.edits import prepare_network
+from designer.errors import MixdesignError
 from runtime import build_model, load_weights
 from runtime.train import TrainConfig, train
 from runtime.train.checkpoints import METRIC_COLUMNS, read_metrics_csv
 from runtime.train.data import load_dataset
+from tests.conftest import REPO, TINY_YAML
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = (Path(__file__).parent / "data" / "tiny.yaml").read_text()
+TINY = TINY_YAML
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +84,11 @@ activation=linear
 def test_prepare_network_darknet19_style_and_errors():
     net = prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[avgpool]\n[softmax]")), 16, 5)
     assert net.layers[1]["filters"] == 5 and designer.infer_shapes(net)[-1].outputs == 5
-    with pytest.raises(ValueError, match="does not end in \\[softmax\\]"):
+    with pytest.raises(MixdesignError, match="does not end in \\[softmax\\]"):
         prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[avgpool]")), 16, 5)
-    with pytest.raises(ValueError, match="add an \\[avgpool\\]"):
+    with pytest.raises(MixdesignError, match="add an \\[avgpool\\]"):
         prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[softmax]")), 16, 5)
-    with pytest.raises(ValueError, match="two or more"):
+    with pytest.raises(MixdesignError, match="two or more"):
         prepare_network(designer.parse_cfg(DARKNET19_TAIL.format(tail="[avgpool]\n[softmax]")), 16, 1)
 
 
@@ -195,7 +196,7 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     plain = tmp_path / "plain.cfg"
     plain.write_text(DARKNET19_TAIL.format(tail="[avgpool]"))
     cases.append((["train", str(plain)], "does not end in [softmax]"))
-    cases.append((["train", str(plain), "--width-mult", "0.5"], "only apply to a design"))
+    cases.append((["train", str(plain), "--width-mult", "0.5"], "--width-mult needs a design"))
     for argv, text in cases:
         assert mixdesign(argv) == 2, argv
         err = capsys.readouterr().err

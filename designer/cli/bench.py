@@ -9,33 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from designer.cli.sources import SourceError, load_source, to_network
-from designer.design_io import DesignFormatError
-from designer.errors import MixdesignError
-from designer.ir import CfgError, Network
-from designer.spec import DesignError
-
-EXIT_USER_ERROR = 2
+from designer.cli.workspace import add_record_arguments, record_measurement
+from designer.ir import Network
 
 
 def resolve_network(source: str, size: int | None = None) -> Network:
     """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height."""
     return to_network(load_source(source), size=size)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from runtime.bench import BenchError
-    from runtime.weights import WeightsError
-
-    return (SourceError, CfgError, DesignError, DesignFormatError, WeightsError, BenchError, MixdesignError, OSError)
-
-
-def _fail(command: str, e: BaseException) -> int:
-    print(f"mixdesign {command}: error: {e}", file=sys.stderr)
-    return EXIT_USER_ERROR
 
 
 # ------------------------------------------------------------------ bench
@@ -51,19 +34,31 @@ def _batches(text: str) -> list[int]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        network = resolve_network(args.source, args.size)
-        from runtime.bench import measure, tune_cpu_allocator
+    network = resolve_network(args.source, args.size)
+    from runtime.bench import measure, tune_cpu_allocator
 
-        if args.device == "cpu":
-            tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
+    if args.device == "cpu":
+        tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
 
-        results = [measure(network, device=args.device, batch=b, dtype=args.dtype, channels_last=args.channels_last,
-                           threads=args.threads, optimized=not args.plain, per_layer=args.per_layer,
-                           min_run_time=args.min_run_time, compile=args.compile, backend=args.backend)
+    if args.mode == "train":
+        from runtime.train_step import measure_train_step
+
+        if args.backend != "torch":
+            from runtime.bench import BenchError
+
+            raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
+
+        results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
+                                      channels_last=args.channels_last, threads=args.threads,
+                                      per_layer=args.per_layer, min_run_time=args.min_run_time)
                    for b in args.batch]
-    except _user_errors() as e:
-        return _fail("bench", e)
+    else:
+        results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
+                           channels_last=args.channels_last, threads=args.threads, optimized=not args.plain,
+                           per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
+                           backend=args.backend)
+                   for b in args.batch]
+    record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
         data = [r.to_json() for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
@@ -73,6 +68,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.backend} on {r0.device} "
           f"({r0.device_name}), "
           f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
+          f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
           f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
     print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'ms/image':>9}  {'GFMA/s':>8}")
     for r in results:
@@ -80,7 +76,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{r.fma_per_s / 1e9:>8.2f}")
     for r in results:
         if r.per_layer:
-            print(f"\nslowest layers at batch {r.batch} (time share vs FMA share):")
+            what = " (forward+backward)" if r.mode == "train" else ""
+            print(f"\nslowest layers at batch {r.batch}{what} (time share vs FMA share):")
             print(f"{'layer':>5}  {'type':<14}  {'ms':>8}  {'time':>6}  {'FMA':>6}")
             for t in r.per_layer[: args.top]:
                 print(f"{t.index:>5}  {t.type:<14}  {t.ms:>8.3f}  {t.time_share:>6.1%}  {t.fma_share:>6.1%}")
@@ -99,33 +96,30 @@ def _labels(path: str | None, n: int) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    try:
-        import numpy as np
-        import torch
-        from PIL import Image, UnidentifiedImageError
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
 
-        from runtime.model import build_model
-        from runtime.weights import load_weights
+    from runtime.model import build_model
+    from runtime.weights import load_weights
 
-        network = resolve_network(args.source)
-        model = load_weights(build_model(network), args.weights)
-        c, h, w = network.input_shape
-        for image in args.images:
-            try:
-                img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
-            except (UnidentifiedImageError, OSError) as e:
-                raise SourceError(f"{image}: cannot read the image ({e})") from None
-            arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
-            with torch.no_grad():
-                probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
-            labels = _labels(args.labels, probs.numel())
-            top = torch.topk(probs, min(args.top, probs.numel()))
-            if len(args.images) > 1:
-                print(f"{image}:")
-            for p, i in zip(top.values.tolist(), top.indices.tolist()):
-                print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
-    except _user_errors() as e:
-        return _fail("predict", e)
+    network = resolve_network(args.source)
+    model = load_weights(build_model(network), args.weights)
+    c, h, w = network.input_shape
+    for image in args.images:
+        try:
+            img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
+        except (UnidentifiedImageError, OSError) as e:
+            raise SourceError(f"{image}: cannot read the image ({e})") from None
+        arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
+        with torch.no_grad():
+            probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
+        labels = _labels(args.labels, probs.numel())
+        top = torch.topk(probs, min(args.top, probs.numel()))
+        if len(args.images) > 1:
+            print(f"{image}:")
+        for p, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
     return 0
 
 
@@ -133,9 +127,13 @@ def register(subparsers) -> None:
     """Add `bench` and `predict` to the mixdesign CLI (called by designer/cli/main.py)."""
     s = subparsers.add_parser("bench", help="latency of a cfg / preset / design under torch (median, IQR, FMA/s)")
     s.add_argument("source", metavar="CFG|PRESET|design.yaml")
+    add_record_arguments(s)  # --workspace, --no-record
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     s.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch",
                    help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)")
+    s.add_argument("--mode", choices=("infer", "train"), default="infer",
+                   help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "
+                        "plain build, BN in training mode) (default: infer)")
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format")

@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 
 from designer.cfg import emit_cfg, lint
+from designer.cli.errors import run_command
 from designer.cli.sources import SourceError, apply_overrides, load_source, to_network
 from designer.cost import Cost, count
-from designer.design_io import DesignFormatError, dump_yaml, load_preset, preset_names
+from designer.describe import detail
+from designer.design_io import dump_yaml, load_preset, preset_names
 from designer.files import atomic_write_text
-from designer.ir import CfgError, Layer, Network
+from designer.ir import Network
 from designer.lower import lower
-from designer.spec import Arch, DesignError, gpu_variant_report
-
-USER_ERRORS = (CfgError, DesignError, DesignFormatError, SourceError, KeyError, OSError)
+from designer.spec import Arch, gpu_variant_report
 
 
 def _fmt_int(n: int) -> str:
@@ -97,28 +97,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ stats
 
-def _describe(L: Layer) -> str:
-    t = L.type
-    if t == "convolutional":
-        s = f"{L['filters']} {L['size']}x{L['size']}/{L['stride']}"
-        if L["groups"] != 1:
-            s += f" g{L['groups']}"
-        return s + (" bn" if L["batch_normalize"] else "") + f" {L['activation']}"
-    if t == "route":
-        s = "layers=" + ",".join(str(v) for v in L["layers"])
-        return s + (f" groups={L['groups']} id={L['group_id']}" if L["groups"] != 1 else "")
-    if t in ("shortcut", "scale_channels", "sam"):
-        v = L["from"]
-        return "from=" + (",".join(str(x) for x in v) if isinstance(v, tuple) else str(v))
-    if t in ("maxpool", "local_avgpool"):
-        return f"{L.get('size', L['stride'])}x{L.get('size', L['stride'])}/{L['stride']}"
-    if t == "connected":
-        return f"{L['output']} {L['activation']}"
-    if t == "dropout":
-        return f"p={L['probability']}"
-    return ""
-
-
 def print_stats(network: Network, cost: Cost, with_layers: bool, title: str) -> None:
     c, h, w = network.input_shape
     print(f"{title}: input {w}x{h}x{c}, {len(network.layers)} darknet layers")
@@ -130,7 +108,7 @@ def print_stats(network: Network, cost: Cost, with_layers: bool, title: str) -> 
             if L.type == "route":  # a route reads its sources, not the previous layer
                 src = [cost.layers[j].shape for j in s.sources]
                 inp = f"{src[0].w}x{src[0].h}x{'+'.join(str(x.c) for x in src)}"
-            rows.append((str(lc.index), L.type, _describe(L), inp, f"{s.w}x{s.h}x{s.c}",
+            rows.append((str(lc.index), L.type, detail(L, lc.index), inp, f"{s.w}x{s.h}x{s.c}",
                          _fmt_int(lc.params), _fmt_int(lc.fma), f"{lc.bflops:.3f}"))
         _print_table(("#", "type", "", "input WxHxC", "output WxHxC", "params", "FMA", "BFLOPs"), rows,
                      right={0, 3, 4, 5, 6, 7})
@@ -191,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cfg", metavar="FILE.cfg")
     s.set_defaults(func=cmd_lint)
 
-    for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.train"):
+    for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.sweep", "designer.cli.train",
+                   "designer.cli.workspace"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as e:
@@ -206,17 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        return run_command(f"mixdesign {args.command}", lambda: args.func(args))
     except BrokenPipeError:  # `mixdesign stats x --layers | head`
         sys.stderr.close()
         return 0
-    except USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"mixdesign {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -2,33 +2,27 @@
 
 designer/cli/main.py calls `register(subparsers)`; torch and onnx are imported only when the command runs. The
 export is runtime.deploy.onnx_export (node names `L<layer>_<type>`, every [yolo] output, checked by onnx.checker
-and strict shape inference). The file is written atomically: an error leaves no .onnx behind. User errors print
-one line and exit 2.
+and strict shape inference). The file is written atomically: an error leaves no .onnx behind. User errors
+(MixdesignError, OSError) print one line and exit 2 through designer.cli.errors.run_command.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from designer.cli.bench import EXIT_USER_ERROR, resolve_network
-from designer.errors import MixdesignError
+from designer.cli.bench import resolve_network
 from designer.files import atomic_write_bytes
 
 
 def cmd_onnx(args: argparse.Namespace) -> int:
-    try:
-        from runtime.deploy.onnx_export import DEFAULT_OPSET, export_network
+    from runtime.deploy.onnx_export import DEFAULT_OPSET, export_network
 
-        network = resolve_network(args.source, args.size)
-        batch = None if args.dynamic_batch else args.batch
-        proto = export_network(network, weights=args.weights, batch=batch, opset=args.opset or DEFAULT_OPSET,
-                               optimized=args.optimized)
-        data = proto.SerializeToString()
-        atomic_write_bytes(args.output, data)
-    except (MixdesignError, OSError) as e:
-        print(f"mixdesign onnx: error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    network = resolve_network(args.source, args.size)
+    batch = None if args.dynamic_batch else args.batch
+    proto = export_network(network, weights=args.weights, batch=batch, opset=args.opset or DEFAULT_OPSET,
+                           optimized=args.optimized)
+    data = proto.SerializeToString()
+    atomic_write_bytes(args.output, data)
     c, h, w = network.input_shape
     outs = ", ".join(o.name for o in proto.graph.output)
     print(f"wrote {args.output}: {len(data):,} bytes, opset {proto.opset_import[0].version}, "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from designer.cfg import parse_cfg, with_net
 from designer.design_io import load_preset, load_yaml, preset_names
+from designer.embedded import embedded_design
 from designer.errors import MixdesignError
 from designer.ir import Network
 from designer.lower import lower
@@ -18,7 +19,8 @@ class SourceError(MixdesignError):
 
 
 def load_source(name: str) -> Arch | Network:
-    """`x.cfg` -> Network (a cfg made by this tool still comes back as a Network; see design_of);
+    """`x.cfg` -> Network (a cfg made by this tool still comes back as a Network; to_network uses its embedded
+    design, designer.embedded, only while it still describes the file);
     `x.yaml`/`x.yml` -> Arch; anything else -> a preset name."""
     if name.endswith(".cfg"):
         if not Path(name).is_file():
@@ -31,13 +33,6 @@ def load_source(name: str) -> Arch | Network:
     if name in preset_names():
         return load_preset(name)
     raise SourceError(f"{name!r} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
-
-
-def design_of(src: Arch | Network) -> Arch | None:
-    """The block-editable design behind a source, if it has one (a cfg exported by this tool carries it)."""
-    if isinstance(src, Arch):
-        return src
-    return load_yaml(src.design) if src.design else None
 
 
 def apply_overrides(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
@@ -54,13 +49,15 @@ def to_network(src: Arch | Network, **overrides) -> Network:
     """Lower a design (with overrides) or return a cfg's network (only `size` applies to a plain cfg)."""
     if isinstance(src, Arch):
         return lower(apply_overrides(src, **overrides))
-    design = design_of(src)
-    if design is not None and any(v is not None for v in overrides.values()):
-        return lower(apply_overrides(design, **overrides))
-    other = {k for k, v in overrides.items() if v is not None and k != "size"}
+    embedded = embedded_design(src)
+    if embedded.arch is not None and any(v is not None for v in overrides.values()):
+        return lower(apply_overrides(embedded.arch, **overrides))
+    other = sorted(k for k, v in overrides.items() if v is not None and k != "size")
     if other:
-        raise SourceError(f"{', '.join(sorted(other))} only apply to a design (preset, .yaml, or a cfg exported "
-                          "by mixdesign); this cfg has no design")
+        flags = ", ".join("--" + k.replace("_", "-") for k in other)
+        raise SourceError(f"{flags} need{'s' if len(other) == 1 else ''} a design (a preset, a .yaml, or a cfg "
+                          f"exported by mixdesign), but this cfg {embedded.reason or 'carries no design'}, so it "
+                          "is treated as layers: drop the option (only --size applies to a cfg's layers)")
     if overrides.get("size"):
         return with_net(src, width=overrides["size"], height=overrides["size"])
     return src

@@ -13,23 +13,9 @@ import os
 import sys
 from pathlib import Path
 
+from designer.cli.errors import run_command
+
 DEFAULT_OUT = "runs/quick"
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from designer.cli.sources import SourceError
-    from designer.design_io import DesignFormatError
-    from designer.ir import CfgError
-    from designer.spec import DesignError
-    from runtime.train.data import DataError
-
-    return (DataError, CfgError, DesignError, DesignFormatError, SourceError, KeyError, ValueError, OSError)
-
-
-def _fail(command: str, e: BaseException) -> int:
-    msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-    print(f"mixdesign {command}: error: {msg}", file=sys.stderr)
-    return 2
 
 
 def _design_arguments(p: argparse.ArgumentParser) -> None:
@@ -114,46 +100,48 @@ def _leave_process_group() -> None:
 
 def run_train(args: argparse.Namespace, prog: str = "train") -> int:
     """Train one design (or two with --compare); exit code 0, 2 (user error) or 130 (interrupted)."""
+    return run_command(f"mixdesign {prog}", lambda: _train(args, prog))
+
+
+def _train(args: argparse.Namespace, prog: str) -> int:
     from runtime.train.distributed import from_env
 
     main_rank = from_env()[0] == 0
-    try:
-        from designer.edits import prepare_network
-        from runtime.train import train
-        from runtime.train.data import load_dataset
 
-        sources = [args.source] + ([args.compare] if args.compare else [])
-        networks = [_network(s, args) for s in sources]
-        labels = [_label(s) for s in sources]
-        if len(labels) == 2 and labels[0] == labels[1]:
-            labels = [labels[0] + "-a", labels[1] + "-b"]
-        channels = networks[0].input_shape[0]
-        if any(n.input_shape[0] != channels for n in networks):
-            raise ValueError("--compare needs two designs with the same input channels (one split feeds both)")
-        split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
-        columns = []
-        for label, network in zip(labels, networks):
-            out = args.out if len(networks) == 1 else os.path.join(args.out, label)
-            result = train(network, _config(args, out), split=split, progress=not args.no_progress)
-            if main_rank:
-                trained = prepare_network(network, args.size, len(split.classes))
-                columns.append(_summary_rows(label, trained, result))
-                print(f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
-                      f"wrote {result.out_dir}/ (model.cfg, best.weights, best.pt, metrics.csv, metrics.json)")
-            if result.interrupted or result.stopped:
-                print(f"{prog}: interrupted; files in {result.out_dir} are complete up to epoch "
-                      f"{len(result.history)}", file=sys.stderr)
-                return 130
-        if main_rank and len(columns) > 1:
-            print()
-            _print_side_by_side(columns)
-        _leave_process_group()
-        return 0
-    except _user_errors() as e:
-        return _fail(prog, e)
-    except KeyboardInterrupt:  # during data loading or model building: nothing half-written exists
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    from designer.cli.sources import SourceError
+    from designer.cli.workspace import record_training
+    from designer.edits import prepare_network
+    from runtime.train import train
+    from runtime.train.data import load_dataset
+
+    sources = [args.source] + ([args.compare] if args.compare else [])
+    networks = [_network(s, args) for s in sources]
+    labels = [_label(s) for s in sources]
+    if len(labels) == 2 and labels[0] == labels[1]:
+        labels = [labels[0] + "-a", labels[1] + "-b"]
+    channels = networks[0].input_shape[0]
+    if any(n.input_shape[0] != channels for n in networks):
+        raise SourceError("--compare needs two designs with the same input channels (one split feeds both)")
+    split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
+    columns = []
+    for label, network in zip(labels, networks):
+        out = args.out if len(networks) == 1 else os.path.join(args.out, label)
+        result = train(network, _config(args, out), split=split, progress=not args.no_progress)
+        if main_rank:
+            record_training(args, label, result)  # into the workspace (designer/cli/workspace.py)
+            trained = prepare_network(network, args.size, len(split.classes))
+            columns.append(_summary_rows(label, trained, result))
+            print(f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
+                  f"wrote {result.out_dir}/ (model.cfg, best.weights, best.pt, metrics.csv, metrics.json)")
+        if result.interrupted or result.stopped:
+            print(f"{prog}: interrupted; files in {result.out_dir} are complete up to epoch "
+                  f"{len(result.history)}", file=sys.stderr)
+            return 130
+    if main_rank and len(columns) > 1:
+        print()
+        _print_side_by_side(columns)
+    _leave_process_group()
+    return 0
 
 
 def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
@@ -189,28 +177,33 @@ def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_bundle(args: argparse.Namespace, prog: str = "bundle") -> int:
-    try:
-        from runtime.bundle import BundleOptions, write_bundle
+    """Write a darknet training bundle; exit code 0 or 2 (user error)."""
+    return run_command(f"mixdesign {prog}", lambda: _bundle(args))
 
-        network = _network(args.source, args)
-        opts = BundleOptions(
-            data=args.data, size=args.size, seed=args.seed, val_fraction=args.val_fraction, name=args.name,
-            weights=args.weights, batch=args.batch, subdivisions=args.subdivisions, learning_rate=args.lr,
-            policy=args.policy, power=args.power, steps=args.steps, scales=args.scales,
-            max_batches=args.max_batches, burn_in=args.burn_in, momentum=args.momentum, decay=args.decay,
-            flip=args.flip, detector=args.detector, classes=args.classes, anchors=args.anchors, masks=args.masks,
-            detector_images=args.images)
-        report = write_bundle(network, args.output, opts)
-        print(report.summary())
-        return 0
-    except _user_errors() as e:
-        return _fail(prog, e)
+
+def _bundle(args: argparse.Namespace) -> int:
+    from runtime.bundle import BundleOptions, write_bundle
+
+    network = _network(args.source, args)
+    opts = BundleOptions(
+        data=args.data, size=args.size, seed=args.seed, val_fraction=args.val_fraction, name=args.name,
+        weights=args.weights, batch=args.batch, subdivisions=args.subdivisions, learning_rate=args.lr,
+        policy=args.policy, power=args.power, steps=args.steps, scales=args.scales,
+        max_batches=args.max_batches, burn_in=args.burn_in, momentum=args.momentum, decay=args.decay,
+        flip=args.flip, detector=args.detector, classes=args.classes, anchors=args.anchors, masks=args.masks,
+        detector_images=args.images)
+    report = write_bundle(network, args.output, opts)
+    print(report.summary())
+    return 0
 
 
 def register(subparsers) -> None:
     """Add `train` and `bundle` to mixdesign's sub-commands (handlers take args, return an exit code)."""
+    from designer.cli.workspace import add_record_arguments
+
     s = subparsers.add_parser("train", help="quick-train a design on digits or your images (PyTorch, CPU/GPU)")
     add_train_arguments(s)
+    add_record_arguments(s)  # --workspace, --no-record (designer/cli/workspace.py)
     s.set_defaults(func=lambda a: run_train(a, "train"))
     s = subparsers.add_parser("bundle", help="write what `darknet classifier|detector train` needs to train a design")
     add_bundle_arguments(s)

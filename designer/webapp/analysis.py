@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from designer import Arch, Cost, Network, Shape, count, infer_shapes, resolve
+from designer.describe import describe
 from designer.lower import Span
 from designer.spec import head_channels, round_filters
-from designer.webapp.graph import Group, block_groups, chunk_groups, describe
+from designer.webapp.graph import Group, block_groups, chunk_groups
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _stage_label(group: Group) -> str:
 
 def analyse(network: Network, spans: tuple[Span, ...] | None = None, arch: Arch | None = None) -> Analysis:
     shapes = infer_shapes(network)
-    cost = count(network)
+    cost = count(network, shapes)
     if spans is not None:
         groups = block_groups(spans, block_titles(arch) if arch is not None else None)
     else:

@@ -9,32 +9,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
 
 from designer import Network, emit_cfg
-from designer.cfg import with_net
+from designer.edits import IMAGENET_RECIPE, TrainingRecipe, training_net
 
 
-@dataclass(frozen=True)
-class TrainingNet:
-    """[net] training keys for `./darknet classifier train` (the ImageNet recipe of darknet's darknet53.cfg)."""
-
-    batch: int = 128
-    subdivisions: int = 4
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    decay: float = 0.0005
-    burn_in: int = 1000
-    max_batches: int = 800000
-    policy: str = "poly"
-    power: float = 4.0
-
-
-def training_cfg(network: Network, t: TrainingNet) -> str:
+def training_cfg(network: Network, recipe: TrainingRecipe = IMAGENET_RECIPE) -> str:
     """The same network with [net] training keys set (layers and the embedded design are unchanged)."""
-    return emit_cfg(with_net(network, batch=t.batch, subdivisions=t.subdivisions, learning_rate=t.learning_rate,
-                             momentum=t.momentum, decay=t.decay, burn_in=t.burn_in, max_batches=t.max_batches,
-                             policy=t.policy, power=t.power))
+    return emit_cfg(training_net(network, recipe))
 
 
 def readme(name: str, cfg_file: str, train_cfg_file: str, yaml_file: str | None, classes: int | None,

@@ -1,10 +1,10 @@
 """The network as a graph: networkx layer graph, block/chunk groups, and Graphviz DOT text with expandable groups.
 
 Nodes are Darknet layers, numbered as darknet numbers them (0 = first section after [net]); edges are "previous
-layer" inputs and the references of [route] layers= / [shortcut] from= / [scale_channels] from= (a [route] reads
-only its layers=, every other layer reads its predecessor). Each reference keeps the value written in the cfg and
-the absolute index it resolves to (negative = relative to the layer itself, otherwise absolute: designer.ir),
-because that is what users get wrong.
+layer" inputs and the references of [route] layers= / [shortcut] from= / [scale_channels] from=, read by the one
+rule in designer.ir (layer_inputs: a [route] reads only its layers=, every other layer its predecessor too). Each
+reference keeps the value written in the cfg and the absolute index it resolves to (designer.ir.Ref), because that
+is what users get wrong. Node text is designer.describe.
 
 Groups keep big networks readable: a design's blocks (designer.lower spans), or, for a cfg without a design,
 chunks cut where the fewest tensors are live (runs between branch points, packed to a target size).
@@ -18,12 +18,11 @@ from typing import Iterable
 
 import networkx as nx
 
-from designer import Cost, Layer, Network, Shape
+from designer import Cost, Network, Shape
+from designer.describe import describe
+from designer.ir import INPUT, layer_inputs, layer_refs
 from designer.lower import Span
-from designer.sections import REFERENCE_KEYS
 from designer.webapp.fmt import si
-
-INPUT = -1  # node id of the network input
 
 
 @dataclass(frozen=True)
@@ -40,66 +39,6 @@ class Group:
         return self.start <= index < self.end
 
 
-@dataclass(frozen=True)
-class Ref:
-    """One reference as written in the cfg and as darknet resolves it."""
-
-    layer: int
-    key: str  # "layers" or "from"
-    written: int
-    absolute: int
-
-
-def layer_refs(layer: Layer, index: int) -> tuple[Ref, ...]:
-    key = REFERENCE_KEYS.get(layer.type)
-    if key is None or layer[key] is None:
-        return ()
-    v = layer[key]
-    vals = v if isinstance(v, tuple) else (v,)
-    return tuple(Ref(index, key, int(r), index + int(r) if int(r) < 0 else int(r)) for r in vals)
-
-
-def layer_inputs(layer: Layer, index: int) -> tuple[int, ...]:
-    """Absolute indices this layer reads (INPUT for the network input)."""
-    refs = tuple(r.absolute for r in layer_refs(layer, index))
-    if layer.type == "route":
-        return refs
-    return (index - 1 if index else INPUT,) + refs
-
-
-def describe(layer: Layer, index: int) -> str:
-    """Short text of what a layer does, with references as written and as resolved."""
-    t = layer.type
-    refs = layer_refs(layer, index)
-    ref_text = ""
-    if refs:
-        ref_text = (f" {refs[0].key}={','.join(str(r.written) for r in refs)}"
-                    f" (= L{','.join(str(r.absolute) for r in refs)})")
-    if t == "convolutional":
-        s, st, g = int(layer["size"]), int(layer["stride"]), int(layer["groups"])
-        txt = f"conv {s}x{s}/{st} {layer['filters']}f"
-        if g > 1:
-            txt += f" groups={g}"
-        return txt + f" {layer['activation']}"
-    if t == "route":
-        txt = "route" + ref_text
-        if int(layer["groups"]) > 1:
-            txt += f" groups={layer['groups']} id={layer['group_id']}"
-        return txt
-    if t in ("shortcut", "scale_channels", "sam"):
-        return t + ref_text
-    if t in ("maxpool", "local_avgpool"):
-        size = layer.get("size") or layer["stride"]
-        return f"{t} {size}/{layer['stride']}"
-    if t == "avgpool":
-        return "avgpool (global)"
-    if t == "upsample":
-        return f"upsample x{layer['stride']}"
-    if t == "connected":
-        return f"connected {layer['output']} {layer['activation']}"
-    return t
-
-
 def layer_graph(network: Network, shapes: tuple[Shape, ...], cost: Cost) -> nx.DiGraph:
     """Nodes: INPUT and every layer (type, text, shape, params, fma); edges: kind 'prev' or 'ref' (with Ref)."""
     g = nx.DiGraph()
@@ -109,10 +48,9 @@ def layer_graph(network: Network, shapes: tuple[Shape, ...], cost: Cost) -> nx.D
         lc = cost.layers[i]
         g.add_node(i, type=L.type, text=describe(L, i), out=s.out, params=lc.params, fma=lc.fma)
         refs = {r.absolute: r for r in layer_refs(L, i)}
-        if L.type != "route":
-            g.add_edge(i - 1 if i else INPUT, i, kind="prev", ref=None)
-        for src, ref in refs.items():
-            g.add_edge(src, i, kind="ref", ref=ref)
+        for src in layer_inputs(L, i):
+            ref = refs.get(src)
+            g.add_edge(src, i, kind="prev" if ref is None else "ref", ref=ref)
     return g
 
 

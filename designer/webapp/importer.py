@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from designer import CfgError, DesignError, DesignFormatError, load_yaml, lower, parse_cfg, validate
+from designer import CfgError, DesignFormatError, load_yaml, parse_cfg, validate
+from designer.embedded import embedded_design
 from designer.webapp.model import Design, LayersDesign
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # also server.maxUploadSize in .streamlit/config.toml
@@ -51,10 +52,6 @@ def decode(data: bytes) -> tuple[str | None, ImportProblem | None]:
         return None, ImportProblem("not UTF-8 text (is this a .weights file?)", data[: e.start].count(b"\n") + 1)
 
 
-def _design_problems(e: DesignError) -> tuple[ImportProblem, ...]:
-    return tuple(ImportProblem(str(i)) for i in e.issues)
-
-
 def import_text(text: str, filename: str = "upload.cfg") -> ImportResult:
     """Cfg or design YAML text -> a design the app can hold."""
     stem = PurePath(filename).stem or "imported"
@@ -74,21 +71,11 @@ def import_text(text: str, filename: str = "upload.cfg") -> ImportResult:
     if network.design is None:
         return ImportResult(LayersDesign(stem, network), "layers-cfg",
                             notes=("not made by mixnet-designer: shown, counted and benchmarked as layers",))
-    try:
-        arch = load_yaml(network.design)
-        again = lower(arch)
-    except DesignFormatError as e:
+    embedded = embedded_design(network)
+    if embedded.arch is None:
         return ImportResult(LayersDesign(stem, network), "layers-cfg",
-                            notes=(f"its embedded design could not be read ({e}); using its layers",))
-    except DesignError as e:
-        return ImportResult(LayersDesign(stem, network), "layers-cfg",
-                            notes=("its embedded design does not lower: "
-                                   + "; ".join(map(str, _design_problems(e))) + "; using its layers",))
-    if again.layers != network.layers or again.input_shape != network.input_shape:
-        return ImportResult(LayersDesign(stem, network), "layers-cfg",
-                            notes=("its layers were edited after it was generated (they differ from its embedded "
-                                   f"design {arch.name!r}); using the layers, which is what darknet will run",))
-    return ImportResult(arch, "designer-cfg")
+                            notes=(f"this cfg {embedded.reason}: using its layers, which is what darknet runs",))
+    return ImportResult(embedded.arch, "designer-cfg")
 
 
 def import_bytes(data: bytes, filename: str) -> ImportResult:

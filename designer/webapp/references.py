@@ -27,8 +27,9 @@ class ReferenceModel:
     note: str = ""
 
     @property
-    def darknet_bflops(self) -> float:
-        """What darknet would print as Total BFLOPS for the conv/FC work: 2 x FMA / 1e9."""
+    def published_bflops(self) -> float:
+        """2 x the published FMA / 1e9. Not darknet's print: the papers count the FC classifier, which darknet
+        counts as 0 for a [connected] layer, and darknet adds small pooling/shortcut terms."""
         return 2 * self.fma_M / 1e3
 
 

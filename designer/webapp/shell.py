@@ -14,6 +14,7 @@ from typing import Callable
 import streamlit as st
 
 from designer import CfgError, DesignError, DesignFormatError
+from designer.errors import MixdesignError
 from designer.webapp import fmt, state
 from designer.webapp.cache import current
 
@@ -27,6 +28,8 @@ def show_error(e: Exception) -> None:
         st.error("The design is invalid:\n\n" + "\n".join(f"- {i}" for i in e.issues))
     elif isinstance(e, DesignFormatError):
         st.error(f"Cannot read the design: {e}")
+    elif isinstance(e, MixdesignError):  # any other user-input error: its one-line message says where and why
+        st.error(str(e))
     else:
         log.exception("page failed")
         st.error(f"Something went wrong on this page ({type(e).__name__}: {e}). Your design is kept; "

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from designer import Arch, DesignIssue, load_preset, preset_names, validate
+from designer.webapp import persist
 from designer.webapp.model import Design, LayersDesign, short_label
 
 DEFAULT_PRESET = "mixnet-m"
@@ -44,6 +45,9 @@ def ws() -> Workspace:
     """This session's workspace (created with the default preset on first use)."""
     if _KEY not in st.session_state:
         st.session_state[_KEY] = Workspace(design=load_preset(DEFAULT_PRESET))
+        problems = persist.stored()[2]  # saved designs that no longer load: say so once per session
+        if problems:
+            st.session_state[_KEY].notice = ("warning", "Skipped in the workspace: " + "; ".join(problems))
     return st.session_state[_KEY]
 
 
@@ -107,6 +111,7 @@ def save_copy(name: str) -> str:
     w = ws()
     name = name.strip() or w.design.name
     w.saved[name] = w.design
+    persist.save_design(name, w.design)  # the workspace keeps it across reloads and restarts
     return name
 
 
@@ -124,14 +129,23 @@ def remember(defaults: dict[str, Any]) -> None:
 
 def add_imported(d: Design) -> None:
     ws().imported[d.name] = d
+    persist.save_imported(d)
+
+
+def _saved() -> dict[str, Design]:
+    """Saved copies: the workspace's (every session, CLI imports too), then this session's."""
+    return {**persist.stored()[0], **ws().saved}
+
+
+def _imported() -> dict[str, Design]:
+    return {**persist.stored()[1], **ws().imported}
 
 
 def choices() -> dict[str, str]:
     """Picker label -> source ('preset:<name>', 'saved:<name>', 'imported:<name>')."""
-    w = ws()
     out = {name: f"preset:{name}" for name in preset_names()}
-    out.update({f"saved: {n}": f"saved:{n}" for n in w.saved})
-    out.update({f"imported: {n}": f"imported:{n}" for n in w.imported})
+    out.update({f"saved: {n}": f"saved:{n}" for n in _saved()})
+    out.update({f"imported: {n}": f"imported:{n}" for n in _imported()})
     return out
 
 
@@ -141,8 +155,8 @@ def resolve_choice(source: str) -> Design:
     if kind == "preset":
         return load_preset(name)
     if kind == "saved":
-        return w.saved[name]
-    return w.imported[name]
+        return w.saved.get(name) or _saved()[name]
+    return w.imported.get(name) or _imported()[name]
 
 
 def is_layers(d: Design) -> bool:
@@ -153,7 +167,7 @@ def measurable() -> dict[str, Design]:
     """What the Latency and Quick-train pages offer: the current design, saved copies and the presets."""
     w = ws()
     out: dict[str, Design] = {f"current: {short_label(w.design)}": w.design}
-    out.update({f"saved: {n}": d for n, d in w.saved.items()})
+    out.update({f"saved: {n}": d for n, d in _saved().items()})
     for label, source in choices().items():
         if source.startswith("preset:"):
             out[f"preset: {label}"] = resolve_choice(source)

@@ -16,25 +16,15 @@ from designer import Network
 from designer.webapp.jobs import Job
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine() or "CPU"
-
-
 def devices() -> dict[str, str]:
     """Device id -> description; 'cuda' only where torch sees a CUDA device."""
     import torch
 
-    out = {"cpu": f"CPU: {cpu_name()} ({os.cpu_count()} logical cores)"}
+    from runtime.bench import device_name  # the one CPU/GPU name reader
+
+    out = {"cpu": f"CPU: {device_name('cpu')} ({os.cpu_count()} logical cores)"}
     if torch.cuda.is_available():
-        out["cuda"] = f"CUDA: {torch.cuda.get_device_name(0)}"
+        out["cuda"] = f"CUDA: {device_name('cuda')}"
     return out
 
 
@@ -58,7 +48,18 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
         from runtime.bench import measure
 
         job.report(f"measuring with {settings.get('backend', 'torch')} on {settings.get('device', 'cpu')}", 0.05)
-        result = measure(network, **settings)
+        s = dict(settings)
+        if s.pop("mode", "infer") == "train":  # one training step: plain build, BN in training mode
+            from runtime.train_step import measure_train_step
+
+            s.pop("optimized", None)
+            if s.pop("backend", "torch") != "torch":
+                from runtime.bench import BenchError
+
+                raise BenchError("a training step is measured with the torch backend")
+            result = measure_train_step(network, **s)
+        else:
+            result = measure(network, **s)
         data = result.to_json()
         return {"label": label, "params": cost.params, "fma_counted": cost.fma, "settings": dict(settings),
                 "measured_at": time.strftime("%H:%M:%S"), **data}

@@ -16,14 +16,13 @@ Paths in the bundle are relative to the bundle folder (darknet is run from there
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 from designer.cfg import parse_cfg
-from designer.cost import count
 from designer.errors import MixdesignError
 from designer.ir import CfgError
 from designer.shapes import infer_shapes, yolo_masks
+from designer.weights_layout import expected_weights_bytes, file_header_size
 from runtime.bundle.data import label_path, read_yolo_labels
 from runtime.train.data import DataError, match_label, read_data_file, read_labels
 
@@ -35,22 +34,6 @@ class BundleError(MixdesignError):
         self.path = str(path)
         self.problems = problems
         super().__init__("inconsistent bundle: " + "; ".join(problems), file=str(path))
-
-
-def weights_header_size(path: Path) -> int:
-    """darknet's header: major, minor, revision (int32), then seen as uint64 if major*10+minor >= 2 else uint32."""
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if len(head) < 12:
-        return -1
-    major, minor, _ = struct.unpack("<3i", head)
-    return 20 if major * 10 + minor >= 2 else 16
-
-
-def expected_weights_bytes(network, layers: int | None, header: int) -> int:
-    lc = count(network).layers
-    n = len(lc) if layers is None else layers
-    return header + 4 * sum(c.params_stored for c in lc[:n])
 
 
 def _int(opts: dict[str, str], key: str, problems: list[str]) -> int | None:
@@ -163,7 +146,7 @@ def check_bundle(path: str | Path) -> list[str]:
         if not wp.is_file():
             problems.append(f"weights file {weights} is missing")
         else:
-            header = weights_header_size(wp)
+            header = file_header_size(wp)
             want = expected_weights_bytes(network, manifest.get("weights_layers"), header)
             if wp.stat().st_size != want:
                 problems.append(f"{weights} has {wp.stat().st_size} bytes; the cfg stores {want}")

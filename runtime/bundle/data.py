@@ -122,7 +122,7 @@ def write_digit_scenes(root: Path, n_images: int, size: int, channels: int, val_
     from runtime.train.data import load_digits_set
 
     if n_images < 2:
-        raise ValueError(f"{n_images} images: a detector bundle needs at least 2 (train and valid)")
+        raise DataError("digits", f"--images {n_images}: a detector bundle needs at least 2 (train and valid)")
     split = stratified_split(load_digits_set(8, 1), val_fraction, seed)  # digits of valid scenes never train
     rng = np.random.default_rng(seed)
     n_val = max(1, int(round(n_images * val_fraction)))

@@ -18,7 +18,6 @@ renamed into place: a failure leaves nothing half-written.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 import tempfile
@@ -27,10 +26,13 @@ from pathlib import Path
 
 from designer.cfg import emit_cfg, parse_cfg, with_net
 from designer.cost import count
-from designer.design_io import load_yaml
+from designer.edits import TrainingRecipe, training_net
+from designer.embedded import embedded_design
+from designer.errors import EditError, OutputError
 from designer.files import atomic_write_bytes, atomic_write_text
 from designer.ir import Network
 from designer.lower import lower
+from designer.weights_layout import expected_weights_bytes, file_header_size
 from designer.yolo_head import (
     DEFAULT_MASKS,
     attach_yolo_head,
@@ -40,7 +42,7 @@ from designer.yolo_head import (
     scaled_tiny_anchors,
 )
 from runtime.bundle.anchors import kmeans_anchors
-from runtime.bundle.check import MANIFEST, assert_bundle, expected_weights_bytes, weights_header_size
+from runtime.bundle.check import MANIFEST, assert_bundle
 from runtime.bundle.data import bundle_labels, copy_detector_data, write_classifier_images, write_digit_scenes
 from runtime.bundle.readme import readme_text
 from runtime.train.data import DataError, load_dataset
@@ -93,61 +95,37 @@ class BundleReport:
 
 
 def _name(network: Network, opts: BundleOptions, out: Path) -> str:
-    name = opts.name or (load_yaml(network.design).name if network.design else out.name)
+    arch = embedded_design(network).arch
+    name = opts.name or (arch.name if arch is not None else out.name)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "model"
     return name
 
 
 def _resized(network: Network, size: int) -> Network:
     """The network at size x size, classes untouched (re-lowered when it carries its design)."""
-    if network.design:
-        arch = load_yaml(network.design)
-        if replace(lower(arch), design=None) == replace(network, design=None):
-            return lower(replace(arch, input_size=size))
+    arch = embedded_design(network).arch
+    if arch is not None:
+        return lower(replace(arch, input_size=size))
     return with_net(network, width=size, height=size)
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
+def _numbers(flag: str, text: str | None, kind: type) -> tuple | None:
+    if not text:
+        return None
+    try:
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise EditError(f"--{flag} {text!r}: give comma-separated numbers") from None
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(",") if v.strip())
-
-
-def _training_net(network: Network, opts: BundleOptions, detector: bool, train_images: int) -> Network:
-    """[net] for training: darknet19's recipe for classifiers, yolov3-tiny's for detectors; flags override."""
-    size = network.input_shape[1]
-    if opts.batch < 1 or opts.subdivisions < 1 or opts.batch % opts.subdivisions:
-        raise ValueError(f"batch={opts.batch} must be a positive multiple of subdivisions={opts.subdivisions}")
-    if detector:
-        max_batches = opts.max_batches or max(6000, 2000 * int(network.layers[-1]["classes"]))
-    else:  # 30 epochs
-        max_batches = opts.max_batches or max(100, math.ceil(30 * train_images / opts.batch))
-    if max_batches < 1:
-        raise ValueError("max_batches must be positive (darknet classifier train never stops on 0)")
-    policy = opts.policy or ("steps" if detector else "poly")
-    keys: dict = dict(batch=opts.batch, subdivisions=opts.subdivisions, momentum=opts.momentum, decay=opts.decay,
-                      learning_rate=opts.learning_rate or (0.001 if detector else 0.1), max_batches=max_batches,
-                      policy=policy, flip=opts.flip)
-    burn_in = opts.burn_in if opts.burn_in is not None else (min(1000, max_batches // 10) if detector else 0)
-    if burn_in:
-        keys["burn_in"] = burn_in
-    if policy == "poly":
-        keys["power"] = opts.power
-    elif policy in ("steps", "sgdr"):
-        steps = _ints(opts.steps) if opts.steps else (int(max_batches * 0.8), int(max_batches * 0.9))
-        scales = _floats(opts.scales) if opts.scales else tuple(0.1 for _ in steps)
-        if len(steps) != len(scales):
-            raise ValueError(f"steps={steps} and scales={scales} need the same number of values")
-        keys.update(steps=steps, scales=scales)
-    if detector:
-        keys.update(saturation=1.5, exposure=1.5, hue=0.1)  # yolov3-tiny's colour jitter
-    else:
-        # AlexeyAB's classifier loader scales the short side to a random size in [min_crop, max_crop]
-        # (default w..2w) and crops w x h: on small, centred images that cuts the object. No scale jitter.
-        keys.update(min_crop=size, max_crop=size)
-    return with_net(network, **keys)
+def _recipe(opts: BundleOptions) -> TrainingRecipe:
+    """The bundle's flags as a training recipe (designer.edits.training_net): darknet19's for classifiers,
+    yolov3-tiny's for detectors; a classifier is not scale-jittered (small, centred images)."""
+    return TrainingRecipe(batch=opts.batch, subdivisions=opts.subdivisions, learning_rate=opts.learning_rate,
+                          policy=opts.policy, power=opts.power, steps=_numbers("steps", opts.steps, int),
+                          scales=_numbers("scales", opts.scales, float), max_batches=opts.max_batches,
+                          burn_in=opts.burn_in, momentum=opts.momentum, decay=opts.decay, flip=opts.flip,
+                          crop_to_input=not opts.detector)
 
 
 def _copy_weights(src: str, dst: Path, network: Network, layers: int | None) -> None:
@@ -155,7 +133,7 @@ def _copy_weights(src: str, dst: Path, network: Network, layers: int | None) -> 
     sp = Path(src)
     if not sp.is_file():
         raise DataError(sp, "weights file does not exist")
-    header = weights_header_size(sp)
+    header = file_header_size(sp)
     if header < 0:
         raise DataError(sp, "not a darknet .weights file (shorter than its header)")
     data = bytearray(sp.read_bytes())
@@ -191,7 +169,7 @@ def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> Bundl
         labels = bundle_labels(split)
         net = prepare_network(network, size, len(labels))
         train, valid = write_classifier_images(split, tmp, labels)
-        net = _training_net(net, opts, False, len(train))
+        net = training_net(net, _recipe(opts), train_images=len(train))
         label_file = "labels.txt"
         data_text = (f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nlabels={label_file}\n"
                      f"names={label_file}\nbackup=backup\ntop={min(5, len(labels))}\n")
@@ -199,7 +177,7 @@ def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> Bundl
     else:
         size = opts.size or 128
         if size % 32:
-            raise ValueError(f"detector input size {size}: use a multiple of 32")
+            raise EditError(f"detector input size {size}: use a multiple of 32")
         if opts.data == "digits":
             train, valid, labels, wh = write_digit_scenes(tmp, opts.detector_images, size, channels,
                                                           opts.val_fraction, opts.seed)
@@ -209,7 +187,7 @@ def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> Bundl
             raise DataError(opts.data, "a detector bundle needs boxes: use --data digits (synthetic digit scenes) "
                                        "or a darknet detector .data file (train=, valid=, names=)")
         if opts.classes is not None and opts.classes != len(labels):
-            raise ValueError(f"--classes {opts.classes} but the data has {len(labels)} names ({', '.join(labels)})")
+            raise DataError(opts.data, f"--classes {opts.classes} but the data has {len(labels)} names ({', '.join(labels)})")
         anchors = (parse_anchors(opts.anchors) if opts.anchors
                    else kmeans_anchors(wh, 6, opts.seed) if len(wh) >= 6 else scaled_tiny_anchors(size))
         masks = parse_masks(opts.masks) if opts.masks else (
@@ -217,7 +195,7 @@ def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> Bundl
             (tuple(range(len(anchors) // 2, len(anchors))), tuple(range(len(anchors) // 2))))
         sized = _resized(network, size)
         layers = backbone_end(sized) + 1
-        net = _training_net(attach_yolo_head(sized, len(labels), anchors, masks), opts, True, len(train))
+        net = training_net(attach_yolo_head(sized, len(labels), anchors, masks), _recipe(opts), detector=True)
         label_file = f"{name}.names"
         data_text = (f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nnames={label_file}\n"
                      "backup=backup\n")
@@ -252,7 +230,7 @@ def write_bundle(network: Network, out_dir: str | Path, opts: BundleOptions = Bu
     """Write the bundle for `network` (a lowered design or a parsed cfg) into `out_dir` (must not exist)."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} already exists; give a new folder (nothing is overwritten)")
+        raise OutputError(f"{out} already exists; give a new folder (nothing is overwritten)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:

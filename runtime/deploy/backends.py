@@ -255,14 +255,16 @@ def measure_backend(network: Network, *, backend: str, device: str = "cpu", batc
     for _ in range(3):
         runner.run()
     m = (timer or _timer)(runner.run, threads, min_run_time)
-    fma = count(network).fma * batch
+    cost = count(network)
+    fma = cost.fma * batch
     layers = None
     if per_layer:
         repeats = max(3, min(50, int(min_run_time / max(m.median, 1e-6))))
         layers = layer_times(network, runner.layer_seconds(repeats), batch)
     return BenchResult(device=device, device_name=runner.device_name, threads=threads, batch=batch,
                        dtype=runner.precision, optimized=optimized, channels_last=False, median_ms=m.median * 1e3,
-                       iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, backend=backend)
+                       iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, params=cost.params,
+                       backend=backend)
 
 
 def layer_times(network: Network, seconds: LayerSeconds, batch: int):

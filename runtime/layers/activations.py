@@ -8,6 +8,9 @@ swish / mish / hard_mish outside [convolutional] (and relu6 / hard_mish in [shor
 because the generic `activate()` switch lacks them (NOTES.md "CPU activation gaps"). Tests that compare with
 the recorded CPU outputs mark those cases xfail and check the correct formula instead.
 
+The names are designer/activations.py's table (tests/test_activations.py checks both cover the same set), whose
+`cpu_ok` column says where CPU darknet gives 0.
+
 normalize_channels* are per-pixel normalisations across channels (activations.c
 activate_array_normalize_channels[_softmax]): they need the NCHW tensor, not elementwise values.
 """

@@ -164,7 +164,7 @@ def optimize(model: DarknetModel, *, fold_bn: bool = True, mixconv: MixMode = "p
         modules.append(_fold(model.layers[k], fold_bn))
         steps.append(st)
         i = st.last + 1
-    out = DarknetModel(model.network, modules, steps, model.outputs, optimized=True)
+    out = DarknetModel(model.network, modules, steps, model.outputs, optimized=True, shapes=model.shapes)
     out.weights_header = model.weights_header
     out.eval().requires_grad_(False)
     if channels_last:

@@ -262,7 +262,7 @@ def _sibling_labels(list_path: Path) -> Path:
 def stratified_split(ds: ImageSet, val_fraction: float, seed: int) -> Split:
     """Deterministic per-class split: each class gives round(n * fraction) images (at least 1) to validation."""
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction={val_fraction} must be between 0 and 1")
+        raise DataError(ds.source, f"val_fraction={val_fraction} must be between 0 and 1")
     rng = np.random.default_rng(seed)
     val_idx: list[np.ndarray] = []
     train_idx: list[np.ndarray] = []
@@ -284,7 +284,7 @@ def stratified_split(ds: ImageSet, val_fraction: float, seed: int) -> Split:
 def load_dataset(spec: str, size: int, channels: int = 3, val_fraction: float = 0.2, seed: int = 0) -> Split:
     """'digits', an ImageFolder directory, a darknet .data file or a list file -> checked train/val split."""
     if size < 1:
-        raise ValueError(f"size={size} must be positive")
+        raise DataError(spec, f"size={size} must be positive")
     if spec == "digits":
         return stratified_split(load_digits_set(size, channels), val_fraction, seed)
     path = Path(spec)

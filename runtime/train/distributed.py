@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from designer.errors import MixdesignError
+
+
+class DeviceError(MixdesignError):
+    """A device the user asked for that this machine does not have."""
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -47,7 +53,7 @@ def setup(device: str) -> Dist:
         rank, world = dist.get_rank(), dist.get_world_size()
     cuda = device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available")
+        raise DeviceError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     if cuda:

@@ -26,6 +26,7 @@ from typing import Callable
 import designer
 from designer.cfg import emit_cfg, parse_cfg
 from designer.edits import logits_index, prepare_network
+from designer.errors import EditError
 from designer.files import atomic_write_text
 from runtime.train.checkpoints import RunFiles, save_checkpoint, write_metrics
 from runtime.train.data import Split, load_dataset
@@ -82,7 +83,7 @@ def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
 def _channels(network: designer.Network) -> int:
     c = network.input_shape[0]
     if c not in (1, 3):
-        raise ValueError(f"[net] channels={c}: quick-train reads grey (1) or RGB (3) images")
+        raise EditError(f"[net] channels={c}: quick-train reads grey (1) or RGB (3) images")
     return c
 
 

@@ -7,12 +7,11 @@ Skips, saying why, where /usr/bin/chromium or playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,73 +19,56 @@ import pytest
 
 import designer
 from designer import count, emit_cfg, gpu_variant, load_preset, lower
+from tests.e2e.browser_driver import CHROME_ARGS, CHROMIUM, REPO, start_server, stop_server
+from tests.e2e.browser_driver import idle as _idle
+from tests.e2e.browser_driver import metric as _metric
+from tests.e2e.browser_driver import type_in_cell as _type_in_cell
 
 pytestmark = pytest.mark.app
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "test-artifacts" / "screenshots"
 GROUP = 4
-CHROME_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (the browser test drives Debian's chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
-    env = {**os.environ, "MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    with _serve(tmp_path_factory, {}) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(tmp_path_factory, extra_env: dict):
+    """Start `streamlit run designer/app.py` on a free port (tests/e2e/browser_driver.py); yield its URL; stop it."""
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "designer/app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            log.seek(0)
-            proc.kill()
-            pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        proc, url = start_server(log, {"MIXDESIGN_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), **extra_env})
+    except RuntimeError as e:
+        log.close()
+        pytest.fail(str(e))
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+        log.close()
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
+def browser():
+    with sync_api.sync_playwright() as p:  # one per module: sync playwright cannot be started twice at once
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield b
+        b.close()
 
 
-def _metric(page, label: str) -> str:
-    box = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
-    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+@pytest.fixture(scope="module")
+def page(server, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 2000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 def _go(page, title: str) -> None:
@@ -98,46 +80,6 @@ def _go(page, title: str) -> None:
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def _idle(page) -> None:
-    """Wait until the script run that the last action started has finished and its output is on screen."""
-    page.wait_for_timeout(200)
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=60_000)
-    page.wait_for_timeout(300)
-
-
-def _type_in_cell(page, row: int, right: int, text: str) -> None:
-    """Type into the stage table (a canvas grid): select row `row`'s "row" cell, move `right` columns, type
-    `text` into the cell editor. Pressing Enter then commits the edit.
-
-    The grid is drawn on a canvas and re-mounted after every design change, so a try that does not end with
-    `text` in the cell editor (the grid was still mounting) is abandoned with Escape and made again."""
-    editor = page.locator("#portal textarea, #portal input").first
-    for _ in range(4):
-        _idle(page)
-        page.get_by_role("heading", name="Stages").click()  # focus away from any open widget
-        grid = page.locator("[data-testid='stDataFrame']").first
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        x, y = box["x"] + 60, box["y"] + 35 * (row + 1) + 17  # 35 px header and rows
-        page.mouse.move(x, y)  # the grid takes clicks once the pointer has entered it
-        page.wait_for_timeout(200)
-        page.mouse.click(x, y)
-        for _ in range(right):
-            page.keyboard.press("ArrowRight")
-        page.keyboard.press("Enter")  # opens the cell editor with its text selected
-        try:
-            editor.wait_for(timeout=5_000)
-        except sync_api.TimeoutError:
-            continue
-        page.wait_for_timeout(300)
-        editor.fill(text)
-        page.wait_for_timeout(200)
-        if editor.is_visible() and editor.input_value() == text:
-            return
-        page.keyboard.press("Escape")
-    pytest.fail(f"could not type {text!r} into row {row} of the stage table")
 
 
 def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
@@ -223,8 +165,8 @@ def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
     assert got == emit_cfg(lower(arch))  # what `mixdesign export` writes for the same design
     cli = subprocess.run([sys.executable, "-m", "designer.cli", "export", "mixnet-m", "--dw-group-size",
                           str(GROUP), "-o", "-"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    if cli.returncode == 0:
-        assert got == cli.stdout
+    assert cli.returncode == 0, f"`mixdesign export` failed, so the download cannot be compared: {cli.stderr}"
+    assert got == cli.stdout
     assert designer.parse_cfg(got).design is not None
     _shot(page, "7-export")
 
@@ -263,3 +205,94 @@ def test_large_cfg_graph_stays_small_and_draws(server, page):
     _go(page, "Design")
     page.get_by_text("has no blocks to edit").wait_for(timeout=30_000)
     _shot(page, "11-design-yolov4-layers")
+
+
+def _measured_designs(page) -> str:
+    """The Latency page's workspace history line ("N of M measurements shown; designs: a (app), b (cli)")."""
+    _go(page, "Latency")
+    line = page.get_by_text("measurements shown; designs:")
+    line.wait_for(timeout=60_000)
+    return line.inner_text()
+
+
+def _loaded(page) -> None:
+    page.locator("[data-testid='stSidebarNav']").wait_for(timeout=60_000)
+    _idle(page)
+
+
+def _saved_choices(page) -> list[str]:
+    _go(page, "Design")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Start from").click()
+    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    page.keyboard.press("Escape")
+    return options
+
+
+def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_factory, browser):
+    """Save a design and measure it; reload the page; restart the server on the same workspace: both are still
+    there. A `mixdesign bench` run from the shell on that workspace then appears in the app's history."""
+    ws = tmp_path_factory.mktemp("ws") / "workspace.sqlite"
+    env = {"MIXDESIGN_WORKSPACE": str(ws)}
+    tiny = (REPO / "tests" / "data" / "tiny.yaml").read_text()
+    context = browser.new_context(viewport={"width": 1440, "height": 2000})
+    page = context.new_page()
+    with contextlib.ExitStack() as servers:
+        servers.callback(context.close)
+        first = servers.enter_context(contextlib.ExitStack())
+        url = first.enter_context(_serve(tmp_path_factory, env))
+        page.goto(url)
+        page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60_000)
+        # open the tiny design (pasted YAML), save a copy of it
+        _go(page, "Import")
+        page.get_by_text("design YAML", exact=True).click()
+        page.get_by_label("Name").fill("tiny")
+        page.get_by_label("cfg or YAML text").fill(tiny)
+        page.get_by_label("cfg or YAML text").press("Control+Enter")
+        page.get_by_role("button", name="Open 'tiny' in the designer").click()
+        page.get_by_text("Opened 'tiny'").wait_for(timeout=30_000)
+        _go(page, "Design")
+        page.get_by_label("Save a copy as").fill("survivor")
+        page.get_by_label("Save a copy as").press("Enter")
+        _idle(page)
+        page.get_by_role("button", name="Save copy").click()
+        page.get_by_text("Saved a copy as 'survivor'").wait_for(timeout=30_000)
+        # measure it (short, no per-layer pass)
+        _go(page, "Latency")
+        page.get_by_role("button", name="Measure").wait_for(timeout=60_000)
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Design to measure").click()
+        page.get_by_role("option", name="saved: survivor", exact=True).click()
+        _idle(page)
+        box = page.get_by_label("Timed seconds (min)")
+        box.fill("0.2")
+        box.press("Enter")
+        _idle(page)
+        page.get_by_text("Per-layer times").click()
+        _idle(page)
+        page.get_by_role("button", name="Measure").click()
+        page.get_by_text("survivor: median").wait_for(timeout=120_000)
+        assert "survivor (app)" in _measured_designs(page)
+        _shot(page, "12-workspace-measured")
+
+        page.reload()  # a new session: nothing in session state (this reloads the Latency page)
+        _loaded(page)
+        assert "survivor (app)" in _measured_designs(page)
+        assert "saved: survivor" in _saved_choices(page)
+
+        first.close()  # stop the server; start a new one on the same workspace
+        url = servers.enter_context(_serve(tmp_path_factory, env))
+        page.goto(url)
+        page.locator("[data-testid='stMetricValue']").first.wait_for(timeout=60_000)
+        assert "saved: survivor" in _saved_choices(page)
+        assert "survivor (app)" in _measured_designs(page)
+        assert "(cli)" not in _measured_designs(page)
+
+        cli = subprocess.run([sys.executable, "-m", "designer.cli", "bench", "tests/data/tiny.yaml", "--size", "32", "--min-run-time", "0.1",
+                                          "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, **env})
+        assert cli.returncode == 0, cli.stderr
+        assert f"recorded 1 measurement(s) in {ws}" in cli.stderr
+        page.reload()
+        _loaded(page)
+        line = _measured_designs(page)
+        assert "survivor (app)" in line and "tiny (cli)" in line
+        _shot(page, "13-workspace-cli-run-in-app")

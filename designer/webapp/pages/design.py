@@ -14,7 +14,7 @@ import streamlit as st
 
 from designer import Arch, DesignIssue, gpu_variant
 from designer.spec import ACTIVATION_NAMES, gpu_variant_report
-from designer.webapp import fmt, stages, state
+from designer.webapp import advisor, fmt, stages, state
 from designer.webapp.cache import current, layer_table
 from designer.webapp.model import Design
 from designer.webapp.shell import guarded, notice
@@ -123,7 +123,8 @@ def _on_revert_table() -> None:
 
 
 def apply_table_edit(key: str) -> None:
-    """The stage editor's edit state -> a new design, or a kept design plus the rows' issues."""
+    """The stage editor's on_change callback: its edit state -> a new design, or a kept design plus the rows'
+    issues. Every edit moves the editor's key (through set_design or table_rev), so an edit is applied once."""
     w = state.ws()
     arch = state.design()
     edits = st.session_state.get(key) or {}
@@ -132,7 +133,9 @@ def apply_table_edit(key: str) -> None:
     base = w.table_rows if w.table_rows is not None else stages.arch_rows(arch)
     rows = stages.apply_edits(base, edits)
     candidate, issues = stages.with_rows(arch, rows)
-    if candidate is not None:
+    if candidate == arch:  # an edit that changes nothing (3,5,7 for 3.5.7): redraw the design's own rows
+        _on_revert_table()
+    elif candidate is not None:
         state.set_design(candidate)
     else:
         w.table_rows, w.table_issues = rows, issues
@@ -197,6 +200,7 @@ def _gpu(arch: Arch) -> None:
     st.caption("Depthwise convs are slow on GPUs. The GPU variant makes each MixConv kernel group a grouped conv with "
                "N channels per group (AlexeyAB's MixNet-M-GPU: 'I just decreased groups= in depthwise-MixConv-"
                "layers'): more FMA, fewer, larger groups. 1 = back to depthwise.")
+    advisor.render(arch)  # measured channels per group; its "use the best" button sets the input below
     c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="bottom")
     c1.number_input("Channels per group", min_value=1, max_value=512, step=1, key="gpu_group_size")
     c2.button("Make GPU variant", on_click=_on_gpu_variant, type="primary", width="stretch")
@@ -254,11 +258,6 @@ def _stage_table(arch: Arch) -> None:
     st.data_editor(df, key=key, num_rows="dynamic", column_config=_column_config(), column_order=order,
                    on_change=apply_table_edit, args=(key,), width="stretch", hide_index=True,
                    height=min(800, 35 * (len(df) + 2) + 3))  # every row visible (one spare for adding)
-    if any((st.session_state.get(key) or {}).get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
-        # The callback consumes edits in a live session; a session driven without the browser
-        # (streamlit.testing) only sets the editor state, so apply it here.
-        apply_table_edit(key)
-        st.rerun()
     if w.table_issues:
         for issue in w.table_issues:
             row = stages.issue_row(issue)

@@ -4,18 +4,22 @@ zip with a README naming the darknet command that trains it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
 from designer import Arch, dump_yaml
+from designer.edits import IMAGENET_RECIPE, TrainingRecipe
+from designer.errors import EditError
 from designer.webapp import cache, state
-from designer.webapp.export import TrainingNet, bundle, readme, training_cfg
+from designer.webapp.export import bundle, readme, training_cfg
 from designer.webapp.model import safe_filename
 from designer.webapp.shell import guarded
 
 
-def _training_settings() -> TrainingNet:
-    t = TrainingNet()
+def _training_settings() -> TrainingRecipe:
+    t = IMAGENET_RECIPE
     state.remember({"tr_batch": t.batch, "tr_sub": t.subdivisions, "tr_lr": t.learning_rate,
                     "tr_maxb": t.max_batches, "tr_burn": t.burn_in})
     with st.expander("Training settings for the -train.cfg ([net] keys darknet reads when training)"):
@@ -28,9 +32,9 @@ def _training_settings() -> TrainingNet:
         st.caption("policy=poly, power=4, momentum=0.9, decay=0.0005: the ImageNet recipe of darknet's "
                    "darknet53.cfg. max_batches must not be 0: darknet's `classifier train` would never stop.")
     # an emptied field falls back to the recipe's value
-    return TrainingNet(batch=int(batch or t.batch), subdivisions=int(sub or t.subdivisions),
-                       learning_rate=float(lr if lr is not None else t.learning_rate),
-                       max_batches=int(maxb or t.max_batches), burn_in=int(burn if burn is not None else t.burn_in))
+    return replace(t, batch=int(batch or t.batch), subdivisions=int(sub or t.subdivisions),
+                   learning_rate=float(lr if lr is not None else t.learning_rate),
+                   max_batches=int(maxb or t.max_batches), burn_in=int(burn if burn is not None else t.burn_in))
 
 
 def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
@@ -83,7 +87,11 @@ def render() -> None:
     yaml_name = safe_filename(d.name, ".yaml")
     design_yaml = dump_yaml(d) if isinstance(d, Arch) else None
     tnet = _training_settings()
-    train_text = training_cfg(low.network, tnet)
+    try:
+        train_text = training_cfg(low.network, tnet)
+    except EditError as e:  # e.g. batch not a multiple of subdivisions
+        st.error(f"Training settings: {e}. The -train.cfg below uses the ImageNet recipe instead.")
+        train_text = training_cfg(low.network)
     summary = a.summary()
     last = a.network.layers[-1].type
     classes = int(a.shapes[-1].outputs) if last in ("softmax", "cost") else None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from designer.describe import describe
 from designer.webapp import cache, state
-from designer.webapp.graph import describe
 from designer.webapp.model import safe_filename
 from designer.webapp.shell import guarded
 

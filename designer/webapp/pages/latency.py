@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from designer.webapp import cache, fmt, jobs, state
+from designer.webapp import cache, fmt, history, jobs, persist, state
 from designer.webapp.model import lowered
 from designer.webapp.shell import guarded
 
@@ -23,7 +23,9 @@ def _start(label: str, settings: dict) -> None:
 
     d = state.measurable()[label]
     name = label.split(": ", 1)[-1]
-    job = jobs.start("bench", name, bench_work(lowered(d).network, name, settings), meta={"settings": settings})
+    work = bench_work(lowered(d).network, name, settings)
+    work = persist.recording_bench(work, name, lowered(d).cfg_text, settings)  # stored when it finishes
+    job = jobs.start("bench", name, work, meta={"settings": settings})
     state.ws().jobs[PAGE] = job.id
 
 
@@ -41,7 +43,7 @@ def _controls(running: bool) -> None:
     labels = list(state.measurable())
     state.remember({"lat_design": labels[0], "lat_device": "cuda" if "cuda" in devs else "cpu", "lat_batch": 1,
                     "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
-                    "lat_per_layer": True, "lat_backend": "torch"})
+                    "lat_per_layer": True, "lat_mode": "infer", "lat_backend": "torch"})
     if st.session_state["lat_design"] not in labels:  # the current design was renamed, a saved one dropped
         st.session_state["lat_design"] = labels[0]
     if st.session_state["lat_device"] not in devs:
@@ -67,16 +69,22 @@ def _controls(running: bool) -> None:
     channels_last = c[4].checkbox("channels_last", key="lat_cl", disabled=backend != "torch") and backend == "torch"
     per_layer = c[5].checkbox("Per-layer times", key="lat_per_layer",
                               help="also time every layer, for the time-vs-FMA view (takes longer)")
+    mode = st.radio("What to time", ["infer", "train"], key="lat_mode", horizontal=True,
+                    format_func={"infer": "inference (forward pass)",
+                                 "train": "training step (forward, loss, backward, SGD step)"}.get,
+                    help="a training step runs the plain build with BN in training mode (Optimized does not "
+                         "apply); per-layer times are then forward + backward")
     settings = dict(device=device, batch=int(batch or 1), dtype=dtype, channels_last=bool(channels_last),
                     threads=int(threads or 0) or None, optimized=bool(optimized), per_layer=bool(per_layer),
-                    min_run_time=float(min_run or 1.0), backend=backend)
+                    min_run_time=float(min_run or 1.0), mode=mode or "infer", backend=backend)
     st.button("Measure", type="primary", disabled=running or label is None, on_click=_start, args=(label, settings),
               help="runs in the background: switching pages or changing widgets does not stop it")
 
 
 def _result(r: dict) -> None:
     dev = "CPU" if r["device"] == "cpu" else r["device"].upper()
-    st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} per batch of {r['batch']} "
+    what = "per training step" if r.get("mode") == "train" else "per batch"
+    st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} {what} of {r['batch']} "
                f"(IQR {fmt.ms_text(r['iqr_ms'])}), measured on {dev}: {r['device_name']}"
                + (f", {r['threads']} threads" if r["device"] == "cpu" else "") + f", {r['dtype']}"
                + f", {BACKENDS.get(r.get('backend', 'torch'), r.get('backend'))}"
@@ -120,7 +128,8 @@ def _history() -> None:
     st.dataframe(pd.DataFrame([{
         "design": h["label"], "at": h["measured_at"], "backend": h.get("backend", "torch"),
         "device": f"{h['device']} ({h['device_name']})",
-        "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"], "median (ms)": h["median_ms"],
+        "mode": h.get("mode", "infer"), "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"],
+        "median (ms)": h["median_ms"],
         "IQR (ms)": h["iqr_ms"], "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
         "params (M)": h["params"] / 1e6,
     } for h in hist]), hide_index=True, width="stretch")
@@ -160,6 +169,7 @@ def render() -> None:
     if last is not None:
         _result(last)
     _history()
+    history.measurements()  # every recorded measurement: this app, other sessions, `mixdesign bench`
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from designer import Arch
-from designer.webapp import cache, jobs, state
+from designer.webapp import cache, history, jobs, persist, state
 from designer.webapp.model import safe_filename
 from designer.webapp.shell import guarded
 
@@ -35,7 +35,8 @@ def _start(picked: list[str], settings: dict) -> None:
     if len(set(names)) < len(names):  # the same design twice (e.g. current == preset): keep both, distinct names
         runs = [(f"{n} ({i + 1})", s) for i, (n, s) in enumerate(runs)]
     cfg = TrainConfig(**settings)
-    job = jobs.start("train", " vs ".join(r[0] for r in runs), train_work(runs, cfg, RUNS_ROOT),
+    work = persist.recording_training(train_work(runs, cfg, RUNS_ROOT), settings)  # stored when it ends
+    job = jobs.start("train", " vs ".join(r[0] for r in runs), work,
                      meta={"settings": settings, "designs": [r[0] for r in runs]})
     state.ws().jobs[PAGE] = job.id
 
@@ -134,6 +135,7 @@ def render() -> None:
     running = job is not None and job.running
     _controls(running)
     if job_id is None:
+        history.training_runs()  # every recorded run: this app, other sessions, `mixdesign train`
         return
     st.subheader(f"Run: {job.label}" if job else "Run")
 
@@ -145,6 +147,7 @@ def render() -> None:
             st.rerun(scope="app")  # finished: redraw the controls (Train enabled again) and the downloads
 
     live()
+    history.training_runs()
 
 
 if __name__ == "__main__":

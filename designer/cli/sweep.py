@@ -1,0 +1,179 @@
+"""`mixdesign sweep`: measure a grid (or random samples) of variants of a design and mark the Pareto front.
+
+designer/cli/main.py calls `register(subparsers)`. Every trial is recorded in the trial store as it finishes
+(default: sweeps.jsonl in the user's data directory, or --store / $MIXDESIGN_SWEEPS), so rerunning the same
+command resumes and Ctrl-C loses nothing finished. torch loads only when the first timed trial runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+
+from designer.cli.sources import SourceError, load_source
+from designer.embedded import embedded_design
+from designer.explore import output
+from designer.explore.runner import KINDS, Settings
+from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
+from designer.explore.store import JsonlStore
+from designer.explore.sweep import plan_sweep, run_sweep
+from designer.ir import Network
+
+EXIT_USER_ERROR = 2
+
+
+def _measure(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"--measure takes a comma-separated list of {','.join(KINDS)}, got {text!r}")
+    return kinds
+
+
+def _progress_bar(total_hint: int, disable: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_hint, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=False,
+               disable=disable)
+    started = [False]
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        if not started[0]:  # trials already in the store start the bar: the ETA counts only what runs now
+            bar.reset(total=total)
+            bar.initial = bar.n = bar.last_print_n = done
+            bar.refresh()
+            started[0] = True
+        if done > bar.n:
+            bar.update(done - bar.n)
+        if message:
+            bar.set_description_str(message[:60])
+
+    return bar, on_progress
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive integer, got {text!r}")
+    return n
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        src = load_source(args.source)
+        found = embedded_design(src) if isinstance(src, Network) else None
+        base = src if found is None else found.arch
+        if base is None:
+            why = f"this cfg {found.reason}" if found.reason else "this cfg has no design"
+            raise SourceError(f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by "
+                              f"mixdesign); {why}")
+        axes = parse_axes(args.vary, base)
+        settings = Settings(measure=args.measure, device=args.device, backend=args.backend, batch=args.batch,
+                            train_batch=args.train_batch, dtype=args.dtype, threads=args.threads, rounds=args.rounds,
+                            min_run_time=args.min_run_time, data=args.data, epochs=args.epochs,
+                            train_size=args.train_size)
+        plan = plan_sweep(base, axes, settings, samples=args.samples, seed=args.seed)
+        store = JsonlStore(args.store)
+        n_points = len(plan.designs) + sum(len(d.also) for d in plan.designs) + len(plan.invalid)
+        print(f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
+              f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
+              f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
+              f"({_what(settings)}); store {store.path}", file=sys.stderr)
+        from runtime.explore import check_backend, run_trial
+
+        if "infer" in settings.measure:
+            check_backend(settings.backend)
+        if args.device == "cpu" and any(k in settings.measure for k in ("infer", "train")):
+            from runtime.bench import tune_cpu_allocator
+
+            tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
+        bar, on_progress = _progress_bar(len(plan.trials), args.no_progress)
+        try:
+            rows = run_sweep(plan, store, run_trial, ray_address=args.ray, on_progress=on_progress)
+        finally:
+            bar.close()
+    except KeyboardInterrupt:
+        print("interrupted: the finished trials are in the store; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    except OSError as e:  # MixdesignError: designer.cli.errors.run_command (main) prints it
+        print(f"mixdesign sweep: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    _print(rows, [a.key for a in axes], plan, settings, args)
+    if args.out:
+        try:
+            output.write(args.out, rows, {"sweep_id": plan.sweep_id, **plan.spec})
+        except OSError as e:
+            print(f"mixdesign sweep: error: {args.out}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        print(f"wrote {args.out}: {len(rows)} rows")
+    return 0
+
+
+def _what(settings: Settings) -> str:
+    timed = [k for k in ("infer", "train") if k in settings.measure]
+    parts = [f"{settings.rounds} rounds of {' and '.join(timed)}"] if timed else []
+    if "accuracy" in settings.measure:
+        parts.append(f"a {settings.epochs}-epoch quick-train on {settings.data} each")
+    return "; ".join(parts) or "counts only"
+
+
+def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: argparse.Namespace) -> None:
+    from designer.cli.main import _print_table
+
+    measured = [r for r in rows if r.get("device_name")]
+    where = ""
+    if measured:
+        r0 = measured[0]
+        where = (f" | {settings.device} ({r0['device_name']}), {r0['threads']} threads, {settings.dtype}, "
+                 f"inference backend {settings.backend} (optimised build), batch {settings.batch}; training step "
+                 f"torch plain build, batch {settings.train_batch}; median of {settings.rounds} interleaved rounds")
+    print(f"{args.source}: {len(rows)} points{where}")
+    head, body = output.table_rows(rows, axes)
+    _print_table(head, body, right=set(range(len(axes), len(head) - 1)))
+    from designer.explore.runner import fronts
+
+    for name, keys in fronts(settings).items():
+        print(f"front:{name} * = on the Pareto front over ({', '.join(keys)}): no other design is at least as good "
+              "on all of them and better on one (accuracy maximised, the rest minimised)")
+    if plan.trial_s:
+        print(f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
+              f"per trial (median; includes building the model and warm-up)")
+    skipped = len(plan.trials) - plan.measured
+    if skipped:
+        print(f"{skipped} trials came from the store (an earlier run of this sweep)")
+
+
+def register(subparsers) -> None:
+    """Add `sweep` to the mixdesign CLI (called by designer/cli/main.py)."""
+    keys = ", ".join([*AXES, *(f"rowN.{k}" for k in ROW_AXES)])
+    s = subparsers.add_parser("sweep", help="measure a grid or random samples of design variants; Pareto front",
+                              description=__doc__.splitlines()[0])
+    s.add_argument("source", metavar="PRESET|design.yaml|CFG")
+    s.add_argument("--vary", action="append", required=True, metavar="KEY=VALUES",
+                   help=f"an axis, repeatable; keys: {keys} (e.g. width-mult=0.75,1.0 or row3.kernels=3.5.7.9|3.5|3)")
+    s.add_argument("--measure", type=_measure, default=("count", "infer"),
+                   help=f"comma-separated, from {','.join(KINDS)} (default: count,infer)")
+    s.add_argument("--backend", default="torch", help="inference backend (default: torch; training is always torch)")
+    s.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
+    s.add_argument("--batch", type=_positive, default=1, help="inference batch (default: 1)")
+    s.add_argument("--train-batch", type=_positive, default=8, help="training-step batch (default: 8)")
+    s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="default: fp32")
+    s.add_argument("--threads", type=int, help="CPU threads (default: torch's current setting)")
+    s.add_argument("--samples", type=_positive, help="N random points instead of the whole grid")
+    s.add_argument("--seed", type=int, default=0, help="seed of --samples (default: 0)")
+    s.add_argument("--rounds", type=_positive, default=3, help="interleaved timing rounds (default: 3)")
+    s.add_argument("--min-run-time", type=float, default=0.5, help="timed seconds per trial (default: 0.5)")
+    s.add_argument("--data", default="digits", help="accuracy: quick-train data (default: digits)")
+    s.add_argument("--epochs", type=_positive, default=1, help="accuracy: quick-train epochs (default: 1)")
+    s.add_argument("--train-size", type=_positive, default=32, help="accuracy: quick-train input size (default: 32)")
+    s.add_argument("--out", help="write the table as .csv or .json")
+    s.add_argument("--store", help="trial store file (default: $MIXDESIGN_SWEEPS or the user data directory)")
+    s.add_argument("--ray", metavar="ADDRESS", help="run trials as Ray tasks there ('auto', 'ray://host:10001', "
+                                                    "or 'local')")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sweep)

@@ -1,0 +1,79 @@
+"""`mixdesign sweep --ray ADDRESS`: the sweep's trials as Ray tasks on an existing Ray cluster.
+
+Each task holds a whole device so that no two timings share one: num_gpus=1 for --device cuda; on CPU,
+num_cpus = the CPU count of the largest node (a node with fewer CPUs runs no trial; a node runs one trial at
+a time) and the trial uses that many threads unless --threads says otherwise. The driver submits every trial
+not yet in the store, and records each result in the store as it comes back (ray.wait), so Ctrl-C on the driver
+loses nothing finished and a rerun resumes. Rounds still rotate the design order, but on several nodes rounds
+of one design may run on different machines: compare designs from one sweep on a homogeneous cluster.
+
+`ADDRESS` is what ray.init takes: "auto", "ray://host:10001", or "local" to start a private local instance.
+Ray is an optional extra (pip install mixnet-designer[ray]); it is imported only here.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from designer.explore.runner import Design, Progress, Settings, SweepError, Trial, TrialFn, record_of
+from designer.explore.store import TrialStore
+
+
+def task_resources(device: str) -> dict:
+    """What one trial task asks Ray for: a whole GPU, or every CPU of the largest node."""
+    import ray
+
+    if device == "cuda":
+        return {"num_gpus": 1, "num_cpus": 1}
+    cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+    return {"num_cpus": max(1, int(max(cpus, default=1)))}
+
+
+def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings,
+            store: TrialStore, trial: TrialFn, on_progress: Progress | None = None,
+            stop: threading.Event | None = None, init_kwargs: dict | None = None) -> int:
+    """Measure the trials not yet in the store as Ray tasks running `trial` (runtime.explore.run_trial: the
+    workers import it by name, so the package must be installed on every node); returns how many ran now."""
+    try:
+        import ray
+    except ImportError:
+        raise SweepError("--ray needs Ray: pip install 'mixnet-designer[ray]' (or pip install ray)") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        kw = {"include_dashboard": False, "log_to_driver": False, **(init_kwargs or {})}
+        try:
+            ray.init(address=None if address == "local" else address, **kw)
+        except ConnectionError as e:
+            raise SweepError(f"--ray {address}: cannot connect to a Ray cluster there ({e})") from None
+    try:
+        res = task_resources(settings.device)
+        remote = ray.remote(trial).options(**res)
+        pending = [t for t in trials if store.done(t.key) is None]
+        done = len(trials) - len(pending)
+        if on_progress:
+            on_progress(done, len(trials), "")
+        running = {}
+        for t in pending:
+            s = settings.kind_settings(t.kind)
+            if settings.device == "cpu" and s.get("threads") is None and t.kind != "accuracy":
+                s["threads"] = res["num_cpus"]
+            running[remote.remote(designs[t.design].cfg_text, t.kind, s)] = t
+        measured = 0
+        while running:
+            if stop is not None and stop.is_set():
+                for ref in running:
+                    ray.cancel(ref)
+                break
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                t = running.pop(ref)
+                result = ray.get(ref)
+                store.record(t.key, record_of(sweep_id, designs[t.design], t, result))
+                measured += 1
+                done += 1
+                if on_progress:
+                    on_progress(done, len(trials), f"{t.kind} round {t.round + 1}: {designs[t.design].point.label}")
+        return measured
+    finally:
+        if started_here:
+            ray.shutdown()

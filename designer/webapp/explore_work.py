@@ -1,0 +1,107 @@
+"""What the Explore page and the Design page's GPU-variant advisor run and draw: a sweep as a background job
+(designer/webapp/jobs.py), and the Plotly figures of its results. Pure: no streamlit; torch loads only when a
+timed trial runs (runtime), plotly only when a figure is drawn."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from designer.explore.store import JsonlStore, TrialStore, default_path
+from designer.explore.sweep import SweepPlan, run_sweep
+from designer.webapp.jobs import Job
+
+KIND_LABEL = {"infer": "inference", "train": "training step"}
+
+
+def backends() -> list[str]:
+    """Inference backends the Explore page and the advisor offer (training steps always run in torch).
+
+    Only torch until runtime.bench.measure takes `backend=` (issue 9's runtime/deploy); then list its backends
+    here. runtime.explore.check_backend refuses any other backend with a clear message meanwhile."""
+    return ["torch"]
+
+
+def store() -> TrialStore:
+    """The trial store the app shares with `mixdesign sweep` ($MIXDESIGN_SWEEPS or the user data directory);
+    one object per file for the server process, so each rerun reads only the lines appended since the last."""
+    return _store_at(str(default_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def _store_at(path: str) -> TrialStore:
+    return JsonlStore(path)
+
+
+def sweep_work(plan: SweepPlan, trial_store: TrialStore) -> Callable[[Job], list[dict]]:
+    """A job body that runs the sweep (what the store lacks), reporting progress; returns the summary rows."""
+
+    def work(job: Job) -> list[dict]:
+        job.report("loading the runtime", 0.0)
+        from runtime.explore import check_backend, run_trial
+
+        if "infer" in plan.settings.measure:
+            check_backend(plan.settings.backend)
+
+        def on_progress(done: int, total: int, message: str) -> None:
+            job.report(message or None, done / max(1, total))
+
+        return run_sweep(plan, trial_store, run_trial, on_progress=on_progress, stop=job.stop)
+
+    return work
+
+
+def eta_text(job: Job) -> str:
+    if job.progress <= 0.0:
+        return ""
+    left = job.elapsed_s * (1 - job.progress) / job.progress
+    return f", about {left:.0f} s left"
+
+
+def scatter(rows: list[dict], kinds: list[str], device: str) -> Any:
+    """Latency vs FMA, marker size ~ params, one colour per (measured kind, backend, device); Pareto points ringed
+    and joined by a dashed line. customdata holds the row index (the page loads the clicked design)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    valid = [(i, r) for i, r in enumerate(rows) if r.get("valid")]
+    pmax = max((r["params"] for _, r in valid), default=1)
+    for kind in kinds:
+        pts = [(i, r) for i, r in valid if r.get(f"{kind}_ms") is not None]
+        if not pts:
+            continue
+        backend = pts[0][1].get(f"{kind}_backend", "torch")
+        name = f"{KIND_LABEL[kind]} · {backend} · {device}"
+        hover = [f"{r['design']}<br>{KIND_LABEL[kind]}: {r[f'{kind}_ms']:.3f} ms (spread {r[f'{kind}_spread_ms']:.3f})"
+                 f"<br>FMA {r['fma'] / 1e6:.1f} M multiply-adds<br>params {r['params'] / 1e6:.3f} M"
+                 + ("<br>on the Pareto front" if r.get(f"pareto_{kind}") else "") for _, r in pts]
+        fig.add_trace(go.Scatter(
+            x=[r["fma"] / 1e6 for _, r in pts], y=[r[f"{kind}_ms"] for _, r in pts], mode="markers", name=name,
+            customdata=[i for i, _ in pts], hovertext=hover, hoverinfo="text",
+            marker=dict(size=[10 + 30 * r["params"] / pmax for _, r in pts], opacity=0.75,
+                        line=dict(width=[3 if r.get(f"pareto_{kind}") else 0 for _, r in pts], color="black"))))
+        front = sorted((r["fma"] / 1e6, r[f"{kind}_ms"]) for _, r in pts if r.get(f"pareto_{kind}"))
+        if front:
+            fig.add_trace(go.Scatter(x=[f for f, _ in front], y=[m for _, m in front], mode="lines",
+                                     line=dict(dash="dash", color="black", width=1), hoverinfo="skip",
+                                     name=f"Pareto front ({KIND_LABEL[kind]})"))
+    fig.update_layout(xaxis_title="FMA per image (M multiply-adds)", yaxis_title="median latency (ms per batch)",
+                      legend_title="measured (colour); marker size: params", height=480,
+                      margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def advisor_bars(rows: list[dict]) -> Any:
+    """Inference and training-step time per channels-per-group, as ratios to depthwise (1)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for kind in ("infer", "train"):
+        pts = [r for r in rows if r.get(f"{kind}_ms") is not None]
+        if pts:
+            fig.add_trace(go.Bar(x=[str(r["dw-group-size"]) for r in pts], y=[r[f"{kind}_ms"] for r in pts],
+                                 name=f"{KIND_LABEL[kind]} (ms)"))
+    fig.update_layout(barmode="group", xaxis_title="channels per group in the MixConv convs (1 = depthwise)",
+                      yaxis_title="median ms", height=320, margin=dict(l=10, r=10, t=30, b=10))
+    return fig

@@ -1,0 +1,154 @@
+"""The workspace's tables (schema revision 2, the current one), as SQLAlchemy 2.x declarative models.
+
+One row per thing a user made or measured: designs (by name), imported cfgs, measurements, training runs, and
+sweeps with their trials. A measurement and a training run are keyed by the sha256 of the emitted cfg text
+(`designer.emit_cfg(network)`), so the same network measured from the CLI and from the app lines up. Every
+row that can travel between workspaces (export/import) carries a `uid` (a UUID4 hex) so importing the same
+file twice adds nothing. Times are UTC.
+
+The Alembic revisions in migrations/versions/ are the authority on the stored schema; these models mirror
+revision 2 and are checked against it in tests/test_workspace_migrations.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive text: read back as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+# Constraint and index names the migrations spell out too (so both sides name them alike on every backend).
+NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class DesignRow(Base):
+    """A saved design: its YAML (designer.dump_yaml), the hash of the cfg it exports to, what it came from."""
+
+    __tablename__ = "designs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    design_yaml: Mapped[str] = mapped_column(Text)
+    cfg_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    derived_from: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16), default="app")
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportedCfgRow(Base):
+    """A file a user imported: the text as it was read (cfg or design YAML) and how it was read."""
+
+    __tablename__ = "imported_cfgs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "design-yaml", "designer-cfg", "layers-cfg"
+    text: Mapped[str] = mapped_column(Text)
+    cfg_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str | None] = mapped_column(String(260))
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeasurementRow(Base):
+    """One latency measurement: what (cfg hash, design name), where (device, backend, dtype, batch, threads),
+    the result (median and IQR in ms per batch, per-layer times), with which libraries, when, from where."""
+
+    __tablename__ = "measurements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    design_name: Mapped[str] = mapped_column(String(200), index=True)
+    cfg_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    device: Mapped[str] = mapped_column(String(32))
+    device_name: Mapped[str] = mapped_column(String(200), default="")
+    backend: Mapped[str] = mapped_column(String(32), default="torch")
+    dtype: Mapped[str] = mapped_column(String(16))
+    batch: Mapped[int] = mapped_column(Integer)
+    threads: Mapped[int | None] = mapped_column(Integer)
+    median_ms: Mapped[float] = mapped_column(Float)
+    iqr_ms: Mapped[float] = mapped_column(Float)
+    fma: Mapped[int | None] = mapped_column(BigInteger)  # multiply-adds per batch
+    fma_per_s: Mapped[float | None] = mapped_column(Float)
+    params: Mapped[int | None] = mapped_column(BigInteger)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # optimized, channels_last, min_run_time, ...
+    per_layer: Mapped[list[Any] | None] = mapped_column()
+    versions: Mapped[dict[str, Any]] = mapped_column(default=dict)  # python, torch, designer, ...
+    source: Mapped[str] = mapped_column(String(16), default="cli")  # "app" or "cli"
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    measured_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class TrainingRunRow(Base):
+    """One training run of one design: settings, the per-epoch metrics, where its files are, how it ended."""
+
+    __tablename__ = "training_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    design_name: Mapped[str] = mapped_column(String(200), index=True)
+    cfg_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    device: Mapped[str] = mapped_column(String(32), default="cpu")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[list[Any]] = mapped_column(default=list)  # one dict per finished epoch
+    best_top1: Mapped[float | None] = mapped_column(Float)
+    best_epoch: Mapped[int | None] = mapped_column(Integer)
+    artifact_dir: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="finished")  # "finished", "stopped", "failed"
+    versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(String(16), default="cli")
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    started: Mapped[datetime | None] = mapped_column()
+    finished: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SweepRow(Base):
+    """A sweep over design knobs (its spec as given); trials link its points to their measurements."""
+
+    __tablename__ = "sweeps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SweepTrialRow(Base):
+    __tablename__ = "sweep_trials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
+    measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id", ondelete="SET NULL"))
+    point: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the knob values of this trial
+    status: Mapped[str] = mapped_column(String(16), default="done")  # "done", "invalid", "failed"
+    message: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(default=utcnow)

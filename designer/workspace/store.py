@@ -1,0 +1,392 @@
+"""The workspace: designs, imported cfgs, measurements, training runs and sweeps in one database, shared by the
+app and the CLI.
+
+`Workspace.open(url_or_path)` checks and migrates the database (designer/workspace/engine.py) and hands back an
+object whose methods each run one short transaction. Rows come back as detached model instances
+(designer/workspace/models.py). Stored designs and imports are validated as they are read: a row that no longer
+loads (hand-edited YAML, a rule that changed) is reported in `Loaded.problems` and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from designer.errors import MixdesignError
+from designer.workspace.engine import (
+    WorkspaceError,
+    describe,
+    is_sqlite_file,
+    make_engine,
+    migrate,
+    preflight_sqlite,
+    resolve_url,
+)
+from designer.workspace.models import (
+    DesignRow,
+    ImportedCfgRow,
+    MeasurementRow,
+    SweepRow,
+    SweepTrialRow,
+    TrainingRunRow,
+    utcnow,
+)
+
+T = TypeVar("T")
+MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow)  # in FK order
+SOURCES = ("app", "cli")
+IMPORT_KINDS = ("design-yaml", "designer-cfg", "layers-cfg")
+
+
+def cfg_sha256(cfg_text: str) -> str:
+    """The key measurements and runs are filed under: sha256 of the emitted cfg text (designer.emit_cfg)."""
+    return hashlib.sha256(cfg_text.encode("utf-8")).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of what a figure depends on (libraries already loaded by this process only)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    try:
+        out["mixnet-designer"] = metadata.version("mixnet-designer")
+    except metadata.PackageNotFoundError:
+        pass
+    for mod in ("torch", "onnxruntime", "openvino", "numpy"):
+        m = sys.modules.get(mod)
+        if m is not None and getattr(m, "__version__", None):
+            out[mod] = str(m.__version__)
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A stored row that did not load: which table and row, and why."""
+
+    table: str
+    row_id: int
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.table} row {self.row_id} ({self.name!r}) skipped: {self.message}"
+
+
+@dataclass
+class Loaded(Generic[T]):
+    items: list[T] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredDesign:
+    row: DesignRow
+    arch: Any  # designer.Arch, validated
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    row: ImportedCfgRow
+    design: Any  # designer.Arch (design-yaml, designer-cfg) or designer.Network (layers-cfg)
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+
+def _design_of_yaml(text: str) -> Any:
+    from designer import DesignError, load_yaml, validate
+
+    try:
+        arch = load_yaml(text)
+    except MixdesignError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a hand-edited row the reader did not foresee: a bad row, not a crash
+        raise MixdesignError(f"not a design ({type(e).__name__}: {e})") from None
+    issues = validate(arch)
+    if issues:
+        raise DesignError(issues)
+    return arch
+
+
+def arch_cfg_sha256(arch: Any) -> str:
+    from designer import emit_cfg, lower
+
+    return cfg_sha256(emit_cfg(lower(arch)))
+
+
+class Workspace:
+    """One workspace database. Open with `Workspace.open(url_or_path)`; close with `close()` (or `with`)."""
+
+    def __init__(self, engine: Engine, url: URL):
+        self.engine = engine
+        self.url = url
+        self.location = describe(url)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, target: str | Path | None = None, *, revision: str = "head") -> Workspace:
+        """PATH | URL | None ($MIXDESIGN_WORKSPACE, then the default file): checked, migrated, ready."""
+        url = resolve_url(target)
+        if is_sqlite_file(url):
+            preflight_sqlite(Path(url.database))
+        engine = make_engine(url)
+        try:
+            migrate(engine, describe(url), revision)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, url)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return Path(self.url.database) if is_sqlite_file(self.url) else None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def session(self) -> _Tx:
+        """One transaction: committed on leaving the block, rolled back on an exception."""
+        return _Tx(self)
+
+    # ------------------------------------------------------------ designs
+
+    def save_design(self, name: str, arch: Any, *, derived_from: str | None = None,
+                    source: str = "app") -> DesignRow:
+        """Keep `arch` under `name` (replacing an earlier design of that name). It must be valid."""
+        from designer import dump_yaml
+
+        name = name.strip()
+        if not name:
+            raise WorkspaceError("a saved design needs a name")
+        text = dump_yaml(arch)
+        _design_of_yaml(text)  # refuse what could not be loaded back
+        sha = arch_cfg_sha256(arch)
+        with self.session() as s:
+            row = s.scalar(select(DesignRow).where(DesignRow.name == name))
+            if row is None:
+                row = DesignRow(name=name, design_yaml=text, cfg_sha256=sha, derived_from=derived_from,
+                                source=source)
+                s.add(row)
+            else:
+                row.design_yaml, row.cfg_sha256, row.updated = text, sha, utcnow()
+                row.derived_from = derived_from if derived_from is not None else row.derived_from
+            s.flush()
+            return row
+
+    def designs(self) -> Loaded[StoredDesign]:
+        """Every saved design, oldest first; a row whose YAML no longer loads is reported and skipped."""
+        return self._load(DesignRow, DesignRow.created, lambda r: StoredDesign(r, _design_of_yaml(r.design_yaml)))
+
+    def get_design(self, name: str) -> StoredDesign | None:
+        with self.session() as s:
+            row = s.scalar(select(DesignRow).where(DesignRow.name == name))
+        if row is None:
+            return None
+        try:
+            return StoredDesign(row, _design_of_yaml(row.design_yaml))
+        except MixdesignError as e:
+            raise WorkspaceError(f"saved design {name!r} does not load: {e}", file=self.location) from None
+
+    def delete_design(self, name: str) -> bool:
+        with self.session() as s:
+            row = s.scalar(select(DesignRow).where(DesignRow.name == name))
+            if row is not None:
+                s.delete(row)
+            return row is not None
+
+    # ------------------------------------------------------------ imported cfgs
+
+    def add_imported(self, name: str, kind: str, text: str, *, filename: str | None = None) -> ImportedCfgRow:
+        """Keep an imported file's text (replacing an earlier import of that name); it must load."""
+        if kind not in IMPORT_KINDS:
+            raise WorkspaceError(f"import kind {kind!r}: use one of {', '.join(IMPORT_KINDS)}")
+        design = _load_import(kind, text)
+        sha = _import_sha(design)
+        with self.session() as s:
+            row = s.scalar(select(ImportedCfgRow).where(ImportedCfgRow.name == name))
+            if row is None:
+                row = ImportedCfgRow(name=name, kind=kind, text=text, cfg_sha256=sha, filename=filename)
+                s.add(row)
+            else:
+                row.kind, row.text, row.cfg_sha256, row.filename = kind, text, sha, filename
+                row.created = utcnow()
+            s.flush()
+            return row
+
+    def imported(self) -> Loaded[StoredImport]:
+        """Every import, oldest first; a row that no longer reads is reported and skipped."""
+        return self._load(ImportedCfgRow, ImportedCfgRow.created,
+                          lambda r: StoredImport(r, _load_import(r.kind, r.text)))
+
+    def _load(self, model: Any, order: Any, read: Any) -> Loaded:
+        out: Loaded = Loaded()
+        with self.session() as s:
+            rows = s.scalars(select(model).order_by(order, model.id)).all()
+        for row in rows:
+            try:
+                out.items.append(read(row))
+            except MixdesignError as e:
+                out.problems.append(Problem(model.__tablename__, row.id, row.name, str(e)))
+        return out
+
+    # ------------------------------------------------------------ measurements
+
+    def add_measurement(self, **fields: Any) -> MeasurementRow:
+        """Record one latency measurement (keyword arguments: the MeasurementRow columns)."""
+        fields.setdefault("versions", library_versions())
+        return self._add(MeasurementRow(**fields))
+
+    def measurements(self, *, design: str | None = None, cfg_sha256: str | None = None, device: str | None = None,
+                     backend: str | None = None, source: str | None = None,
+                     limit: int | None = None) -> list[MeasurementRow]:
+        """Newest first; each filter that is given must match."""
+        q = select(MeasurementRow).order_by(MeasurementRow.measured_at.desc(), MeasurementRow.id.desc())
+        for col, value in ((MeasurementRow.design_name, design), (MeasurementRow.cfg_sha256, cfg_sha256),
+                           (MeasurementRow.device, device), (MeasurementRow.backend, backend),
+                           (MeasurementRow.source, source)):
+            if value is not None:
+                q = q.where(col == value)
+        with self.session() as s:
+            return list(s.scalars(q.limit(limit)).all())
+
+    # ------------------------------------------------------------ training runs
+
+    def add_training_run(self, **fields: Any) -> TrainingRunRow:
+        """Record one training run (keyword arguments: the TrainingRunRow columns)."""
+        fields.setdefault("versions", library_versions())
+        return self._add(TrainingRunRow(**fields))
+
+    def training_runs(self, *, design: str | None = None, device: str | None = None,
+                      limit: int | None = None) -> list[TrainingRunRow]:
+        q = select(TrainingRunRow).order_by(TrainingRunRow.finished.desc(), TrainingRunRow.id.desc())
+        if design is not None:
+            q = q.where(TrainingRunRow.design_name == design)
+        if device is not None:
+            q = q.where(TrainingRunRow.device == device)
+        with self.session() as s:
+            return list(s.scalars(q.limit(limit)).all())
+
+    # ------------------------------------------------------------ sweeps
+
+    def add_sweep(self, spec: dict[str, Any]) -> SweepRow:
+        return self._add(SweepRow(spec=spec))
+
+    def add_trial(self, sweep_id: int, point: dict[str, Any], *, measurement_id: int | None = None,
+                  status: str = "done", message: str | None = None) -> SweepTrialRow:
+        return self._add(SweepTrialRow(sweep_id=sweep_id, point=point, measurement_id=measurement_id,
+                                       status=status, message=message))
+
+    def sweeps(self) -> list[SweepRow]:
+        with self.session() as s:
+            return list(s.scalars(select(SweepRow).order_by(SweepRow.created, SweepRow.id)).all())
+
+    def trials(self, sweep_id: int) -> list[SweepTrialRow]:
+        with self.session() as s:
+            return list(s.scalars(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id)
+                                  .order_by(SweepTrialRow.id)).all())
+
+    # ------------------------------------------------------------ helpers
+
+    def _add(self, row: T) -> T:
+        with self.session() as s:
+            s.add(row)
+            s.flush()
+        return row
+
+    def designs_version(self) -> tuple:
+        """Changes whenever a design or an import is added or replaced (a cheap cache key for readers)."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            d = s.execute(select(func.count(), func.max(DesignRow.updated))).one()
+            i = s.execute(select(func.count(), func.max(ImportedCfgRow.created), func.max(ImportedCfgRow.id))).one()
+        return tuple(d) + tuple(i)
+
+    def counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        out = {}
+        with self.session() as s:
+            for model in MODELS:
+                out[model.__tablename__] = s.scalar(select(func.count()).select_from(model)) or 0
+        return out
+
+
+class _Tx:
+    """`with ws.session() as s:` one committed transaction; database errors become one-line WorkspaceErrors."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.s: Session | None = None
+
+    def __enter__(self) -> Session:
+        self.s = self.ws._sessions()
+        self.s.begin()
+        return self.s
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self.s is not None
+        try:
+            if exc_type is None:
+                self.s.commit()
+            else:
+                self.s.rollback()
+        except DBAPIError as e:
+            self.s.rollback()
+            raise self._error(e) from None
+        finally:
+            self.s.close()
+        if isinstance(exc, SQLAlchemyError):
+            raise self._error(exc) from None
+        return False
+
+    def _error(self, e: SQLAlchemyError) -> WorkspaceError:
+        cause = getattr(e, "orig", None) or e
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        return WorkspaceError(f"the workspace refused the write ({first})", file=self.ws.location)
+
+
+def _load_import(kind: str, text: str) -> Any:
+    from designer import parse_cfg
+
+    if kind == "design-yaml":
+        return _design_of_yaml(text)
+    try:
+        network = parse_cfg(text)
+    except MixdesignError:
+        raise
+    except Exception as e:  # noqa: BLE001 - as in _design_of_yaml: a bad row, not a crash
+        raise MixdesignError(f"not a cfg ({type(e).__name__}: {e})") from None
+    if kind == "designer-cfg" and network.design is not None:
+        return _design_of_yaml(network.design)
+    return network
+
+
+def _import_sha(design: Any) -> str:
+    from designer import Arch, emit_cfg
+
+    return arch_cfg_sha256(design) if isinstance(design, Arch) else cfg_sha256(emit_cfg(design))
+

@@ -1,0 +1,121 @@
+"""Time of one training iteration of a darknet classifier under torch: darknet's "seconds per iteration".
+
+`measure_train_step(network, ...)` builds the plain model (BN layers in training mode: a training step cannot
+fold them), runs it up to the logits (the layer before [softmax], designer.edits.logits_index), and times whole
+iterations with `torch.utils.benchmark.Timer.blocked_autorange`:
+
+    zero_grad -> forward -> cross-entropy on the logits (random labels) -> backward -> SGD step (momentum 0.9)
+
+It returns runtime.bench's BenchResult with mode="train": the median and IQR of one iteration in ms at `batch`,
+`fma` = the counted forward multiply-adds of the batch and `fma_per_s` = fma / median (forward FMA per second
+of training: the backward pass does about twice the forward's multiply-adds on top, which this figure does not
+count).
+
+Per layer (`per_layer=True`): each executed step is timed alone, forward then backward, on the inputs it gets in
+a real forward pass (inputs that come from earlier layers require grad, so the backward computes the input
+gradient as in the whole step; the network input does not), with a random output gradient of the step's output
+shape. Two sweeps, each step keeps its lower median (as runtime.bench.time_layers does for inference). The time
+shares are of the sum of the steps' own times: the loss, the optimizer step and autograd's bookkeeping between
+steps are not in any step, so the per-step times add up to somewhat less than the measured iteration.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from designer.cost import count
+from designer.edits import logits_index
+from designer.ir import Network
+from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name,
+                           layer_times)
+from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
+
+MOMENTUM = 0.9
+
+
+def train_model(network: Network, *, device: str = "cpu", dtype: str = "fp32",
+                channels_last: bool = False) -> DarknetModel:
+    """The model a training step runs: plain build in training mode, up to the logits, on device, in dtype."""
+    check_device_dtype(device, dtype)
+    if not any(L.type == "softmax" for L in network.layers):
+        raise BenchError("a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
+                         "(measure its inference latency instead, --mode infer)")
+    model = build_model(network, outputs=(logits_index(network),)).to(device).to(DTYPES[dtype])
+    if channels_last:
+        model.set_channels_last()
+    return model.train()
+
+
+def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8, dtype: str = "fp32",
+                       threads: int | None = None, channels_last: bool = False, per_layer: bool = False,
+                       min_run_time: float = 1.0, lr: float = 0.01, seed: int = 0) -> BenchResult:
+    """Median / IQR time of one training iteration (forward, loss, backward, SGD step) at `batch`."""
+    if batch < 1:
+        raise BenchError(f"batch must be at least 1, got {batch}")
+    old_threads = torch.get_num_threads()
+    threads = int(threads or old_threads)
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(seed)
+        model = train_model(network, device=device, dtype=dtype, channels_last=channels_last)
+        x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        classes = model.shapes[model.outputs[0]].outputs
+        y = torch.randint(0, classes, (batch,), device=device)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x).flatten(1).float(), y)
+            loss.backward()
+            opt.step()
+
+        try:
+            step()  # oneDNN / cuDNN choose kernels, SGD creates its momentum buffers; blocked_autorange's
+            # untimed calibration call is the second warm-up
+        except ValueError as e:  # BN in training mode on a single value per channel (batch 1, 1x1 maps)
+            raise BenchError(f"a training step at batch {batch} cannot run: {e}; use a larger batch") from None
+        m = _timer(step, threads, min_run_time)
+        cost = count(network, model.shapes)
+        fma = cost.fma * batch  # the forward pass's multiply-adds (backward does about twice as many more)
+        layers = time_layers_train(model, x, threads, min_run_time) if per_layer else None
+        return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
+                           dtype=dtype, optimized=False, channels_last=channels_last, median_ms=m.median * 1e3,
+                           iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, mode="train",
+                           params=cost.params)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
+                      sweeps: int = 2) -> tuple[LayerTime, ...]:
+    """Forward + backward time of each executed step alone, on its real inputs; slowest first.
+
+    The model's own executor runs a forward pass without autograd (DarknetModel.execute); its per-step hook
+    times the step's module forward + backward on detached copies of the inputs it just got, input gradients on
+    (as inside a real training step) except for the network input, with a random output gradient."""
+    batch = x.shape[0]
+    per = max(0.01, min_run_time / max(1, len(model.plan)))
+    best: dict[int, float] = {}
+
+    def on_step(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor) -> None:
+        with torch.enable_grad():
+            leaf = [t.detach().requires_grad_(r != INPUT) for t, r in zip(ins, p.step.reads)]
+            grad = torch.randn_like(out)
+
+            def fwd_bwd() -> None:
+                y = module(*leaf)
+                if y.requires_grad:  # a step without parameters fed by the input alone has nothing to do
+                    y.backward(grad)
+
+            fwd_bwd()  # first call allocates the .grad buffers, as a training step after the first does not
+            sec = _timer(fwd_bwd, threads, per).median
+        best[p.k] = min(best.get(p.k, sec), sec)
+
+    for _ in range(sweeps):
+        with torch.no_grad():
+            model.execute(x, model.plan, on_step)
+    model.zero_grad(set_to_none=True)
+    return layer_times(model, best, batch)

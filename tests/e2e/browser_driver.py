@@ -1,0 +1,107 @@
+"""Driving the real app in headless Chromium: start `streamlit run designer/app.py`, read metrics, type into the
+stage grid. Shared by tests/e2e/test_browser.py and benchmarks/bench_browser.py (Playwright, Debian's chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROME_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(log: IO[str], env: dict[str, str] | None = None, timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
+    """`streamlit run designer/app.py` on a free port; returns once /_stcore/health answers 200.
+
+    Raises RuntimeError with the end of the server's log if it exits or does not answer within timeout_s."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "designer/app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            stop_server(proc)
+            log.seek(0)
+            raise RuntimeError(f"streamlit did not start:\n{log.read()[-3000:]}")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
+    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def idle(page) -> None:
+    """Wait until the script run that the last action started has finished and its output is on screen."""
+    page.wait_for_timeout(200)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=60_000)
+    page.wait_for_timeout(300)
+
+
+def type_in_cell(page, row: int, right: int, text: str) -> None:
+    """Type into the stage table (a canvas grid): select row `row`'s "row" cell, move `right` columns, type
+    `text` into the cell editor. Pressing Enter then commits the edit.
+
+    The grid is drawn on a canvas and re-mounted after every design change, so a try that does not end with
+    `text` in the cell editor (the grid was still mounting) is abandoned with Escape and made again. Raises
+    RuntimeError after four tries."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    editor = page.locator("#portal textarea, #portal input").first
+    for _ in range(4):
+        idle(page)
+        page.get_by_role("heading", name="Stages").click()  # focus away from any open widget
+        grid = page.locator("[data-testid='stDataFrame']").first
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        x, y = box["x"] + 60, box["y"] + 35 * (row + 1) + 17  # 35 px header and rows
+        page.mouse.move(x, y)  # the grid takes clicks once the pointer has entered it
+        page.wait_for_timeout(200)
+        page.mouse.click(x, y)
+        for _ in range(right):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")  # opens the cell editor with its text selected
+        try:
+            editor.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            continue
+        page.wait_for_timeout(300)
+        editor.fill(text)
+        page.wait_for_timeout(200)
+        if editor.is_visible() and editor.input_value() == text:
+            return
+        page.keyboard.press("Escape")
+    raise RuntimeError(f"could not type {text!r} into row {row} of the stage table")
