@@ -64,6 +64,7 @@ class BenchResult:
     per_layer: tuple[LayerTime, ...] | None = None
     mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
     params: int | None = None  # trainable parameters of the network measured (counted with the same shapes)
+    backend: str = "torch"  # torch, onnxruntime, openvino (runtime.deploy.backends)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -151,8 +152,19 @@ def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
 
 def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: DType = "fp32",
             channels_last: bool = False, threads: int | None = None, optimized: bool = True,
-            per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False) -> BenchResult:
-    """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved."""
+            per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
+            backend: str = "torch") -> BenchResult:
+    """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved.
+
+    `backend` other than torch runs the exported ONNX model in onnxruntime or OpenVINO (runtime.deploy.backends)
+    with the same timer and record; channels_last and compile are torch's own options there."""
+    if backend != "torch":
+        if channels_last or compile:
+            raise BenchError(f"channels_last and compile are options of the torch backend, not of {backend}")
+        from runtime.deploy.backends import measure_backend
+
+        return measure_backend(network, backend=backend, device=device, batch=batch, dtype=dtype, threads=threads,
+                               optimized=optimized, per_layer=per_layer, min_run_time=min_run_time)
     if batch < 1:
         raise BenchError(f"batch must be at least 1, got {batch}")
     old_threads = torch.get_num_threads()

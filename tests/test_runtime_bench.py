@@ -23,7 +23,7 @@ from runtime import build_model, save_weights
 from runtime.bench import BenchError, measure
 
 KEYS = {"device", "device_name", "threads", "batch", "dtype", "optimized", "channels_last", "median_ms", "iqr_ms",
-        "fma", "fma_per_s", "per_layer", "mode", "params"}  # fmt: skip
+        "fma", "fma_per_s", "per_layer", "mode", "params", "backend"}  # fmt: skip
 LAYER_KEYS = {"index", "type", "ms", "time_share", "fma", "fma_share"}
 
 

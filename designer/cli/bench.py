@@ -43,6 +43,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.mode == "train":
         from runtime.train_step import measure_train_step
 
+        if args.backend != "torch":
+            from runtime.bench import BenchError
+
+            raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
+
         results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
                                       channels_last=args.channels_last, threads=args.threads,
                                       per_layer=args.per_layer, min_run_time=args.min_run_time)
@@ -50,7 +55,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
                            channels_last=args.channels_last, threads=args.threads, optimized=not args.plain,
-                           per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile)
+                           per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
+                           backend=args.backend)
                    for b in args.batch]
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
@@ -59,7 +65,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     r0 = results[0]
     c, h, w = network.input_shape
-    print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.device} ({r0.device_name}), "
+    print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.backend} on {r0.device} "
+          f"({r0.device_name}), "
           f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
           f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
           f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
@@ -122,6 +129,8 @@ def register(subparsers) -> None:
     s.add_argument("source", metavar="CFG|PRESET|design.yaml")
     add_record_arguments(s)  # --workspace, --no-record
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    s.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch",
+                   help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)")
     s.add_argument("--mode", choices=("infer", "train"), default="infer",
                    help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "
                         "plain build, BN in training mode) (default: infer)")

@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cfg", metavar="FILE.cfg")
     s.set_defaults(func=cmd_lint)
 
-    for module in ("designer.cli.bench", "designer.cli.sweep", "designer.cli.train", "designer.cli.workspace"):
+    for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.sweep", "designer.cli.train",
+                   "designer.cli.workspace"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as e:

@@ -53,7 +53,7 @@ def latency_vs_fma(history: list[dict]) -> go.Figure:
     fig = go.Figure()
     by_device: dict[str, list[dict]] = {}
     for h in history:
-        by_device.setdefault(f"{h['device']} ({h['device_name']})", []).append(h)
+        by_device.setdefault(f"{h.get('backend', 'torch')} on {h['device']} ({h['device_name']})", []).append(h)
     for dev, rows in by_device.items():
         fig.add_scatter(x=[r["fma_counted"] / 1e6 for r in rows], y=[r["median_ms"] for r in rows],
                         mode="markers+text",

@@ -75,3 +75,11 @@ def bundle(files: dict[str, str]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, text)
     return buf.getvalue()
+
+
+def onnx_file(network: Network, weights: str | None = None) -> bytes:
+    """The `.onnx` of a network, as `mixdesign onnx` writes it (optimised build, batch 1, opset 17), with darknet
+    .weights when given (a quick-train run's) and random weights otherwise. Imports torch and onnx."""
+    from runtime.deploy.onnx_export import export_network
+
+    return export_network(network, weights=weights).SerializeToString()

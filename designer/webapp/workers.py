@@ -33,6 +33,7 @@ def devices() -> dict[str, str]:
 def expected_bench_s(settings: dict) -> float:
     """A rough duration for the progress bar: build + warm-up + timed runs (twice with per-layer timing)."""
     t = 2.0 + 2 * float(settings.get("min_run_time", 1.0))
+    t += 3.0 if settings.get("backend", "torch") != "torch" else 0.0  # ONNX export and the runtime's compile
     return t * (2.5 if settings.get("per_layer") else 1.0)
 
 
@@ -46,12 +47,16 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
         job.report("loading torch and building the model", 0.02)
         from runtime.bench import measure
 
-        job.report(f"measuring on {settings.get('device', 'cpu')}", 0.05)
+        job.report(f"measuring with {settings.get('backend', 'torch')} on {settings.get('device', 'cpu')}", 0.05)
         s = dict(settings)
         if s.pop("mode", "infer") == "train":  # one training step: plain build, BN in training mode
             from runtime.train_step import measure_train_step
 
             s.pop("optimized", None)
+            if s.pop("backend", "torch") != "torch":
+                from runtime.bench import BenchError
+
+                raise BenchError("a training step is measured with the torch backend")
             result = measure_train_step(network, **s)
         else:
             result = measure(network, **s)

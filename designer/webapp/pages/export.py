@@ -37,6 +37,47 @@ def _training_settings() -> TrainingRecipe:
                    max_batches=int(maxb or t.max_batches), burn_in=int(burn if burn is not None else t.burn_in))
 
 
+def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
+    """Label -> (network, .weights path or None): the current design with random weights, and every network a
+    finished quick-train run wrote weights for (its cfg, at the training size and class count)."""
+    from pathlib import Path
+
+    from designer import parse_cfg
+    from designer.webapp import jobs
+
+    out: dict[str, tuple[object, str | None]] = {"this design, random weights": (network, None)}
+    job = jobs.get(state.ws().jobs.get("train"))
+    if job is not None and not job.running and job.result:
+        for name, r in job.result.items():
+            if Path(r.weights_path).is_file() and Path(r.cfg_path).is_file():
+                out[f"{name}, weights from quick-train"] = (parse_cfg(Path(r.cfg_path)), str(r.weights_path))
+    return out
+
+
+def _onnx(name: str, network) -> None:
+    st.subheader("ONNX")
+    st.caption("The network as ONNX (what `mixdesign onnx` writes: optimised build, batch 1, opset 17; node names "
+               "L<layer>_<type>), for onnxruntime, OpenVINO or TensorRT. Built on request: it loads torch.")
+    sources = _onnx_sources(network)
+    c1, c2 = st.columns([3, 2])
+    pick = c1.selectbox("Weights", list(sources), key="onnx_source")
+    if c2.button("Build .onnx", key="onnx_build", width="stretch"):
+        from designer.webapp.export import onnx_file
+
+        net, weights = sources[pick]
+        try:
+            st.session_state["onnx_built"] = (pick, onnx_file(net, weights))
+        except Exception as e:  # noqa: BLE001 (MixdesignError and the exporter's own: shown, not raised)
+            st.session_state.pop("onnx_built", None)
+            st.error(f"Cannot export: {e}")
+    built = st.session_state.get("onnx_built")
+    if built is not None and built[0] == pick:
+        stem = name if pick.startswith("this design") else pick.split(",", 1)[0]
+        c2.download_button(f"Download .onnx ({len(built[1]) / 1e6:.1f} MB)", built[1],
+                           file_name=safe_filename(stem, ".onnx"), mime="application/octet-stream", key="dl_onnx",
+                           width="stretch", on_click="ignore")
+
+
 def render() -> None:
     st.title("Export")
     d = state.design()
@@ -70,6 +111,8 @@ def render() -> None:
     c4.download_button("Download zip (cfg, design, README)", bundle(files),
                        file_name=safe_filename(d.name, ".zip"), mime="application/zip", key="dl_zip", width="stretch",
                     on_click="ignore")
+
+    _onnx(d.name, low.network)
 
     st.subheader("Lint")
     diags = cache.lint_cfg(low.cfg_text)

@@ -15,6 +15,7 @@ from designer.webapp.model import lowered
 from designer.webapp.shell import guarded
 
 PAGE = "bench"
+BACKENDS = {"torch": "torch (runtime)", "onnxruntime": "onnxruntime (ONNX)", "openvino": "OpenVINO (ONNX)"}
 
 
 def _start(label: str, settings: dict) -> None:
@@ -42,26 +43,30 @@ def _controls(running: bool) -> None:
     labels = list(state.measurable())
     state.remember({"lat_design": labels[0], "lat_device": "cuda" if "cuda" in devs else "cpu", "lat_batch": 1,
                     "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
-                    "lat_per_layer": True, "lat_mode": "infer"})
+                    "lat_per_layer": True, "lat_mode": "infer", "lat_backend": "torch"})
     if st.session_state["lat_design"] not in labels:  # the current design was renamed, a saved one dropped
         st.session_state["lat_design"] = labels[0]
     if st.session_state["lat_device"] not in devs:
         st.session_state["lat_device"] = "cpu"
-    c1, c2 = st.columns([3, 2])
+    c1, c2, c3 = st.columns([3, 2, 2])
     label = c1.selectbox("Design to measure", labels, index=None, key="lat_design")
     device = c2.selectbox("Device", list(devs), index=None, format_func=lambda k: devs[k], key="lat_device")
+    backend = c3.selectbox("Backend", list(BACKENDS), index=None, format_func=BACKENDS.get, key="lat_backend",
+                           help="torch runs the runtime's modules; onnxruntime and OpenVINO run the exported ONNX "
+                                "model (fp32 unless bf16 is picked; OpenVINO on the CPU only)") or "torch"
     if "cuda" not in devs:
         st.info("No CUDA device on this machine: the measurement runs on the CPU, and the results say so.")
     c = st.columns(6)
     batch = c[0].number_input("Batch", 1, 256, None, key="lat_batch")
     dtypes = ["fp32", "fp16", "bf16"] if device == "cuda" else ["fp32", "bf16"]
+    dtypes = {"onnxruntime": ["fp32"], "openvino": ["fp32", "bf16"]}.get(backend, dtypes)
     if st.session_state["lat_dtype"] not in dtypes:
         st.session_state["lat_dtype"] = "fp32"
     dtype = c[1].selectbox("dtype", dtypes, index=None, key="lat_dtype")
     threads = c[2].number_input("CPU threads (0 = torch default)", 0, 256, None, key="lat_threads")
     min_run = c[3].number_input("Timed seconds (min)", 0.2, 30.0, None, step=0.5, key="lat_min_run")
     optimized = c[4].checkbox("Optimized model", key="lat_opt", help="BN folded, fused MixConv (runtime)")
-    channels_last = c[4].checkbox("channels_last", key="lat_cl")
+    channels_last = c[4].checkbox("channels_last", key="lat_cl", disabled=backend != "torch") and backend == "torch"
     per_layer = c[5].checkbox("Per-layer times", key="lat_per_layer",
                               help="also time every layer, for the time-vs-FMA view (takes longer)")
     mode = st.radio("What to time", ["infer", "train"], key="lat_mode", horizontal=True,
@@ -71,7 +76,7 @@ def _controls(running: bool) -> None:
                          "apply); per-layer times are then forward + backward")
     settings = dict(device=device, batch=int(batch or 1), dtype=dtype, channels_last=bool(channels_last),
                     threads=int(threads or 0) or None, optimized=bool(optimized), per_layer=bool(per_layer),
-                    min_run_time=float(min_run or 1.0), mode=mode or "infer")
+                    min_run_time=float(min_run or 1.0), mode=mode or "infer", backend=backend)
     st.button("Measure", type="primary", disabled=running or label is None, on_click=_start, args=(label, settings),
               help="runs in the background: switching pages or changing widgets does not stop it")
 
@@ -82,6 +87,7 @@ def _result(r: dict) -> None:
     st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} {what} of {r['batch']} "
                f"(IQR {fmt.ms_text(r['iqr_ms'])}), measured on {dev}: {r['device_name']}"
                + (f", {r['threads']} threads" if r["device"] == "cpu" else "") + f", {r['dtype']}"
+               + f", {BACKENDS.get(r.get('backend', 'torch'), r.get('backend'))}"
                + (", optimized" if r["optimized"] else ", plain") + (", channels_last" if r["channels_last"] else ""))
     if r["iqr_ms"] > 0.25 * r["median_ms"]:
         st.warning("The spread (IQR) is large next to the median: something else was using the "
@@ -120,7 +126,8 @@ def _history() -> None:
     st.subheader("Measured variants")
     st.plotly_chart(charts.latency_vs_fma(hist), width="stretch")
     st.dataframe(pd.DataFrame([{
-        "design": h["label"], "at": h["measured_at"], "device": f"{h['device']} ({h['device_name']})",
+        "design": h["label"], "at": h["measured_at"], "backend": h.get("backend", "torch"),
+        "device": f"{h['device']} ({h['device_name']})",
         "mode": h.get("mode", "infer"), "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"],
         "median (ms)": h["median_ms"],
         "IQR (ms)": h["iqr_ms"], "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,

@@ -1,0 +1,12 @@
+"""Deployment: the darknet network as ONNX, measured where it is deployed.
+
+    onnx_export.py  DarknetModel (plain or optimised build, optional darknet .weights) -> checked ONNX, node names
+                    `L<layer>_<type>` (`L5-11_mixconv` for a fused span), every [yolo] output; `mixdesign onnx`
+    backends.py     the Backend protocol and its onnxruntime and OpenVINO implementations: prepare(network, batch,
+                    dtype, threads, device) -> a runner that runtime.bench.measure(backend=...) times, and whose
+                    profiles (onnxruntime's profiler, OpenVINO's PERF_COUNT) map back to darknet layers by node name
+
+The torch backend stays in runtime/bench.py; `measure(..., backend="onnxruntime" | "openvino")` dispatches here
+and returns the same BenchResult. torch, onnx, onnxruntime and openvino are imported by these modules, never by
+`import designer`.
+"""

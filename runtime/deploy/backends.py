@@ -1,0 +1,289 @@
+"""Deployment runtimes that run the exported ONNX model: onnxruntime and OpenVINO, behind one Backend protocol.
+
+`BACKENDS[name].prepare(network, batch, dtype, threads, device)` exports the network (runtime.deploy.onnx_export,
+random weights: latency does not depend on their values), loads it into the runtime and returns a Runner:
+`run()` does one inference on a prepared random input (what runtime.bench times), `infer(x)` runs given inputs
+(what the numerics tests compare), `precision` is what the runtime actually computes in, and `layer_seconds(n)`
+profiles n inferences and returns the mean time per exported step, keyed by the darknet layers the node names
+carry (`L17_convolutional`, `L5-11_mixconv`; time in nodes without a layer name, such as layout reorders the
+runtime inserts, is under None).
+
+Threads are set the same way in every backend: torch.set_num_threads(threads) for torch, onnxruntime's
+intra_op_num_threads=threads with inter_op_num_threads=1 (sequential execution), OpenVINO's
+INFERENCE_NUM_THREADS=threads with one stream and the latency hint. Where OMP_WAIT_POLICY=PASSIVE (what the
+benchmarks set so that torch's OpenMP threads do not spin-wait on a shared machine), onnxruntime's intra-op
+threads do not spin either (session.intra_op.allow_spinning=0); otherwise each runtime keeps its default.
+
+Precision: onnxruntime runs the fp32 model as exported (on CPU, or on CUDA through its CUDA provider where the
+installed onnxruntime has one). OpenVINO's CPU plugin would pick bf16 on its own where the CPU has it (AMX /
+AVX512-BF16), which changes the numbers, so INFERENCE_PRECISION_HINT is always set: f32 for fp32, and bf16 or
+f16 only when asked for and the CPU lists the capability. What the compiled model reports is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from designer.ir import Network
+from runtime.bench import BenchError
+from runtime.deploy.onnx_export import INPUT_NAME, StepName, export_network, layer_of
+
+LayerSeconds = dict[StepName | None, float]
+
+
+class Runner(Protocol):
+    backend: str
+    precision: str  # what the runtime computes in: fp32, bf16, fp16
+    device_name: str
+
+    def run(self) -> Any: ...
+
+    def infer(self, x: np.ndarray) -> list[np.ndarray]: ...
+
+    def layer_seconds(self, repeats: int) -> LayerSeconds: ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str, *,
+                optimized: bool = True, model: bytes | None = None) -> Runner: ...
+
+
+def _random_input(network: Network, batch: int) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((batch, *network.input_shape), dtype=np.float32)
+
+
+def _onnx_bytes(network: Network, batch: int, optimized: bool, model: bytes | None) -> bytes:
+    if model is not None:
+        return model
+    return export_network(network, batch=batch, optimized=optimized).SerializeToString()
+
+
+def _group(samples: list[tuple[str, float]], repeats: int) -> LayerSeconds:
+    out: dict[StepName | None, float] = defaultdict(float)
+    for name, sec in samples:
+        out[layer_of(name)] += sec / repeats
+    return dict(out)
+
+
+# ------------------------------------------------------------------ onnxruntime
+
+class OnnxRuntimeRunner:
+    backend = "onnxruntime"
+    precision = "fp32"
+
+    def __init__(self, model: bytes, x: np.ndarray, threads: int, device: str):
+        import onnxruntime as ort
+
+        self._ort = ort
+        self.model, self.threads, self.x = model, threads, x
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise BenchError("this onnxruntime has no CUDA provider (it has "
+                                 f"{', '.join(ort.get_available_providers())}): install onnxruntime-gpu, or "
+                                 "measure onnxruntime with --device cpu")
+            self.providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            import torch
+
+            self.device_name = torch.cuda.get_device_name() if torch.cuda.is_available() else "CUDA device"
+        else:
+            from runtime.bench import device_name
+
+            self.providers = ["CPUExecutionProvider"]
+            self.device_name = device_name("cpu")
+        self.session = self._session(profile_dir=None)
+
+    def _session(self, profile_dir: str | None):
+        so = self._ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # torch's threads do not spin: nor these
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if profile_dir is not None:
+            so.enable_profiling = True
+            so.profile_file_prefix = os.path.join(profile_dir, "ort")
+        return self._ort.InferenceSession(self.model, so, providers=self.providers)
+
+    def run(self) -> Any:
+        return self.session.run(None, {INPUT_NAME: self.x})
+
+    def infer(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})
+
+    def layer_seconds(self, repeats: int) -> LayerSeconds:
+        """onnxruntime's profiler (enable_profiling): each node's kernel time, from its JSON trace. The first run
+        of the profiled session is a warm-up and is not counted."""
+        with tempfile.TemporaryDirectory(prefix="mixdesign-ort-") as d:
+            session = self._session(profile_dir=d)
+            for _ in range(repeats + 1):
+                session.run(None, {INPUT_NAME: self.x})
+            with open(session.end_profiling()) as f:
+                events = json.load(f)
+        runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+        start = runs[1] if len(runs) > 1 else 0
+        samples = [(e["name"].removesuffix("_kernel_time"), e["dur"] * 1e-6) for e in events
+                   if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start]
+        return _group(samples, max(1, len(runs) - 1))
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str, *,
+                optimized: bool = True, model: bytes | None = None) -> OnnxRuntimeRunner:
+        if dtype != "fp32":
+            raise BenchError(f"the onnxruntime backend runs the exported fp32 model; --dtype {dtype} is measured "
+                             "with --backend torch (or openvino for bf16 / fp16 on CPU)")
+        return OnnxRuntimeRunner(_onnx_bytes(network, batch, optimized, model), _random_input(network, batch),
+                                 threads, device)
+
+
+# ------------------------------------------------------------------ OpenVINO
+
+_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+_OV_CAPABILITY = {"bf16": "BF16", "fp16": "FP16"}
+
+
+class OpenVinoRunner:
+    backend = "openvino"
+
+    def __init__(self, model: bytes, x: np.ndarray, threads: int, dtype: str, profile: bool = False):
+        import openvino as ov
+
+        core = ov.Core()
+        self.device_name = str(core.get_property("CPU", "FULL_DEVICE_NAME"))
+        self._model, self._threads, self._dtype, self.x = model, threads, dtype, x
+        self.compiled = self._compile(core, profile)
+        self.request = self.compiled.create_infer_request()
+        self.request.set_input_tensor(ov.Tensor(x))
+        hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        self.precision = {"float32": "fp32", "f32": "fp32", "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16",
+                          "f16": "fp16"}.get(hint.split("'")[1] if "'" in hint else hint, hint)
+
+    def _compile(self, core, profile: bool):
+        model = core.read_model(self._model, b"")
+        config = {"INFERENCE_NUM_THREADS": self._threads, "INFERENCE_PRECISION_HINT": _OV_PRECISION[self._dtype],
+                  "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "PERF_COUNT": profile}
+        return core.compile_model(model, "CPU", config)
+
+    def run(self) -> Any:
+        self.request.infer()
+
+    def infer(self, x: np.ndarray) -> list[np.ndarray]:
+        req = self.compiled.create_infer_request()
+        req.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
+        return [req.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
+
+    def layer_seconds(self, repeats: int) -> LayerSeconds:
+        """OpenVINO's profiling info (PERF_COUNT=True): each executed node's real time, by node name."""
+        import openvino as ov
+
+        compiled = self._compile(ov.Core(), profile=True)
+        req = compiled.create_infer_request()
+        req.set_input_tensor(ov.Tensor(self.x))
+        req.infer()  # warm-up
+        samples: list[tuple[str, float]] = []
+        for _ in range(repeats):
+            req.infer()
+            samples += [(p.node_name, p.real_time.total_seconds()) for p in req.get_profiling_info()
+                        if p.status == ov.ProfilingInfo.Status.EXECUTED]
+        return _group(samples, repeats)
+
+
+def openvino_capabilities() -> list[str]:
+    """What OpenVINO's CPU plugin says this CPU can compute in (BF16 and FP16 among them where it has them)."""
+    import openvino as ov
+
+    return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+class OpenVinoBackend:
+    name = "openvino"
+
+    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str, *,
+                optimized: bool = True, model: bytes | None = None) -> OpenVinoRunner:
+        if device != "cpu":
+            raise BenchError(f"the openvino backend runs on the CPU here (OpenVINO has no {device} device); "
+                             "measure with --device cpu")
+        if dtype not in _OV_PRECISION:
+            raise BenchError(f"dtype {dtype!r} is not one of {', '.join(_OV_PRECISION)}")
+        if dtype in _OV_CAPABILITY:
+            caps = openvino_capabilities()
+            if _OV_CAPABILITY[dtype] not in caps:
+                raise BenchError(f"this CPU has no {dtype} support in OpenVINO (its capabilities: "
+                                 f"{', '.join(caps)}); use --dtype fp32")
+        return OpenVinoRunner(_onnx_bytes(network, batch, optimized, model), _random_input(network, batch),
+                              threads, dtype)
+
+
+BACKENDS: dict[str, Backend] = {"onnxruntime": OnnxRuntimeBackend(), "openvino": OpenVinoBackend()}
+NAMES = ("torch", *BACKENDS)  # every backend runtime.bench.measure takes
+
+
+def get_backend(name: str) -> Backend:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise BenchError(f"unknown backend {name!r} (choose {', '.join(NAMES)})") from None
+
+
+def measure_backend(network: Network, *, backend: str, device: str = "cpu", batch: int = 1, dtype: str = "fp32",
+                    threads: int | None = None, optimized: bool = True, per_layer: bool = False,
+                    min_run_time: float = 1.0, model: bytes | None = None,
+                    timer: Callable[..., Any] | None = None):
+    """runtime.bench.measure for onnxruntime / OpenVINO: the same BenchResult, with backend and precision."""
+    import torch
+
+    from designer.cost import count
+    from runtime.bench import BenchResult, _timer
+
+    if batch < 1:
+        raise BenchError(f"batch must be at least 1, got {batch}")
+    threads = int(threads or torch.get_num_threads())
+    runner = get_backend(backend).prepare(network, batch, dtype, threads, device, optimized=optimized, model=model)
+    for _ in range(3):
+        runner.run()
+    m = (timer or _timer)(runner.run, threads, min_run_time)
+    cost = count(network)
+    fma = cost.fma * batch
+    layers = None
+    if per_layer:
+        repeats = max(3, min(50, int(min_run_time / max(m.median, 1e-6))))
+        layers = layer_times(network, runner.layer_seconds(repeats), batch)
+    return BenchResult(device=device, device_name=runner.device_name, threads=threads, batch=batch,
+                       dtype=runner.precision, optimized=optimized, channels_last=False, median_ms=m.median * 1e3,
+                       iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, params=cost.params,
+                       backend=backend)
+
+
+def layer_times(network: Network, seconds: LayerSeconds, batch: int):
+    """Profiled seconds per step -> runtime.bench.LayerTime rows (time share vs FMA share), slowest first.
+
+    Time the runtime spent in nodes that carry no layer name (inserted layout reorders) is one row with index
+    -1 and type "(runtime)"; its FMA share is 0.
+    """
+    from designer.cost import count
+    from runtime.bench import LayerTime
+
+    costs = count(network).layers
+    rows = []
+    for step, sec in seconds.items():
+        if step is None:
+            rows.append((-1, "(runtime)", sec * 1e3, 0))
+        else:
+            rows.append((step.first, step.kind, sec * 1e3, sum(c.fma for c in costs[step.first : step.last + 1]) * batch))
+    total_ms = sum(r[2] for r in rows) or 1.0
+    total_fma = sum(r[3] for r in rows) or 1
+    rows.sort(key=lambda r: -r[2])
+    return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)

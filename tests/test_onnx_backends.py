@@ -1,0 +1,104 @@
+"""`mixdesign bench --backend` and runtime.deploy.backends: one record for every backend, per-layer profiles mapped
+back to darknet layers, and one-line refusals for what a backend cannot do here. Never asserts on time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import designer
+from designer.cli import main
+from runtime.bench import BenchError, measure
+from runtime.deploy import backends
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = str(REPO / "tests/data/tiny.yaml")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(autouse=True)
+def _own_workspace(tmp_path: Path, monkeypatch) -> None:
+    """`mixdesign bench` records into a workspace (MIXDESIGN_WORKSPACE): these tests' stay in their own."""
+    monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(tmp_path / "workspace.sqlite"))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> designer.Network:
+    return designer.lower(designer.load_yaml(TINY))
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_measure_record_and_per_layer(tiny: designer.Network, backend: str) -> None:
+    r = measure(tiny, backend=backend, batch=2, threads=1, per_layer=True, min_run_time=0.05)
+    assert (r.backend, r.dtype, r.threads, r.batch, r.device) == (backend, "fp32", 1, 2, "cpu")
+    assert r.median_ms > 0 and r.iqr_ms >= 0 and r.fma == 2 * designer.count(tiny).fma
+    assert r.fma_per_s == pytest.approx(r.fma / (r.median_ms / 1e3))
+    rows = r.per_layer
+    assert rows and sum(t.time_share for t in rows) == pytest.approx(1.0)
+    assert sum(t.fma for t in rows) == r.fma  # every multiply-add is in some profiled step
+    for t in rows:
+        if t.index >= 0:  # the kind in the node name is the darknet layer's type (or a fused span's)
+            assert t.type in ("mixconv", "squeeze_excite") or tiny.layers[t.index].type == t.type
+    assert any(t.type == "convolutional" for t in rows)
+    assert json.dumps(r.to_json())  # the same JSON record as torch's
+
+
+def test_cli_bench_every_backend(capsys) -> None:
+    seen = {}
+    for backend in backends.NAMES:
+        code, out, err = run(capsys, "bench", TINY, "--backend", backend, "--threads", "1", "--min-run-time", "0.05",
+                             "--json")
+        assert code == 0, err
+        seen[backend] = json.loads(out)
+    assert {b: d["backend"] for b, d in seen.items()} == {b: b for b in backends.NAMES}
+    assert len({d["fma"] for d in seen.values()}) == 1
+    code, out, _ = run(capsys, "bench", TINY, "--backend", "openvino", "--threads", "1", "--min-run-time", "0.05",
+                       "--per-layer", "--top", "3")
+    assert code == 0 and "openvino on cpu" in out and "fp32" in out and "slowest layers" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--backend", "onnxruntime", "--dtype", "bf16"], "onnxruntime backend runs the exported fp32 model"),
+    (["--backend", "openvino", "--device", "cuda"], "openvino backend runs on the CPU"),
+    (["--backend", "onnxruntime", "--channels-last"], "options of the torch backend"),
+])
+def test_cli_refusals_one_line(capsys, argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, "bench", TINY, "--min-run-time", "0.05", *argv)
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1
+
+
+def test_onnxruntime_cuda_needs_the_provider(tiny: designer.Network) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has the CUDA provider")
+    with pytest.raises(BenchError, match="no CUDA provider.*onnxruntime-gpu"):
+        measure(tiny, backend="onnxruntime", device="cuda", min_run_time=0.05)
+
+
+def test_openvino_bf16_refused_without_the_capability(tiny: designer.Network, monkeypatch) -> None:
+    monkeypatch.setattr(backends, "openvino_capabilities", lambda: ["FP32", "INT8"])
+    with pytest.raises(BenchError, match="no bf16 support in OpenVINO"):
+        measure(tiny, backend="openvino", dtype="bf16", min_run_time=0.05)
+
+
+def test_openvino_bf16_is_what_runs_when_asked(tiny: designer.Network) -> None:
+    if "BF16" not in backends.openvino_capabilities():
+        pytest.skip("this CPU has no bf16 in OpenVINO")
+    r = measure(tiny, backend="openvino", dtype="bf16", threads=1, min_run_time=0.05)
+    assert r.dtype == "bf16"
+    assert measure(tiny, backend="openvino", threads=1, min_run_time=0.05).dtype == "fp32"  # f32 by default
+
+
+def test_unknown_backend(tiny: designer.Network) -> None:
+    with pytest.raises(BenchError, match="unknown backend 'tensorrt'"):
+        measure(tiny, backend="tensorrt")
