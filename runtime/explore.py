@@ -17,16 +17,11 @@ from designer.explore.runner import SweepError
 
 
 def check_backend(backend: str) -> None:
-    """Refuse a backend this checkout's runtime.bench.measure cannot take."""
-    if backend == "torch":
-        return
-    import inspect
+    """Refuse a backend runtime.bench.measure does not take."""
+    from runtime.deploy import BACKEND_LABELS
 
-    from runtime.bench import measure
-
-    if "backend" not in inspect.signature(measure).parameters:
-        raise SweepError(f"--backend {backend}: this build measures with torch only (runtime.bench.measure takes "
-                         "no backend); use --backend torch")
+    if backend not in BACKEND_LABELS:
+        raise SweepError(f"--backend {backend}: unknown backend (choose {', '.join(BACKEND_LABELS)})")
 
 
 def run_trial(cfg_text: str, kind: str, settings: dict) -> dict:

@@ -68,6 +68,14 @@ def _own_workspace(tmp_path_factory):
         os.environ["MIXDESIGN_WORKSPACE"] = old
 
 
+@pytest.fixture(autouse=True)
+def _workspace_per_test(_own_workspace, tmp_path, monkeypatch):
+    """Each test starts on an empty workspace (opened only if the test uses it), so what one test records never
+    shows up in another's history; servers started by module-scoped fixtures use the session's."""
+    monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(tmp_path / "workspace.sqlite"))
+    monkeypatch.setenv("MIXDESIGN_SWEEPS", str(tmp_path / "sweeps.jsonl"))
+
+
 # ------------------------------------------------------------------ the app through streamlit.testing
 
 def start_app(page: str | None = None, timeout: float = 60) -> AppTest:

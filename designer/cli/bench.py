@@ -14,6 +14,7 @@ from pathlib import Path
 from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
 from designer.ir import Network
+from runtime.deploy import BACKEND_LABELS
 
 
 def resolve_network(source: str, size: int | None = None) -> Network:
@@ -129,7 +130,7 @@ def register(subparsers) -> None:
     s.add_argument("source", metavar="CFG|PRESET|design.yaml")
     add_record_arguments(s)  # --workspace, --no-record
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    s.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch",
+    s.add_argument("--backend", choices=tuple(BACKEND_LABELS), default="torch",
                    help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)")
     s.add_argument("--mode", choices=("infer", "train"), default="infer",
                    help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "

@@ -16,11 +16,10 @@ KIND_LABEL = {"infer": "inference", "train": "training step"}
 
 
 def backends() -> list[str]:
-    """Inference backends the Explore page and the advisor offer (training steps always run in torch).
+    """Inference backends the Explore page and the advisor offer (training steps always run in torch)."""
+    from runtime.deploy import BACKEND_LABELS
 
-    Only torch until runtime.bench.measure takes `backend=` (issue 9's runtime/deploy); then list its backends
-    here. runtime.explore.check_backend refuses any other backend with a clear message meanwhile."""
-    return ["torch"]
+    return list(BACKEND_LABELS)
 
 
 def store() -> TrialStore:

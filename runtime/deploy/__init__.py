@@ -10,3 +10,7 @@ The torch backend stays in runtime/bench.py; `measure(..., backend="onnxruntime"
 and returns the same BenchResult. torch, onnx, onnxruntime and openvino are imported by these modules, never by
 `import designer`.
 """
+
+#: Every backend runtime.bench.measure takes, and its label in the app: the one list that the CLI's --backend,
+#: the Latency and Explore pages and sweeps offer. Importing this package imports nothing heavy.
+BACKEND_LABELS = {"torch": "torch (runtime)", "onnxruntime": "onnxruntime (ONNX)", "openvino": "OpenVINO (ONNX)"}

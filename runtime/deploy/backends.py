@@ -33,6 +33,7 @@ import numpy as np
 
 from designer.ir import Network
 from runtime.bench import BenchError
+from runtime.deploy import BACKEND_LABELS
 from runtime.deploy.onnx_export import INPUT_NAME, StepName, export_network, layer_of
 
 LayerSeconds = dict[StepName | None, float]
@@ -228,7 +229,8 @@ class OpenVinoBackend:
 
 
 BACKENDS: dict[str, Backend] = {"onnxruntime": OnnxRuntimeBackend(), "openvino": OpenVinoBackend()}
-NAMES = ("torch", *BACKENDS)  # every backend runtime.bench.measure takes
+NAMES = tuple(BACKEND_LABELS)  # every backend runtime.bench.measure takes
+assert set(NAMES) == {"torch", *BACKENDS}, "runtime.deploy.BACKEND_LABELS and BACKENDS disagree"
 
 
 def get_backend(name: str) -> Backend:

@@ -13,9 +13,10 @@ import streamlit as st
 from designer.webapp import cache, fmt, history, jobs, persist, state
 from designer.webapp.model import lowered
 from designer.webapp.shell import guarded
+from runtime.deploy import BACKEND_LABELS
 
 PAGE = "bench"
-BACKENDS = {"torch": "torch (runtime)", "onnxruntime": "onnxruntime (ONNX)", "openvino": "OpenVINO (ONNX)"}
+BACKENDS = BACKEND_LABELS
 
 
 def _start(label: str, settings: dict) -> None:
