@@ -1,22 +1,24 @@
 """`mixdesign sweep`: measure a grid (or random samples) of variants of a design and mark the Pareto front.
 
 designer/cli/main.py calls `register(subparsers)`. Every trial is recorded in the trial store as it finishes
-(default: sweeps.jsonl in the user's data directory, or --store / $MIXDESIGN_SWEEPS), so rerunning the same
+(default: the workspace, designer/explore/workspace_store.py; or a JSON-lines file: --store / $MIXDESIGN_SWEEPS), so rerunning the same
 command resumes and Ctrl-C loses nothing finished. torch loads only when the first timed trial runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 
 from designer.cli.sources import SourceError, load_source
+from designer.cli.workspace import add_workspace_argument
 from designer.embedded import embedded_design
 from designer.explore import output
 from designer.explore.runner import KINDS, Settings
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
-from designer.explore.store import JsonlStore
+from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
 from designer.explore.sweep import plan_sweep, run_sweep
 from designer.ir import Network
 
@@ -62,6 +64,17 @@ def _positive(text: str) -> int:
     return n
 
 
+def _store(args: argparse.Namespace) -> TrialStore:
+    """The workspace (--workspace, $MIXDESIGN_WORKSPACE or the default), unless a JSON-lines trial file is named
+    (--store or $MIXDESIGN_SWEEPS)."""
+    if args.store or os.environ.get(ENV_PATH):
+        return JsonlStore(args.store)
+    from designer.explore.workspace_store import WorkspaceTrialStore
+    from designer.workspace import Workspace
+
+    return WorkspaceTrialStore(Workspace.open(args.workspace))
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         src = load_source(args.source)
@@ -77,7 +90,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                             min_run_time=args.min_run_time, data=args.data, epochs=args.epochs,
                             train_size=args.train_size)
         plan = plan_sweep(base, axes, settings, samples=args.samples, seed=args.seed)
-        store = JsonlStore(args.store)
+        store = _store(args)
         n_points = len(plan.designs) + sum(len(d.also) for d in plan.designs) + len(plan.invalid)
         print(f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
               f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
@@ -172,7 +185,10 @@ def register(subparsers) -> None:
     s.add_argument("--epochs", type=_positive, default=1, help="accuracy: quick-train epochs (default: 1)")
     s.add_argument("--train-size", type=_positive, default=32, help="accuracy: quick-train input size (default: 32)")
     s.add_argument("--out", help="write the table as .csv or .json")
-    s.add_argument("--store", help="trial store file (default: $MIXDESIGN_SWEEPS or the user data directory)")
+    s.add_argument("--store", metavar="FILE.jsonl",
+                   help="keep the trials in this JSON-lines file instead of the workspace (default: $MIXDESIGN_SWEEPS "
+                        "when set, else the workspace)")
+    add_workspace_argument(s)
     s.add_argument("--ray", metavar="ADDRESS", help="run trials as Ray tasks there ('auto', 'ray://host:10001', "
                                                     "or 'local')")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -5,11 +5,13 @@ timed trial runs (runtime), plotly only when a figure is drawn."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
-from designer.explore.store import JsonlStore, TrialStore, default_path
+from designer.explore.store import ENV_PATH, JsonlStore, TrialStore, default_path
 from designer.explore.sweep import SweepPlan, run_sweep
+from designer.webapp import persist
 from designer.webapp.jobs import Job
 
 KIND_LABEL = {"infer": "inference", "train": "training step"}
@@ -23,9 +25,20 @@ def backends() -> list[str]:
 
 
 def store() -> TrialStore:
-    """The trial store the app shares with `mixdesign sweep` ($MIXDESIGN_SWEEPS or the user data directory);
-    one object per file for the server process, so each rerun reads only the lines appended since the last."""
+    """The trial store the app shares with `mixdesign sweep`: the workspace (designer/webapp/persist.py), or the
+    JSON-lines file $MIXDESIGN_SWEEPS names (also where the workspace cannot be opened); one object per target
+    for the server process."""
+    ws = None if os.environ.get(ENV_PATH) else persist.workspace()
+    if ws is not None:
+        return _workspace_store(ws)
     return _store_at(str(default_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def _workspace_store(ws) -> TrialStore:
+    from designer.explore.workspace_store import WorkspaceTrialStore
+
+    return WorkspaceTrialStore(ws)
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,43 @@
+"""Sweeps recorded in the workspace (designer/explore/workspace_store.py): every trial as it finishes, a rerun
+resumes from it, timed trials are measurements that `mixdesign history` lists; on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from designer.cli.main import main
+from designer.explore.workspace_store import WorkspaceTrialStore
+from designer.workspace import Workspace
+from tests.conftest import TINY_YAML
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(workspace_url, tmp_path, monkeypatch,
+                                                                          capsys):
+    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
+    design = tmp_path / "tiny.yaml"
+    design.write_text(TINY_YAML)
+    argv = ["sweep", str(design), "--vary", "size=32", "--measure", "count,infer", "--rounds", "2",
+            "--min-run-time", "0.02", "--threads", "1", "--workspace", workspace_url, "--no-progress"]
+    assert main(argv) == 0
+    assert "came from the store" not in capsys.readouterr().out
+    with Workspace.open(workspace_url) as ws:
+        (sweep,) = ws.sweeps()
+        trials = ws.trials(sweep.id)
+        rows = ws.measurements(source="sweep")
+        store = WorkspaceTrialStore(ws)
+        assert [s["sweep_id"] for s in store.sweeps()] == [sweep.uid]
+        recs = store.list(sweep.uid)
+    assert len(trials) == 2 and len(rows) == 2  # one design, two interleaved rounds, each one measurement
+    assert {t.measurement_id for t in trials} == {r.id for r in rows}
+    assert [r["round"] for r in recs] == [0, 1] and {r["kind"] for r in recs} == {"infer"}
+    assert all(r.median_ms > 0 and r.settings["sweep_id"] == sweep.uid and r.backend == "torch" for r in rows)
+
+    assert main(argv) == 0  # the same sweep again: both trials come from the workspace, nothing is re-measured
+    assert "2 trials came from the store" in capsys.readouterr().out
+    with Workspace.open(workspace_url) as ws:
+        assert len(ws.trials(ws.sweeps()[0].id)) == 2 and len(ws.measurements(source="sweep")) == 2
+
+    assert main(["history", "--workspace", workspace_url]) == 0
+    out = capsys.readouterr().out
+    assert out.count("size=32") == 2, out
