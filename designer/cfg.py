@@ -17,6 +17,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from designer.checks import key_problem
 from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
 from designer.sections import ACTIVATIONS, ACTIVATIONS_BOTH, ALIASES, COMMON_KEYS, SECTIONS, KeySpec, Value
 
@@ -150,6 +151,9 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
             diags.append(Diagnostic(line, "warning", f"{key}= has no value; darknet ignores the line"))
             continue
         values[key] = _value(spec, raw, line, diags)
+        problem = key_problem(type_, key, values[key])
+        if problem:
+            raise CfgError(line, f"[{sec.name}] {problem}")
     if type_ in ("convolutional", "connected") and "activation" not in values:
         diags.append(Diagnostic(sec.line, "warning", f"[{sec.name}] without activation=: darknet uses logistic"))
     return make_layer(type_, sec.line, **values)

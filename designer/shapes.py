@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from designer.checks import check_layer
 from designer.ir import CfgError, Layer, Network, references
 from designer.sections import REFERENCE_KEYS
 
@@ -179,6 +180,7 @@ def infer_shapes(network: Network) -> tuple[Shape, ...]:
     prev = (c, h, w, c * h * w)
     out: list[Shape] = []
     for i, L in enumerate(network.layers):
+        check_layer(L, i)  # darknet's per-key ranges (designer/checks.py) before any rule divides by a key
         x = _Ctx(L, i, prev)
         srcs = references(L, i) if L.type in REFERENCE_KEYS else ()
         for s in srcs:

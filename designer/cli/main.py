@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from designer.cfg import emit_cfg, lint
-from designer.cli.sources import SourceError, apply_overrides, load_source, to_network
+from designer.cli.sources import SourceError, apply_overrides, design_notes, load_source, to_network
 from designer.cost import Cost, count
 from designer.design_io import DesignFormatError, dump_yaml, load_preset, preset_names
 from designer.files import atomic_write_text
@@ -79,9 +79,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not isinstance(src, Arch):
         raise SourceError(f"{args.source}: export takes a preset or a design .yaml (a cfg is already exported)")
     arch = apply_overrides(src, **_overrides(args))
-    if args.dw_group_size:
-        for note in gpu_variant_report(src, args.dw_group_size):
-            print(f"note: {note}", file=sys.stderr)
+    for note in design_notes(arch, args.dw_group_size, src):
+        print(f"note: {note}", file=sys.stderr)
     text = emit_cfg(lower(arch))
     if args.output == "-":
         sys.stdout.write(text)
