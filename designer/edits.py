@@ -53,10 +53,11 @@ def prepare_network(source: designer.Arch | designer.Network, size: int, classes
     if source.design:
         try:
             arch = designer.load_yaml(source.design)
-            if replace(designer.lower(arch), design=None) == replace(source, design=None):
-                return designer.lower(replace(arch, input_size=size, classes=classes))
+            same = replace(designer.lower(arch), design=None) == replace(source, design=None)
         except (designer.DesignFormatError, designer.DesignError):
-            pass  # a hand-edited cfg whose design comment no longer lowers: treat it as a plain cfg
+            same = False  # a hand-edited cfg whose design comment no longer lowers: treat it as a plain cfg
+        if same:  # a DesignError here (e.g. a size below the total stride) is the user's: it propagates
+            return designer.lower(replace(arch, input_size=size, classes=classes))
     k = classifier_index(source)
     layer = source.layers[k]
     key = "filters" if layer.type == "convolutional" else "output"

@@ -2,7 +2,11 @@
 
 import sys
 
-from runtime.train.loop import __doc__ as _LOOP_DOC
+from designer.threads import configure
+
+configure()  # OpenMP waiting before torch loads (designer/threads.py); torchrun runs this module too
+
+from runtime.train.loop import __doc__ as _LOOP_DOC  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
