@@ -32,7 +32,7 @@ SMALL = 64
 BUILD_BUDGET = 512 * 10**6  # bytes the fuzz build may ask for (meta build allocates nothing; --real does)
 
 NUMBERS = ("0", "-1", "-7", "1e9", "2147483648", "99999999999999999999", "1e999", "abc", "1..2", "", "0x10",
-           "nan", "inf", "3.5", "1,2", "-0", "+2", "65536", "1000000")
+           "nan", "inf", "3.5", "1,2", "-0", "+2", "65536", "1000000", "9" * 5000, "1" + "0" * 400 + ".5")
 KEYS = ("stride", "size", "filters", "groups", "pad", "padding", "dilation", "layers", "from", "classes", "num",
         "mask", "width", "height", "channels", "batch", "subdivisions", "stride_x", "stride_y", "output",
         "probability", "group_id", "out_channels", "reverse", "coords", "side", "crop_height", "hidden")
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per case before it counts as a hang")
+    ap.add_argument("--timeout", type=float, default=20.0, help="seconds per case before it counts as a hang")
     ap.add_argument("--no-build", action="store_true", help="skip the runtime build of accepted cfgs")
     ap.add_argument("--real", action="store_true", help="also build and run small accepted networks for real")
     args = ap.parse_args(argv)
@@ -169,18 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     counts: collections.Counter[str] = collections.Counter()
     ops_count: collections.Counter[str] = collections.Counter()
     crashes: list[str] = []
+    slowest: list[tuple[float, int, str, str, str]] = []
     signal.signal(signal.SIGALRM, _alarm)
     t0 = time.perf_counter()
     for k in range(args.cases):
         name, text, ops = make_case(cfgs, rng)
         ops_count.update(ops)
-        signal.setitimer(signal.ITIMER_REAL, args.timeout)
+        t_case = time.perf_counter()
         try:
-            out = run_case(text, build=not args.no_build, real=args.real)
+            signal.setitimer(signal.ITIMER_REAL, args.timeout)
+            try:
+                out = run_case(text, build=not args.no_build, real=args.real)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         except Hang:
             out = "hang"
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        slowest.append((time.perf_counter() - t_case, k, name, "+".join(ops), out))
+        slowest = sorted(slowest, reverse=True)[:5]
         counts[out] += 1
         if out.startswith(("crash", "hang")) and len(crashes) < 20:
             crashes.append(f"case {k} ({name}, {'+'.join(ops)}): {out}")
@@ -205,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                                                       if k.startswith("crash")) + ")" if crash else ""))
     print(f"hangs     {counts['hang']}")
     print(f"wall time {wall:.1f} s ({1000 * wall / max(1, args.cases):.1f} ms per case)")
+    print("slowest cases: " + "; ".join(f"case {k} {name} {ops} -> {out} {sec:.2f} s"
+                                        for sec, k, name, ops, out in slowest))
     for line in crashes:
         print(line)
     return 1 if crash or counts["hang"] else 0

@@ -23,8 +23,10 @@ MAX_SIZE = 4096
 LIMITS: dict[str, Limit] = {
     "width_mult": Limit(0.1, 4.0, "width multiplier", "use --width-mult between 0.1 and 4 (EfficientNet-B7 is 2.0)"),
     "depth_mult": Limit(0.1, 4.0, "depth multiplier", "use --depth-mult between 0.1 and 4 (EfficientNet-B7 is 3.1)"),
-    "input_size": Limit(32, MAX_SIZE, "input size", f"use --size between 32 and {MAX_SIZE}"),
-    "size": Limit(32, MAX_SIZE, "input size", f"use --size between 32 and {MAX_SIZE}"),
+    "input_size": Limit(8, MAX_SIZE, "input size", f"use --size between 8 and {MAX_SIZE}, and at least the "
+                                                    "design's total stride (32 for the presets)"),
+    "size": Limit(8, MAX_SIZE, "input size", f"use --size between 8 and {MAX_SIZE}, and at least the design's "
+                                             "total stride (32 for the presets)"),
     "classes": Limit(1, 100_000, "number of classes", "use --classes between 1 and 100000"),
     "dw_group_size": Limit(1, 1024, "channels per group", "use --dw-group-size 1 (depthwise) or a small divisor "
                                                          "of the kernel groups such as 4, 8 or 16"),

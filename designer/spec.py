@@ -252,7 +252,7 @@ def validate(arch: Arch) -> list[DesignIssue]:
         add(DesignIssue("design", "the design has no blocks", "add at least one block row"))
     if arch.classes < 1:
         add(DesignIssue("design", f"classes={arch.classes}", "use 1 or more classes"))
-    if arch.input_size < 32:
+    if arch.input_size < 8:
         add(DesignIssue("design", f"input size {arch.input_size} is too small", "use 32 or more"))
     if arch.width_mult <= 0 or arch.depth_mult <= 0:
         add(DesignIssue("design", "width and depth multipliers must be positive"))

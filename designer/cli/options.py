@@ -51,7 +51,7 @@ def add_overrides(p: argparse.ArgumentParser, *, size_default: int | None = None
     g.add_argument("--depth-mult", type=float, help="depth multiplier, 0.1-4 (TF round_repeats: ceil) "
                                                     "(default: the design's)")
     g.add_argument("--size", type=int, default=size_default,
-                   help=size_help or "input width and height, 32-4096 (default: the design's or the cfg's)")
+                   help=size_help or "input width and height, 8-4096 and at least the total stride (default: the design's or the cfg's)")
     g.add_argument("--classes", type=int,
                    help=classes_help or "classes the classifier outputs (default: the design's)")
     g.add_argument("--dw-group-size", type=int, metavar="N",

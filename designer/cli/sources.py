@@ -8,7 +8,7 @@ from pathlib import Path
 
 from designer.cfg import parse_cfg, with_net
 from designer.design_io import load_preset, load_yaml, preset_names
-from designer.errors import MixdesignError
+from designer.errors import MixdesignError, excerpt
 from designer.ir import Network
 from designer.lower import lower
 from designer.spec import Arch, gpu_variant, gpu_variant_report, resolve, rounding_report
@@ -31,7 +31,7 @@ def load_source(name: str) -> Arch | Network:
         return load_yaml(Path(name))
     if name in preset_names():
         return load_preset(name)
-    raise SourceError(f"{name!r} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
+    raise SourceError(f"{excerpt(name)} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
 
 
 def design_of(src: Arch | Network) -> Arch | None:

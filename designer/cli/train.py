@@ -51,7 +51,7 @@ def _design_arguments(p: argparse.ArgumentParser, size_help: str) -> None:
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of `mixdesign train` and `python -m runtime.train` (one definition for both)."""
-    _design_arguments(p, "input width and height, 32-4096")
+    _design_arguments(p, "input width and height, 8-4096 and at least the total stride")
     p.add_argument("--epochs", type=int, default=10, help="epochs, 1 or more")
     p.add_argument("--batch", type=int, default=64, help="global batch (split over torchrun processes)")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (SGD, Nesterov, cosine)")
@@ -240,7 +240,7 @@ def run_train(args: argparse.Namespace, prog: str = "train") -> int:
 
 
 def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
-    _design_arguments(p, "input width and height, 32-4096 (default: 32 for a classifier, 128 for a detector)")
+    _design_arguments(p, "input width and height, 8-4096 (default: 32 for a classifier, 128 for a detector)")
     p.set_defaults(size=None)  # 32 for a classifier, 128 for a detector (a multiple of 32)
     add_out(p, required=True, metavar="DIR", help="bundle folder (must not exist yet)")
     p.add_argument("--weights", metavar="W", help="pretrained .weights to include (e.g. runs/quick/best.weights)")
