@@ -23,7 +23,8 @@ def _umask() -> int:
     return mask
 
 
-def _target_mode(path: Path) -> int:
+def target_mode(path: Path) -> int:
+    """The mode a file written at `path` gets: the replaced file's, else 0666 minus the umask."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
@@ -33,7 +34,7 @@ def _target_mode(path: Path) -> int:
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = _target_mode(path)
+    mode = target_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

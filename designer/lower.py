@@ -116,6 +116,7 @@ def lower(arch: Arch, with_design: bool = True) -> Network:
     if with_design:
         from designer.design_io import dump_yaml
 
+        check(arch)  # before the notes below resolve it
         design = dump_yaml(arch)
         # where width scaling had to round (spec.rounding_report): comment lines in the cfg's design header
         design += "".join(f"# rounded: {note}\n" for note in rounding_report(arch))

@@ -176,3 +176,13 @@ def test_saved_copy_and_rename():
     at.text_input(key="g_name").input("my-net").run()
     assert ws(at).design.name == "my-net"
     assert designer.emit_cfg(designer.lower(ws(at).design)).count("name: my-net") == 1
+
+
+def test_width_rounding_is_reported_on_the_design_page():
+    """Issue 12: a width that needs darknet's equal kernel slices rounded says what was rounded."""
+    at = start()
+    at.selectbox(key="pick_design").set_value("mixnet-s").run()
+    at.number_input(key="g_width_mult").set_value(0.5).run()
+    assert ws(at).design.width_mult == 0.5 and not at.error
+    notes = [i.value for i in at.info if i.value.startswith("Rounded:")]
+    assert notes and "384 -> 385 expanded channels" in notes[0] and "5 kernel groups" in notes[0]
