@@ -4,18 +4,24 @@ torch's CPU wheels use GNU OpenMP (libgomp), which reads its environment once, w
 Its default lets a worker thread spin for about 300,000 iterations after each parallel region before it
 sleeps: the fastest on an idle machine, and ruinous when another process wants the same core (a 30 ms forward
 pass took 110-2,475 ms on a 2-core machine with one busy neighbour; issue 12). PASSIVE (sleep at once) holds up
-under load but costs up to 1.6x on a quiet machine. benchmarks/bench_omp.py measures the candidates side by
-side, quiet and loaded (raw output in benchmarks/results/bench_omp.txt); the policy below is the one that
-stayed within 1.1x of the fastest when quiet and within 1.5x of its quiet time when loaded:
+under load but cost 27 -> 43 ms on a quiet machine (issue 12's timm MixNet-M figure). So the choice is made
+from the machine's state when the run starts:
 
-    GOMP_SPINCOUNT=SPINCOUNT   a bounded spin (a few tens of microseconds), then sleep
-    threads = the cores not busy with other processes (sampled from /proc/stat for BUSY_SAMPLE_S), at least 1
+    other processes keep >= BUSY_THRESHOLD cores busy   OMP_WAIT_POLICY=PASSIVE
+    otherwise                                            libgomp's default spin (nothing set)
+    threads: torch's default (all usable cores), shared out between torchrun processes
+
+benchmarks/bench_omp.py measures this against the fixed policies (spin, PASSIVE, a bounded GOMP_SPINCOUNT spin,
+PASSIVE with only the free cores), quiet and beside one busy process; raw output in
+benchmarks/results/bench_omp.txt. Fewer threads on a busy machine was tried and lost there (a thread of a
+process that is time-sliced against many others gets a smaller share, not a free core).
 
 A user's own setting always wins, variable by variable: OMP_WAIT_POLICY or GOMP_SPINCOUNT (waiting),
-OMP_NUM_THREADS or an explicit --threads (thread count). torch-free: `import designer.threads` loads nothing.
+OMP_NUM_THREADS or an explicit --threads (thread count). MIXDESIGN_OMP=default leaves libgomp's default (for
+the benchmark). torch-free: `import designer.threads` loads nothing.
 
-Entry points: designer/cli/main.py (mixdesign), designer/app.py (Streamlit), runtime/train/__main__.py
-(`python -m runtime.train`, torchrun).
+Entry points: designer/cli/main.py (mixdesign: bench, predict, train, ...), designer/app.py (Streamlit),
+runtime/train/__main__.py (`python -m runtime.train`, torchrun).
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ from __future__ import annotations
 import os
 import time
 
-SPINCOUNT = "20000"
 BUSY_SAMPLE_S = 0.05
+BUSY_THRESHOLD = 0.5  # cores kept busy by other processes
 WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+_chosen: str | None = None
 
 
 def cores() -> int:
-    """CPUs this process may run on."""
+    """CPUs this process may run on (torch's default thread count on this machine)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -47,7 +55,8 @@ def _cpu_times() -> tuple[int, int] | None:
 
 
 def busy_cores(sample_s: float = BUSY_SAMPLE_S) -> float:
-    """How many cores other processes keep busy right now (0 when unknown), from two /proc/stat samples."""
+    """How many cores other processes keep busy right now (0 when unknown), from two /proc/stat samples taken
+    while this process sleeps."""
     a = _cpu_times()
     if a is None:
         return 0.0
@@ -59,44 +68,48 @@ def busy_cores(sample_s: float = BUSY_SAMPLE_S) -> float:
     return (os.cpu_count() or 1) * (1 - idle / total)
 
 
-def default_threads(busy: float | None = None) -> int:
-    """torch's default (the usable cores) minus the cores other processes keep busy, at least 1."""
-    n = cores()
-    busy = busy_cores() if busy is None else busy
-    return max(1, min(n, n - int(busy + 0.5)))
+def configure(busy: float | None = None) -> str:
+    """Choose OpenMP's waiting before torch loads; returns the choice in words. The user's OMP_WAIT_POLICY /
+    GOMP_SPINCOUNT win. `busy` (cores other processes use) is sampled when not given. Call it first thing in an
+    entry point; later calls return the first choice."""
+    global _chosen
+    if _chosen is not None:
+        return _chosen
+    env = os.environ
+    if env.get("MIXDESIGN_OMP") == "default":
+        _chosen = "libgomp's default spin (MIXDESIGN_OMP=default)"
+    elif any(env.get(v) for v in WAIT_VARS):
+        _chosen = "yours: " + ", ".join(f"{v}={env[v]}" for v in WAIT_VARS if env.get(v))
+    else:
+        busy = busy_cores() if busy is None else busy
+        if busy >= BUSY_THRESHOLD:
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
+            _chosen = f"PASSIVE (other processes kept {busy:.1f} cores busy at start)"
+        else:
+            _chosen = "libgomp's default spin (the machine was idle at start)"
+    return _chosen
+
+
+def threads_for_run(explicit: int | None = None, processes: int = 1) -> int | None:
+    """Intra-op threads for a run: an explicit --threads; else None where OMP_NUM_THREADS is set or one process
+    runs (torch's default: every usable core); else the cores shared out between `processes` processes."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get("OMP_NUM_THREADS") or processes <= 1:
+        return None
+    return max(1, cores() // processes)
 
 
 def describe_default() -> str:
     """For --help: how many threads a run uses when --threads is not given."""
     if os.environ.get("OMP_NUM_THREADS"):
         return f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
-    return f"the {cores()} usable cores minus those busy with other processes at start, at least 1"
-
-
-def configure() -> str:
-    """Set OpenMP's waiting before torch loads (the user's OMP_WAIT_POLICY / GOMP_SPINCOUNT win); returns it in
-    words. Call first thing in an entry point; calling it again changes nothing."""
-    env = os.environ
-    if env.get("MIXDESIGN_OMP") == "default":  # benchmarks/bench_omp.py: measure libgomp's own default
-        return "libgomp's default (MIXDESIGN_OMP=default)"
-    if any(env.get(v) for v in WAIT_VARS):
-        return "your " + ", ".join(f"{v}={env[v]}" for v in WAIT_VARS if env.get(v))
-    env["GOMP_SPINCOUNT"] = SPINCOUNT
-    return f"bounded spin (GOMP_SPINCOUNT={SPINCOUNT}, then sleep)"
-
-
-def threads_for_run(explicit: int | None = None, processes: int = 1) -> int | None:
-    """Intra-op threads for a run: an explicit --threads, else None where OMP_NUM_THREADS is set (torch
-    follows it), else the free cores shared out between `processes` processes on this machine, at least 1."""
-    if explicit is not None:
-        return explicit
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    return max(1, default_threads() // max(1, processes))
+    return (f"{cores()} here, every usable core, shared out between torchrun processes; OpenMP sleeps at once "
+            "when other processes keep a core busy, see designer/threads.py")
 
 
 def apply_to_torch(explicit: int | None = None, processes: int = 1) -> int:
-    """torch.set_num_threads(threads_for_run(...)); returns the count torch now uses."""
+    """torch.set_num_threads(threads_for_run(...)) where that gives a count; returns the count torch uses."""
     import torch
 
     n = threads_for_run(explicit, processes)

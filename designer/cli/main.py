@@ -25,6 +25,9 @@ from designer.spec import DesignError
 USER_ERRORS = (MixdesignError, CfgError, DesignError, DesignFormatError, SourceError, KeyError, OSError)
 
 
+TORCH_FREE = ("presets", "export", "stats", "lint")  # commands that never load torch (no OpenMP choice to make)
+
+
 def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
@@ -206,11 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from designer.threads import configure
-
-    configure()  # OpenMP waiting, before any subcommand imports torch (designer/threads.py)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in TORCH_FREE:
+        from designer.threads import configure
+
+        configure()  # OpenMP waiting, before the subcommand imports torch (designer/threads.py)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `mixdesign stats x --layers | head`
