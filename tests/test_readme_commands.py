@@ -6,6 +6,7 @@ read what an earlier one wrote). The command is run exactly as shown, except for
 - SUBSTITUTIONS below (the only edits; each says why), and
 - PLACEHOLDERS: files the README names as stand-ins for the reader's own (net.cfg, cat.jpg, ...), made here.
 
+Torch runs with one thread here (tests/conftest.py `one_torch_thread`), as in every test.
 Expected: exit 2 when the README shows `mixdesign CMD: error:` after the command, else 0. Where the output is
 not a measurement (bench, train and predict print timings and accuracies), every output line shown (spaces
 collapsed, lines with "..." left out) must appear in what the command prints.
@@ -81,7 +82,7 @@ def test_readme_shows_commands():
     assert len(commands) >= 10 and any(c.startswith("mixdesign train") for c in commands)
 
 
-def test_readme_commands_run_as_shown(tmp_path, monkeypatch, capsys):
+def test_readme_commands_run_as_shown(tmp_path, monkeypatch, capsys, one_torch_thread):
     if not SHARED.exists():
         pytest.skip(f"reference data {SHARED} is absent")
     from designer.cli import main

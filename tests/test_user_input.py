@@ -195,3 +195,13 @@ def test_predict_labels_and_top_are_checked(classifier, tmp_path, capsys):
     (tmp_path / "ok.txt").write_text("a\nb\nc\nd\n")
     code, out, _ = run(capsys, *base, "--labels", str(tmp_path / "ok.txt"), "--top", "2")
     assert code == 0 and len(out.splitlines()) == 2
+
+
+def test_app_jobs_refuse_what_does_not_fit(monkeypatch):
+    from designer.memory import MemoryEstimateError
+    from designer.webapp import jobs, workers
+
+    monkeypatch.setattr("designer.memory.available_bytes", lambda: 10**6)  # a machine with 1 MB free
+    work = workers.bench_work(designer.lower(designer.load_preset("mixnet-s")), "s", {"device": "cpu", "batch": 1})
+    with pytest.raises(MemoryEstimateError, match="is free"):
+        work(jobs.Job(id="t", kind="bench", label="s"))
