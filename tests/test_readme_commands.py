@@ -82,6 +82,7 @@ def test_readme_shows_commands():
     assert len(commands) >= 10 and any(c.startswith("mixdesign train") for c in commands)
 
 
+@pytest.mark.slow  # about a minute on a quiet 2-core machine: two short trainings, a bench, a bundle
 def test_readme_commands_run_as_shown(tmp_path, monkeypatch, capsys, one_torch_thread):
     if not SHARED.exists():
         pytest.skip(f"reference data {SHARED} is absent")
