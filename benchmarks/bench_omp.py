@@ -9,7 +9,7 @@ The policies, in one run, interleaved round by round so a change in the machine'
     spin           libgomp's default spin-then-sleep (MIXDESIGN_OMP=default), all cores
     passive        OMP_WAIT_POLICY=PASSIVE, all cores (what the app and the benchmark scripts used before)
     spin20k-all    GOMP_SPINCOUNT=20000, all cores
-    passive-free   OMP_WAIT_POLICY=PASSIVE, free cores (designer/threads.py's thread rule)
+    passive-1t     OMP_WAIT_POLICY=PASSIVE, one thread (the "fewer threads when busy" candidate)
 
 "loaded" runs the same with one competing busy process (a spinning Python loop in a subprocess). Each cell is
 the median over --rounds of `mixdesign bench --json` medians (torch.utils.benchmark, --min-run-time each).
@@ -38,7 +38,7 @@ POLICIES: dict[str, dict[str, str]] = {
     "spin": {"MIXDESIGN_OMP": "default", "OMP_NUM_THREADS": str(CORES)},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(CORES)},
     "spin20k-all": {"GOMP_SPINCOUNT": "20000", "OMP_NUM_THREADS": str(CORES)},
-    "passive-free": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "passive-1t": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"},
 }
 OMP_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MIXDESIGN_OMP", "KMP_BLOCKTIME")
 

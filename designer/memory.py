@@ -42,8 +42,8 @@ def estimate(network: Network, batch: int = 1, training: bool = False) -> Memory
     from designer.cost import count
 
     c = count(network)
-    acts = sum(lc.shape.outputs for lc in c.layers) + c.layers[0].shape.in_c * c.layers[0].shape.in_h * \
-        c.layers[0].shape.in_w if c.layers else 0
+    c_in, h, w = network.input_shape
+    acts = c_in * h * w + sum(lc.shape.outputs for lc in c.layers)  # the input and every layer's output
     if training:
         return MemoryEstimate(c.params_stored * BYTES * TRAIN_PARAM_FACTOR,
                               acts * batch * BYTES * TRAIN_ACTIVATION_FACTOR)
