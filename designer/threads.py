@@ -11,10 +11,12 @@ from the machine's state when the run starts:
     otherwise                                            libgomp's default spin (nothing set)
     threads: torch's default (all usable cores), shared out between torchrun processes
 
-benchmarks/bench_omp.py measures this against the fixed policies (spin, PASSIVE, a bounded GOMP_SPINCOUNT spin,
-PASSIVE with only the free cores), quiet and beside one busy process; raw output in
-benchmarks/results/bench_omp.txt. Fewer threads on a busy machine was tried and lost there (a thread of a
-process that is time-sliced against many others gets a smaller share, not a free core).
+benchmarks/bench_omp.py measures this against the fixed policies (spin, PASSIVE, a bounded GOMP_SPINCOUNT=20000
+spin, PASSIVE with one thread), without and with one extra busy process; raw output in
+benchmarks/results/bench_omp.txt. On the shared 2-core machine it ran on (load average 8-10 from other work),
+PASSIVE with both cores was the fastest policy both ways (135 / 140 ms), libgomp's spin 50x slower, the bounded
+spin 9x, one thread 2.3x: fewer threads lost (a process time-sliced against many others gets a smaller share,
+not a free core), so the thread count stays torch's default.
 
 A user's own setting always wins, variable by variable: OMP_WAIT_POLICY or GOMP_SPINCOUNT (waiting),
 OMP_NUM_THREADS or an explicit --threads (thread count). MIXDESIGN_OMP=default leaves libgomp's default (for
