@@ -9,14 +9,17 @@ from the machine's state when the run starts:
 
     other processes keep >= BUSY_THRESHOLD cores busy   OMP_WAIT_POLICY=PASSIVE
     otherwise                                            libgomp's default spin (nothing set)
-    threads: torch's default (all usable cores), shared out between torchrun processes
+    threads: the free cores when other processes keep some (not all) cores busy; otherwise torch's default
+             (all usable cores); shared out between torchrun processes
 
 benchmarks/bench_omp.py measures this against the fixed policies (spin, PASSIVE, a bounded GOMP_SPINCOUNT=20000
 spin, PASSIVE with one thread), without and with one extra busy process; raw output in
 benchmarks/results/bench_omp.txt. On the shared 2-core machine it ran on (load average 8-10 from other work),
 PASSIVE with both cores was the fastest policy both ways (135 / 140 ms), libgomp's spin 50x slower, the bounded
 spin 9x, one thread 2.3x: fewer threads lost (a process time-sliced against many others gets a smaller share,
-not a free core), so the thread count stays torch's default.
+not a free core). A second run at load average 2-3 (results/bench_omp.txt) had PASSIVE with one thread
+fastest both ways (47 / 39 ms vs 59 / 140 ms with two): hence the free-cores rule only while some cores are
+free, all cores when every core is taken.
 
 A user's own setting always wins, variable by variable: OMP_WAIT_POLICY or GOMP_SPINCOUNT (waiting),
 OMP_NUM_THREADS or an explicit --threads (thread count). MIXDESIGN_OMP=default leaves libgomp's default (for
@@ -36,6 +39,7 @@ BUSY_THRESHOLD = 0.5  # cores kept busy by other processes
 WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 _chosen: str | None = None
+_busy: float | None = None  # cores other processes kept busy when configure() sampled
 
 
 def cores() -> int:
@@ -84,6 +88,8 @@ def configure(busy: float | None = None) -> str:
         _chosen = "yours: " + ", ".join(f"{v}={env[v]}" for v in WAIT_VARS if env.get(v))
     else:
         busy = busy_cores() if busy is None else busy
+        global _busy
+        _busy = busy
         if busy >= BUSY_THRESHOLD:
             env["OMP_WAIT_POLICY"] = "PASSIVE"
             _chosen = f"PASSIVE (other processes kept {busy:.1f} cores busy at start)"
@@ -97,9 +103,14 @@ def threads_for_run(explicit: int | None = None, processes: int = 1) -> int | No
     runs (torch's default: every usable core); else the cores shared out between `processes` processes."""
     if explicit is not None:
         return explicit
-    if os.environ.get("OMP_NUM_THREADS") or processes <= 1:
+    if os.environ.get("OMP_NUM_THREADS"):
         return None
-    return max(1, cores() // processes)
+    n = cores()
+    if processes <= 1 and _busy is not None and BUSY_THRESHOLD <= _busy <= n - BUSY_THRESHOLD:
+        return max(1, n - int(_busy + 0.5))  # some cores busy, some free: use the free ones
+    if processes <= 1:
+        return None  # idle, or every core taken (a time-sliced process gets a bigger share with all threads)
+    return max(1, n // processes)
 
 
 def describe_default() -> str:

@@ -17,6 +17,7 @@ def clean_env(monkeypatch):
     for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MIXDESIGN_OMP"):
         monkeypatch.delenv(v, raising=False)
     monkeypatch.setattr(threads, "_chosen", None)
+    monkeypatch.setattr(threads, "_busy", None)
 
 
 def test_busy_machine_gets_passive_idle_keeps_spin(clean_env):
@@ -79,3 +80,11 @@ def test_help_says_how_many_threads():
     for command in ("bench", "train", "predict"):
         sub = p._subparsers._group_actions[0].choices[command]
         assert "every usable core" in sub.format_help() or "OMP_NUM_THREADS=" in sub.format_help()
+
+
+def test_some_cores_busy_uses_the_free_ones(clean_env, monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    for busy, want in ((0.1, None), (1.2, 3), (2.6, 1), (3.9, None)):  # idle / partly busy / every core taken
+        monkeypatch.setattr(threads, "_busy", busy)
+        assert threads.threads_for_run() == want, busy
+    assert threads.threads_for_run(2) == 2
