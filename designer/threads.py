@@ -17,7 +17,7 @@ spin, PASSIVE with one thread), without and with one extra busy process; raw out
 benchmarks/results/bench_omp.txt. On the shared 2-core machine it ran on (load average 8-10 from other work),
 PASSIVE with both cores was the fastest policy both ways (135 / 140 ms), libgomp's spin 50x slower, the bounded
 spin 9x, one thread 2.3x: fewer threads lost (a process time-sliced against many others gets a smaller share,
-not a free core). A second run at load average 2-3 (results/bench_omp.txt) had PASSIVE with one thread
+not a free core). A second run at load average 2-3 (results/bench_omp_load3.txt; the first, at 8-10, is bench_omp_load9.txt) had PASSIVE with one thread
 fastest both ways (47 / 39 ms vs 59 / 140 ms with two): hence the free-cores rule only while some cores are
 free, all cores when every core is taken.
 
