@@ -19,7 +19,9 @@ PASSIVE with both cores was the fastest policy both ways (135 / 140 ms), libgomp
 spin 9x, one thread 2.3x: fewer threads lost (a process time-sliced against many others gets a smaller share,
 not a free core). A second run at load average 2-3 (results/bench_omp_load3.txt; the first, at 8-10, is bench_omp_load9.txt) had PASSIVE with one thread
 fastest both ways (47 / 39 ms vs 59 / 140 ms with two): hence the free-cores rule only while some cores are
-free, all cores when every core is taken.
+free, all cores when every core is taken. With this policy (benchmarks/results/bench_omp.txt, load average
+about 2): 38.0 ms quiet (1.04x the fastest policy, libgomp's spin at 36.6 ms) and 43.3 ms beside one busy
+process (1.14x its quiet time; spin 239 ms, PASSIVE with two threads 63 ms).
 
 A user's own setting always wins, variable by variable: OMP_WAIT_POLICY or GOMP_SPINCOUNT (waiting),
 OMP_NUM_THREADS or an explicit --threads (thread count). MIXDESIGN_OMP=default leaves libgomp's default (for
