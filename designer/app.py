@@ -4,12 +4,11 @@ This file only routes, as Streamlit's own hello app does: each page is a script 
 edits or shows the design held in session state (designer/webapp/state.py).
 """
 
-import os
+from designer.threads import configure
 
-# The Latency and Quick-train pages run torch in a worker thread; with OpenMP's default spin-waiting a forward
-# pass on a shared or busy machine can take many times longer (benchmarks/RESULTS_runtime.md). Set before torch
-# is first imported, as the benchmarks do, so the app measures what they measure.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The Latency and Quick-train pages run torch in a worker thread; OpenMP's waiting is chosen before torch is
+# first imported, the same way for every entry point (designer/threads.py, benchmarks/bench_omp.py).
+configure()
 
 import streamlit as st  # noqa: E402
 

@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from designer.activations import ACTIVATIONS, HANK_ACTIVATIONS, cpu_gives_zero
+from designer.checks import key_problem
+from designer.errors import excerpt
 from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
 from designer.sections import ALIASES, REFERENCE_KEYS, SECTIONS, KeySpec, Value
 
@@ -72,13 +74,13 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
         if line[0] == "[":
             m = re.fullmatch(r"\[([^\[\]]+)\]", line)
             if not m:
-                raise CfgError(lineno, f"malformed section header {rawr.strip()!r}: a header line is only [name]")
+                raise CfgError(lineno, f"malformed section header {excerpt(rawr.strip())}: a header line is only [name]")
             sections.append(_Section(m.group(1), lineno))
             continue
         if not sections:
-            raise CfgError(lineno, f"option {line!r} before the first section; the file must start with [net]")
+            raise CfgError(lineno, f"option {excerpt(line)} before the first section; the file must start with [net]")
         if "=" not in line:
-            raise CfgError(lineno, f"expected key=value, got {line!r}")
+            raise CfgError(lineno, f"expected key=value, got {excerpt(line)}")
         key, value = line.split("=", 1)
         sections[-1].options.append((key, value, lineno))
     if design_lines is not None:
@@ -95,10 +97,12 @@ def _number(kind: str, text: str, key: str, line: int, diags: list[Diagnostic]) 
         text = cut[0]
     if kind == "int":
         if not _INT.fullmatch(text):
-            raise CfgError(line, f"{key}={text!r} is not an integer")
+            raise CfgError(line, f"{key}={excerpt(text)} is not an integer")
+        if len(text.lstrip("+-")) > 19:  # before int(): Python refuses 4,300+ digits, darknet's atoi overflows
+            raise CfgError(line, f"{key}={excerpt(text)} does not fit darknet's C int (at most 2,147,483,647)")
         return int(text)
     if not _FLOAT.fullmatch(text):
-        raise CfgError(line, f"{key}={text!r} is not a number")
+        raise CfgError(line, f"{key}={excerpt(text)} is not a number")
     if not _HANK_NUMBER.fullmatch(text):
         diags.append(Diagnostic(line, "warning", f"{key}={text}: hank-ai darknet accepts only -.0123456789 in numbers"))
     return float(text)
@@ -118,14 +122,14 @@ def _value(spec: KeySpec, text: str, line: int, diags: list[Diagnostic]) -> Valu
         return tuple(_number(kind, t, spec.name, line, diags) for t in items)  # type: ignore[misc]
     # strings: darknet keeps everything, an inline comment included, and then fails the lookup silently
     if "#" in text or ";" in text:
-        raise CfgError(line, f"{spec.name}={text!r}: inline comment in a value; darknet reads the whole text "
+        raise CfgError(line, f"{spec.name}={excerpt(text)}: inline comment in a value; darknet reads the whole text "
                              "(e.g. 'leaky#x') and silently falls back to a default. Put comments on their own line")
     if spec.name in ("activation", "lstm_activation") and text not in ACTIVATIONS:
-        raise CfgError(line, f"unknown activation {text!r} (darknet would silently use relu); "
+        raise CfgError(line, f"unknown activation {excerpt(text)} (darknet would silently use relu); "
                              f"known: {', '.join(ACTIVATIONS)}")
     choices = CHOICES.get(spec.name)
     if choices and text not in choices:
-        raise CfgError(line, f"{spec.name}={text!r} is not one of {', '.join(choices)}")
+        raise CfgError(line, f"{spec.name}={excerpt(text)} is not one of {', '.join(choices)}")
     return text
 
 
@@ -152,6 +156,9 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
             diags.append(Diagnostic(line, "warning", f"{key}= has no value; darknet ignores the line"))
             continue
         values[key] = _value(spec, raw, line, diags)
+        problem = key_problem(type_, key, values[key])
+        if problem:
+            raise CfgError(line, f"[{sec.name}] {problem}")
     if type_ in ("convolutional", "connected") and "activation" not in values:
         diags.append(Diagnostic(sec.line, "warning", f"[{sec.name}] without activation=: darknet uses logistic"))
     return make_layer(type_, sec.line, **values)

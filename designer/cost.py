@@ -29,7 +29,9 @@ from designer.shapes import (Shape, antialias_blur, conv_groups, conv_host_hw, i
 
 
 def f32(x: float) -> float:
-    """Round to float32, as darknet stores l.bflops."""
+    """Round to float32, as darknet stores l.bflops (beyond float32's range darknet holds inf)."""
+    if abs(x) > 3.4028234663852886e38:
+        return float("inf")
     return struct.unpack("f", struct.pack("f", x))[0]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from designer.activations import NO_DARKNET, TOKEN_FOR, TOKENS
-from designer.errors import MixdesignError
+from designer.errors import MixdesignError, excerpt
 from designer.spec import ACTIVATION_NAMES, Arch, Block, Head, Stem
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "cfg_templates"
@@ -31,7 +31,7 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
     parts = s.strip().split("_")
     kind = parts[0]
     if kind not in ("ir", "ds"):
-        raise DesignFormatError(f"block {s!r}: type {kind!r} is not supported (use ir or ds)")
+        raise DesignFormatError(f"block {excerpt(s)}: type {kind!r} is not supported (use ir or ds)")
     kw: dict = {"activation": default_activation}
     seen = set()
     for tok in parts[1:]:
@@ -44,18 +44,18 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
         if tok.startswith("n") and not tok[1:2].isdigit():
             key = tok[1:]
             if key in NO_DARKNET:
-                raise DesignFormatError(f"block {s!r}: {NO_DARKNET[key]} has no darknet activation")
+                raise DesignFormatError(f"block {excerpt(s)}: {NO_DARKNET[key]} has no darknet activation")
             if key not in TOKENS:
-                raise DesignFormatError(f"block {s!r}: unknown activation token {tok!r} "
+                raise DesignFormatError(f"block {excerpt(s)}: unknown activation token {excerpt(tok)} "
                                         f"(known: {', '.join('n' + k for k in TOKENS)})")
             kw["activation"] = TOKENS[key]
             continue
         m = re.fullmatch(r"([a-z]+)(\d[\d.]*)", tok)
         if not m:
-            raise DesignFormatError(f"block {s!r}: cannot read token {tok!r}")
+            raise DesignFormatError(f"block {excerpt(s)}: cannot read token {excerpt(tok)}")
         key, val = m.groups()
         if key in seen:
-            raise DesignFormatError(f"block {s!r}: token {key!r} given twice")
+            raise DesignFormatError(f"block {excerpt(s)}: token {key!r} given twice")
         seen.add(key)
         try:
             if key == "r":
@@ -65,7 +65,7 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
             elif key in ("a", "p"):
                 ks = val.split(".")
                 if any(k != "1" for k in ks):
-                    raise DesignFormatError(f"block {s!r}: {key}{val}: only 1x1 expand/project groups are supported")
+                    raise DesignFormatError(f"block {excerpt(s)}: {key}{val}: only 1x1 expand/project groups are supported")
                 kw["expand_groups" if key == "a" else "project_groups"] = len(ks)
             elif key == "s":
                 kw["stride"] = int(val)
@@ -78,15 +78,15 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
             elif key == "gs":
                 kw["dw_group_size"] = int(val)
             else:
-                raise DesignFormatError(f"block {s!r}: unknown token {tok!r}")
+                raise DesignFormatError(f"block {excerpt(s)}: unknown token {excerpt(tok)}")
         except ValueError as e:
             if isinstance(e, DesignFormatError):
                 raise
-            raise DesignFormatError(f"block {s!r}: bad number in {tok!r}") from None
+            raise DesignFormatError(f"block {excerpt(s)}: bad number in {excerpt(tok)}") from None
     if "out_channels" not in kw:
-        raise DesignFormatError(f"block {s!r}: needs the output channels token cN")
+        raise DesignFormatError(f"block {excerpt(s)}: needs the output channels token cN")
     if kind == "ds" and kw.get("expand_ratio", 1.0) != 1.0:
-        raise DesignFormatError(f"block {s!r}: a ds block has no expansion (use ir for e != 1)")
+        raise DesignFormatError(f"block {excerpt(s)}: a ds block has no expansion (use ir for e != 1)")
     return Block(**kw)
 
 

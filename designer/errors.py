@@ -14,6 +14,18 @@ designer.yolo_head). The command line reports them all in one place, designer/cl
 
 from __future__ import annotations
 
+EXCERPT = 60  # characters of the user's input an error message quotes
+MAX_MESSAGE = 2000  # a message longer than this is cut in the middle (a safety net; excerpt() is the rule)
+
+
+def excerpt(text: object, limit: int = EXCERPT) -> str:
+    """repr() of the user's text, cut to `limit` characters with how much was left out (a 2 MB one-line cfg or
+    a file of NUL bytes is quoted as its first few characters, never whole)."""
+    s = str(text)
+    if len(s) <= limit:
+        return repr(s)
+    return repr(s[:limit]) + f"... ({len(s):,} characters)"
+
 
 class MixdesignError(ValueError):
     """A problem with what the user gave. `file`, `line` (1-based), `layer` (darknet index) and `block` say
@@ -42,7 +54,11 @@ class MixdesignError(ValueError):
 
     def _render(self) -> str:
         w = self.where()
-        return f"{w}: {self.message}" if w else self.message
+        text = f"{w}: {self.message}" if w else self.message
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 200] + f" ... [{len(text) - MAX_MESSAGE + 100:,} characters left out] ... " \
+                + text[-100:]
+        return text
 
     def __str__(self) -> str:
         return self._render()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from designer.ir import Layer, Network, make_layer
-from designer.spec import Arch, Block, check, head_channels, resolve, round_filters
+from designer.spec import Arch, Block, check, head_channels, resolve, round_filters, rounding_report
 
 
 @dataclass(frozen=True)
@@ -116,5 +116,8 @@ def lower(arch: Arch, with_design: bool = True) -> Network:
     if with_design:
         from designer.design_io import dump_yaml
 
+        check(arch)  # before the notes below resolve it
         design = dump_yaml(arch)
+        # where width scaling had to round (spec.rounding_report): comment lines in the cfg's design header
+        design += "".join(f"# rounded: {note}\n" for note in rounding_report(arch))
     return lower_with_spans(arch, design)[0]

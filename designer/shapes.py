@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+from designer.checks import check_layer
 from designer.ir import CfgError, Layer, Network, references, resolve_index
 
 
@@ -370,6 +371,7 @@ def infer_shapes(network: Network) -> tuple[Shape, ...]:
     prev = (c, h, w, c * h * w)
     out: list[Shape] = []
     for i, L in enumerate(network.layers):
+        check_layer(L, i)  # darknet's per-key ranges (designer/checks.py) before any rule divides by a key
         srcs = references(L, i)
         x = _Ctx(L, i, prev, srcs, out, network)
         for s in srcs:

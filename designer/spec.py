@@ -113,6 +113,43 @@ class ResolvedBlock:
     se_channels: int  # 0 = no SE
     residual: bool
     spec: Block
+    mid_tf: int = 0  # TF's expanded channel count where a scaled design had to round it (mid_valid), else 0
+
+
+def mid_multiple(b: Block) -> int:
+    """What a block's expanded channel count must be a multiple of: darknet's equal-slice `[route] groups=`
+    (one slice per kernel), the channels per group of each slice, and the grouped 1x1 convs."""
+    n = len(b.kernels)
+    m = math.lcm(n, n * b.dw_group_size if b.dw_group_size else 1, b.project_groups)
+    return math.lcm(m, b.expand_groups) if b.expand_ratio != 1 else m
+
+
+def mid_valid(mid: int, b: Block) -> int:
+    """`mid` where it already splits evenly (TF's rounding kept), else the nearest valid count (ties up).
+    Used for scaled designs only: at width 1.0 a design states its channels and validate() names the fix."""
+    m = mid_multiple(b)
+    if mid % m == 0:
+        return mid
+    return max(m, (mid + m // 2) // m * m)
+
+
+def rounding_report(arch: Arch) -> list[str]:
+    """Where width scaling rounded a block's expanded channels to split into its kernel groups (one line per
+    row; empty when TF's rounding already splits evenly everywhere)."""
+    rows: dict[int, list[ResolvedBlock]] = {}
+    for rb in resolve(arch):
+        if rb.mid_tf:
+            rows.setdefault(rb.row, []).append(rb)
+    out = []
+    for r, rbs in rows.items():
+        b = rbs[0].spec
+        changes = sorted({(rb.mid_tf, rb.mid_channels) for rb in rbs})
+        what = ", ".join(f"{a} -> {c}" for a, c in changes)
+        labels = ",".join(rb.label for rb in rbs)
+        out.append(f"row {r} ({labels}): width {arch.width_mult:g} gives {what} expanded channels "
+                   f"(a multiple of {mid_multiple(b)} splits into {len(b.kernels)} kernel groups"
+                   + (f" of {b.dw_group_size} channels per group" if b.dw_group_size else "") + ")")
+    return out
 
 
 def resolve(arch: Arch) -> tuple[ResolvedBlock, ...]:
@@ -123,10 +160,11 @@ def resolve(arch: Arch) -> tuple[ResolvedBlock, ...]:
         cout = round_filters(b.out_channels, arch.width_mult)
         for k in range(round_repeats(b.repeats, arch.depth_mult)):
             stride = b.stride if k == 0 else 1
-            mid = int(cin * b.expand_ratio)
+            mid_tf = int(cin * b.expand_ratio)
+            mid = mid_valid(mid_tf, b) if arch.width_mult != 1.0 and b.expand_ratio != 1 else mid_tf
             se = max(1, int(cin * b.se_ratio)) if b.se_ratio > 0 else 0
             out.append(ResolvedBlock(f"b{r}.{k}", r, k, cin, mid, cout, stride, se,
-                                     b.skip and stride == 1 and cin == cout, b))
+                                     b.skip and stride == 1 and cin == cout, b, mid_tf if mid != mid_tf else 0))
             cin = cout
     return tuple(out)
 
@@ -167,9 +205,47 @@ def _divisors_near(n: int, target: int) -> str:
     return " or ".join(str(d) for d in sorted(best))
 
 
+def range_issues(arch: Arch) -> list[DesignIssue]:
+    """Values that are not finite or far outside what a design can mean (the LIMITS table), with the fix.
+    Lower bounds the other checks already word (positive counts, odd kernels) are left to them."""
+    from designer.limits import LIMITS, value_problem
+
+    out: list[DesignIssue] = []
+
+    def upper(where: str, name: str, v: float) -> None:
+        lim = LIMITS[name]
+        if not math.isfinite(v) or v > lim.hi or (name in ("width_mult", "depth_mult") and v < lim.lo):
+            msg = value_problem(name, v) or ""
+            text, _, fix = msg.partition(" Fix: ")
+            out.append(DesignIssue(where, text, fix))
+
+    upper("design", "width_mult", arch.width_mult)
+    upper("design", "depth_mult", arch.depth_mult)
+    upper("design", "input_size", arch.input_size)
+    upper("design", "classes", arch.classes)
+    upper("design", "input_channels", arch.input_channels)
+    upper("design", "dropout", arch.dropout)
+    upper("stem", "channels", arch.stem.channels)
+    upper("stem", "kernel", arch.stem.kernel)
+    upper("head", "channels", arch.head.channels)
+    for r, b in enumerate(arch.blocks):
+        where = f"row {r}"
+        upper(where, "channels", b.out_channels)
+        upper(where, "repeats", b.repeats)
+        for k in b.kernels:
+            upper(where, "kernel", k)
+        upper(where, "expand_ratio", b.expand_ratio)
+        upper(where, "se_ratio", b.se_ratio)
+        upper(where, "groups", max(b.expand_groups, b.project_groups))
+        upper(where, "dw_group_size", b.dw_group_size)
+    return out
+
+
 def validate(arch: Arch) -> list[DesignIssue]:
     """Every problem that stops the design from lowering to a cfg darknet reads exactly as intended."""
-    issues: list[DesignIssue] = []
+    issues: list[DesignIssue] = range_issues(arch)  # finite and sane (designer/limits.py), before any rounding
+    if issues:
+        return issues
     add = issues.append
     if not arch.blocks:
         add(DesignIssue("design", "the design has no blocks", "add at least one block row"))

@@ -17,6 +17,7 @@ build; `compile=True` adds torch.compile.
 from __future__ import annotations
 
 import platform
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -93,8 +94,8 @@ def tune_cpu_allocator() -> bool:
 
 
 def device_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(device)
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -109,10 +110,12 @@ def check_device_dtype(device: str, dtype: str) -> None:
     """Raise BenchError with the reason when `dtype` cannot run on `device` in this torch build."""
     if dtype not in DTYPES:
         raise BenchError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise BenchError("device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
-    if device not in ("cpu", "cuda"):
-        raise BenchError(f"device {device!r} is not cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"device {device}: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+    if device not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
+        raise BenchError(f"device {device!r} is not cpu, cuda or cuda:N")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise BenchError(f"device {device}: torch sees {torch.cuda.device_count()} CUDA device(s)")
     if device == "cpu" and dtype == "fp16":
         try:
             with torch.no_grad():

@@ -172,3 +172,13 @@ def test_an_edit_that_leaves_the_design_equal_is_applied_once():
     assert at.data_editor[0].value["kernels"][3] == "3.5.7"  # the editor shows the design's own spelling again
     edit_table(at, {"edited_rows": {3: {"kernels": "3.5"}}})  # and it still takes edits
     assert workspace(at).design.blocks[3].kernels == (3, 5) and not at.exception
+
+
+def test_width_rounding_is_reported_on_the_design_page():
+    """Issue 12: a width that needs darknet's equal kernel slices rounded says what was rounded."""
+    at = start_app()
+    at.selectbox(key="pick_design").set_value("mixnet-s").run()
+    at.number_input(key="g_width_mult").set_value(0.5).run()
+    assert workspace(at).design.width_mult == 0.5 and not at.error
+    notes = [i.value for i in at.info if i.value.startswith("Rounded:")]
+    assert notes and "384 -> 385 expanded channels" in notes[0] and "5 kernel groups" in notes[0]

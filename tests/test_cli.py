@@ -40,9 +40,19 @@ def test_export_overrides(tmp_path, capsys):
     assert designer.load_yaml(tmp_path / "s.yaml").depth_mult == 1.5
 
 
-def test_export_invalid_design_names_block(tmp_path, capsys):
+def test_export_scaled_design_rounds_and_says_so(tmp_path, capsys):
+    """Issue 12: width 0.75 used to fail (528 channels, 5 kernel groups); now 528 -> 530, noted and commented."""
     code, _, err = run(capsys, "export", "mixnet-s", "-o", str(tmp_path / "x.cfg"), "--width-mult", "0.75")
-    assert code == 2 and "b9.0" in err and "525 or 530" in err
+    assert code == 0 and "note: row 9 (b9.0)" in err and "528 -> 530" in err
+    text = (tmp_path / "x.cfg").read_text()
+    assert "# # rounded: row 9 (b9.0)" in text.split(designer.cfg.DESIGN_END)[0]
+    assert designer.parse_cfg(text).design is not None
+
+
+def test_export_invalid_design_names_block(tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("name: x\nblocks: [ir_r1_k3.5_s1_e1_c15]\nstem: {channels: 15}\n")
+    code, _, err = run(capsys, "export", str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "x.cfg"))
+    assert code == 2 and "b0.0" in err and "15 expanded channels" in err and "Fix:" in err
     assert not (tmp_path / "x.cfg").exists()
 
 

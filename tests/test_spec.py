@@ -34,7 +34,9 @@ def test_efficientnet_b1_scaling_matches_reference():
 
 
 def test_non_divisible_mixconv_names_block_and_nearest_fix():
-    arch = replace(designer.load_preset("mixnet-s"), width_mult=0.75)
+    rows = list(designer.load_preset("mixnet-s").blocks)
+    rows[9] = replace(rows[9], expand_ratio=4.4)  # 120 * 4.4 = 528 at width 1.0: stated, so not rounded
+    arch = replace(designer.load_preset("mixnet-s"), blocks=tuple(rows))
     issues = designer.validate(arch)
     assert len(issues) == 1
     i = issues[0]
@@ -43,6 +45,19 @@ def test_non_divisible_mixconv_names_block_and_nearest_fix():
     with pytest.raises(DesignError) as e:
         designer.lower(arch)
     assert "b9.0" in str(e.value)
+
+
+def test_scaled_design_rounds_to_the_nearest_valid_split():
+    """Issue 12: width scaling rounds where darknet's equal slices need it (TF's value kept elsewhere)."""
+    from designer.spec import rounding_report
+
+    arch = replace(designer.load_preset("mixnet-s"), width_mult=0.75)
+    assert designer.validate(arch) == []
+    rb = [b for b in designer.resolve(arch) if b.label == "b9.0"][0]
+    assert (rb.mid_tf, rb.mid_channels) == (528, 530)
+    assert [b.label for b in designer.resolve(arch) if b.mid_tf] == ["b9.0"]
+    assert rounding_report(arch) == ["row 9 (b9.0): width 0.75 gives 528 -> 530 expanded channels (a multiple of "
+                                     "5 splits into 5 kernel groups)"]
 
 
 def test_bad_channels_per_group_suggests_divisors():

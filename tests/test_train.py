@@ -175,7 +175,8 @@ def test_ctrl_c_exits_130_with_files_intact(tmp_path):
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not (out / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        staged = tmp_path / ".run.partial"  # the run writes into a hidden sibling until it ends (issue 12)
+        while not (staged / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert proc.poll() is None, proc.stderr.read()
         proc.send_signal(signal.SIGINT)
@@ -185,6 +186,7 @@ def test_ctrl_c_exits_130_with_files_intact(tmp_path):
             proc.kill()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+    assert f"{out}/ (model.cfg, labels.txt, best.weights" in err and not staged.exists()
     rows = read_metrics_csv(out / "metrics.csv")
     assert rows and json.loads((out / "metrics.json").read_text())["history"]
 

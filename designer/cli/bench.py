@@ -11,15 +11,20 @@ import argparse
 import json
 from pathlib import Path
 
+from designer.cli.options import add_device, add_overrides, add_source, add_threads, overrides
 from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
+from designer.cost import count
 from designer.ir import Network
+from designer.memory import check_fits
+from designer.threads import apply_to_torch, threads_for_run
 from runtime.deploy import BACKEND_LABELS
 
 
-def resolve_network(source: str, size: int | None = None) -> Network:
-    """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height."""
-    return to_network(load_source(source), size=size)
+def resolve_network(source: str, size: int | None = None, **more) -> Network:
+    """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height, `more` takes the
+    other design overrides (designer/cli/options.py)."""
+    return to_network(load_source(source), size=size, **more)
 
 
 # ------------------------------------------------------------------ bench
@@ -35,7 +40,9 @@ def _batches(text: str) -> list[int]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    network = resolve_network(args.source, args.size)
+    network = resolve_network(args.source, **overrides(args))
+    if args.device == "cpu":  # refuse before torch allocates (designer/memory.py)
+        check_fits(network, max(args.batch), training=args.mode == "train")
     from runtime.bench import measure, tune_cpu_allocator
 
     if args.device == "cpu":
@@ -50,12 +57,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
 
         results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
-                                      channels_last=args.channels_last, threads=args.threads,
+                                      channels_last=args.channels_last, threads=threads_for_run(args.threads),
                                       per_layer=args.per_layer, min_run_time=args.min_run_time)
                    for b in args.batch]
     else:
         results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
-                           channels_last=args.channels_last, threads=args.threads, optimized=not args.plain,
+                           channels_last=args.channels_last, threads=threads_for_run(args.threads), optimized=not args.plain,
                            per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
                            backend=args.backend)
                    for b in args.batch]
@@ -90,9 +97,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _labels(path: str | None, n: int) -> list[str]:
     if path is None:
         return [str(i) for i in range(n)]
-    lines = [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
-    if len(lines) < n:
-        raise SourceError(f"{path}: {len(lines)} labels for {n} outputs")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceError(f"--labels {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SourceError(f"--labels {path}: cannot read it ({getattr(e, 'strerror', None) or 'not UTF-8 text'})") \
+            from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) != n:
+        raise SourceError(f"--labels {path}: {len(lines)} labels for {n} outputs; give one label per output, "
+                          "in output order")
     return lines
 
 
@@ -104,7 +119,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from runtime.model import build_model
     from runtime.weights import load_weights
 
-    network = resolve_network(args.source)
+    if args.top < 1:
+        raise SourceError(f"--top {args.top}: show at least 1 class")
+    network = resolve_network(args.source, **overrides(args))
+    check_fits(network, 1)
+    if args.labels is not None:
+        _labels(args.labels, count(network).layers[-1].shape.outputs)  # before loading anything big
+    apply_to_torch(args.threads)
     model = load_weights(build_model(network), args.weights)
     c, h, w = network.input_shape
     for image in args.images:
@@ -127,31 +148,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add `bench` and `predict` to the mixdesign CLI (called by designer/cli/main.py)."""
     s = subparsers.add_parser("bench", help="latency of a cfg / preset / design under torch (median, IQR, FMA/s)")
-    s.add_argument("source", metavar="CFG|PRESET|design.yaml")
+    add_source(s)
     add_record_arguments(s)  # --workspace, --no-record
-    s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    add_device(s)
     s.add_argument("--backend", choices=tuple(BACKEND_LABELS), default="torch",
                    help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)")
     s.add_argument("--mode", choices=("infer", "train"), default="infer",
                    help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "
-                        "plain build, BN in training mode) (default: infer)")
+                        "plain build, BN in training mode)")
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    s.add_argument("--threads", type=int, help="CPU threads (default: torch's current setting)")
+    add_threads(s, "CPU threads")
     s.add_argument("--per-layer", action="store_true", help="also time each layer: slowest layers, time vs FMA")
     s.add_argument("--top", type=int, default=15, help="layers shown with --per-layer")
     s.add_argument("--plain", action="store_true", help="measure the plain build (no BN folding / fusion)")
     s.add_argument("--compile", action="store_true", help="torch.compile the model first (slow to compile)")
     s.add_argument("--json", action="store_true", help="print runtime.bench's JSON instead of a table")
-    s.add_argument("--size", type=int, help="input width and height")
+    add_overrides(s)
     s.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timed runs per measurement")
     s.set_defaults(func=cmd_bench)
 
     p = subparsers.add_parser("predict", help="classify images with a cfg + darknet .weights (top-k)")
-    p.add_argument("source", metavar="CFG|PRESET|design.yaml")
+    add_source(p)
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--weights", required=True, help="darknet .weights file")
-    p.add_argument("--labels", help="one label per line (default: class indices)")
-    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--labels", help="one label per line, one per output (default: class indices)")
+    p.add_argument("--top", type=int, default=5, help="classes shown per image")
+    add_threads(p, "CPU threads")
+    add_overrides(p)
     p.set_defaults(func=cmd_predict)

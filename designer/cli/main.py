@@ -13,37 +13,25 @@ from pathlib import Path
 
 from designer.cfg import emit_cfg, lint
 from designer.cli.errors import run_command
-from designer.cli.sources import SourceError, apply_overrides, load_source, to_network
+from designer.cli.options import SOURCE_HELP, SOURCE_METAVAR, Parser, add_out, add_overrides, add_source, overrides
+from designer.cli.sources import SourceError, load_source, to_network
 from designer.cost import Cost, count
 from designer.describe import detail
 from designer.design_io import dump_yaml, load_preset, preset_names
-from designer.files import atomic_write_text
+from designer.embedded import embedded_design
+from designer.files import write_text
 from designer.ir import Network
 from designer.lower import lower
-from designer.spec import Arch, gpu_variant_report
+
+TORCH_FREE = ("presets", "export", "stats", "lint")  # commands that never load torch (no OpenMP choice to make)
 
 
 def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def _add_overrides(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("design overrides (presets and design YAML)")
-    g.add_argument("--width-mult", type=float, help="width multiplier (TF round_filters to multiples of 8)")
-    g.add_argument("--depth-mult", type=float, help="depth multiplier (TF round_repeats: ceil)")
-    g.add_argument("--size", type=int, help="input width and height")
-    g.add_argument("--classes", type=int, help="number of classes")
-    g.add_argument("--dw-group-size", type=int,
-                   help="GPU variant: N channels per group in the MixConv convs instead of depthwise")
-
-
-def _overrides(args: argparse.Namespace) -> dict:
-    return dict(width_mult=args.width_mult, depth_mult=args.depth_mult, size=args.size, classes=args.classes,
-                dw_group_size=args.dw_group_size)
-
-
 def network_from_args(args: argparse.Namespace) -> Network:
-    return to_network(load_source(args.source), **_overrides(args))
+    return to_network(load_source(args.source), **overrides(args))
 
 
 # ------------------------------------------------------------------ presets
@@ -76,22 +64,23 @@ def _print_table(head: tuple[str, ...], rows: list[tuple[str, ...]], right: set[
 
 def cmd_export(args: argparse.Namespace) -> int:
     src = load_source(args.source)
-    if not isinstance(src, Arch):
-        raise SourceError(f"{args.source}: export takes a preset or a design .yaml (a cfg is already exported)")
-    arch = apply_overrides(src, **_overrides(args))
-    if args.dw_group_size:
-        for note in gpu_variant_report(src, args.dw_group_size):
-            print(f"note: {note}", file=sys.stderr)
-    text = emit_cfg(lower(arch))
-    if args.output == "-":
+    network = to_network(src, **overrides(args))  # notes on stderr where scaling rounded
+    text = emit_cfg(network)
+    arch = None
+    if args.yaml:
+        arch = embedded_design(network).arch
+        if arch is None:
+            raise SourceError(f"{args.source}: --yaml needs a design (a preset, a design .yaml or a cfg exported "
+                              "by mixdesign); this cfg has none")
+    if args.out == "-":
         sys.stdout.write(text)
     else:
-        atomic_write_text(args.output, text)
-        c = count(lower(arch, with_design=False))
-        print(f"wrote {args.output}: {len(text.splitlines())} lines, params {_fmt_int(c.params)}, "
+        write_text(args.out, text)
+        c = count(network)
+        print(f"wrote {args.out}: {len(text.splitlines())} lines, params {_fmt_int(c.params)}, "
               f"FMA {_fmt_int(c.fma)}, darknet BFLOPs {c.bflops:.3f}")
-    if args.yaml:
-        atomic_write_text(args.yaml, dump_yaml(arch))
+    if arch is not None:
+        write_text(args.yaml, dump_yaml(arch))
     return 0
 
 
@@ -133,9 +122,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ lint
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    diags = lint(Path(args.cfg))
+    if args.cfg.endswith(".cfg"):
+        if not Path(args.cfg).is_file():
+            raise SourceError(f"{args.cfg}: no such file")
+        diags = lint(Path(args.cfg))
+    else:  # a preset or design YAML: lint the cfg it lowers to (what `export` would write)
+        diags = lint(emit_cfg(to_network(load_source(args.cfg))))
     for d in diags:
-        print(f"{args.cfg}:{d}")
+        print(f"{args.cfg}:{d}" if d.line else f"{args.cfg}: {d.severity}: {d.message}")
     errors = sum(d.severity == "error" for d in diags)
     warnings = sum(d.severity == "warning" for d in diags)
     print(f"{errors} error(s), {warnings} warning(s)" if diags else f"{args.cfg}: clean (both darknets read it as written)")
@@ -144,29 +138,39 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ main
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mixnet-designer")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mixdesign", description=__doc__.splitlines()[0])
+    p = Parser(prog="mixdesign", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("presets", help="list the built-in designs with their params and FMA")
     s.set_defaults(func=cmd_presets)
 
-    s = sub.add_parser("export", help="write the Darknet cfg of a preset or design")
-    s.add_argument("source", metavar="PRESET|design.yaml")
-    s.add_argument("-o", "--output", required=True, help="cfg path ('-' for stdout)")
+    s = sub.add_parser("export", help="write the Darknet cfg of a preset, design or cfg (with overrides)")
+    add_source(s)
+    add_out(s, required=True, help="cfg path ('-' for stdout)")
     s.add_argument("--yaml", metavar="PATH", help="also write the (overridden) design YAML")
-    _add_overrides(s)
+    add_overrides(s)
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("stats", help="params, FMA and darknet BFLOPs of a cfg, design or preset")
-    s.add_argument("source", metavar="FILE.cfg|design.yaml|PRESET")
+    add_source(s)
     s.add_argument("--json", action="store_true", help="one JSON object")
     s.add_argument("--layers", action="store_true", help="per-layer table")
-    _add_overrides(s)
+    add_overrides(s)
     s.set_defaults(func=cmd_stats)
 
     s = sub.add_parser("lint", help="what darknet would silently mis-read, and what hank-ai would reject")
-    s.add_argument("cfg", metavar="FILE.cfg")
+    s.add_argument("cfg", metavar=SOURCE_METAVAR, help=SOURCE_HELP + " (a preset or design: the cfg it exports)")
     s.set_defaults(func=cmd_lint)
 
     for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.sweep", "designer.cli.train",
@@ -184,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in TORCH_FREE:
+        from designer.threads import configure
+
+        configure()  # OpenMP waiting, before the subcommand imports torch (designer/threads.py)
     try:
         return run_command(f"mixdesign {args.command}", lambda: args.func(args))
     except BrokenPipeError:  # `mixdesign stats x --layers | head`

@@ -11,21 +11,22 @@ from __future__ import annotations
 import argparse
 
 from designer.cli.bench import resolve_network
+from designer.cli.options import add_out, add_overrides, add_source, overrides
 from designer.files import atomic_write_bytes
 
 
 def cmd_onnx(args: argparse.Namespace) -> int:
     from runtime.deploy.onnx_export import DEFAULT_OPSET, export_network
 
-    network = resolve_network(args.source, args.size)
+    network = resolve_network(args.source, **overrides(args))
     batch = None if args.dynamic_batch else args.batch
     proto = export_network(network, weights=args.weights, batch=batch, opset=args.opset or DEFAULT_OPSET,
                            optimized=args.optimized)
     data = proto.SerializeToString()
-    atomic_write_bytes(args.output, data)
+    atomic_write_bytes(args.out, data)
     c, h, w = network.input_shape
     outs = ", ".join(o.name for o in proto.graph.output)
-    print(f"wrote {args.output}: {len(data):,} bytes, opset {proto.opset_import[0].version}, "
+    print(f"wrote {args.out}: {len(data):,} bytes, opset {proto.opset_import[0].version}, "
           f"{len(proto.graph.node)} nodes, input {'batch' if batch is None else batch}x{c}x{h}x{w}, "
           f"outputs {outs}, {'optimised' if args.optimized else 'plain'} build, "
           f"{'weights from ' + args.weights if args.weights else 'random weights'}")
@@ -35,8 +36,8 @@ def cmd_onnx(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add `onnx` to the mixdesign CLI (called by designer/cli/main.py)."""
     s = subparsers.add_parser("onnx", help="write a preset / design / cfg (+ darknet .weights) as an ONNX model")
-    s.add_argument("source", metavar="CFG|PRESET|design.yaml")
-    s.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    add_source(s)
+    add_out(s, required=True, help="the .onnx file to write")
     s.add_argument("--weights", help="darknet .weights for the cfg (default: random weights)")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--batch", type=int, default=1, help="fixed batch size of the input (default 1)")
@@ -46,5 +47,5 @@ def register(subparsers) -> None:
                    help="export the optimised build (BN folded, MixConv and SE fused; default) or --no-optimized "
                         "for the plain one")
     s.add_argument("--plain", dest="optimized", action="store_false", help="same as --no-optimized")
-    s.add_argument("--size", type=int, help="input width and height")
+    add_overrides(s)
     s.set_defaults(func=cmd_onnx)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from designer.cfg import parse_cfg, with_net
 from designer.design_io import load_preset, load_yaml, preset_names
 from designer.embedded import embedded_design
-from designer.errors import MixdesignError
+from designer.errors import MixdesignError, excerpt
 from designer.ir import Network
 from designer.lower import lower
-from designer.spec import Arch, gpu_variant
+from designer.spec import Arch, gpu_variant, gpu_variant_report, resolve, rounding_report
 
 
 class SourceError(MixdesignError):
@@ -32,26 +33,63 @@ def load_source(name: str) -> Arch | Network:
         return load_yaml(Path(name))
     if name in preset_names():
         return load_preset(name)
-    raise SourceError(f"{name!r} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
+    raise SourceError(f"{excerpt(name)} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
+
+
+_OPTION = {"width_mult": "--width-mult", "depth_mult": "--depth-mult", "size": "--size", "classes": "--classes",
+           "dw_group_size": "--dw-group-size"}
+
+
+def check_overrides(**overrides) -> None:
+    """Each override given is finite and inside designer.limits (the limit and the fix in the message)."""
+    from designer.limits import value_problem
+
+    for name, v in overrides.items():
+        if v is not None:
+            problem = value_problem(name, v)
+            if problem:
+                raise SourceError(f"{_OPTION.get(name, name)}: {problem}")
 
 
 def apply_overrides(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
                     size: int | None = None, classes: int | None = None, dw_group_size: int | None = None) -> Arch:
+    check_overrides(width_mult=width_mult, depth_mult=depth_mult, size=size, classes=classes,
+                    dw_group_size=dw_group_size)
     changes = {k: v for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=size,
                                      classes=classes).items() if v is not None}
     arch = replace(arch, **changes)
     if dw_group_size is not None:
+        widest = max((rb.mid_channels // len(rb.spec.kernels) for rb in resolve(arch)), default=1)
+        if dw_group_size > widest:
+            raise SourceError(f"--dw-group-size {dw_group_size}: the widest kernel group of this design has "
+                              f"{widest} channels. Fix: use 1 (depthwise) up to {widest}, e.g. 4, 8 or 16")
         arch = gpu_variant(arch, dw_group_size)
     return arch
+
+
+def design_notes(arch: Arch, dw_group_size: int | None = None, base: Arch | None = None) -> list[str]:
+    """What the lowering rounded (width scaling, --dw-group-size): printed as notes by every command."""
+    notes = rounding_report(arch)
+    if dw_group_size:
+        notes += gpu_variant_report(base if base is not None else arch, dw_group_size)
+    return notes
+
+
+def _lower_noting(design: Arch, overrides: dict) -> Network:
+    arch = apply_overrides(design, **overrides)
+    for note in design_notes(arch, overrides.get("dw_group_size"), design):
+        print(f"note: {note}", file=sys.stderr)
+    return lower(arch)
 
 
 def to_network(src: Arch | Network, **overrides) -> Network:
     """Lower a design (with overrides) or return a cfg's network (only `size` applies to a plain cfg)."""
     if isinstance(src, Arch):
-        return lower(apply_overrides(src, **overrides))
+        return _lower_noting(src, overrides)
     embedded = embedded_design(src)
     if embedded.arch is not None and any(v is not None for v in overrides.values()):
-        return lower(apply_overrides(embedded.arch, **overrides))
+        return _lower_noting(embedded.arch, overrides)
+    check_overrides(**overrides)
     other = sorted(k for k, v in overrides.items() if v is not None and k != "size")
     if other:
         flags = ", ".join("--" + k.replace("_", "-") for k in other)

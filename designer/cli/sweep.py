@@ -12,6 +12,7 @@ import os
 import statistics
 import sys
 
+from designer.cli.options import add_device, add_out, add_source, add_threads
 from designer.cli.sources import SourceError, load_source
 from designer.cli.workspace import add_workspace_argument
 from designer.embedded import embedded_design
@@ -21,6 +22,7 @@ from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
 from designer.explore.sweep import plan_sweep, run_sweep
 from designer.ir import Network
+from runtime.deploy import BACKEND_LABELS
 
 EXIT_USER_ERROR = 2
 
@@ -166,17 +168,18 @@ def register(subparsers) -> None:
     keys = ", ".join([*AXES, *(f"rowN.{k}" for k in ROW_AXES)])
     s = subparsers.add_parser("sweep", help="measure a grid or random samples of design variants; Pareto front",
                               description=__doc__.splitlines()[0])
-    s.add_argument("source", metavar="PRESET|design.yaml|CFG")
+    add_source(s)
     s.add_argument("--vary", action="append", required=True, metavar="KEY=VALUES",
                    help=f"an axis, repeatable; keys: {keys} (e.g. width-mult=0.75,1.0 or row3.kernels=3.5.7.9|3.5|3)")
     s.add_argument("--measure", type=_measure, default=("count", "infer"),
                    help=f"comma-separated, from {','.join(KINDS)} (default: count,infer)")
-    s.add_argument("--backend", default="torch", help="inference backend (default: torch; training is always torch)")
-    s.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
+    s.add_argument("--backend", choices=tuple(BACKEND_LABELS), default="torch",
+                   help="inference backend (default: torch; training is always torch)")
+    add_device(s)
     s.add_argument("--batch", type=_positive, default=1, help="inference batch (default: 1)")
     s.add_argument("--train-batch", type=_positive, default=8, help="training-step batch (default: 8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="default: fp32")
-    s.add_argument("--threads", type=int, help="CPU threads (default: torch's current setting)")
+    add_threads(s, "CPU threads")
     s.add_argument("--samples", type=_positive, help="N random points instead of the whole grid")
     s.add_argument("--seed", type=int, default=0, help="seed of --samples (default: 0)")
     s.add_argument("--rounds", type=_positive, default=3, help="interleaved timing rounds (default: 3)")
@@ -184,7 +187,7 @@ def register(subparsers) -> None:
     s.add_argument("--data", default="digits", help="accuracy: quick-train data (default: digits)")
     s.add_argument("--epochs", type=_positive, default=1, help="accuracy: quick-train epochs (default: 1)")
     s.add_argument("--train-size", type=_positive, default=32, help="accuracy: quick-train input size (default: 32)")
-    s.add_argument("--out", help="write the table as .csv or .json")
+    add_out(s, help="write the table as .csv or .json", metavar="FILE.csv|FILE.json")
     s.add_argument("--store", metavar="FILE.jsonl",
                    help="keep the trials in this JSON-lines file instead of the workspace (default: $MIXDESIGN_SWEEPS "
                         "when set, else the workspace)")

@@ -9,24 +9,22 @@ disk are left complete.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from designer.cli.errors import run_command
+from designer.cli.options import add_device, add_out, add_overrides, add_source, add_threads, overrides
 
 DEFAULT_OUT = "runs/quick"
 
 
-def _design_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="CFG|PRESET|design.yaml")
+def _design_arguments(p: argparse.ArgumentParser, size_help: str) -> None:
+    add_source(p)
     p.add_argument("--data", default="digits",
                    help="'digits' (scikit-learn's bundled 8x8 digits, no download), an ImageFolder directory, "
                         "a darknet .data file or a darknet list file (default: digits)")
-    p.add_argument("--size", type=int, default=32,
-                   help="input width and height (default 32; a detector bundle: 128)")
-    p.add_argument("--width-mult", type=float, help="width multiplier (designs only)")
-    p.add_argument("--depth-mult", type=float, help="depth multiplier (designs only)")
+    add_overrides(p, size_default=32, size_help=size_help,
+                  classes_help="classes the network outputs; must match the data's (default: the data's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights (default 0)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="validation share when the data has no separate valid list (default 0.2)")
@@ -34,14 +32,16 @@ def _design_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of `mixdesign train` and `python -m runtime.train` (one definition for both)."""
-    _design_arguments(p)
-    p.add_argument("--epochs", type=int, default=10)
+    _design_arguments(p, "input width and height, 8-4096 and at least the total stride")
+    p.add_argument("--epochs", type=int, default=10, help="epochs, 1 or more")
     p.add_argument("--batch", type=int, default=64, help="global batch (split over torchrun processes)")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (SGD, Nesterov, cosine)")
-    p.add_argument("--weight-decay", type=float, default=5e-5)
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: cores / processes)")
+    p.add_argument("--weight-decay", type=float, default=5e-5, help="SGD weight decay")
+    add_out(p, default=DEFAULT_OUT, metavar="DIR",
+            help="run folder; must be new or empty (written in a hidden sibling, moved into place at the end)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    add_device(p)
+    add_threads(p, "torch intra-op threads per process")
     p.add_argument("--compare", metavar="OTHER",
                    help="also train this design on the same split; print both runs' final figures side by side")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -50,7 +50,28 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def _network(text: str, args: argparse.Namespace):
     from designer.cli.sources import load_source, to_network
 
-    return to_network(load_source(text), width_mult=args.width_mult, depth_mult=args.depth_mult)
+    return to_network(load_source(text), **overrides(args, with_classes=False))
+
+
+def check_train_values(args: argparse.Namespace) -> None:
+    """Refuse values torch would fail on later (or that claim work that never happens), one line each."""
+    import math
+
+    from designer.cli.sources import SourceError, check_overrides
+
+    check_overrides(size=args.size, classes=args.classes)
+    if args.epochs < 1:
+        raise SourceError(f"--epochs {args.epochs}: train at least 1 epoch")
+    if args.batch < 1:
+        raise SourceError(f"--batch {args.batch}: use a batch of 1 or more images")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise SourceError(f"--lr {args.lr}: the learning rate must be a positive number such as 0.05")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise SourceError(f"--weight-decay {args.weight_decay}: use 0 or a small positive number such as 5e-5")
+    if not 0 < args.val_fraction < 1:
+        raise SourceError(f"--val-fraction {args.val_fraction}: use a share between 0 and 1, such as 0.2")
+    if args.threads is not None and args.threads < 1:
+        raise SourceError(f"--threads {args.threads}: use 1 or more")
 
 
 def _label(text: str) -> str:
@@ -98,56 +119,128 @@ def _leave_process_group() -> None:
         dist.destroy_process_group()
 
 
+def _finish(stage, runs: list[tuple[str, object]], labels: list[str], prog: str) -> str:
+    """Put the runs that finished at least one epoch into place (or nothing), and say which files exist."""
+    import shutil
+
+    from runtime.train.outdir import existing_files
+
+    kept = [(label, r) for label, r in runs if r.history]
+    if not kept:
+        stage.discard()
+        return f"nothing written: no epoch finished ({stage.final} was not created or changed)"
+    for label, r in runs:
+        if not r.history:  # a --compare design stopped before its first epoch: drop its partial folder
+            shutil.rmtree(r.out_dir, ignore_errors=True)
+    final = stage.commit()
+    parts = []
+    for label, r in kept:
+        folder = final if len(labels) == 1 else final / label
+        parts.append(f"{folder}/ ({', '.join(existing_files(folder))}; epochs 1-{len(r.history)}"
+                     + (f", best epoch {r.best_epoch})" if r.best_epoch else ", no best checkpoint)"))
+    return "; ".join(parts)
+
+
 def run_train(args: argparse.Namespace, prog: str = "train") -> int:
     """Train one design (or two with --compare); exit code 0, 2 (user error) or 130 (interrupted)."""
     return run_command(f"mixdesign {prog}", lambda: _train(args, prog))
 
 
 def _train(args: argparse.Namespace, prog: str) -> int:
+    """The run goes into a hidden sibling of --out and moves into place at the end: --out holds one run's
+    cfg, weights and metrics together, or is left as it was. Each run that is put into place is recorded in the
+    workspace (designer/cli/workspace.py; --no-record skips)."""
+    from designer.cli.sources import SourceError
+    from designer.cli.workspace import record_training
     from runtime.train.distributed import from_env
 
     main_rank = from_env()[0] == 0
+    stage = None
+    runs: list = []
+    labels: list[str] = []
+    try:
+        check_train_values(args)
+        from designer.edits import prepare_network
+        from designer.memory import check_fits
+        from runtime.train import train
+        from runtime.train.data import load_dataset
+        from runtime.train.outdir import Staging, existing_files
 
-    from designer.cli.sources import SourceError
-    from designer.cli.workspace import record_training
-    from designer.edits import prepare_network
-    from runtime.train import train
-    from runtime.train.data import load_dataset
-
-    sources = [args.source] + ([args.compare] if args.compare else [])
-    networks = [_network(s, args) for s in sources]
-    labels = [_label(s) for s in sources]
-    if len(labels) == 2 and labels[0] == labels[1]:
-        labels = [labels[0] + "-a", labels[1] + "-b"]
-    channels = networks[0].input_shape[0]
-    if any(n.input_shape[0] != channels for n in networks):
-        raise SourceError("--compare needs two designs with the same input channels (one split feeds both)")
-    split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
-    columns = []
-    for label, network in zip(labels, networks):
-        out = args.out if len(networks) == 1 else os.path.join(args.out, label)
-        result = train(network, _config(args, out), split=split, progress=not args.no_progress)
+        sources = [args.source] + ([args.compare] if args.compare else [])
+        networks = [_network(s, args) for s in sources]
+        labels = [_label(s) for s in sources]
+        if len(labels) == 2 and labels[0] == labels[1]:
+            labels = [labels[0] + "-a", labels[1] + "-b"]
+        channels = networks[0].input_shape[0]
+        if any(n.input_shape[0] != channels for n in networks):
+            raise SourceError("--compare needs two designs with the same input channels (one split feeds both)")
+        stage = Staging.begin(args.out, overwrite=args.overwrite, main=main_rank)
+        split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
+        if args.classes is not None and args.classes != len(split.classes):
+            raise SourceError(f"--classes {args.classes} but the data has {len(split.classes)} classes; leave "
+                              "--classes out to use the data's")
+        trained = [prepare_network(n, args.size, len(split.classes)) for n in networks]
+        for t in trained:
+            check_fits(t, args.batch, training=True)  # refuse before torch allocates (designer/memory.py)
+        columns = []
+        for k, (label, network) in enumerate(zip(labels, networks)):
+            out = stage.work if len(networks) == 1 else stage.work / label
+            result = train(network, _config(args, str(out)), split=split, progress=not args.no_progress)
+            runs.append((label, result))
+            if main_rank:
+                columns.append(_summary_rows(label, trained[k], result))
+            if result.interrupted or result.stopped:
+                if main_rank:
+                    where = _finish(stage, runs, labels, prog)
+                    _record(args, runs, stage, record_training)
+                    skipped = labels[k + 1:]
+                    print(f"{prog}: interrupted during {label} (epoch {len(result.history) + 1}); {where}"
+                          + (f"; {', '.join(skipped)} was not trained" if skipped else ""), file=sys.stderr)
+                return 130
         if main_rank:
-            record_training(args, label, result)  # into the workspace (designer/cli/workspace.py)
-            trained = prepare_network(network, args.size, len(split.classes))
-            columns.append(_summary_rows(label, trained, result))
-            print(f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
-                  f"wrote {result.out_dir}/ (model.cfg, best.weights, best.pt, metrics.csv, metrics.json)")
-        if result.interrupted or result.stopped:
-            print(f"{prog}: interrupted; files in {result.out_dir} are complete up to epoch "
-                  f"{len(result.history)}", file=sys.stderr)
-            return 130
-    if main_rank and len(columns) > 1:
-        print()
-        _print_side_by_side(columns)
-    _leave_process_group()
-    return 0
+            final = stage.commit()
+            _record(args, runs, stage, record_training)
+            for label, result in runs:
+                folder = final if len(runs) == 1 else final / label
+                for i, row in enumerate(columns):
+                    if row[0][1] == label:
+                        columns[i] = [(k, str(folder) if k == "out dir" else v) for k, v in row]
+                print(f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
+                      f"wrote {folder}/ ({', '.join(existing_files(folder))})")
+        if main_rank and len(columns) > 1:
+            print()
+            _print_side_by_side(columns)
+        _leave_process_group()
+        return 0
+    except KeyboardInterrupt:  # outside an epoch loop (data loading, model building, between the designs)
+        where = _finish(stage, runs, labels, prog) if stage is not None and main_rank else "nothing written"
+        if stage is not None and main_rank:
+            _record(args, runs, stage, record_training)
+        skipped = labels[len(runs):]
+        print(f"{prog}: interrupted; {where}" + (f"; {', '.join(skipped)} was not trained" if skipped and runs else ""),
+              file=sys.stderr)
+        return 130
+    except BaseException:  # a user error (designer.cli.errors.run_command prints it) or a bug: nothing half-kept
+        if stage is not None:
+            stage.discard()
+        raise
+
+
+def _record(args: argparse.Namespace, runs: list, stage, record_training) -> None:
+    """Record the runs whose folders were put into place (at least one finished epoch), at their final path."""
+    from dataclasses import replace
+
+    for label, result in runs:
+        if not result.history:
+            continue
+        folder = stage.final / label if args.compare else stage.final  # --compare: one sub-folder per design
+        record_training(args, label, replace(result, out_dir=folder, cfg_path=folder / "model.cfg"))
 
 
 def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
-    _design_arguments(p)
+    _design_arguments(p, "input width and height, 8-4096 (default: 32 for a classifier, 128 for a detector)")
     p.set_defaults(size=None)  # 32 for a classifier, 128 for a detector (a multiple of 32)
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="bundle folder (must not exist yet)")
+    add_out(p, required=True, metavar="DIR", help="bundle folder (must not exist yet)")
     p.add_argument("--weights", metavar="W", help="pretrained .weights to include (e.g. runs/quick/best.weights)")
     p.add_argument("--name", help="base name of the .cfg/.data files (default: the design's name)")
     g = p.add_argument_group("darknet training [net] keys")
@@ -169,7 +262,6 @@ def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detector bundle")
     g.add_argument("--detector", action="store_true",
                    help="attach a YOLO head to the design's backbone and write a `darknet detector train` bundle")
-    g.add_argument("--classes", type=int, help="detector classes (default: the data's)")
     g.add_argument("--anchors", help="comma list of w,h pairs in input pixels "
                                      "(default: 6 anchors, k-means of the training boxes)")
     g.add_argument("--masks", help="anchor indices per [yolo], scales separated by ';' (default '3,4,5;0,1,2')")
@@ -182,8 +274,10 @@ def run_bundle(args: argparse.Namespace, prog: str = "bundle") -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
+    from designer.cli.sources import check_overrides
     from runtime.bundle import BundleOptions, write_bundle
 
+    check_overrides(size=args.size, classes=args.classes)
     network = _network(args.source, args)
     opts = BundleOptions(
         data=args.data, size=args.size, seed=args.seed, val_fraction=args.val_fraction, name=args.name,
@@ -192,7 +286,7 @@ def _bundle(args: argparse.Namespace) -> int:
         max_batches=args.max_batches, burn_in=args.burn_in, momentum=args.momentum, decay=args.decay,
         flip=args.flip, detector=args.detector, classes=args.classes, anchors=args.anchors, masks=args.masks,
         detector_images=args.images)
-    report = write_bundle(network, args.output, opts)
+    report = write_bundle(network, args.out, opts)
     print(report.summary())
     return 0
 

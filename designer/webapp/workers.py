@@ -44,6 +44,10 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
     cost = count(network)
 
     def work(job: Job) -> dict:
+        if str(settings.get("device", "cpu")) == "cpu":  # refuse what would not fit before torch allocates
+            from designer.memory import check_fits
+
+            check_fits(network, int(settings.get("batch", 1)))
         job.report("loading torch and building the model", 0.02)
         from runtime.bench import measure
 
@@ -81,6 +85,7 @@ def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[
 
         job.report("loading torch and the data", 0.01)
         from designer.edits import prepare_network
+        from designer.memory import check_fits
         from runtime.train import train
         from runtime.train.data import load_dataset
 
@@ -91,6 +96,7 @@ def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[
             if job.stop.is_set():
                 break
             network = prepare_network(source, config.size, len(split.classes))
+            check_fits(network, config.batch, training=True)  # before torch allocates (designer/memory.py)
             out_dir = Path(root) / job.id / safe_filename(name, "")
             cfg = replace(config, out_dir=str(out_dir))
             job.report(f"training {name} ({k + 1}/{len(runs)})")

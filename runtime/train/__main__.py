@@ -2,16 +2,19 @@
 
 import sys
 
-from runtime.train.loop import __doc__ as _LOOP_DOC
+from designer.threads import configure
+
+configure()  # OpenMP waiting before torch loads (designer/threads.py); torchrun runs this module too
+
+from runtime.train.loop import __doc__ as _LOOP_DOC  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m runtime.train` / `torchrun ... -m runtime.train`: the same arguments as `mixdesign train`."""
-    import argparse
-
+    from designer.cli.options import Parser
     from designer.cli.train import add_train_arguments, run_train
 
-    p = argparse.ArgumentParser(prog="python -m runtime.train", description=_LOOP_DOC.splitlines()[0])
+    p = Parser(prog="python -m runtime.train", description=_LOOP_DOC.splitlines()[0])
     add_train_arguments(p)
     return run_train(p.parse_args(argv), prog="runtime.train")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from designer.files import atomic_write_bytes, atomic_write_text
+from designer.files import atomic_write_bytes, atomic_write_text, target_mode
 
 METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "val_top1", "images_per_s", "elapsed_s", "lr")
 
@@ -87,6 +87,7 @@ def save_checkpoint(files: RunFiles, model, meta: dict[str, Any]) -> None:
     os.close(fd)
     try:
         save_weights(model, tmp)
+        os.chmod(tmp, target_mode(files.weights))  # mkstemp made it 0600
         os.replace(tmp, files.weights)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -66,8 +66,9 @@ def setup(device: str) -> Dist:
 
 def set_threads(threads: int | None, d: Dist) -> None:
     """Intra-op threads: as asked, else the cores shared out between the processes on this machine."""
-    if threads is None and d.local_world > 1:
-        threads = max(1, (os.cpu_count() or 1) // d.local_world)
+    from designer.threads import threads_for_run
+
+    threads = threads_for_run(threads, d.local_world)  # the free cores shared out (designer/threads.py)
     if threads is not None:
         torch.set_num_threads(max(1, threads))
 

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from designer import Arch, DesignIssue, gpu_variant
-from designer.spec import ACTIVATION_NAMES, gpu_variant_report
+from designer.spec import ACTIVATION_NAMES, gpu_variant_report, rounding_report
 from designer.webapp import advisor, fmt, stages, state
 from designer.webapp.cache import current, layer_table
 from designer.webapp.model import Design
@@ -193,6 +193,8 @@ def _settings(arch: Arch) -> None:
     for issue in state.ws().setting_issues:
         st.error(f"{issue.where}: {issue.message}" + (f" Fix: {issue.fix}" if issue.fix else "")
                  + " (The design keeps its last valid value.)")
+    for note in rounding_report(arch):  # width scaling rounded to darknet's equal kernel slices (issue 12)
+        st.info(f"Rounded: {note}. The exported cfg says so in its header.")
 
 
 def _gpu(arch: Arch) -> None:
