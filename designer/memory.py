@@ -38,10 +38,11 @@ class MemoryEstimate:
         return self.params_bytes + self.activation_bytes
 
 
-def estimate(network: Network, batch: int = 1, training: bool = False) -> MemoryEstimate:
+def estimate(network: Network, batch: int = 1, training: bool = False, shapes=None) -> MemoryEstimate:
+    """`shapes`: infer_shapes(network) when the caller has them (shapes are computed once per network)."""
     from designer.cost import count
 
-    c = count(network)
+    c = count(network, shapes)
     c_in, h, w = network.input_shape
     acts = c_in * h * w + sum(lc.shape.outputs for lc in c.layers)  # the input and every layer's output
     if training:
@@ -72,9 +73,10 @@ def _fmt(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
-def check_fits(network: Network, batch: int = 1, training: bool = False, limit: int | None = None) -> MemoryEstimate:
+def check_fits(network: Network, batch: int = 1, training: bool = False, limit: int | None = None,
+               shapes=None) -> MemoryEstimate:
     """Raise MemoryEstimateError when the estimate exceeds `limit` bytes (default: 90 % of available memory)."""
-    est = estimate(network, batch, training)
+    est = estimate(network, batch, training, shapes)
     if limit is None:
         free = available_bytes()
         if free is None:

@@ -122,12 +122,3 @@ def describe_default() -> str:
     return (f"{cores()} here: every usable core, only the free ones while other processes keep some busy, shared "
             "out between torchrun processes; OpenMP sleeps at once when a core is busy, see designer/threads.py")
 
-
-def apply_to_torch(explicit: int | None = None, processes: int = 1) -> int:
-    """torch.set_num_threads(threads_for_run(...)) where that gives a count; returns the count torch uses."""
-    import torch
-
-    n = threads_for_run(explicit, processes)
-    if n:
-        torch.set_num_threads(max(1, n))
-    return torch.get_num_threads()

@@ -156,8 +156,9 @@ def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
 def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: DType = "fp32",
             channels_last: bool = False, threads: int | None = None, optimized: bool = True,
             per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
-            backend: str = "torch") -> BenchResult:
+            backend: str = "torch", shapes: tuple[Shape, ...] | None = None) -> BenchResult:
     """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved.
+    `shapes`: infer_shapes(network) when the caller has them (shapes are computed once per network).
 
     `backend` other than torch runs the exported ONNX model in onnxruntime or OpenVINO (runtime.deploy.backends)
     with the same timer and record; channels_last and compile are torch's own options there."""
@@ -174,7 +175,8 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
     threads = int(threads or old_threads)
     torch.set_num_threads(threads)
     try:
-        shapes = infer_shapes(network)  # once: the build, the FMA count and the per-layer table share it
+        if shapes is None:  # once: the build, the FMA count and the per-layer table share it
+            shapes = infer_shapes(network)
         model = prepare(network, device=device, dtype=dtype, channels_last=channels_last, optimized=optimized,
                         compile=compile, shapes=shapes)
         x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
@@ -236,3 +238,14 @@ def layer_times(model: DarknetModel, best: dict[int, float], batch: int) -> tupl
     total_fma = sum(r[3] for r in rows) or 1
     rows.sort(key=lambda r: -r[2])
     return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)
+
+
+def apply_threads(explicit: int | None = None, processes: int = 1) -> int:
+    """torch.set_num_threads(designer.threads.threads_for_run(...)) where that gives a count; returns the count
+    torch uses."""
+    from designer.threads import threads_for_run
+
+    n = threads_for_run(explicit, processes)
+    if n:
+        torch.set_num_threads(max(1, n))
+    return torch.get_num_threads()

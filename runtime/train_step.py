@@ -35,13 +35,13 @@ MOMENTUM = 0.9
 
 
 def train_model(network: Network, *, device: str = "cpu", dtype: str = "fp32",
-                channels_last: bool = False) -> DarknetModel:
+                channels_last: bool = False, shapes=None) -> DarknetModel:
     """The model a training step runs: plain build in training mode, up to the logits, on device, in dtype."""
     check_device_dtype(device, dtype)
     if not any(L.type == "softmax" for L in network.layers):
         raise BenchError("a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
                          "(measure its inference latency instead, --mode infer)")
-    model = build_model(network, outputs=(logits_index(network),)).to(device).to(DTYPES[dtype])
+    model = build_model(network, outputs=(logits_index(network),), shapes=shapes).to(device).to(DTYPES[dtype])
     if channels_last:
         model.set_channels_last()
     return model.train()
@@ -49,7 +49,8 @@ def train_model(network: Network, *, device: str = "cpu", dtype: str = "fp32",
 
 def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8, dtype: str = "fp32",
                        threads: int | None = None, channels_last: bool = False, per_layer: bool = False,
-                       min_run_time: float = 1.0, lr: float = 0.01, seed: int = 0) -> BenchResult:
+                       min_run_time: float = 1.0, lr: float = 0.01, seed: int = 0,
+                       shapes=None) -> BenchResult:
     """Median / IQR time of one training iteration (forward, loss, backward, SGD step) at `batch`."""
     if batch < 1:
         raise BenchError(f"batch must be at least 1, got {batch}")
@@ -58,7 +59,7 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
     torch.set_num_threads(threads)
     try:
         torch.manual_seed(seed)
-        model = train_model(network, device=device, dtype=dtype, channels_last=channels_last)
+        model = train_model(network, device=device, dtype=dtype, channels_last=channels_last, shapes=shapes)
         x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
         if channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -60,12 +60,13 @@ def test_point_applies_rows_then_scaling_then_gpu_variant():
 
 
 def test_invalid_points_are_listed_with_validate_reason(mixnet_s):
-    pts = runner.designs_of([apply(mixnet_s, v) for v in grid(parse_axes(["width-mult=0.5,1.0"]))])
+    # width scaling never gives an invalid design (issue 12 rounds); an input below the total stride does
+    pts = runner.designs_of([apply(mixnet_s, v) for v in grid(parse_axes(["size=16,224"]))])
     designs, invalid = pts
-    assert [d.point.label for d in designs] == ["width-mult=1.0"]
-    assert [p.label for p in invalid] == ["width-mult=0.5"]
-    assert "do not split evenly into 5 kernel groups" in invalid[0].reason
-    assert invalid[0].reason == str(designer.DesignError(designer.validate(replace(mixnet_s, width_mult=0.5))))
+    assert [d.point.label for d in designs] == ["size=224"]
+    assert [p.label for p in invalid] == ["size=16"]
+    assert "smaller than the total stride 32" in invalid[0].reason
+    assert invalid[0].reason == str(designer.DesignError(designer.validate(replace(mixnet_s, input_size=16))))
 
 
 def test_grid_and_seeded_samples(mixnet_s):
@@ -199,7 +200,7 @@ def test_cli_sweep_count_only_table_and_csv(tmp_path, capsys):
                "count", "--store", str(tmp_path / "s.jsonl"), "--out", str(out), "--no-progress"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
-    assert "do not split evenly into 5 kernel groups" in cap.out and "front:count" in cap.out
+    assert "384 -> 385" in cap.out and "front:count" in cap.out  # width 0.5: rounded to 5 equal kernel slices
     lines = out.read_text().splitlines()
     assert len(lines) == 1 + 4 and lines[0].startswith("design,")
     assert main(["sweep", "mixnet-s", "--vary", "row99.se=1", "--store", str(tmp_path / "s.jsonl")]) == 2
@@ -209,6 +210,11 @@ def test_cli_sweep_count_only_table_and_csv(tmp_path, capsys):
 def test_cli_refuses_an_unknown_backend(tmp_path, capsys):
     from designer.cli.main import main
 
-    rc = main(["sweep", "mixnet-s", "--vary", "size=64", "--backend", "tensorrt", "--store", str(tmp_path / "s")])
-    assert rc == 2 and "--backend tensorrt: unknown backend (choose torch, onnxruntime, openvino)" in \
+    with pytest.raises(SystemExit) as e:  # argparse: the one backend list, runtime.deploy.BACKEND_LABELS
+        main(["sweep", "mixnet-s", "--vary", "size=64", "--backend", "tensorrt", "--store", str(tmp_path / "s")])
+    assert e.value.code == 2 and "invalid choice: 'tensorrt' (choose from 'torch', 'onnxruntime', 'openvino')" in \
         capsys.readouterr().err
+    from runtime.explore import check_backend
+
+    with pytest.raises(designer.errors.MixdesignError, match="unknown backend"):  # the runner's own check
+        check_backend("tensorrt")

@@ -97,13 +97,25 @@ def ref_head_channels(arch: Arch) -> int:
     return ref_round_filters(arch.head.channels, arch.width_mult) if arch.head.scale_with_width else arch.head.channels
 
 
+def ref_mid(arch: Arch, b: Block, cin: int) -> int:
+    """Expanded channels: TF's int(in x e); a width-scaled design (width != 1.0) whose count does not split into
+    darknet's equal slices (one per kernel, N channels per group, the grouped 1x1s) takes the nearest count that
+    does, ties up, at least one slice each (issue 12's rule; at width 1.0 such a design is invalid instead)."""
+    mid = int(cin * b.expand_ratio)
+    if arch.width_mult == 1.0 or b.expand_ratio == 1:
+        return mid
+    n = len(b.kernels)
+    m = math.lcm(n, n * (b.dw_group_size or 1), b.project_groups, b.expand_groups)
+    return mid if mid % m == 0 else max(m, m * math.floor(mid / m + 0.5))
+
+
 def ref_blocks(arch: Arch) -> list[tuple[Block, int, int, int, int, int]]:
     """(spec, in, mid, out, stride, se) per block copy: only the first copy strides; mid = rounded in x e."""
     out, cin = [], ref_round_filters(arch.stem.channels, arch.width_mult)
     for b in arch.blocks:
         cout = ref_round_filters(b.out_channels, arch.width_mult)
         for k in range(ref_round_repeats(b.repeats, arch.depth_mult)):
-            out.append((b, cin, int(cin * b.expand_ratio), cout, b.stride if k == 0 else 1,
+            out.append((b, cin, ref_mid(arch, b, cin), cout, b.stride if k == 0 else 1,
                         ref_se_channels(cin, b.se_ratio)))
             cin = cout
     return out

@@ -16,8 +16,9 @@ from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
 from designer.cost import count
 from designer.ir import Network
+from designer.shapes import infer_shapes
 from designer.memory import check_fits
-from designer.threads import apply_to_torch, threads_for_run
+from designer.threads import threads_for_run
 from runtime.deploy import BACKEND_LABELS
 
 
@@ -41,8 +42,9 @@ def _batches(text: str) -> list[int]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     network = resolve_network(args.source, **overrides(args))
+    shapes = infer_shapes(network)  # once for the memory check, the build and the counts
     if args.device == "cpu":  # refuse before torch allocates (designer/memory.py)
-        check_fits(network, max(args.batch), training=args.mode == "train")
+        check_fits(network, max(args.batch), training=args.mode == "train", shapes=shapes)
     from runtime.bench import measure, tune_cpu_allocator
 
     if args.device == "cpu":
@@ -58,13 +60,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
                                       channels_last=args.channels_last, threads=threads_for_run(args.threads),
-                                      per_layer=args.per_layer, min_run_time=args.min_run_time)
+                                      per_layer=args.per_layer, min_run_time=args.min_run_time,
+                                      shapes=shapes)
                    for b in args.batch]
     else:
         results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
                            channels_last=args.channels_last, threads=threads_for_run(args.threads), optimized=not args.plain,
                            per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
-                           backend=args.backend)
+                           backend=args.backend, shapes=shapes)
                    for b in args.batch]
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
@@ -125,7 +128,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_fits(network, 1)
     if args.labels is not None:
         _labels(args.labels, count(network).layers[-1].shape.outputs)  # before loading anything big
-    apply_to_torch(args.threads)
+    from runtime.bench import apply_threads
+
+    apply_threads(args.threads)
     model = load_weights(build_model(network), args.weights)
     c, h, w = network.input_shape
     for image in args.images:

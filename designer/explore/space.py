@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from designer.errors import MixdesignError
-from designer.spec import Arch, DesignError, gpu_variant, gpu_variant_report, validate
+from designer.spec import Arch, DesignError, gpu_variant, gpu_variant_report, rounding_report, validate
 
 Value = int | float | tuple[int, ...]
 
@@ -61,7 +61,7 @@ class Point:
     values: tuple[tuple[str, Value], ...]  # (key, value) in axis order
     arch: Arch | None
     reason: str = ""  # designer.validate's message where the combination is invalid
-    notes: tuple[str, ...] = ()  # what gpu_variant adjusted
+    notes: tuple[str, ...] = ()  # what width rounding and gpu_variant adjusted
 
     @property
     def label(self) -> str:
@@ -169,12 +169,12 @@ def apply(arch: Arch, values: tuple[tuple[str, Value], ...]) -> Point:
     issues = validate(new)
     if issues:
         return Point(values, None, str(DesignError(issues)))
-    notes: tuple[str, ...] = ()
+    notes = tuple(rounding_report(new))  # width scaling rounded to darknet's equal kernel slices
     if "dw-group-size" in d:
         g = int(d["dw-group-size"])
         if g < 1:
             return Point(values, None, f"dw-group-size={g}: use 1 (depthwise) or more channels per group")
-        notes = tuple(gpu_variant_report(new, g))
+        notes += tuple(gpu_variant_report(new, g))
         new = gpu_variant(new, g)
     return Point(values, new, "", notes)
 
