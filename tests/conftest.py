@@ -69,11 +69,12 @@ def _own_workspace(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _workspace_per_test(_own_workspace, tmp_path, monkeypatch):
+def _workspace_per_test(_own_workspace, tmp_path_factory, monkeypatch):
     """Each test starts on an empty workspace (opened only if the test uses it), so what one test records never
     shows up in another's history; servers started by module-scoped fixtures use the session's."""
-    monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(tmp_path / "workspace.sqlite"))
-    monkeypatch.setenv("MIXDESIGN_SWEEPS", str(tmp_path / "sweeps.jsonl"))
+    own = tmp_path_factory.mktemp("ws")  # beside the test's tmp_path, not in it (tests list their folders)
+    monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(own / "workspace.sqlite"))
+    monkeypatch.setenv("MIXDESIGN_SWEEPS", str(own / "sweeps.jsonl"))
 
 
 # ------------------------------------------------------------------ the app through streamlit.testing

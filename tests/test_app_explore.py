@@ -58,17 +58,17 @@ def test_explore_runs_a_sweep_shows_the_front_and_loads_a_point(sweep_store):
     at = tiny_design()
     base = ws(at).design
     at.switch_page("webapp/pages/explore.py").run()
-    at.text_area(key="ex_axes").input("size=32,48\ndw-group-size=1,2\nwidth-mult=0.35,0.5").run()
+    at.text_area(key="ex_axes").input("size=16,32,48\ndw-group-size=1,2").run()  # size 16 < stride 32
     at.number_input(key="ex_rounds").set_value(1)
     at.number_input(key="ex_min_run").set_value(0.02)
     at.number_input(key="ex_threads").set_value(1).run()
     assert not at.exception, at.exception
-    assert "4 distinct designs, 4 invalid points, 4 timed trials" in at.caption[1].value
+    assert "4 distinct designs, 2 invalid points, 4 timed trials" in at.caption[1].value
     job = run_job(at, "ex_run", "explore")
     df = at.dataframe[0].value
-    assert len(df) == 8 and df["valid"].sum() == 4
+    assert len(df) == 6 and df["valid"].sum() == 4
     assert df[df["valid"]]["infer_ms"].gt(0).all() and df["pareto_infer"].sum() >= 1
-    assert "do not split evenly" in " ".join(df[~df["valid"]]["reason"])
+    assert "smaller than the total stride 32" in " ".join(df[~df["valid"]]["reason"])
     assert len(at.get("plotly_chart")) == 1
     # the sweep is in the store and listed as an earlier sweep
     assert at.selectbox(key="ex_shown").value == job.meta["sweep_id"]
@@ -76,7 +76,7 @@ def test_explore_runs_a_sweep_shows_the_front_and_loads_a_point(sweep_store):
     before = len(sweep_store.read_text().splitlines())
     run_job(at, "ex_run", "explore")
     assert len(sweep_store.read_text().splitlines()) == before == 1 + 4
-    at.selectbox(key="ex_pick").set_value("size=48, dw-group-size=2, width-mult=0.35").run()
+    at.selectbox(key="ex_pick").set_value("size=48, dw-group-size=2").run()
     click(at, "ex_load")
     d = ws(at).design
     assert d == gpu_variant(type(base)(**{**base.__dict__, "input_size": 48}), 2)
