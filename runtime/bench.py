@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import platform
 import re
+import contextlib
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -153,6 +154,21 @@ def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
     return t.blocked_autorange(min_run_time=min_run_time)
 
 
+@contextlib.contextmanager
+def timing_threads(batch: int, threads: int | None):
+    """Check the batch, set torch's thread count for a measurement (default: the current one) and yield it;
+    restore the previous count afterwards."""
+    if batch < 1:
+        raise BenchError(f"batch must be at least 1, got {batch}")
+    old_threads = torch.get_num_threads()
+    threads = int(threads or old_threads)
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(old_threads)
+
+
 def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: DType = "fp32",
             channels_last: bool = False, threads: int | None = None, optimized: bool = True,
             per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
@@ -169,12 +185,7 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
 
         return measure_backend(network, backend=backend, device=device, batch=batch, dtype=dtype, threads=threads,
                                optimized=optimized, per_layer=per_layer, min_run_time=min_run_time)
-    if batch < 1:
-        raise BenchError(f"batch must be at least 1, got {batch}")
-    old_threads = torch.get_num_threads()
-    threads = int(threads or old_threads)
-    torch.set_num_threads(threads)
-    try:
+    with timing_threads(batch, threads) as threads:
         if shapes is None:  # once: the build, the FMA count and the per-layer table share it
             shapes = infer_shapes(network)
         model = prepare(network, device=device, dtype=dtype, channels_last=channels_last, optimized=optimized,
@@ -198,8 +209,6 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
                            dtype=dtype, optimized=optimized, channels_last=channels_last,
                            median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median,
                            per_layer=layers, params=cost.params)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 @torch.no_grad()

@@ -28,7 +28,7 @@ from designer.cost import count
 from designer.edits import logits_index
 from designer.ir import Network
 from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name,
-                           layer_times)
+                           layer_times, timing_threads)
 from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
 
 MOMENTUM = 0.9
@@ -52,12 +52,7 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
                        min_run_time: float = 1.0, lr: float = 0.01, seed: int = 0,
                        shapes=None) -> BenchResult:
     """Median / IQR time of one training iteration (forward, loss, backward, SGD step) at `batch`."""
-    if batch < 1:
-        raise BenchError(f"batch must be at least 1, got {batch}")
-    old_threads = torch.get_num_threads()
-    threads = int(threads or old_threads)
-    torch.set_num_threads(threads)
-    try:
+    with timing_threads(batch, threads) as threads:
         torch.manual_seed(seed)
         model = train_model(network, device=device, dtype=dtype, channels_last=channels_last, shapes=shapes)
         x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
@@ -86,8 +81,6 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
                            dtype=dtype, optimized=False, channels_last=channels_last, median_ms=m.median * 1e3,
                            iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, mode="train",
                            params=cost.params)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,

@@ -108,7 +108,8 @@ class StoredImport:
 
 
 def _design_of_yaml(text: str) -> Any:
-    from designer import DesignError, load_yaml, validate
+    from designer import load_yaml
+    from designer.spec import check
 
     try:
         arch = load_yaml(text)
@@ -116,10 +117,7 @@ def _design_of_yaml(text: str) -> Any:
         raise
     except Exception as e:  # noqa: BLE001 - a hand-edited row the reader did not foresee: a bad row, not a crash
         raise MixdesignError(f"not a design ({type(e).__name__}: {e})") from None
-    issues = validate(arch)
-    if issues:
-        raise DesignError(issues)
-    return arch
+    return check(arch)
 
 
 def arch_cfg_sha256(arch: Any) -> str:
