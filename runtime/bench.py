@@ -20,7 +20,7 @@ import platform
 import re
 import contextlib
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from torch.utils import benchmark
@@ -221,17 +221,29 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
     over all layers is done `sweeps` times and each layer keeps its lowest median, so that a load spike on a
     shared machine during one layer's window does not make that layer look like the slowest.
     """
-    batch = x.shape[0]
+    best = time_steps(model, x, min_run_time, sweeps,
+                      lambda p, module, ins, out, per: _timer(lambda: module(*ins), threads, per).median)
+    return layer_times(model, best, x.shape[0])
+
+
+StepTimer = Callable[[PlannedStep, torch.nn.Module, list[torch.Tensor], torch.Tensor, float], float]
+
+
+@torch.no_grad()
+def time_steps(model: DarknetModel, x: torch.Tensor, min_run_time: float, sweeps: int,
+               time_one: StepTimer) -> dict[int, float]:
+    """Seconds per executed step: the model's executor runs `sweeps` forward passes; at each step `time_one(p,
+    module, inputs, output, window_s)` times it (min_run_time is spread over the steps) and it keeps its lowest."""
     per = max(0.01, min_run_time / max(1, len(model.plan)))
     best: dict[int, float] = {}
 
     def on_step(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor) -> None:
-        sec = _timer(lambda: module(*ins), threads, per).median
+        sec = time_one(p, module, ins, out, per)
         best[p.k] = min(best.get(p.k, sec), sec)
 
     for _ in range(sweeps):
         model.execute(x, model.plan, on_step)
-    return layer_times(model, best, batch)
+    return best
 
 
 def layer_times(model: DarknetModel, best: dict[int, float], batch: int) -> tuple[LayerTime, ...]:
@@ -243,9 +255,15 @@ def layer_times(model: DarknetModel, best: dict[int, float], batch: int) -> tupl
         kind = getattr(layer, "kind", None) or model.network.layers[st.first].type
         fma = sum(c.fma for c in costs[st.first : st.last + 1]) * batch
         rows.append((st.first, kind, sec * 1e3, fma))
+    return shares(rows)
+
+
+def shares(rows: list[tuple[int, str, float, int]]) -> tuple[LayerTime, ...]:
+    """(first layer, type, ms, FMA) per step -> LayerTime rows with time and FMA shares of the sums, slowest
+    first (every backend's per-layer view)."""
     total_ms = sum(r[2] for r in rows) or 1.0
     total_fma = sum(r[3] for r in rows) or 1
-    rows.sort(key=lambda r: -r[2])
+    rows = sorted(rows, key=lambda r: -r[2])
     return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)
 
 

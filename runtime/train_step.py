@@ -28,7 +28,7 @@ from designer.cost import count
 from designer.edits import logits_index
 from designer.ir import Network
 from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name,
-                           layer_times, timing_threads)
+                           layer_times, time_steps, timing_threads)
 from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
 
 MOMENTUM = 0.9
@@ -90,11 +90,8 @@ def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_ru
     The model's own executor runs a forward pass without autograd (DarknetModel.execute); its per-step hook
     times the step's module forward + backward on detached copies of the inputs it just got, input gradients on
     (as inside a real training step) except for the network input, with a random output gradient."""
-    batch = x.shape[0]
-    per = max(0.01, min_run_time / max(1, len(model.plan)))
-    best: dict[int, float] = {}
-
-    def on_step(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor) -> None:
+    def time_one(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor,
+                 per: float) -> float:
         with torch.enable_grad():
             leaf = [t.detach().requires_grad_(r != INPUT) for t, r in zip(ins, p.step.reads)]
             grad = torch.randn_like(out)
@@ -105,11 +102,8 @@ def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_ru
                     y.backward(grad)
 
             fwd_bwd()  # first call allocates the .grad buffers, as a training step after the first does not
-            sec = _timer(fwd_bwd, threads, per).median
-        best[p.k] = min(best.get(p.k, sec), sec)
+            return _timer(fwd_bwd, threads, per).median
 
-    for _ in range(sweeps):
-        with torch.no_grad():
-            model.execute(x, model.plan, on_step)
+    best = time_steps(model, x, min_run_time, sweeps, time_one)
     model.zero_grad(set_to_none=True)
-    return layer_times(model, best, batch)
+    return layer_times(model, best, x.shape[0])

@@ -276,7 +276,7 @@ def layer_times(network: Network, seconds: LayerSeconds, batch: int):
     -1 and type "(runtime)"; its FMA share is 0.
     """
     from designer.cost import count
-    from runtime.bench import LayerTime
+    from runtime.bench import shares
 
     costs = count(network).layers
     rows = []
@@ -285,7 +285,4 @@ def layer_times(network: Network, seconds: LayerSeconds, batch: int):
             rows.append((-1, "(runtime)", sec * 1e3, 0))
         else:
             rows.append((step.first, step.kind, sec * 1e3, sum(c.fma for c in costs[step.first : step.last + 1]) * batch))
-    total_ms = sum(r[2] for r in rows) or 1.0
-    total_fma = sum(r[3] for r in rows) or 1
-    rows.sort(key=lambda r: -r[2])
-    return tuple(LayerTime(i, t, ms, ms / total_ms, f, f / total_fma) for i, t, ms, f in rows)
+    return shares(rows)
