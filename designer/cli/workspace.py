@@ -63,15 +63,9 @@ def record_measurement(args: argparse.Namespace, network: Any, results: Any) -> 
         params = results[0].params if getattr(results[0], "params", None) is not None else count(network).params
         with _open(args) as ws:
             for r in results:
-                data = r.to_json()
-                ws.add_measurement(
-                    design_name=design_label(args.source), cfg_sha256=sha, device=r.device,
-                    device_name=r.device_name, backend=str(getattr(r, "backend", None) or getattr(args, "backend", None)
-                                                           or "torch"),
-                    dtype=r.dtype, batch=r.batch, threads=r.threads, median_ms=r.median_ms, iqr_ms=r.iqr_ms,
-                    fma=r.fma, fma_per_s=r.fma_per_s, params=params, per_layer=data.get("per_layer"),
-                    settings={k: v for k, v in data.items() if k in ("optimized", "channels_last", "mode")}
-                    | {"compile": bool(getattr(args, "compile", False))}, source="cli")
+                ws.add_bench_result({**r.to_json(), "params": params}, design_name=design_label(args.source),
+                                    cfg_sha256=sha, source="cli", backend=getattr(args, "backend", None),
+                                    settings={"compile": bool(getattr(args, "compile", False))})
             _note("bench", f"recorded {len(results)} measurement(s) in {ws.location}")
     except MixdesignError as e:
         _note("bench", f"not recorded in the workspace: {e}")

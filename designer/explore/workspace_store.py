@@ -85,15 +85,10 @@ class WorkspaceTrialStore:
     def _measurement(self, r: dict[str, Any]) -> int | None:
         if r.get("median_ms") is None:
             return None
-        fma = r.get("fma")
-        row = self.workspace.add_measurement(
-            design_name=str(r.get("label") or r["cfg_sha256"][:12])[:200], cfg_sha256=r["cfg_sha256"],
-            device=r.get("device", "cpu"), device_name=r.get("device_name", ""), backend=r.get("backend") or "torch",
-            dtype=r.get("dtype", "fp32"), batch=int(r.get("batch") or 1), threads=r.get("threads"),
-            median_ms=float(r["median_ms"]), iqr_ms=float(r.get("iqr_ms") or 0.0), fma=fma,
-            fma_per_s=(fma / (r["median_ms"] / 1e3)) if fma and r["median_ms"] else None, params=r.get("params"),
-            settings={"mode": r.get("mode") or r.get("kind"), "sweep_id": r["sweep_id"], "round": r.get("round")},
-            per_layer=None, source="sweep")
+        row = self.workspace.add_bench_result(
+            {**r, "per_layer": None}, design_name=r.get("label") or r["cfg_sha256"][:12], cfg_sha256=r["cfg_sha256"],
+            source="sweep", settings={"mode": r.get("mode") or r.get("kind"), "sweep_id": r["sweep_id"],
+                                      "round": r.get("round")})
         return row.id
 
     def list(self, sweep_id: str) -> list[dict]:

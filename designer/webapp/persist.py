@@ -124,12 +124,8 @@ def recording_bench(work: Callable, label: str, cfg_text: str, settings: dict) -
         r = work(job)
         if ws is not None and not job.stop.is_set():
             try:
-                ws.add_measurement(
-                    design_name=label, cfg_sha256=sha, device=r["device"], device_name=r.get("device_name", ""),
-                    backend=str(r.get("backend") or settings.get("backend") or "torch"), dtype=r["dtype"],
-                    batch=r["batch"], threads=r.get("threads"), median_ms=r["median_ms"], iqr_ms=r["iqr_ms"],
-                    fma=r.get("fma"), fma_per_s=r.get("fma_per_s"), params=r.get("params"),
-                    per_layer=r.get("per_layer"), settings=dict(settings), source="app")
+                ws.add_bench_result(r, design_name=label, cfg_sha256=sha, source="app", settings=settings,
+                                    backend=settings.get("backend"))
             except MixdesignError as e:
                 job.meta["workspace_error"] = str(e)
         return r

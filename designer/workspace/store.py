@@ -14,6 +14,7 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, select
@@ -256,6 +257,22 @@ class Workspace:
         """Record one latency measurement (keyword arguments: the MeasurementRow columns)."""
         fields.setdefault("versions", library_versions())
         return self._add(MeasurementRow(**fields))
+
+    def add_bench_result(self, r: Mapping[str, Any], *, design_name: str, cfg_sha256: str, source: str,
+                         settings: Mapping[str, Any] | None = None,
+                         backend: str | None = None) -> MeasurementRow:
+        """Record one result of runtime.bench / runtime.train_step (BenchResult.to_json(), or a sweep trial with
+        the same keys): the one mapping from a measurement to its row, for the CLI, the app and sweeps."""
+        fma, median = r.get("fma"), float(r["median_ms"])
+        return self.add_measurement(
+            design_name=str(design_name)[:200], cfg_sha256=cfg_sha256, device=r.get("device", "cpu"),
+            device_name=r.get("device_name", ""), backend=str(r.get("backend") or backend or "torch"),
+            dtype=r.get("dtype", "fp32"), batch=int(r.get("batch") or 1), threads=r.get("threads"),
+            median_ms=median, iqr_ms=float(r.get("iqr_ms") or 0.0), fma=fma,
+            fma_per_s=r.get("fma_per_s") or ((fma / (median / 1e3)) if fma and median else None),
+            params=r.get("params"), per_layer=r.get("per_layer"),
+            settings={**{k: r[k] for k in ("optimized", "channels_last", "mode") if k in r}, **(settings or {})},
+            source=source)
 
     def measurements(self, *, design: str | None = None, cfg_sha256: str | None = None, device: str | None = None,
                      backend: str | None = None, source: str | None = None,
