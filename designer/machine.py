@@ -1,0 +1,158 @@
+"""Where a figure was measured: the device a run asks for (`Device`) and the machine it ran on (`Fingerprint`).
+
+A latency means nothing without its machine: the same design takes 2x longer on a CPU with half the cores, and
+a new onnxruntime release can change which kernels run. Every measurement, sweep trial and latency model is
+therefore filed with the fingerprint of the machine that produced it, and nothing keyed by one fingerprint is
+reused under another (asv keys every result by machine; pyperf records the same metadata).
+
+The fingerprint holds what changes timings: the CPU model and the cores this process may use, the GPU's name
+and driver for a CUDA run, and the versions of the libraries that run the network (torch, onnxruntime,
+OpenVINO, numpy). Versions are read from the installed package metadata, so fingerprinting loads none of them.
+`Fingerprint.key` is a short stable hash of all of it: the machine part of a sweep's trial key and of the
+workspace's measurement filters.
+
+torch-free: parsing a device and fingerprinting a CPU run import nothing heavy; a CUDA fingerprint reads the
+GPU through torch, which a CUDA run has loaded anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from designer.errors import MixdesignError
+
+LIBRARIES = ("torch", "onnxruntime", "openvino", "numpy")  # what runs the network: part of every fingerprint
+_DEVICE_RE = re.compile(r"(cpu|cuda)(?::(\d+))?")
+
+
+class DeviceError(MixdesignError):
+    """A device string that is not cpu, cuda or cuda:N."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device as the user names it: `cpu`, `cuda` (the current CUDA device, index 0) or `cuda:N`."""
+
+    kind: str  # "cpu" or "cuda"
+    index: int | None = None  # None for cpu; the CUDA ordinal otherwise
+
+    @classmethod
+    def parse(cls, text: str | Device) -> Device:
+        """`cpu`, `cuda`, `cuda:N` (spaces and case ignored); anything else is a DeviceError naming the forms."""
+        if isinstance(text, Device):
+            return text
+        m = _DEVICE_RE.fullmatch(str(text).strip().lower())
+        if m is None or (m.group(1) == "cpu" and m.group(2) is not None):
+            raise DeviceError(f"device {text!r}: use cpu, cuda or cuda:N (N = 0, 1, ... the CUDA device's index)")
+        if m.group(1) == "cpu":
+            return cls("cpu")
+        return cls("cuda", int(m.group(2) or 0))
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.kind == "cuda"
+
+    def __str__(self) -> str:
+        """The canonical spelling: `cpu` or `cuda:N` (what torch.device accepts and what records store)."""
+        return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask; torch's default thread count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux; platform's answer elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def installed_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of `names` from package metadata (nothing is imported); absent ones are left out."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The machine a figure was measured on; equal fingerprints mean timings may be compared and reused."""
+
+    cpu: str
+    cores: int  # usable by the measuring process
+    system: str  # "Linux x86_64"
+    gpu: str | None = None  # CUDA runs: the GPU's name
+    gpu_driver: str | None = None  # CUDA runs: driver version, and the CUDA runtime torch was built with
+    libraries: tuple[tuple[str, str], ...] = ()  # (name, version), sorted
+
+    @property
+    def key(self) -> str:
+        """16 hex digits of sha256 over every field: the machine part of trial keys and measurement filters."""
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["libraries"] = dict(self.libraries)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Fingerprint:
+        libs = d.get("libraries") or {}
+        return cls(cpu=str(d.get("cpu", "")), cores=int(d.get("cores", 0)), system=str(d.get("system", "")),
+                   gpu=d.get("gpu"), gpu_driver=d.get("gpu_driver"),
+                   libraries=tuple(sorted((str(k), str(v)) for k, v in dict(libs).items())))
+
+    def describe(self) -> str:
+        """One line for people: `Intel Xeon ... (2 cores), torch 2.13.0, onnxruntime 1.22.0, ...`."""
+        where = f"{self.gpu} (driver {self.gpu_driver})" if self.gpu else f"{self.cpu} ({self.cores} cores)"
+        return ", ".join([where, *(f"{k} {v}" for k, v in self.libraries)])
+
+
+def _cuda_identity(device: Device) -> tuple[str, str]:
+    import torch
+
+    name = torch.cuda.get_device_name(device.index or 0)
+    driver = _nvidia_driver() or "unknown driver"
+    return name, f"{driver}, CUDA {torch.version.cuda}"
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        with open("/proc/driver/nvidia/version") as f:
+            m = re.search(r"Kernel Module\s+(\S+)", f.read())
+            return m.group(1) if m else None
+    except OSError:
+        return None
+
+
+def fingerprint(device: str | Device = "cpu") -> Fingerprint:
+    """The fingerprint of this machine for a run on `device` (a CUDA device adds its GPU name and driver)."""
+    dev = Device.parse(device)
+    gpu = driver = None
+    if dev.is_cuda:
+        gpu, driver = _cuda_identity(dev)
+    return Fingerprint(cpu=cpu_name(), cores=usable_cores(), system=f"{platform.system()} {platform.machine()}",
+                       gpu=gpu, gpu_driver=driver, libraries=tuple(sorted(installed_versions().items())))
