@@ -1,6 +1,8 @@
 """The real app in headless Chromium: `streamlit run designer/app.py`, pick MixNet-M, make the GPU variant, check
 the numbers, download the cfg and compare it with the CLI's export; a screenshot of every page goes to
 test-artifacts/screenshots/ (and the first-page load time to test-artifacts/first_page_load.txt).
+With MIXDESIGN_SCREENSHOTS=1 the screenshots also go to docs/images/ (the documentation's pictures of the app:
+`MIXDESIGN_SCREENSHOTS=1 python -m pytest tests/e2e` refreshes them).
 
 Skips, saying why, where /usr/bin/chromium or playwright is missing.
 """
@@ -27,6 +29,8 @@ from tests.e2e.browser_driver import type_in_cell as _type_in_cell
 pytestmark = pytest.mark.app
 
 SHOTS = REPO / "test-artifacts" / "screenshots"
+DOC_SHOTS = REPO / "docs" / "images"  # written only with MIXDESIGN_SCREENSHOTS=1
+DOC_CLIP = {"x": 0, "y": 0, "width": 1440, "height": 1000}  # the top of the page, where each page's content starts
 GROUP = 4
 
 if not Path(CHROMIUM).exists():
@@ -80,6 +84,9 @@ def _go(page, title: str) -> None:
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+    if os.environ.get("MIXDESIGN_SCREENSHOTS") == "1":
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOC_SHOTS / f"{name}.png"), clip=DOC_CLIP)
 
 
 def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
