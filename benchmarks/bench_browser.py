@@ -50,8 +50,8 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=3, help="cold starts (a fresh server each)")
     ap.add_argument("--edits", type=int, default=4, help="edit pairs (3.5.7 and back) timed")
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
     import streamlit
+    from playwright.sync_api import sync_playwright
 
     print(f"python {platform.python_version()}, streamlit {streamlit.__version__}, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, Chromium {CHROMIUM} (headless)")

@@ -20,12 +20,12 @@ What differs per layer type is one table, `COST_RULES` (type -> rule), keyed lik
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from designer.ir import Layer, Network
-from designer.shapes import (Shape, antialias_blur, conv_groups, conv_host_hw, infer_shapes, pool_geometry,
-                             pool_host_hw)
+from designer.shapes import Shape, antialias_blur, conv_groups, conv_host_hw, infer_shapes, pool_geometry, pool_host_hw
 
 
 def f32(x: float) -> float:

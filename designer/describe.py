@@ -8,7 +8,7 @@ puts a short type name in front). Keyed like shapes.SHAPE_RULES and cost.COST_RU
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from designer.ir import Layer, layer_refs
 from designer.shapes import conv_groups, pool_geometry, yolo_masks

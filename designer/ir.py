@@ -8,8 +8,9 @@ explicitly. Unused keys, duplicates and the like are not part of the meaning: th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Any, Literal
 
 from designer.errors import MixdesignError
 from designer.sections import REFERENCE_KEYS, SECTIONS, Value
@@ -54,15 +55,17 @@ class Layer:
     def params(self) -> tuple[tuple[str, Value], ...]:
         return tuple(zip(_NAMES[self.type], self.values))
 
-    def __getitem__(self, key: str) -> Value:
+    # A key's type is the section table's (designer/sections.py: int, float, str or a tuple of them), known per
+    # key at run time, so the accessors return Any rather than the union every caller would have to narrow.
+    def __getitem__(self, key: str) -> Any:
         return self.values[_POS[self.type][key]]
 
-    def get(self, key: str, default: Value = None) -> Value:
+    def get(self, key: str, default: Value = None) -> Any:
         i = _POS[self.type].get(key)
         v = None if i is None else self.values[i]
         return default if v is None else v
 
-    def set(self, **changes: Value) -> "Layer":
+    def set(self, **changes: Value) -> Layer:
         """A copy with some keys changed (keys must belong to the section)."""
         return Layer(self.type, _with(self.type, list(self.values), changes), self.line)
 

@@ -14,10 +14,10 @@ default is logistic and whose absence surprises everyone).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 Kind = Literal["int", "float", "str", "ints", "floats"]
-Value = Union[int, float, str, tuple, None]
+Value = int | float | str | tuple | None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ describe.py's DESCRIPTIONS and runtime.model's BUILDERS are keyed the same way (
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from designer.checks import check_layer
 from designer.ir import CfgError, Layer, Network, references, resolve_index

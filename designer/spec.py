@@ -347,7 +347,7 @@ def gpu_variant(arch: Arch, group_size: int) -> Arch:
 
 def gpu_variant_report(arch: Arch, group_size: int) -> list[str]:
     out = []
-    for r, (a, b) in enumerate(zip(arch.blocks, gpu_variant(arch, group_size).blocks)):
+    for r, (_a, b) in enumerate(zip(arch.blocks, gpu_variant(arch, group_size).blocks)):
         if b.dw_group_size not in (group_size, 0) or (group_size > 1 and b.dw_group_size == 0):
             out.append(f"row {r}: {group_size} channels per group does not divide its kernel groups; "
                        f"uses {b.dw_group_size or 1}")

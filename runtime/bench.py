@@ -16,11 +16,12 @@ build; `compile=True` adds torch.compile.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import re
-import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 from torch.utils import benchmark

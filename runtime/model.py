@@ -18,8 +18,8 @@ calls an optional per-step hook (runtime.bench times layers with it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -165,7 +165,7 @@ class RunPlan:
     steps: tuple[PlannedStep, ...]
 
     @classmethod
-    def schedule(cls, steps: list[Step], outputs: tuple[int, ...], prune: bool = True) -> "RunPlan":
+    def schedule(cls, steps: list[Step], outputs: tuple[int, ...], prune: bool = True) -> RunPlan:
         needed = set(outputs)
         run = []
         for k in range(len(steps) - 1, -1, -1):
@@ -221,7 +221,7 @@ class DarknetModel(nn.Module):
         self.plan = RunPlan.schedule(steps, self.outputs, prune=True)  # what forward() runs
         self.full_plan = RunPlan.schedule(steps, self.outputs, prune=False)  # every step (run_all)
 
-    def set_channels_last(self) -> "DarknetModel":
+    def set_channels_last(self) -> DarknetModel:
         """NHWC weights and input: often faster for convolutions on CPU (oneDNN) and on tensor cores."""
         self.to(memory_format=torch.channels_last)
         self.channels_last = True

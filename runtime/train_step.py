@@ -27,8 +27,18 @@ import torch.nn.functional as F
 from designer.cost import count
 from designer.edits import logits_index
 from designer.ir import Network
-from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name,
-                           layer_times, time_steps, timing_threads)
+from runtime.bench import (
+    DTYPES,
+    BenchError,
+    BenchResult,
+    LayerTime,
+    _timer,
+    check_device_dtype,
+    device_name,
+    layer_times,
+    time_steps,
+    timing_threads,
+)
 from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
 
 MOMENTUM = 0.9

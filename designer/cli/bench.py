@@ -16,8 +16,8 @@ from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
 from designer.cost import count
 from designer.ir import Network
-from designer.shapes import infer_shapes
 from designer.memory import check_fits
+from designer.shapes import infer_shapes
 from designer.threads import threads_for_run
 from runtime.deploy import BACKEND_LABELS
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from designer.cfg import emit_cfg, lint
@@ -47,7 +48,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(head: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int] | None = None) -> None:
+def _print_table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int] | None = None) -> None:
     right = right if right is not None else set(range(1, len(head)))
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
 

@@ -129,7 +129,7 @@ def _finish(stage, runs: list[tuple[str, object]], labels: list[str], prog: str)
     if not kept:
         stage.discard()
         return f"nothing written: no epoch finished ({stage.final} was not created or changed)"
-    for label, r in runs:
+    for _label, r in runs:
         if not r.history:  # a --compare design stopped before its first epoch: drop its partial folder
             shutil.rmtree(r.out_dir, ignore_errors=True)
     final = stage.commit()

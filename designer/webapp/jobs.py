@@ -12,13 +12,14 @@ import itertools
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 Status = Literal["running", "done", "failed", "stopped"]
 
 _LOCK = threading.Lock()
-_JOBS: dict[str, "Job"] = {}
+_JOBS: dict[str, Job] = {}
 _IDS = itertools.count(1)
 MAX_KEPT = 50  # finished jobs kept in the registry (oldest dropped first)
 

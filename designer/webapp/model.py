@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
 
 from designer import Arch, Network, emit_cfg, lower_with_spans
 from designer.design_io import dump_yaml
@@ -28,7 +27,7 @@ class LayersDesign:
     network: Network
 
 
-Design = Union[Arch, LayersDesign]
+Design = Arch | LayersDesign
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from BaseException, not Exception.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 

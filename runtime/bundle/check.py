@@ -79,6 +79,21 @@ def check_bundle(path: str | Path) -> list[str]:
     if not (root / opts.get("backup", "")).is_dir():
         problems.append(f"backup={opts.get('backup')} is not a folder in the bundle (darknet cannot save weights)")
     label_key = "labels" if kind == "classifier" else "names"
+    labels = _labels(root, opts, label_key, classes, problems)
+    lists = _lists(root, opts, problems)
+    if kind == "classifier":
+        _check_classifier(root, network, shapes, opts, classes=classes, labels=labels, lists=lists,
+                          problems=problems)
+    elif kind == "detector":
+        _check_detector(root, network, classes=classes, lists=lists, problems=problems)
+    else:
+        problems.append(f"{MANIFEST} kind={kind!r} (expected classifier or detector)")
+    _check_weights(root, manifest, network, problems)
+    return problems
+
+
+def _labels(root: Path, opts: dict, label_key: str, classes: int | None, problems: list[str]) -> tuple[str, ...]:
+    """The label (or names) file's lines, checked against .data's classes."""
     try:
         labels = read_labels(root / opts[label_key])
     except (KeyError, DataError) as e:
@@ -86,6 +101,11 @@ def check_bundle(path: str | Path) -> list[str]:
         labels = ()
     if classes is not None and labels and len(labels) != classes:
         problems.append(f".data classes={classes} but {opts[label_key]} has {len(labels)} lines")
+    return tuple(labels)
+
+
+def _lists(root: Path, opts: dict, problems: list[str]) -> dict[str, list[str]]:
+    """The train and valid lists' entries (each must be there and not empty)."""
     lists = {}
     for key in ("train", "valid"):
         try:
@@ -95,51 +115,63 @@ def check_bundle(path: str | Path) -> list[str]:
             lists[key] = []
         if not lists[key]:
             problems.append(f"{key} list is empty")
+    return lists
+
+
+def _check_classifier(root: Path, network, shapes, opts: dict, *, classes: int | None, labels: tuple[str, ...],
+                      lists: dict[str, list[str]], problems: list[str]) -> None:
+    """The cfg ends in [softmax] over `classes`; every listed image exists and names exactly one label."""
     last = network.layers[-1]
-    if kind == "classifier":
-        k = len(network.layers) - 1 - (last.type == "cost")
-        if network.layers[k].type != "softmax":
-            problems.append("a classifier cfg must end in [softmax] (optionally followed by [cost])")
-        elif classes is not None and shapes[k].outputs != classes:
-            problems.append(f"[softmax] has {shapes[k].outputs} inputs but classes={classes}")
-        top = _int(opts, "top", problems)
-        if top is not None and classes is not None and not 1 <= top <= classes:
-            problems.append(f"top={top} must be between 1 and classes={classes}")
-        for key, entries in lists.items():
-            for p in entries:
-                if not (root / p).is_file():
-                    problems.append(f"{key} list: {p} does not exist")
-                elif labels and len(match_label(p, labels)) != 1:
-                    problems.append(f"{key} list: {p} contains {len(match_label(p, labels))} labels (darknet "
-                                    "needs exactly one as a substring of the path)")
-    elif kind == "detector":
-        if last.type != "yolo":
-            problems.append(f"the last section is [{last.type}]; a detector cfg must end in [yolo]")
-        yolos = [L for L in network.layers if L.type == "yolo"]
-        for L in yolos:
-            if classes is not None and L["classes"] != classes:
-                problems.append(f"[yolo] at line {L.line} has classes={L['classes']}, .data has {classes}")
-            anchors = L["anchors"] or ()
-            if len(anchors) != 2 * L["num"] or any(m >= L["num"] for m in yolo_masks(L)):
-                problems.append(f"[yolo] at line {L.line}: num={L['num']}, {len(anchors) // 2} anchors, "
-                                f"mask={yolo_masks(L)} disagree")
-        c, h, w = network.input_shape
-        if h % 32 or w % 32:
-            problems.append(f"detector input {w}x{h} is not a multiple of 32")
-        for key, entries in lists.items():
-            for p in entries:
-                lab = root / label_path(p)
-                if not (root / p).is_file():
-                    problems.append(f"{key} list: {p} does not exist")
-                elif not lab.is_file():
-                    problems.append(f"{key} list: label file {label_path(p)} does not exist")
-                elif classes is not None:
-                    try:
-                        read_yolo_labels(lab, classes)
-                    except DataError as e:
-                        problems.append(str(e))
-    else:
-        problems.append(f"{MANIFEST} kind={kind!r} (expected classifier or detector)")
+    k = len(network.layers) - 1 - (last.type == "cost")
+    if network.layers[k].type != "softmax":
+        problems.append("a classifier cfg must end in [softmax] (optionally followed by [cost])")
+    elif classes is not None and shapes[k].outputs != classes:
+        problems.append(f"[softmax] has {shapes[k].outputs} inputs but classes={classes}")
+    top = _int(opts, "top", problems)
+    if top is not None and classes is not None and not 1 <= top <= classes:
+        problems.append(f"top={top} must be between 1 and classes={classes}")
+    for key, entries in lists.items():
+        for p in entries:
+            if not (root / p).is_file():
+                problems.append(f"{key} list: {p} does not exist")
+            elif labels and len(match_label(p, labels)) != 1:
+                problems.append(f"{key} list: {p} contains {len(match_label(p, labels))} labels (darknet "
+                                "needs exactly one as a substring of the path)")
+
+
+def _check_detector(root: Path, network, *, classes: int | None, lists: dict[str, list[str]],
+                    problems: list[str]) -> None:
+    """The cfg ends in [yolo] layers that agree with .data and their anchors; every image has its label file."""
+    last = network.layers[-1]
+    if last.type != "yolo":
+        problems.append(f"the last section is [{last.type}]; a detector cfg must end in [yolo]")
+    yolos = [L for L in network.layers if L.type == "yolo"]
+    for L in yolos:
+        if classes is not None and L["classes"] != classes:
+            problems.append(f"[yolo] at line {L.line} has classes={L['classes']}, .data has {classes}")
+        anchors = L["anchors"] or ()
+        if len(anchors) != 2 * L["num"] or any(m >= L["num"] for m in yolo_masks(L)):
+            problems.append(f"[yolo] at line {L.line}: num={L['num']}, {len(anchors) // 2} anchors, "
+                            f"mask={yolo_masks(L)} disagree")
+    c, h, w = network.input_shape
+    if h % 32 or w % 32:
+        problems.append(f"detector input {w}x{h} is not a multiple of 32")
+    for key, entries in lists.items():
+        for p in entries:
+            lab = root / label_path(p)
+            if not (root / p).is_file():
+                problems.append(f"{key} list: {p} does not exist")
+            elif not lab.is_file():
+                problems.append(f"{key} list: label file {label_path(p)} does not exist")
+            elif classes is not None:
+                try:
+                    read_yolo_labels(lab, classes)
+                except DataError as e:
+                    problems.append(str(e))
+
+
+def _check_weights(root: Path, manifest: dict, network, problems: list[str]) -> None:
+    """The bundled .weights, if any, has exactly the bytes the cfg stores."""
     weights = manifest.get("weights")
     if weights:
         wp = root / weights
@@ -150,7 +182,6 @@ def check_bundle(path: str | Path) -> list[str]:
             want = expected_weights_bytes(network, manifest.get("weights_layers"), header)
             if wp.stat().st_size != want:
                 problems.append(f"{weights} has {wp.stat().st_size} bytes; the cfg stores {want}")
-    return problems
 
 
 def assert_bundle(path: str | Path) -> None:

@@ -17,7 +17,7 @@ activate_array_normalize_channels[_softmax]): they need the NCHW tensor, not ele
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

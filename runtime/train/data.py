@@ -49,7 +49,7 @@ class ImageSet:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, index: np.ndarray) -> "ImageSet":
+    def subset(self, index: np.ndarray) -> ImageSet:
         return ImageSet(self.images[index], self.labels[index], self.classes, self.source)
 
 

@@ -39,7 +39,7 @@ class Staging:
     main: bool = True
 
     @classmethod
-    def begin(cls, out: str | Path, overwrite: bool = False, main: bool = True) -> "Staging":
+    def begin(cls, out: str | Path, overwrite: bool = False, main: bool = True) -> Staging:
         """Check `out` can take a new run; make (on the main rank) the hidden sibling the run writes into."""
         final = Path(out)
         if str(out) in ("", "."):
