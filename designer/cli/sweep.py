@@ -12,6 +12,7 @@ import os
 import statistics
 import sys
 
+from designer.cli.errors import EXIT_USER_ERROR
 from designer.cli.options import add_device, add_out, add_source, add_threads
 from designer.cli.sources import SourceError, load_source
 from designer.cli.workspace import add_workspace_argument
@@ -23,8 +24,6 @@ from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
 from designer.explore.sweep import plan_sweep, run_sweep
 from designer.ir import Network
 from runtime.deploy import BACKEND_LABELS
-
-EXIT_USER_ERROR = 2
 
 
 def _measure(text: str) -> tuple[str, ...]:

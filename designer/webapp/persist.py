@@ -27,7 +27,7 @@ log = logging.getLogger("mixdesign.app")
 
 
 @st.cache_resource(show_spinner=False)
-def _open(target: str) -> tuple[Any, str | None]:
+def _open_workspace(target: str) -> tuple[Any, str | None]:
     from designer.workspace import Workspace
 
     try:
@@ -41,16 +41,16 @@ def workspace() -> Any | None:
     """This process's Workspace (None when it cannot be opened; see `problem`)."""
     from designer.workspace import ENV
 
-    return _open(os.environ.get(ENV, ""))[0]
+    return _open_workspace(os.environ.get(ENV, ""))[0]
 
 
 def problem() -> str | None:
     from designer.workspace import ENV
 
-    return _open(os.environ.get(ENV, ""))[1]
+    return _open_workspace(os.environ.get(ENV, ""))[1]
 
 
-def _guard(what: str, fn: Callable[[Any], Any]) -> Any:
+def _store_call(what: str, fn: Callable[[Any], Any]) -> Any:
     """Run a store call; a failure is logged and shown as a toast, never a broken page."""
     ws = workspace()
     if ws is None:
@@ -71,16 +71,16 @@ def _guard(what: str, fn: Callable[[Any], Any]) -> Any:
 def save_design(name: str, design: Design) -> None:
     """A saved copy: a block design as its YAML; a layers-only design as an imported cfg of that name."""
     if isinstance(design, Arch):
-        _guard("save", lambda ws: ws.save_design(name, design, derived_from=design.name, source="app"))
+        _store_call("save", lambda ws: ws.save_design(name, design, derived_from=design.name, source="app"))
     else:
-        _guard("save", lambda ws: ws.add_imported(name, "layers-cfg", lowered(design).cfg_text))
+        _store_call("save", lambda ws: ws.add_imported(name, "layers-cfg", lowered(design).cfg_text))
 
 
 def save_imported(design: Design) -> None:
     if isinstance(design, Arch):
-        _guard("import", lambda ws: ws.add_imported(design.name, "design-yaml", dump_yaml(design)))
+        _store_call("import", lambda ws: ws.add_imported(design.name, "design-yaml", dump_yaml(design)))
     else:
-        _guard("import", lambda ws: ws.add_imported(design.name, "layers-cfg", emit_cfg(design.network)))
+        _store_call("import", lambda ws: ws.add_imported(design.name, "layers-cfg", emit_cfg(design.network)))
 
 
 def _fingerprint(ws: Any) -> tuple:

@@ -17,7 +17,7 @@ KINDS = {"design-yaml": "a design YAML: block-editable",
          "layers-cfg": "a darknet cfg: opened as layers (shown, counted and benchmarked; not block-editable)"}
 
 
-def _open(result: ImportResult) -> None:
+def _open_in_designer(result: ImportResult) -> None:
     d = result.design
     if d is None:
         return
@@ -37,7 +37,7 @@ def _show(result: ImportResult, key: str) -> None:
         st.info(note)
     st.write(f"{len(a.network.layers)} darknet layers; {fmt.params_text(a.cost.params)}, {fmt.fma_text(a.cost.fma)} "
              f"(multiply-adds), {a.cost.bflops:.3f} Darknet BFLOPs.")
-    st.button(f"Open {d.name!r} in the designer", on_click=_open, args=(result,), type="primary", key=key)
+    st.button(f"Open {d.name!r} in the designer", on_click=_open_in_designer, args=(result,), type="primary", key=key)
 
 
 def render() -> None:
