@@ -24,15 +24,15 @@ def _engine(url: str):
     return create_engine(url if "://" in url else f"sqlite:///{url}")
 
 
-def test_revisions_are_a_line_of_two():
-    assert known_revisions() == {"0001", "0002"} and head_revision() == "0002"
+def test_revisions_are_a_line():
+    assert known_revisions() == {"0001", "0002", "0004"} and head_revision() == "0004"
 
 
 def test_from_an_empty_database_to_the_models(workspace_url):
     Workspace.open(workspace_url).close()
     eng = _engine(workspace_url)
     with eng.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
         diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": False}), Base.metadata)
     eng.dispose()
     assert diff == []  # the models are exactly what the migrations made (tables, columns, indexes, constraints)

@@ -23,7 +23,7 @@ from designer.files import write_text
 from designer.ir import Network
 from designer.lower import lower
 
-TORCH_FREE = ("presets", "export", "stats", "lint")  # commands that never load torch (no OpenMP choice to make)
+TORCH_FREE = ("presets", "export", "stats", "lint", "estimate")  # commands that never load torch (no OpenMP choice to make)
 
 
 def _fmt_int(n: int) -> str:
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lint)
 
     for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.sweep", "designer.cli.train",
-                   "designer.cli.workspace"):
+                   "designer.cli.workspace", "designer.cli.latency"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as e:

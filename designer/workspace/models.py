@@ -143,6 +143,28 @@ class SweepRow(Base):
     created: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LatencyModelRow(Base):
+    """A fitted latency model (designer/latency): the machine it was calibrated on (fingerprint key and JSON)
+    and the setting, its fitted numbers as JSON (designer.latency.model.LatencyModel.to_json, never a pickle),
+    its held-out errors and the library versions. Found by fingerprint key + setting; never used on another."""
+
+    __tablename__ = "latency_models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint_key: Mapped[str] = mapped_column(String(16), index=True)
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    backend: Mapped[str] = mapped_column(String(32))
+    device: Mapped[str] = mapped_column(String(32))
+    threads: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[int] = mapped_column(Integer)
+    dtype: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    created: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class SweepTrialRow(Base):
     __tablename__ = "sweep_trials"
     id: Mapped[int] = mapped_column(primary_key=True)

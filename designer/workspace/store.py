@@ -35,6 +35,7 @@ from designer.workspace.engine import (
 from designer.workspace.models import (
     DesignRow,
     ImportedCfgRow,
+    LatencyModelRow,
     MeasurementRow,
     SweepRow,
     SweepTrialRow,
@@ -43,7 +44,8 @@ from designer.workspace.models import (
 )
 
 T = TypeVar("T")
-MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow)  # in FK order
+MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow,
+          LatencyModelRow)  # in FK order
 SOURCES = ("app", "cli")
 IMPORT_KINDS = ("design-yaml", "designer-cfg", "layers-cfg")
 

@@ -1,0 +1,162 @@
+"""Calibrate a latency model on this machine: measure the kernels of sampled designs, then fit.
+
+`calibrate(setting, budget_s=...)` draws designs across the design space (designer.latency.sampling), measures
+each with the runtime's own per-layer timing, the same code `mixdesign bench --per-layer` runs:
+    torch inference     runtime.bench.measure(per_layer=True): each step of the optimised build timed alone
+    onnxruntime         its profiler; OpenVINO: its performance counters (runtime.deploy.backends), node names
+                        mapped back to darknet layers; time in unnamed nodes (inserted reorders) is overhead
+    training step       runtime.train_step.measure_train_step(per_layer=True): forward + backward per layer
+and the whole pass (median) for the network-level terms, until the budget is spent (a progress bar on stderr),
+then fits designer.latency.fit.fit_model. A kernel the backend fused into a neighbour (OpenVINO folds some adds
+and concatenations) is measured as 0 ms: its time is in the neighbour, as it will be for a new design.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+
+from designer.ir import Network
+from designer.latency.fit import DesignSample, fit_model
+from designer.latency.model import LatencyModel, network_kernels
+from designer.latency.sampling import random_designs
+from designer.latency.setting import DEFAULT_BUDGET_S, Setting
+from designer.machine import fingerprint
+from designer.shapes import infer_shapes
+
+MIN_DESIGNS = 3  # measured whatever the budget: fewer cannot judge a model on held-out designs
+MIN_RUN_TIME_S = 0.25  # per design: the whole pass, and the per-layer windows together
+
+
+def measure_design(network: Network, setting: Setting, *, label: str = "",
+                   min_run_time: float = MIN_RUN_TIME_S) -> DesignSample:
+    """One design's kernels with their measured ms, and its whole pass, in `setting`."""
+    shapes = infer_shapes(network)
+    ks = network_kernels(network, setting, shapes)
+    if setting.mode == "train":
+        by_first, total_ms = _train_kernels(network, setting, shapes, min_run_time)
+    elif setting.backend == "torch":
+        by_first, total_ms = _torch_kernels(network, setting, shapes, min_run_time)
+    else:
+        by_first, total_ms = _onnx_kernels(network, setting, min_run_time)
+    return DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) for k in ks), total_ms)
+
+
+def _fastest_ms(m) -> float:
+    """The fastest block of a torch.utils.benchmark Measurement, in ms: the pass the rest of a shared machine
+    disturbed least (on a quiet machine within a few % of the median `bench` reports)."""
+    return min(m.times) * 1e3
+
+
+def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
+    """runtime.train_step.measure_train_step with per-layer forward + backward times."""
+    from runtime.train_step import measure_train_step
+
+    r = measure_train_step(network, device=setting.device, batch=setting.batch, dtype=setting.dtype,
+                           threads=setting.threads, per_layer=True, min_run_time=min_run_time, shapes=shapes)
+    return {t.index: t.ms for t in r.per_layer or ()}, r.median_ms
+
+
+def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
+    """runtime.deploy.backends' runner: the whole inference timed as `bench` times it, then the runtime's own
+    profiler per node, mapped back to darknet layers by node name (unnamed nodes are overhead)."""
+    from runtime.bench import _timer
+    from runtime.deploy.backends import get_backend
+
+    runner = get_backend(setting.backend).prepare(network, setting.batch, setting.dtype, setting.threads,
+                                                  setting.device, optimized=True)
+    for _ in range(3):
+        runner.run()
+    m = _timer(runner.run, setting.threads, min_run_time)
+    repeats = max(3, min(30, int(min_run_time / max(m.median, 1e-6))))
+    seconds = runner.layer_seconds(repeats)
+    return {step.first: sec * 1e3 for step, sec in seconds.items() if step is not None}, _fastest_ms(m)
+
+
+def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
+    """runtime.bench.measure's build and whole-pass timer, and its per-step scaffold (time_steps) with a lighter
+    per-step timer: the fastest of repeated calls in each step's window (a Timer per step costs more than most
+    steps; the fastest call is the one the rest of the machine disturbed least)."""
+    import torch
+
+    from runtime.bench import DTYPES, _timer, prepare, time_steps, timing_threads
+
+    with timing_threads(setting.batch, setting.threads) as threads:
+        model = prepare(network, device=setting.device, dtype=setting.dtype, optimized=True, shapes=shapes)
+        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
+        cuda = setting.device.startswith("cuda")
+
+        @torch.no_grad()
+        def run():
+            return model(x)
+
+        for _ in range(3):
+            run()
+        total_ms = _fastest_ms(_timer(run, threads, min_run_time))
+
+        def fastest(p, module, ins, out, window: float) -> float:
+            best, spent, calls = float("inf"), 0.0, 0
+            while calls < 3 or (spent < window and calls < 200):
+                if cuda:
+                    torch.cuda.synchronize()
+                t = time.perf_counter()
+                module(*ins)
+                if cuda:
+                    torch.cuda.synchronize()
+                dt = time.perf_counter() - t
+                best, spent, calls = min(best, dt), spent + dt, calls + 1
+            return best
+
+        best = time_steps(model, x, min_run_time, 2, fastest)
+        return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
+
+
+def _designs(seed: int) -> Iterator[tuple[str, Network]]:
+    for label, _, network in random_designs(seed):
+        yield label, network
+
+
+def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
+            designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
+            min_run_time: float = MIN_RUN_TIME_S) -> list[DesignSample]:
+    """Measure designs (default: random ones across the space) for about `budget_s` seconds, at least
+    MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False)."""
+    from tqdm import tqdm
+
+    if setting.device == "cpu":
+        from runtime.bench import tune_cpu_allocator
+
+        tune_cpu_allocator()
+    start = time.perf_counter()
+    samples: list[DesignSample] = []
+    total = max(1, round(budget_s))
+    bar = tqdm(total=total, unit="s", desc=f"calibrating {setting.backend}, {setting.threads} thr", file=sys.stderr,
+               disable=not progress, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s {postfix}")
+    shown = 0
+    try:
+        for label, network in designs if designs is not None else _designs(seed):
+            elapsed = time.perf_counter() - start
+            per_design = elapsed / len(samples) if samples else 0.0
+            if len(samples) >= MIN_DESIGNS and elapsed + per_design > budget_s:
+                break
+            samples.append(measure_design(network, setting, label=label, min_run_time=min_run_time))
+            now = min(total, round(time.perf_counter() - start))
+            bar.update(now - shown)
+            shown = now
+            bar.set_postfix_str(f"{len(samples)} designs, {sum(len(s.kernels) for s in samples)} kernels")
+    finally:
+        bar.close()
+    return samples
+
+
+def calibrate(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
+              designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
+              min_run_time: float = MIN_RUN_TIME_S) -> LatencyModel:
+    """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took."""
+    start = time.perf_counter()
+    samples = collect(setting, budget_s=budget_s, designs=designs, seed=seed, progress=progress,
+                      min_run_time=min_run_time)
+    measured = time.perf_counter() - start
+    return fit_model(samples, setting, fingerprint(setting.device), seconds=measured,
+                     extra={"budget_s": budget_s, "measure_s": round(measured, 1)}, started=start)
