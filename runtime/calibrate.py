@@ -43,10 +43,24 @@ def measure_design(network: Network, setting: Setting, *, label: str = "",
     return DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) for k in ks), total_ms)
 
 
-def _fastest_ms(m) -> float:
-    """The fastest block of a torch.utils.benchmark Measurement, in ms: the pass the rest of a shared machine
-    disturbed least (on a quiet machine within a few % of the median `bench` reports)."""
-    return min(m.times) * 1e3
+def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3, at_most: int = 1000) -> float:
+    """The fastest of repeated single calls of `fn` within about `min_run_time` seconds, in ms: the call the rest
+    of a shared machine disturbed least. On a quiet machine it is within a few % of the median `bench` reports;
+    on a busy one a median of timed blocks is mostly other processes' time slices, the fastest call is not.
+    Kernels and whole passes are timed the same way, so their ratio does not depend on the load."""
+    import torch
+
+    best, spent, calls = float("inf"), 0.0, 0
+    while calls < at_least or (spent < min_run_time and calls < at_most):
+        if cuda:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t
+        best, spent, calls = min(best, dt), spent + dt, calls + 1
+    return best * 1e3
 
 
 def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
@@ -61,28 +75,25 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
     """runtime.deploy.backends' runner: the whole inference timed as `bench` times it, then the runtime's own
     profiler per node, mapped back to darknet layers by node name (unnamed nodes are overhead)."""
-    from runtime.bench import _timer
     from runtime.deploy.backends import get_backend
 
     runner = get_backend(setting.backend).prepare(network, setting.batch, setting.dtype, setting.threads,
                                                   setting.device, optimized=True)
     for _ in range(3):
         runner.run()
-    m = _timer(runner.run, setting.threads, min_run_time)
-    repeats = max(3, min(30, int(min_run_time / max(m.median, 1e-6))))
-    seconds = runner.layer_seconds(repeats)
-    return {step.first: sec * 1e3 for step, sec in seconds.items() if step is not None}, _fastest_ms(m)
+    total_ms = fastest_ms(runner.run, min_run_time)
+    seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(total_ms, 1e-3)))))
+    return {step.first: sec * 1e3 for step, sec in seconds.items() if step is not None}, total_ms
 
 
 def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.bench.measure's build and whole-pass timer, and its per-step scaffold (time_steps) with a lighter
-    per-step timer: the fastest of repeated calls in each step's window (a Timer per step costs more than most
-    steps; the fastest call is the one the rest of the machine disturbed least)."""
+    """runtime.bench.measure's build (prepare) and its per-step scaffold (time_steps), each step and the whole
+    pass timed by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
     import torch
 
-    from runtime.bench import DTYPES, _timer, prepare, time_steps, timing_threads
+    from runtime.bench import DTYPES, prepare, time_steps, timing_threads
 
-    with timing_threads(setting.batch, setting.threads) as threads:
+    with timing_threads(setting.batch, setting.threads):
         model = prepare(network, device=setting.device, dtype=setting.dtype, optimized=True, shapes=shapes)
         x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
         cuda = setting.device.startswith("cuda")
@@ -93,22 +104,12 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
         for _ in range(3):
             run()
-        total_ms = _fastest_ms(_timer(run, threads, min_run_time))
+        total_ms = fastest_ms(run, min_run_time, cuda=cuda)
 
-        def fastest(p, module, ins, out, window: float) -> float:
-            best, spent, calls = float("inf"), 0.0, 0
-            while calls < 3 or (spent < window and calls < 200):
-                if cuda:
-                    torch.cuda.synchronize()
-                t = time.perf_counter()
-                module(*ins)
-                if cuda:
-                    torch.cuda.synchronize()
-                dt = time.perf_counter() - t
-                best, spent, calls = min(best, dt), spent + dt, calls + 1
-            return best
+        def one_step(p, module, ins, out, window: float) -> float:
+            return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
 
-        best = time_steps(model, x, min_run_time, 2, fastest)
+        best = time_steps(model, x, min_run_time, 2, one_step)
         return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
 
 

@@ -3,8 +3,9 @@
 Input: one `DesignSample` per measured design (its kernels, each kernel's measured time, the whole pass's
 median). Kernels are fitted per kind (designer.latency.regress.fit_kind, candidates judged on held-out designs);
 the network terms (scale, per run, per kernel) by non-negative least squares of the whole-pass times on the
-held-out kernel sums, so the network-level errors reported are those of designs whose kernels the kernel models
-did not see. The interval is the 5th and 95th percentile of measured / estimated over those designs.
+measured kernel sums (how a pass relates to its kernels timed alone is the runtime's, not the kernel models'
+doing). The network-level errors reported are those of held-out kernel predictions: designs whose kernels the
+kernel models did not see. The interval is the 5th and 95th percentile of measured / estimated over those designs.
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ def fit_model(samples: list[DesignSample], setting: Setting, fingerprint: Finger
         oof[idx] = kf.out_of_fold
         per_kind[kind] = {"samples": kf.samples, "form": kf.regressor.name,
                           "held_out_median_error": kf.held_out_error}
+    measured = np.array([y[design == d].sum() for d in range(len(samples))])
     sums = np.array([oof[design == d].sum() for d in range(len(samples))])
     counts = np.array([len(s.kernels) for s in samples], dtype=float)
     totals = np.array([s.total_ms for s in samples], dtype=float)
-    terms = _network_terms(sums, counts, totals)
+    terms = _network_terms(measured, counts, totals)
     held_out = terms.scale * sums + terms.per_run_ms + terms.per_kernel_ms * counts
     ratio = totals / np.maximum(held_out, 1e-9)
     lo = min(float(np.quantile(ratio, 0.05)), 1.0 - MIN_HALF_WIDTH)

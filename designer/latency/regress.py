@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 FLOOR_MS = 1e-3  # 1 us: the smallest time a kernel is taken to cost (log space needs > 0; profilers report 0)
-MIN_FOR_TREES = 24  # samples below which only the base forms compete (trees would learn the noise)
+MIN_FOR_TREES = 20  # samples below which only the base forms compete (trees would learn the noise)
 FOLDS = 3
 
 
