@@ -1,0 +1,58 @@
+"""The Design page's estimated latency (designer/webapp/estimate.py), driven through AppTest: without a model for
+this machine it says how to make one; with one it shows the model's estimate of the design it holds, and a stage
+edit changes it.
+
+The model is made by hand (milliseconds proportional to each kernel's multiply-adds plus a constant, through the
+fallback), so the figures on the page are checked against the core's estimate of the design in session state.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from designer import load_preset, lower
+from designer.latency.model import LatencyModel, NetworkTerms
+from designer.latency.regress import Regressor
+from designer.latency.setting import Setting, default_threads
+from designer.latency.store import save_model
+from designer.machine import fingerprint
+from tests.conftest import edit_table, start_app, workspace
+
+pytestmark = pytest.mark.app
+
+
+def fma_model() -> LatencyModel:
+    """0.01 ms per kernel plus 1 ms per 10 M multiply-adds (roofline form: a + b*fma + c*elements + d*act)."""
+    return LatencyModel(Setting(threads=default_threads()), fingerprint("cpu"), {},
+                        Regressor("roofline", (0.01, 1e-7, 0.0, 0.0)), NetworkTerms(1.0, 0.5, 0.0), (0.9, 1.2),
+                        {"designs": 12}, uid="app-model", created="2026-12-03T07:00:00+00:00")
+
+
+def shown(at) -> str:
+    return {m.label: m.value for m in at.metric}["Estimated latency"]
+
+
+def test_without_a_model_the_page_gives_the_calibrate_command():
+    at = start_app()
+    assert shown(at) == "no model"
+    assert any("mixdesign calibrate --backend torch --device cpu" in c.value and "about 3 minutes" in c.value
+               for c in at.caption)
+
+
+def test_the_estimate_follows_a_stage_edit():
+    import os
+
+    from designer.workspace import Workspace
+
+    model = fma_model()
+    with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as ws:
+        save_model(ws, model)
+    at = start_app()
+    before = model.estimate(lower(load_preset("mixnet-m"))).ms
+    assert shown(at) == f"{before:.2f} ms"
+    edit_table(at, {"edited_rows": {3: {"kernels": "3.5.7"}}})  # a 9x9 kernel group fewer
+    after = model.estimate(lower(workspace(at).design)).ms
+    assert after < before and shown(at) == f"{after:.2f} ms"
+    delta = next(m for m in at.metric if m.label == "Estimated latency").delta
+    assert delta == f"{(after - before) / before * 100:+.1f}%"
+    assert not at.exception
