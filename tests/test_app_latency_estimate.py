@@ -56,3 +56,21 @@ def test_the_estimate_follows_a_stage_edit():
     delta = next(m for m in at.metric if m.label == "Estimated latency").delta
     assert delta == f"{(after - before) / before * 100:+.1f}%"
     assert not at.exception
+
+
+def test_numbers_page_puts_estimated_time_per_stage_beside_fma():
+    import os
+
+    from designer.workspace import Workspace
+
+    model = fma_model()
+    with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as ws:
+        save_model(ws, model)
+    at = start_app("numbers.py")
+    table = next(df.value for df in at.dataframe if "est. ms" in df.value.columns)
+    e = model.estimate(lower(load_preset("mixnet-m")))
+    # every kernel in one stage: the stages add up to the estimate less the runtime's per-run overhead
+    assert table["est. ms"].sum() == pytest.approx(e.ms - e.overhead_ms, abs=0.01 * len(table))
+    assert table["FMA share %"].sum() == pytest.approx(100, abs=0.1 * len(table))
+    stem = table[table["stage"] == "stem"].iloc[0]
+    assert stem["est. ms"] == pytest.approx(e.kernels[0].ms, abs=1e-3)  # the stem is layer 0, the 3x3 conv

@@ -55,3 +55,13 @@ def describe(m: LatencyModel) -> str:
     s = m.setting
     return (f"{s.backend} on this CPU, {s.threads} thread{'s' if s.threads != 1 else ''}, fp32, batch 1; model "
             f"calibrated {m.created[:16].replace('T', ' ')} UTC on {m.metrics.get('designs', '?')} designs")
+
+
+def stage_ms(design: Design, m: LatencyModel) -> dict[str, float]:
+    """Estimated ms per stage of the Numbers page (each kernel counted in the stage of its first layer)."""
+    low, a = current(design)
+    out: dict[str, float] = {}
+    for k in estimate(design, m).kernels:
+        stage = a.stage_of[k.first]
+        out[stage] = out.get(stage, 0.0) + k.ms
+    return out
