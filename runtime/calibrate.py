@@ -73,8 +73,10 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
 
 def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.deploy.backends' runner: the whole inference timed as `bench` times it, then the runtime's own
-    profiler per node, mapped back to darknet layers by node name (unnamed nodes are overhead)."""
+    """runtime.deploy.backends' runner: the whole inference timed by fastest_ms, then the runtime's own profiler
+    per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one (OpenVINO's
+    performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the plain pass;
+    the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime overhead."""
     from runtime.deploy.backends import get_backend
 
     runner = get_backend(setting.backend).prepare(network, setting.batch, setting.dtype, setting.threads,
@@ -83,7 +85,8 @@ def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tu
         runner.run()
     total_ms = fastest_ms(runner.run, min_run_time)
     seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(total_ms, 1e-3)))))
-    return {step.first: sec * 1e3 for step, sec in seconds.items() if step is not None}, total_ms
+    per_ms = total_ms / max(sum(seconds.values()), 1e-12)
+    return {step.first: sec * per_ms for step, sec in seconds.items() if step is not None}, total_ms
 
 
 def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
@@ -113,16 +116,16 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
         return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
 
 
-def _designs(seed: int) -> Iterator[tuple[str, Network]]:
-    for label, _, network in random_designs(seed):
+def _designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:
+    for label, _, network in random_designs(seed, sizes=sizes):
         yield label, network
 
 
 def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
             designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
-            min_run_time: float = MIN_RUN_TIME_S) -> list[DesignSample]:
-    """Measure designs (default: random ones across the space) for about `budget_s` seconds, at least
-    MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False)."""
+            min_run_time: float = MIN_RUN_TIME_S, sizes: tuple[int, ...] | None = None) -> list[DesignSample]:
+    """Measure designs (default: random ones across the space, at `sizes` where given) for about `budget_s`
+    seconds, at least MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False)."""
     from tqdm import tqdm
 
     if setting.device == "cpu":
@@ -136,7 +139,7 @@ def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
                disable=not progress, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s {postfix}")
     shown = 0
     try:
-        for label, network in designs if designs is not None else _designs(seed):
+        for label, network in designs if designs is not None else _designs(seed, sizes):
             elapsed = time.perf_counter() - start
             per_design = elapsed / len(samples) if samples else 0.0
             if len(samples) >= MIN_DESIGNS and elapsed + per_design > budget_s:
@@ -153,11 +156,12 @@ def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
 
 def calibrate(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
               designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
-              min_run_time: float = MIN_RUN_TIME_S) -> LatencyModel:
+              min_run_time: float = MIN_RUN_TIME_S, sizes: tuple[int, ...] | None = None) -> LatencyModel:
     """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took."""
     start = time.perf_counter()
     samples = collect(setting, budget_s=budget_s, designs=designs, seed=seed, progress=progress,
-                      min_run_time=min_run_time)
+                      min_run_time=min_run_time, sizes=sizes)
     measured = time.perf_counter() - start
     return fit_model(samples, setting, fingerprint(setting.device), seconds=measured,
-                     extra={"budget_s": budget_s, "measure_s": round(measured, 1)}, started=start)
+                     extra={"budget_s": budget_s, "measure_s": round(measured, 1),
+                            "sizes": list(sizes) if sizes else "sweep"}, started=start)

@@ -27,6 +27,22 @@ def _positive(text: str) -> int:
     return v
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    from designer.limits import value_problem
+
+    try:
+        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes takes comma-separated integers, got {text!r}") from None
+    for v in sizes:
+        problem = value_problem("size", v)
+        if problem:
+            raise argparse.ArgumentTypeError(f"--sizes {v}: {problem}")
+    if not sizes:
+        raise argparse.ArgumentTypeError("--sizes needs at least one size")
+    return sizes
+
+
 def add_setting(p: argparse.ArgumentParser) -> None:
     """The setting a latency model is for (calibrate and estimate read it alike)."""
     from designer.machine import usable_cores
@@ -67,7 +83,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     with _open(args) as ws:  # before measuring: a workspace problem is found in a second, not after minutes
         from runtime.calibrate import calibrate
 
-        model = calibrate(setting, budget_s=args.budget, seed=args.seed, progress=not args.quiet)
+        model = calibrate(setting, budget_s=args.budget, seed=args.seed, progress=not args.quiet, sizes=args.sizes)
         save_model(ws, model)
         where = ws.location
     m = model.metrics
@@ -130,7 +146,11 @@ def register(subparsers) -> None:
                                                 "(stored in the workspace)")
     add_setting(s)
     s.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
-                   help="about how long to measure (at least 3 designs are measured whatever it says)")
+                   help="about how long to measure (at least 3 designs are measured whatever it says: "
+                        "15-45 s on a 2-core CPU)")
+    s.add_argument("--sizes", type=_sizes, metavar="N,N,...",
+                   help="input sizes of the designs measured, e.g. 224 when all your designs take 224 pixels "
+                        "(default: the sweep's 96-224; small sizes make a quick calibration)")
     s.add_argument("--seed", type=int, default=0, help="which random designs are measured")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     add_workspace_argument(s)

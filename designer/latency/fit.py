@@ -38,12 +38,19 @@ class DesignSample:
 
 
 def _network_terms(sums: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> NetworkTerms:
+    """total ~ scale * sum + per_run + per_kernel * kernels, least relative squares with non-negative terms; a
+    design whose whole pass is off the fit by more than 3 median deviations (at least 15 %: a pass another process
+    interrupted) is left out of a second fit."""
     if len(totals) < MIN_DESIGNS_FOR_TERMS:
         return NetworkTerms(float(np.median(totals / np.maximum(sums, 1e-9))), 0.0, 0.0)
     from scipy.optimize import nnls
 
     A = np.column_stack([sums, np.ones(len(sums)), counts]) / totals[:, None]  # relative error per design
     coef, _ = nnls(A, np.ones(len(totals)))
+    resid = A @ coef - 1.0
+    keep = np.abs(resid - np.median(resid)) <= max(0.15, 3 * np.median(np.abs(resid - np.median(resid))))
+    if MIN_DESIGNS_FOR_TERMS <= keep.sum() < len(keep):
+        coef, _ = nnls(A[keep], np.ones(int(keep.sum())))
     return NetworkTerms(float(coef[0]), float(coef[1]), float(coef[2]))
 
 
