@@ -73,3 +73,20 @@ def test_the_estimate_reacts_to_channels_per_group_as_measurements_do():
     assert 0.5 < (estimated[1].kernels[0].ms / estimated[0].kernels[0].ms) / kernel_ratio < 2.0
     pass_ratio = measured[1].total_ms / measured[0].total_ms
     assert 0.5 < (estimated[1].ms / estimated[0].ms) / pass_ratio < 2.0, (measured, estimated)
+
+
+def test_calibrate_then_estimate_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from designer.cli.main import main
+
+    ws = str(tmp_path / "ws.sqlite")
+    assert main(["calibrate", "--threads", "1", "--budget", "1", "--sizes", "32", "--quiet", "--workspace", ws]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated torch on cpu, 1 thread, batch 1, fp32, inference" in out and "stored in" in out
+    assert main(["estimate", "mixnet-s", "--size", "32", "--threads", "1", "--json", "--workspace", ws]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["low_ms"] <= d["estimate_ms"] <= d["high_ms"] and d["threads"] == 1
+    with pytest.raises(SystemExit) as done:  # argparse refuses a bad size before anything runs
+        main(["calibrate", "--threads", "1", "--sizes", "2", "--workspace", ws])
+    assert done.value.code == 2 and "--sizes 2: input size 2 is below the minimum 8" in capsys.readouterr().err
