@@ -14,6 +14,7 @@ For each setting (backend x threads; torch and OpenVINO at 1 and 2 threads by de
     python benchmarks/bench_estimate.py                    # the full run (see --help for its length)
     python benchmarks/bench_estimate.py --quick            # a smoke run: small budget, few designs, one round
     python benchmarks/bench_estimate.py --backends openvino --threads 1 --designs 20 --budget 120
+    python benchmarks/bench_estimate.py --train-batch 8        # adds a training step (torch, 1 thread, batch 8)
 
 The results file (benchmarks/results/bench_estimate_cpu.txt unless --out) states the machine's fingerprint and
 the load average before and after. Rows are printed as measured, target met or not.
@@ -47,7 +48,24 @@ OUT_OF_FAMILY = ("yolov4-tiny", "darknet53", "yolov3-tiny", "efficientnet_b0")
 
 
 def runner(network, setting: Setting):
-    """What `mixdesign bench` times for this setting: a zero-argument call of one inference."""
+    """What `mixdesign bench` times for this setting: a zero-argument call of one inference (or training step)."""
+    if setting.mode == "train":
+        import torch
+        import torch.nn.functional as F
+
+        from runtime.train_step import MOMENTUM, train_model
+
+        model = train_model(network, device=setting.device, dtype=setting.dtype)
+        x = torch.randn(setting.batch, *network.input_shape)
+        y = torch.randint(0, model.shapes[model.outputs[0]].outputs, (setting.batch,))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
+
+        def step() -> None:  # runtime.train_step.measure_train_step's iteration
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x).flatten(1).float(), y).backward()
+            opt.step()
+
+        return step
     if setting.backend == "torch":
         import torch
 
@@ -113,12 +131,17 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     from runtime.calibrate import collect
 
     start = time.perf_counter()
-    samples = collect(setting, budget_s=args.budget, seed=0)
+    sizes = tuple(int(v) for v in args.train_sizes.split(",")) if setting.mode == "train" else None
+    samples = collect(setting, budget_s=args.budget, seed=0, sizes=sizes)
     model = fit_model(samples, setting, fingerprint(setting.device), seconds=time.perf_counter() - start,
                       started=start)
     seen = frozenset(s.label for s in samples)
-    family = {label: net for label, _, net in itertools.islice(random_designs(args.seed, exclude=seen), args.designs)}
-    nets = {**family, **out_of_family(args.ood_size)}
+    family = {label: net for label, _, net in
+              itertools.islice(random_designs(args.seed, exclude=seen, sizes=sizes), args.designs)}
+    ood = out_of_family(args.ood_size)
+    if setting.mode == "train":  # a training step needs a classifier ([softmax] after the logits)
+        ood = {k: n for k, n in ood.items() if any(L.type == "softmax" for L in n.layers)}
+    nets = {**family, **ood}
     measured, fastest = measure_rounds(nets, setting, args.rounds, args.min_run_time)
     t = time.perf_counter()
     est = {label: model.estimate(net) for label, net in nets.items()}
@@ -164,6 +187,9 @@ def main() -> int:
     ap.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timing (blocked_autorange)")
     ap.add_argument("--ood-size", type=int, default=None, help="input size for the out-of-family cfgs (default: "
                                                                 "each cfg's own)")
+    ap.add_argument("--train-batch", type=int, default=0, metavar="N",
+                    help="also a training step (torch, 1 thread, batch N; out-of-family detectors left out)")
+    ap.add_argument("--train-sizes", default="64,96,128", help="input sizes of the training-step designs")
     ap.add_argument("--seed", type=int, default=1000, help="seed of the unseen designs (calibration uses 0)")
     ap.add_argument("--quick", action="store_true", help="smoke run: budget 20 s, 6 designs, 1 round, "
                                                          "out-of-family at 128 px, 1 thread")
@@ -188,8 +214,12 @@ def main() -> int:
              f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
              "errors: estimate / measured - 1; measured: median over rounds of blocked_autorange medians "
              "(what `mixdesign bench` reports); 'vs fast': against the fastest single pass over the rounds", ""]
-    for backend, threads in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(","))):
-        one_setting(Setting.make(backend=backend.strip(), threads=threads), args, lines)
+    settings = [Setting.make(backend=b.strip(), threads=t)
+                for b, t in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(",")))]
+    if args.train_batch:
+        settings.append(Setting.make(threads=1, batch=args.train_batch, mode="train"))
+    for setting in settings:
+        one_setting(setting, args, lines)
     load_after = os.getloadavg()
     lines.append(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
                  f"whole run {time.perf_counter() - started:.0f} s")

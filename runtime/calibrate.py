@@ -83,7 +83,7 @@ def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tu
                                                   setting.device, optimized=True)
     for _ in range(3):
         runner.run()
-    total_ms = fastest_ms(runner.run, min_run_time)
+    total_ms = fastest_ms(runner.run, min_run_time, at_least=5)
     seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(total_ms, 1e-3)))))
     per_ms = total_ms / max(sum(seconds.values()), 1e-12)
     return {step.first: sec * per_ms for step, sec in seconds.items() if step is not None}, total_ms
@@ -107,7 +107,7 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
         for _ in range(3):
             run()
-        total_ms = fastest_ms(run, min_run_time, cuda=cuda)
+        total_ms = fastest_ms(run, min_run_time, cuda=cuda, at_least=5)
 
         def one_step(p, module, ins, out, window: float) -> float:
             return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
