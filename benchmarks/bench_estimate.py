@@ -26,22 +26,22 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as the other benchmarks
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from designer import parse_cfg  # noqa: E402
-from designer.cfg import with_net  # noqa: E402
-from designer.latency.fit import fit_model  # noqa: E402
-from designer.latency.sampling import random_designs  # noqa: E402
-from designer.latency.setting import Setting  # noqa: E402
-from designer.machine import fingerprint  # noqa: E402
+from designer import parse_cfg
+from designer.cfg import with_net
+from designer.latency.fit import fit_model
+from designer.latency.sampling import random_designs
+from designer.latency.setting import Setting
+from designer.machine import fingerprint
 
 SHARED_CFG = Path(__file__).resolve().parents[2] / "shared" / "darknet" / "cfg"
 OUT_OF_FAMILY = ("yolov4-tiny", "darknet53", "yolov3-tiny", "efficientnet_b0")
@@ -209,11 +209,11 @@ def main() -> int:
     load_before = os.getloadavg()
     started = time.perf_counter()
     lines = [f"# bench_estimate {' '.join(sys.argv[1:])}",
-             f"date {datetime.now(timezone.utc).isoformat(timespec='seconds')}; machine {fp.describe()} "
-             f"(fingerprint {fp.key})",
+             (f"date {datetime.now(timezone.utc).isoformat(timespec='seconds')}; machine {fp.describe()} "
+              f"(fingerprint {fp.key})"),
              f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
-             "errors: estimate / measured - 1; measured: median over rounds of blocked_autorange medians "
-             "(what `mixdesign bench` reports); 'vs fast': against the fastest single pass over the rounds", ""]
+             ("errors: estimate / measured - 1; measured: median over rounds of blocked_autorange medians "
+              "(what `mixdesign bench` reports); 'vs fast': against the fastest single pass over the rounds"), ""]
     settings = [Setting.make(backend=b.strip(), threads=t)
                 for b, t in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(",")))]
     if args.train_batch:

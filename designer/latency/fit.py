@@ -10,12 +10,11 @@ kernel models did not see. The interval is the 5th and 95th percentile of measur
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-
-import time
-import uuid
 
 import numpy as np
 
@@ -85,7 +84,7 @@ def fit_model(samples: list[DesignSample], setting: Setting, fingerprint: Finger
     rel = np.abs(held_out / totals - 1.0)
     if started is not None:
         seconds = time.perf_counter() - started
-    metrics = {"designs": len(samples), "kernels": int(len(y)), "calibration_s": round(seconds, 1),
+    metrics = {"designs": len(samples), "kernels": len(y), "calibration_s": round(seconds, 1),
                "held_out_within_10pct": float(np.mean(rel <= 0.10)),
                "held_out_median_abs_pct": float(100 * np.median(rel)),
                "kinds": per_kind, **(extra or {})}

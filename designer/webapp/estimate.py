@@ -59,7 +59,7 @@ def describe(m: LatencyModel) -> str:
 
 def stage_ms(design: Design, m: LatencyModel) -> dict[str, float]:
     """Estimated ms per stage of the Numbers page (each kernel counted in the stage of its first layer)."""
-    low, a = current(design)
+    a = current(design)[1]
     out: dict[str, float] = {}
     for k in estimate(design, m).kernels:
         stage = a.stage_of[k.first]
