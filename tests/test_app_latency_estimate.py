@@ -74,3 +74,31 @@ def test_numbers_page_puts_estimated_time_per_stage_beside_fma():
     assert table["FMA share %"].sum() == pytest.approx(100, abs=0.1 * len(table))
     stem = table[table["stage"] == "stem"].iloc[0]
     assert stem["est. ms"] == pytest.approx(e.kernels[0].ms, abs=1e-3)  # the stem is layer 0, the 3x3 conv
+
+
+def test_latency_page_puts_the_estimate_beside_a_measurement():
+    import os
+    from dataclasses import replace
+
+    from designer.webapp import jobs
+    from designer.workspace import Workspace
+
+    at = start_app()
+    at.number_input(key="g_width_mult").set_value(0.35).run()  # quick to time on 2 busy cores
+    at.number_input(key="g_depth_mult").set_value(0.25).run()
+    small = workspace(at).design
+    models = {t: replace(fma_model(), setting=Setting(threads=t), uid=f"t{t}") for t in range(1, os.cpu_count() + 1)}
+    with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as ws:
+        for m in models.values():
+            save_model(ws, m)
+    at.switch_page("webapp/pages/latency.py").run()
+    at.number_input(key="lat_min_run").set_value(0.1).run()
+    at.checkbox(key="lat_per_layer").uncheck().run()
+    next(b for b in at.button if b.label == "Measure").click().run()
+    assert jobs.wait(jobs.get(workspace(at).jobs["bench"]), 240)
+    at.run()
+    r = workspace(at).bench_history[-1]
+    e = models[r["threads"]].estimate(lower(small))
+    shown = [c.value for c in at.caption if c.value.startswith("Estimated ")]
+    assert shown and shown[0].startswith(f"Estimated {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f})")
+    assert f"measured / estimated = {r['median_ms'] / e.ms:.2f}" in shown[0]

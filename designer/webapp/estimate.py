@@ -65,3 +65,25 @@ def stage_ms(design: Design, m: LatencyModel) -> dict[str, float]:
         stage = a.stage_of[k.first]
         out[stage] = out.get(stage, 0.0) + k.ms
     return out
+
+
+def for_measurement(r: dict[str, Any], design: Design) -> tuple[Estimate | None, str]:
+    """The estimate of `design` in a finished measurement's own setting (r: the Latency page's result entry), or
+    None and why not (no model for that setting on this machine: the command that makes one)."""
+    from designer.errors import MixdesignError
+    from designer.latency.store import find_model
+
+    try:
+        setting = Setting.make(backend=r.get("backend", "torch"), device=r.get("device", "cpu"),
+                               threads=r.get("threads"), batch=int(r.get("batch", 1)), dtype=r.get("dtype", "fp32"),
+                               mode=r.get("mode", "infer"))
+    except MixdesignError as e:
+        return None, str(e)
+    ws = persist.workspace()
+    if ws is None:
+        return None, "no workspace to read a latency model from"
+    try:
+        m = find_model(ws, setting, _machine() if setting.device == "cpu" else None)
+    except MixdesignError:
+        return None, f"no latency model for this setting on this machine: {setting.calibrate_command()}"
+    return estimate(design, m), describe(m)

@@ -99,6 +99,7 @@ def _result(r: dict) -> None:
     cols[1].metric("IQR (ms)", f"{r['iqr_ms']:.3f}")
     cols[2].metric(fmt.LABEL_FMA + " per image", fmt.millions(r["fma_counted"], 1))
     cols[3].metric("Throughput (G FMA per s)", f"{r['fma_per_s'] / 1e9:.2f}")
+    _beside_estimate(r)
     per = r.get("per_layer")
     if per:
         from designer.webapp import charts
@@ -116,6 +117,21 @@ def _result(r: dict) -> None:
                      column_config={"time (ms)": st.column_config.NumberColumn(format="%.4f"),
                                     "time share %": st.column_config.NumberColumn(format="%.2f"),
                                     "FMA share %": st.column_config.NumberColumn(format="%.2f")})
+
+
+def _beside_estimate(r: dict) -> None:
+    """The latency model's estimate for the same design and setting, beside the measurement (designer/latency)."""
+    from designer.webapp import estimate as latency
+
+    design = next((d for label, d in state.measurable().items() if label.split(": ", 1)[-1] == r["label"]), None)
+    if design is None:
+        return
+    e, about = latency.for_measurement(r, design)
+    if e is None:
+        st.caption(f"Estimate: {about}.")
+    else:
+        st.caption(f"Estimated {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) by the latency model ({about}): "
+                   f"measured / estimated = {r['median_ms'] / e.ms:.2f}.")
 
 
 def _history() -> None:
