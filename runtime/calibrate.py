@@ -13,6 +13,7 @@ and concatenations) is measured as 0 ms: its time is in the neighbour, as it wil
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from designer.ir import Network
 from designer.latency.fit import DesignSample, fit_model
 from designer.latency.model import LatencyModel, network_kernels
-from designer.latency.sampling import random_designs
+from designer.latency.sampling import PLAIN_EVERY, random_designs, random_plain_net
 from designer.latency.setting import DEFAULT_BUDGET_S, Setting
 from designer.machine import fingerprint
 from designer.shapes import infer_shapes
@@ -117,7 +118,11 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
 
 def _designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:
-    for label, _, network in random_designs(seed, sizes=sizes):
+    """Random MixNet-family designs, every PLAIN_EVERY-th a darknet-style plain net (designer.latency.sampling)."""
+    rng = random.Random(seed + 1)
+    for i, (label, _, network) in enumerate(random_designs(seed, sizes=sizes)):
+        if i % PLAIN_EVERY == PLAIN_EVERY - 1:
+            yield random_plain_net(rng, sizes)
         yield label, network
 
 

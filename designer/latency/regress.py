@@ -192,10 +192,10 @@ def fit_kind(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> KindFit:
     refitted on every sample; its out-of-fold predictions feed the network-level fit."""
     X, y, groups = np.asarray(X, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
     n_groups = len(set(groups.tolist()))
-    if len(y) < 4:
+    if len(y) < 2:
         r = fit_const(y)
         return KindFit(r, len(y), None, r.predict(X))
-    if n_groups < 3:
+    if n_groups < 3 or len(y) < 4:  # too few to judge candidates: the form that extrapolates soberly
         r = fit_roofline(X, y)
         return KindFit(r, len(y), None, r.predict(X))
     from sklearn.model_selection import GroupKFold
