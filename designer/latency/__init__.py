@@ -6,6 +6,7 @@
     fit.py       calibration samples -> LatencyModel (held-out errors, interval)
     model.py     LatencyModel and its Estimate (sum of kernels + the runtime's per-inference overhead)
     setting.py   backend, device, threads, batch, dtype, mode
+    sampling.py  random designs across the sweep axes (and darknet-style plain nets) to calibrate and check on
     store.py     models in the workspace, keyed by the machine's fingerprint; none is used on another machine
 
 Torch-free: the measuring side is runtime/calibrate.py. scikit-learn and scipy load only when fitting.
