@@ -16,6 +16,18 @@ from designer.latency.setting import Setting
 from designer.machine import Fingerprint, fingerprint
 
 
+_PARSED: dict[str, LatencyModel] = {}  # uid -> model: a stored model never changes, parse it once per process
+
+
+def _parse(row) -> LatencyModel:
+    model = _PARSED.get(row.uid)
+    if model is None:
+        if len(_PARSED) > 32:
+            _PARSED.clear()
+        model = _PARSED[row.uid] = LatencyModel.from_json(row.model)
+    return model
+
+
 class NoLatencyModel(MixdesignError):
     """No latency model for this machine and setting in the workspace (the message says how to make one)."""
 
@@ -63,7 +75,7 @@ def find_model(ws, setting: Setting, machine: Fingerprint | None = None) -> Late
         row = s.scalars(_matching(setting).where(Row.fingerprint_key == machine.key).limit(1)).first()
     if row is not None:
         try:
-            return LatencyModel.from_json(row.model)
+            return _parse(row)
         except (KeyError, TypeError, ValueError) as e:
             raise NoLatencyModel(f"the workspace's latency model {row.uid} for {setting.describe()} does not load "
                                  f"({e}); make a new one: {setting.calibrate_command()}") from None
@@ -104,6 +116,6 @@ def newest_for_machine(ws, machine: Fingerprint, *, device: str = "cpu", mode: s
     if row is None:
         return None
     try:
-        return LatencyModel.from_json(row.model)
+        return _parse(row)
     except (KeyError, TypeError, ValueError):
         return None
