@@ -4,9 +4,9 @@ For each setting (backend x threads; torch and OpenVINO at 1 and 2 threads by de
 1. calibrate as `mixdesign calibrate --budget B` does (runtime.calibrate.collect + designer.latency.fit), timed;
 2. draw N random MixNet-family designs across the sweep axes (designer.latency.sampling, another seed, none of the
    calibration's) plus out-of-family darknet cfgs from ../shared/darknet/cfg (yolov4-tiny, darknet53, ...);
-3. measure each as `mixdesign bench` does (runtime.bench.prepare / the backend's runner, timed with
-   torch.utils.benchmark's blocked_autorange, median), in interleaved rounds (every design once per round, so a
-   load change falls on all of them alike), keeping each design's median over rounds;
+3. measure each with `mixdesign bench`'s function (runtime.bench.measure / runtime.train_step.measure_train_step:
+   built, warmed up, blocked_autorange median) in interleaved rounds (every design once per round, so a load
+   change falls on all of them alike), keeping each design's median over rounds;
 4. estimate each (LatencyModel.estimate, timed) and report per setting: the fraction of MixNet-family designs
    within +-10 %, the median absolute % error, Kendall's tau of the ranking (scipy.stats.kendalltau), calibration
    time, and every out-of-family row. Target on this CPU: >= 90 % within +-10 % and tau >= 0.9 at 1 thread.
@@ -47,68 +47,29 @@ SHARED_CFG = Path(__file__).resolve().parents[2] / "shared" / "darknet" / "cfg"
 OUT_OF_FAMILY = ("yolov4-tiny", "darknet53", "yolov3-tiny", "efficientnet_b0")
 
 
-def runner(network, setting: Setting):
-    """What `mixdesign bench` times for this setting: a zero-argument call of one inference (or training step)."""
+def bench_once(network, setting: Setting, min_run_time: float) -> float:
+    """One `mixdesign bench` measurement (runtime.bench.measure, or measure_train_step for a training step):
+    the model is built, warmed up and timed (blocked_autorange); its median in ms."""
     if setting.mode == "train":
-        import torch
-        import torch.nn.functional as F
+        from runtime.train_step import measure_train_step
 
-        from runtime.train_step import MOMENTUM, train_model
+        return measure_train_step(network, device=setting.device, batch=setting.batch, dtype=setting.dtype,
+                                  threads=setting.threads, min_run_time=min_run_time).median_ms
+    from runtime.bench import measure
 
-        model = train_model(network, device=setting.device, dtype=setting.dtype)
-        x = torch.randn(setting.batch, *network.input_shape)
-        y = torch.randint(0, model.shapes[model.outputs[0]].outputs, (setting.batch,))
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
-
-        def step() -> None:  # runtime.train_step.measure_train_step's iteration
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x).flatten(1).float(), y).backward()
-            opt.step()
-
-        return step
-    if setting.backend == "torch":
-        import torch
-
-        from runtime.bench import prepare
-
-        model = prepare(network, device=setting.device, optimized=True)
-        x = torch.randn(setting.batch, *network.input_shape)
-
-        @torch.no_grad()
-        def run():
-            return model(x)
-
-        return run
-    from runtime.deploy.backends import get_backend
-
-    return get_backend(setting.backend).prepare(network, setting.batch, setting.dtype, setting.threads,
-                                                setting.device).run
+    return measure(network, device=setting.device, batch=setting.batch, dtype=setting.dtype, threads=setting.threads,
+                   optimized=True, min_run_time=min_run_time, backend=setting.backend).median_ms
 
 
-def measure_rounds(networks: dict, setting: Setting, rounds: int,
-                   min_run_time: float) -> tuple[dict[str, float], dict[str, float]]:
-    """Per design over `rounds` interleaved rounds (each round times every design once): the median of the rounds'
-    blocked_autorange medians (what bench reports), and the fastest single pass (what calibration times: on a
-    busy machine the fairer comparison, on a quiet one within a few % of the median)."""
-    import torch
-    from torch.utils import benchmark
-
-    from runtime.calibrate import fastest_ms
-
-    torch.set_num_threads(setting.threads)
-    runs = {label: runner(net, setting) for label, net in networks.items()}
-    for fn in runs.values():
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {label: [] for label in runs}
-    fastest: dict[str, float] = {label: float("inf") for label in runs}
+def measure_rounds(networks: dict, setting: Setting, rounds: int, min_run_time: float) -> dict[str, float]:
+    """Median ms per design over `rounds` interleaved rounds: each round measures every design once, as `bench`
+    does (built, warmed up, timed, let go), so a load change falls on all designs alike."""
+    times: dict[str, list[float]] = {label: [] for label in networks}
     for r in range(rounds):
-        for label, fn in runs.items():
-            t = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=setting.threads)
-            times[label].append(t.blocked_autorange(min_run_time=min_run_time).median * 1e3)
-            fastest[label] = min(fastest[label], fastest_ms(fn, min_run_time / 2))
+        for label, net in networks.items():
+            times[label].append(bench_once(net, setting, min_run_time))
         print(f"  round {r + 1}/{rounds} measured", file=sys.stderr)
-    return {label: statistics.median(v) for label, v in times.items()}, fastest
+    return {label: statistics.median(v) for label, v in times.items()}
 
 
 def out_of_family(size: int | None) -> dict:
@@ -142,19 +103,15 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     if setting.mode == "train":  # a training step needs a classifier ([softmax] after the logits)
         ood = {k: n for k, n in ood.items() if any(L.type == "softmax" for L in n.layers)}
     nets = {**family, **ood}
-    measured, fastest = measure_rounds(nets, setting, args.rounds, args.min_run_time)
+    measured = measure_rounds(nets, setting, args.rounds, args.min_run_time)
     t = time.perf_counter()
     est = {label: model.estimate(net) for label, net in nets.items()}
     per_estimate_ms = (time.perf_counter() - t) / len(nets) * 1e3
     err = {label: est[label].ms / measured[label] - 1 for label in nets}
-    err_fast = {label: est[label].ms / fastest[label] - 1 for label in nets}
     fam = list(family)
     within = sum(abs(err[k]) <= 0.10 for k in fam) / len(fam)
     mape = 100 * statistics.median(abs(err[k]) for k in fam)
     tau = kendall([measured[k] for k in fam], [est[k].ms for k in fam])
-    within_f = sum(abs(err_fast[k]) <= 0.10 for k in fam) / len(fam)
-    mape_f = 100 * statistics.median(abs(err_fast[k]) for k in fam)
-    tau_f = kendall([fastest[k] for k in fam], [est[k].ms for k in fam])
     met = "met" if within >= 0.9 and tau >= 0.9 else "NOT met"
     m = model.metrics
     lines.append(f"## {setting.describe()}")
@@ -163,18 +120,21 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     lines.append(f"MixNet family ({len(fam)} unseen designs): {within:.0%} within +-10%, median |error| {mape:.1f}%, "
                  f"Kendall tau {tau:.3f}  -> target (>= 90% and tau >= 0.9) {met}"
                  + ("" if setting.threads == 1 else " (the target is for 1 thread)"))
-    lines.append(f"  against the fastest pass: {within_f:.0%} within +-10%, median |error| {mape_f:.1f}%, "
-                 f"Kendall tau {tau_f:.3f}")
     lines.append(f"estimate: {per_estimate_ms:.2f} ms per network (shapes, counts, kernels, prediction)")
-    lines.append(f"{'design':<60} {'median ms':>10} {'fastest ms':>10} {'estimate ms':>11} {'interval':>17} "
-                 f"{'error':>7} {'vs fast':>7} {'fallback':>8}")
+    lines.append(f"{'design':<60} {'measured ms':>11} {'estimate ms':>11} {'interval':>17} {'error':>7} "
+                 f"{'fallback':>8}")
     for label in nets:
         e = est[label]
-        lines.append(f"{label[:60]:<60} {measured[label]:>10.2f} {fastest[label]:>10.2f} {e.ms:>11.2f} "
-                     f"{e.low_ms:>8.2f}-{e.high_ms:<8.2f} {err[label]:>+7.1%} {err_fast[label]:>+7.1%} "
-                     f"{e.fallback_share:>8.0%}")
+        lines.append(f"{label[:60]:<60} {measured[label]:>11.2f} {e.ms:>11.2f} {e.low_ms:>8.2f}-{e.high_ms:<8.2f} "
+                     f"{err[label]:>+7.1%} {e.fallback_share:>8.0%}")
     lines.append("")
-    print("\n".join(lines[-(len(nets) + 7):]), flush=True)
+    print("\n".join(lines[-(len(nets) + 6):]), flush=True)
+    if args.workspace:
+        from designer.latency.store import save_model
+        from designer.workspace import Workspace
+
+        with Workspace.open(args.workspace) as ws:
+            save_model(ws, model)
 
 
 def main() -> int:
@@ -193,6 +153,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1000, help="seed of the unseen designs (calibration uses 0)")
     ap.add_argument("--quick", action="store_true", help="smoke run: budget 20 s, 6 designs, 1 round, "
                                                          "out-of-family at 128 px, 1 thread")
+    ap.add_argument("--workspace", default=None, metavar="PATH|URL",
+                    help="also keep each calibrated model in this workspace (to inspect or reuse)")
     ap.add_argument("--out", default=None, help="results file (default benchmarks/results/bench_estimate_cpu.txt; "
                                                 "--quick: ..._quick.txt)")
     args = ap.parse_args()
@@ -212,8 +174,8 @@ def main() -> int:
              (f"date {datetime.now(timezone.utc).isoformat(timespec='seconds')}; machine {fp.describe()} "
               f"(fingerprint {fp.key})"),
              f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
-             ("errors: estimate / measured - 1; measured: median over rounds of blocked_autorange medians "
-              "(what `mixdesign bench` reports); 'vs fast': against the fastest single pass over the rounds"), ""]
+             ("errors: estimate / measured - 1; measured: median over rounds of `mixdesign bench`'s median "
+              "(runtime.bench.measure: built, warmed up, blocked_autorange)"), ""]
     settings = [Setting.make(backend=b.strip(), threads=t)
                 for b, t in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(",")))]
     if args.train_batch:
