@@ -65,12 +65,32 @@ def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3
 
 
 def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.train_step.measure_train_step with per-layer forward + backward times."""
-    from runtime.train_step import measure_train_step
+    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by fastest_ms, and its
+    per-layer forward + backward scaffold (time_layers_train) with the same timer."""
+    import torch
+    import torch.nn.functional as F
 
-    r = measure_train_step(network, device=setting.device, batch=setting.batch, dtype=setting.dtype,
-                           threads=setting.threads, per_layer=True, min_run_time=min_run_time, shapes=shapes)
-    return {t.index: t.ms for t in r.per_layer or ()}, r.median_ms
+    from runtime.bench import DTYPES, timing_threads
+    from runtime.train_step import MOMENTUM, time_layers_train, train_model
+
+    with timing_threads(setting.batch, setting.threads) as threads:
+        torch.manual_seed(0)
+        model = train_model(network, device=setting.device, dtype=setting.dtype, shapes=shapes)
+        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
+        y = torch.randint(0, model.shapes[model.outputs[0]].outputs, (setting.batch,), device=setting.device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
+
+        def step() -> None:  # measure_train_step's iteration
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x).flatten(1).float(), y).backward()
+            opt.step()
+
+        step()
+        cuda = setting.device.startswith("cuda")
+        total_ms = fastest_ms(step, min_run_time, cuda=cuda, at_least=5)
+        rows = time_layers_train(model, x, threads, min_run_time,
+                                 timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3)
+        return {t.index: t.ms for t in rows}, total_ms
 
 
 def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:

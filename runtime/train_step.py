@@ -84,12 +84,13 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
 
 
 def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
-                      sweeps: int = 2) -> tuple[LayerTime, ...]:
+                      sweeps: int = 2, timer=None) -> tuple[LayerTime, ...]:
     """Forward + backward time of each executed step alone, on its real inputs; slowest first.
 
     The model's own executor runs a forward pass without autograd (DarknetModel.execute); its per-step hook
     times the step's module forward + backward on detached copies of the inputs it just got, input gradients on
-    (as inside a real training step) except for the network input, with a random output gradient."""
+    (as inside a real training step) except for the network input, with a random output gradient.
+    `timer(fn, window_s)` -> seconds per call (default: benchmark.Timer's median, as every bench timing)."""
     def time_one(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor,
                  per: float) -> float:
         with torch.enable_grad():
@@ -102,7 +103,7 @@ def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_ru
                     y.backward(grad)
 
             fwd_bwd()  # first call allocates the .grad buffers, as a training step after the first does not
-            return _timer(fwd_bwd, threads, per).median
+            return timer(fwd_bwd, per) if timer is not None else _timer(fwd_bwd, threads, per).median
 
     best = time_steps(model, x, min_run_time, sweeps, time_one)
     model.zero_grad(set_to_none=True)

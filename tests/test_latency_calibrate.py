@@ -90,3 +90,16 @@ def test_calibrate_then_estimate_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as done:  # argparse refuses a bad size before anything runs
         main(["calibrate", "--threads", "1", "--sizes", "2", "--workspace", ws])
     assert done.value.code == 2 and "--sizes 2: input size 2 is below the minimum 8" in capsys.readouterr().err
+
+
+def test_a_training_step_is_calibrated_on_the_plain_build_layer_by_layer():
+    from designer.latency.fit import fit_model
+    from runtime.calibrate import collect
+
+    setting = Setting.make(threads=1, mode="train", batch=2)
+    samples = collect(setting, budget_s=1, designs=tiny_designs(3), progress=False, min_run_time=0.02)
+    for s in samples:  # every layer up to the logits is one kernel, and each got its own forward+backward time
+        assert [k.first for k in s.kernels] == list(range(len(s.kernels)))
+        assert all(ms > 0 for ms in s.kernel_ms) and s.total_ms > 0
+    model = fit_model(samples, setting, fingerprint("cpu"), seconds=1.0)
+    assert "route" in model.kinds and "mixconv" not in model.kinds  # MixConv's split routes, unfused
