@@ -2,11 +2,13 @@
 
 `measure_train_step(network, ...)` builds the plain model (BN layers in training mode: a training step cannot
 fold them), runs it up to the logits (the layer before [softmax], designer.edits.logits_index), and times whole
-iterations with `torch.utils.benchmark.Timer.blocked_autorange`:
+iterations with runtime.bench.time_runs (blocked_autorange, at least designer.noise.MIN_RUNS timed iterations, the
+load around them):
 
     zero_grad -> forward -> cross-entropy on the logits (random labels) -> backward -> SGD step (momentum 0.9)
 
-It returns runtime.bench's BenchResult with mode="train": the median and IQR of one iteration in ms at `batch`,
+It returns runtime.bench's BenchResult with mode="train": the median and IQR of one iteration in ms at `batch`
+(with its runs, load and verdict),
 `fma` = the counted forward multiply-adds of the batch and `fma_per_s` = fma / median (forward FMA per second
 of training: the backward pass does about twice the forward's multiply-adds on top, which this figure does not
 count).
@@ -27,21 +29,22 @@ import torch.nn.functional as F
 from designer.cost import count
 from designer.edits import logits_index
 from designer.ir import Network
-from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, device_name,
-                           layer_times, time_steps, timing_threads)
+from designer.machine import Device
+from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, layer_times,
+                           time_runs, time_steps, timing_fields, timing_threads)
 from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
 
 MOMENTUM = 0.9
 
 
-def train_model(network: Network, *, device: str = "cpu", dtype: str = "fp32",
+def train_model(network: Network, *, device: str | Device = "cpu", dtype: str = "fp32",
                 channels_last: bool = False, shapes=None) -> DarknetModel:
     """The model a training step runs: plain build in training mode, up to the logits, on device, in dtype."""
-    check_device_dtype(device, dtype)
+    dev = check_device_dtype(device, dtype)
     if not any(L.type == "softmax" for L in network.layers):
         raise BenchError("a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
                          "(measure its inference latency instead, --mode infer)")
-    model = build_model(network, outputs=(logits_index(network),), shapes=shapes).to(device).to(DTYPES[dtype])
+    model = build_model(network, outputs=(logits_index(network),), shapes=shapes).to(str(dev)).to(DTYPES[dtype])
     if channels_last:
         model.set_channels_last()
     return model.train()
@@ -54,12 +57,13 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
     """Median / IQR time of one training iteration (forward, loss, backward, SGD step) at `batch`."""
     with timing_threads(batch, threads) as threads:
         torch.manual_seed(seed)
-        model = train_model(network, device=device, dtype=dtype, channels_last=channels_last, shapes=shapes)
-        x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
+        dev = check_device_dtype(device, dtype)
+        model = train_model(network, device=dev, dtype=dtype, channels_last=channels_last, shapes=shapes)
+        x = torch.randn(batch, *network.input_shape, device=str(dev)).to(DTYPES[dtype])
         if channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         classes = model.shapes[model.outputs[0]].outputs
-        y = torch.randint(0, classes, (batch,), device=device)
+        y = torch.randint(0, classes, (batch,), device=str(dev))
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
 
         def step() -> None:
@@ -73,14 +77,14 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
             # untimed calibration call is the second warm-up
         except ValueError as e:  # BN in training mode on a single value per channel (batch 1, 1x1 maps)
             raise BenchError(f"a training step at batch {batch} cannot run: {e}; use a larger batch") from None
-        m = _timer(step, threads, min_run_time)
+        timed = timing_fields(time_runs(step, threads, min_run_time), device=dev, threads=threads)
         cost = count(network, model.shapes)
         fma = cost.fma * batch  # the forward pass's multiply-adds (backward does about twice as many more)
         layers = time_layers_train(model, x, threads, min_run_time) if per_layer else None
-        return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
-                           dtype=dtype, optimized=False, channels_last=channels_last, median_ms=m.median * 1e3,
-                           iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, mode="train",
-                           params=cost.params)
+        return BenchResult(device=str(dev), device_name=dev.name(), threads=threads, batch=batch, dtype=dtype,
+                           optimized=False, channels_last=channels_last, fma=fma,
+                           fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, mode="train",
+                           params=cost.params, **timed)
 
 
 def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,

@@ -70,8 +70,6 @@ def check_train_values(args: argparse.Namespace) -> None:
         raise SourceError(f"--weight-decay {args.weight_decay}: use 0 or a small positive number such as 5e-5")
     if not 0 < args.val_fraction < 1:
         raise SourceError(f"--val-fraction {args.val_fraction}: use a share between 0 and 1, such as 0.2")
-    if args.threads is not None and args.threads < 1:
-        raise SourceError(f"--threads {args.threads}: use 1 or more")
 
 
 def _label(text: str) -> str:

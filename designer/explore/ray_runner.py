@@ -1,6 +1,8 @@
 """`mixdesign sweep --ray ADDRESS`: the sweep's trials as Ray tasks on an existing Ray cluster.
 
-Each task holds a whole device so that no two timings share one: num_gpus=1 for --device cuda; on CPU,
+Each task holds a whole device so that no two timings share one: num_gpus=1 for --device cuda or cuda:N (Ray
+gives the task one GPU and sets CUDA_VISIBLE_DEVICES to it, so the task measures on cuda:0, its only visible
+device; the index N names a GPU of the driver's machine and means nothing on a cluster node); on CPU,
 num_cpus = the CPU count of the largest node (a node with fewer CPUs runs no trial; a node runs one trial at
 a time) and the trial uses that many threads unless --threads says otherwise. The driver submits every trial
 not yet in the store, and records each result in the store as it comes back (ray.wait), so Ctrl-C on the driver
@@ -17,16 +19,28 @@ import threading
 
 from designer.explore.runner import Design, Progress, Settings, SweepError, Trial, TrialFn, record_of
 from designer.explore.store import TrialStore
+from designer.machine import Device
 
 
 def task_resources(device: str) -> dict:
-    """What one trial task asks Ray for: a whole GPU, or every CPU of the largest node."""
+    """What one trial task asks Ray for: a whole GPU (any CUDA device), or every CPU of the largest node."""
+    if Device.parse(device).is_cuda:
+        return {"num_gpus": 1, "num_cpus": 1}
     import ray
 
-    if device == "cuda":
-        return {"num_gpus": 1, "num_cpus": 1}
     cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
     return {"num_cpus": max(1, int(max(cpus, default=1)))}
+
+
+def task_settings(kind_settings: dict, resources: dict, kind: str) -> dict:
+    """What a task measures with: on a GPU task, the GPU Ray gave it (cuda:0 inside the task); on CPU, as many
+    threads as the task holds CPUs unless --threads says otherwise (accuracy trials choose their own)."""
+    s = dict(kind_settings)
+    if "device" in s and Device.parse(s["device"]).is_cuda:
+        s["device"] = "cuda:0"
+    elif s.get("threads") is None and kind != "accuracy" and "num_gpus" not in resources:
+        s["threads"] = resources["num_cpus"]
+    return s
 
 
 def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings,
@@ -54,9 +68,7 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
             on_progress(done, len(trials), "")
         running = {}
         for t in pending:
-            s = settings.kind_settings(t.kind)
-            if settings.device == "cpu" and s.get("threads") is None and t.kind != "accuracy":
-                s["threads"] = res["num_cpus"]
+            s = task_settings(settings.kind_settings(t.kind), res, t.kind)
             running[remote.remote(designs[t.design].cfg_text, t.kind, s)] = t
         measured = 0
         while running:
