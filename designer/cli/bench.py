@@ -21,7 +21,7 @@ from designer.machine import Device, Fingerprint, usable_cores
 from designer.memory import check_fits
 from designer.noise import warning
 from designer.threads import threads_for_run
-from runtime.deploy import BACKEND_LABELS
+from runtime.deploy import BACKEND_LABELS, check_backend_device
 
 
 def resolve_network(source: str, size: int | None = None, **more) -> Network:
@@ -46,6 +46,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     network = resolve_network(args.source, **overrides(args))
     shapes = infer_shapes(network)  # once for the memory check, the build and the counts
     device = Device.parse(args.device)
+    check_backend_device(args.backend, device)  # before the device's memory is asked
     # refuse before torch allocates (designer/memory.py): host RAM for the CPU, the GPU's free memory for CUDA
     check_fits(network, max(args.batch), training=args.mode == "train", shapes=shapes, device=device)
     from runtime.bench import measure, tune_cpu_allocator

@@ -39,7 +39,7 @@ import numpy as np
 from designer.ir import Network
 from designer.machine import Device
 from runtime.bench import BenchError
-from runtime.deploy import BACKEND_LABELS
+from runtime.deploy import BACKEND_LABELS, check_backend_device
 from runtime.deploy.onnx_export import INPUT_NAME, StepName, export_network, layer_of
 
 LayerSeconds = dict[StepName | None, float]
@@ -239,11 +239,7 @@ class OpenVinoBackend:
 
     def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
                 optimized: bool = True, model: bytes | None = None) -> OpenVinoRunner:
-        dev = Device.parse(device)
-        if dev.is_cuda:
-            raise BenchError(f"device {dev}: the openvino backend runs on the CPU here (this tool drives "
-                             "OpenVINO's CPU plugin only); measure OpenVINO with --device cpu, or use --backend "
-                             "torch or onnxruntime on CUDA")
+        check_backend_device(self.name, device)
         if dtype not in _OV_PRECISION:
             raise BenchError(f"dtype {dtype!r} is not one of {', '.join(_OV_PRECISION)}")
         if dtype in _OV_CAPABILITY:
