@@ -179,7 +179,7 @@ def _train(args: argparse.Namespace, prog: str) -> int:
                               "--classes out to use the data's")
         trained = [prepare_network(n, args.size, len(split.classes)) for n in networks]
         for t in trained:
-            check_fits(t, args.batch, training=True)  # refuse before torch allocates (designer/memory.py)
+            check_fits(t, args.batch, training=True, device=args.device)  # before torch allocates (memory.py)
         columns = []
         for k, (label, network) in enumerate(zip(labels, networks)):
             out = stage.work if len(networks) == 1 else stage.work / label
