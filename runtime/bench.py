@@ -9,9 +9,9 @@ busy just before and during the timing (designer/load.py), the verdict on both (
 the reason and the fix, or None), the machine (designer.machine.fingerprint), the network's FMA
 (designer.count: one fused multiply-add = 1, batch included) and the multiply-adds per second achieved.
 `time_runs` and `timing_fields` are that timing and record for every measurement: torch here, the training
-step (runtime/train_step.py) and onnxruntime / OpenVINO (runtime/deploy/backends.py). With `per_layer`, each step of the eager model is timed
-alone on its real inputs during two forward sweeps (best of the two), giving each layer's share of the time
-next to its share of the FMA.
+step (runtime/train_step.py) and onnxruntime / OpenVINO (runtime/deploy/backends.py). With `per_layer`, each
+step of the eager model is timed alone on its real inputs during two forward sweeps (best of the two), giving
+each layer's share of the time next to its share of the FMA.
 
 The optimised build (`optimized=True`) is runtime.optimize with the settings that were fastest here
 (benchmarks/RESULTS_runtime.md): BN folded, squeeze-excitation spans fused, MixConv spans as one zero-padded

@@ -137,7 +137,8 @@ def test_ray_reserves_a_gpu_for_every_cuda_spelling(device):
     s = task_settings({"device": device, "threads": None, "batch": 1}, res, "infer")
     assert s == {"device": "cuda:0", "threads": None, "batch": 1}
     cpu = task_settings({"device": "cpu", "threads": None}, {"num_cpus": 4}, "infer")
-    assert cpu["threads"] == 4 and task_settings({"device": "cpu", "threads": 2}, {"num_cpus": 4}, "train")["threads"] == 2
+    assert cpu["threads"] == 4
+    assert task_settings({"device": "cpu", "threads": 2}, {"num_cpus": 4}, "train")["threads"] == 2
 
 
 def test_sweep_trials_and_app_jobs_apply_the_thread_policy(tiny, monkeypatch):

@@ -51,7 +51,8 @@ LAZY_TORCH = {"designer/machine.py"}
 
 
 def _top_level_lines(path: Path) -> set[int]:
-    return {n.lineno for n in ast.parse(path.read_text(), str(path)).body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    body = ast.parse(path.read_text(), str(path)).body
+    return {n.lineno for n in body if isinstance(n, (ast.Import, ast.ImportFrom))}
 RUNTIME = _modules(REPO / "runtime")
 
 

@@ -12,12 +12,14 @@ Threads are set the same way in every backend: torch.set_num_threads(threads) fo
 intra_op_num_threads=threads with inter_op_num_threads=1 (sequential execution), OpenVINO's
 INFERENCE_NUM_THREADS=threads with one stream and the latency hint. The count recorded is read back from the
 runtime (`Runner.threads`: the session's own options, the compiled model's property), not from what was asked.
+Where OMP_WAIT_POLICY=PASSIVE (what the benchmarks set so that torch's OpenMP threads do not spin-wait on a
+shared machine), onnxruntime's intra-op threads do not spin either (session.intra_op.allow_spinning=0);
+otherwise each runtime keeps its default.
 
 Devices (designer.machine.Device): onnxruntime runs `cuda:N` on its CUDA execution provider with device_id N,
 and refuses (one line) when the provider is missing or the session it made does not run on it (onnxruntime
-falls back to the CPU silently when the CUDA provider cannot load); OpenVINO runs on the CPU only. Where OMP_WAIT_POLICY=PASSIVE (what the
-benchmarks set so that torch's OpenMP threads do not spin-wait on a shared machine), onnxruntime's intra-op
-threads do not spin either (session.intra_op.allow_spinning=0); otherwise each runtime keeps its default.
+falls back to the CPU silently when the CUDA provider cannot load); OpenVINO runs on the CPU only
+(runtime.deploy.check_backend_device).
 
 Precision: onnxruntime runs the fp32 model as exported (on CPU, or on CUDA through its CUDA provider where the
 installed onnxruntime has one). OpenVINO's CPU plugin would pick bf16 on its own where the CPU has it (AMX /
