@@ -82,7 +82,8 @@ def test_bench_on_cuda(mixnet_s, dtype: str) -> None:
     network, _ = mixnet_s
     r = measure(network, device="cuda", batch=2, dtype=dtype, min_run_time=0.1, per_layer=dtype == "fp32")
     d = r.to_json()
-    assert d["device"] == "cuda" and d["median_ms"] > 0 and d["fma"] == 2 * designer.count(network).fma
+    assert d["device"] == "cuda:0" and d["median_ms"] > 0 and d["fma"] == 2 * designer.count(network).fma
     assert d["device_name"] == torch.cuda.get_device_name()
+    assert d["runs"] >= 5 and d["machine"]["gpu"] == d["device_name"]  # the fingerprint names the GPU
     if dtype == "fp32":
         assert d["per_layer"] and sum(row["fma"] for row in d["per_layer"]) == d["fma"]
