@@ -201,8 +201,9 @@ def timing_fields(timing: Timing, *, device: str | Device, threads: int) -> dict
     cpu_threads = 1 if dev.is_cuda else threads
     why = verdict(median=s.median, iqr=s.iqr, runs=s.runs, load_before=timing.load_before,
                   load_during=timing.load_during, threads=cpu_threads, cores=usable_cores())
-    return dict(median_ms=s.median * 1e3, iqr_ms=s.iqr * 1e3, runs=s.runs, load_before=round(timing.load_before, 2),
-                load_during=round(timing.load_during, 2), unstable=why, machine=fingerprint(dev).to_json())
+    return {"median_ms": s.median * 1e3, "iqr_ms": s.iqr * 1e3, "runs": s.runs,
+            "load_before": round(timing.load_before, 2), "load_during": round(timing.load_during, 2),
+            "unstable": why, "machine": fingerprint(dev).to_json()}
 
 
 def check_threads(threads: int | None) -> None:

@@ -144,7 +144,7 @@ def test_ray_reserves_a_gpu_for_every_cuda_spelling(device):
 def test_sweep_trials_and_app_jobs_apply_the_thread_policy(tiny, monkeypatch):
     """A trial or a Latency job without --threads takes designer.threads.threads_for_run's count, not whatever
     torch holds at the time."""
-    import designer.threads as threads
+    from designer import threads
     from designer.cfg import emit_cfg
     from designer.webapp import jobs, workers
     from runtime.explore import run_trial

@@ -19,9 +19,9 @@ import torch
 import designer
 from designer.cfg import emit_cfg, with_net
 from designer.cli import main
-from runtime import build_model, save_weights
 from designer.machine import DeviceError, fingerprint, usable_cores
 from designer.noise import MIN_RUNS
+from runtime import build_model, save_weights
 from runtime.bench import BenchError, measure
 
 KEYS = {"device", "device_name", "threads", "batch", "dtype", "optimized", "channels_last", "median_ms", "iqr_ms",

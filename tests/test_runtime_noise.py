@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import designer.load as load
+from designer import load
 from designer.noise import MAX_SPREAD, MIN_RUNS, spread, verdict
 
 # ------------------------------------------------------------------ the verdict (pure)
 
-QUIET = dict(load_before=0.0, load_during=0.1, threads=2, cores=2)
+QUIET = {"load_before": 0.0, "load_during": 0.1, "threads": 2, "cores": 2}
 
 
 def test_spread_is_numpys_linear_quartiles() -> None:
@@ -41,8 +41,8 @@ def test_one_sample_is_not_a_distribution() -> None:
 
 
 @pytest.mark.parametrize("busy,threads,cores,expect", [
-    (1.0, 2, 2, "other processes kept 1.0 of 2 cores busy (during the timing, 2 threads measuring); close them or "
-                "use --threads 1"),
+    (1.0, 2, 2, ("other processes kept 1.0 of 2 cores busy (during the timing, 2 threads measuring); close them "
+                 "or use --threads 1")),
     (0.3, 2, 2, None),  # less than half a core: not flagged
     (1.0, 1, 2, None),  # one busy process beside one measuring thread: each has its core
     (1.7, 1, 2, "other processes kept 1.7 of 2 cores busy (during the timing, 1 thread measuring); close them"),
@@ -89,7 +89,7 @@ def test_busy_between_subtracts_this_process(monkeypatch) -> None:
 
 
 def test_busy_cores_of_the_threads_module_is_the_affinity_reading(monkeypatch) -> None:
-    import designer.threads as threads
+    from designer import threads
 
     monkeypatch.setattr(load, "busy_jiffies", lambda cpus=None, stat="/proc/stat": 0)
     assert threads.busy_cores(0.01) == 0.0  # host-wide jiffies would not be 0 on a live machine
@@ -102,7 +102,7 @@ torch = pytest.importorskip("torch")
 
 def test_time_runs_tops_up_a_slow_call(monkeypatch) -> None:
     """A call slower than the window: blocked_autorange gives one block; time_runs adds runs up to MIN_RUNS."""
-    import runtime.bench as bench
+    from runtime import bench
 
     monkeypatch.setattr(load, "busy_cores", lambda sample_s=0.05: 0.0)
     calls = []
