@@ -24,15 +24,15 @@ def _engine(url: str):
     return create_engine(url if "://" in url else f"sqlite:///{url}")
 
 
-def test_revisions_are_a_line_of_two():
-    assert known_revisions() == {"0001", "0002"} and head_revision() == "0002"
+def test_revisions_are_a_line_of_three():
+    assert known_revisions() == {"0001", "0002", "0003"} and head_revision() == "0003"
 
 
 def test_from_an_empty_database_to_the_models(workspace_url):
     Workspace.open(workspace_url).close()
     eng = _engine(workspace_url)
     with eng.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
         diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": False}), Base.metadata)
     eng.dispose()
     assert diff == []  # the models are exactly what the migrations made (tables, columns, indexes, constraints)
@@ -136,4 +136,4 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path):
             assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
             assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         with pytest.raises(WorkspaceError, match="refused the write.*FOREIGN KEY"):
-            ws.add_trial(12345, {"width_mult": 1.0})  # no such sweep
+            ws.add_trial(12345, "k", point={"width_mult": 1.0})  # no such sweep
