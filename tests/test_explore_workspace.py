@@ -7,6 +7,7 @@ import pytest
 
 from designer.cli.main import main
 from designer.explore.workspace_store import WorkspaceTrialStore
+from designer.machine import fingerprint
 from designer.workspace import Workspace
 from tests.conftest import TINY_YAML
 
@@ -26,12 +27,16 @@ def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(works
         trials = ws.trials(sweep.id)
         rows = ws.measurements(source="sweep")
         store = WorkspaceTrialStore(ws)
-        assert [s["sweep_id"] for s in store.sweeps()] == [sweep.uid]
-        recs = store.list(sweep.uid)
+        assert [s["sweep_id"] for s in store.sweeps()] == [sweep.settings_hash]
+        recs = store.list(sweep.settings_hash)
     assert len(trials) == 2 and len(rows) == 2  # one design, two interleaved rounds, each one measurement
     assert {t.measurement_id for t in trials} == {r.id for r in rows}
     assert [r["round"] for r in recs] == [0, 1] and {r["kind"] for r in recs} == {"infer"}
-    assert all(r.median_ms > 0 and r.settings["sweep_id"] == sweep.uid and r.backend == "torch" for r in rows)
+    assert all(r.median_ms > 0 and r.settings["sweep_id"] == sweep.settings_hash and r.backend == "torch" for r in rows)
+    this = fingerprint("cpu").key
+    assert [(t.kind, t.round, t.status, t.machine_key) for t in trials] == [("infer", 0, "ok", this),
+                                                                           ("infer", 1, "ok", this)]
+    assert all(this in t.trial_key and r.layers_sha256 is not None for t, r in zip(trials, rows))
 
     assert main(argv) == 0  # the same sweep again: both trials come from the workspace, nothing is re-measured
     assert "2 trials came from the store" in capsys.readouterr().out
