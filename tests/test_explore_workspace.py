@@ -46,3 +46,28 @@ def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(works
     assert main(["history", "--workspace", workspace_url]) == 0
     out = capsys.readouterr().out
     assert out.count("size=32") == 2, out
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishes(tmp_path, capsys, monkeypatch):
+    """The issue's case: at input 32 MixNet-S ends in a 1x1 map, so BatchNorm cannot train at batch 1."""
+    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
+    ws = str(tmp_path / "ws.sqlite")
+    argv = ["sweep", "mixnet-s", "--vary", "size=32,64", "--vary", "width-mult=0.35", "--measure", "train",
+            "--train-batch", "1", "--rounds", "1", "--min-run-time", "0.02", "--threads", "1", "--workspace", ws,
+            "--no-progress"]
+    assert main(argv) == 1  # finished, with a failure
+    out, err = capsys.readouterr()
+    assert "1 trial(s) failed" in err
+    assert "size=32, width-mult=0.35: train round 1: a training step at batch 1" in err
+    with Workspace.open(ws) as w:
+        (sweep,) = w.sweeps()
+        trials = w.trials(sweep.id)
+        assert sorted(t.status for t in trials) == ["failed", "ok"]
+        (failed,) = [t for t in trials if t.status == "failed"]
+        assert "use a larger batch" in failed.message and failed.measurement_id is None
+        assert len(w.measurements(source="sweep")) == 1
+    assert main(argv) == 1  # a rerun measures nothing twice: both trials come from the workspace
+    assert "2 trials came from the store" in capsys.readouterr().out
+    with Workspace.open(ws) as w:
+        assert len(w.trials(w.sweeps()[0].id)) == 2 and len(w.measurements(source="sweep")) == 1
