@@ -16,7 +16,15 @@ from designer import count, gpu_variant, load_preset, lower
 from designer.explore import runner
 from designer.explore.pareto import dominates, pareto_front
 from designer.explore.runner import Settings
-from designer.explore.space import SweepSpecError, apply, grid, parse_axes, parse_axis, sample, space_size
+from designer.explore.space import (
+    SweepSpecError,
+    apply,
+    grid,
+    parse_axes,
+    parse_axis,
+    sample,
+    space_size,
+)
 from designer.explore.store import JsonlStore
 from designer.explore.sweep import failures, plan_sweep, run_sweep, summary
 from designer.machine import Fingerprint
@@ -389,7 +397,6 @@ def test_unstable_trials_are_measured_once_more_at_the_end(tmp_path):
 
 def test_cli_sweep_lists_failures_and_exits_1_then_a_rerun_measures_nothing(tmp_path, capsys, monkeypatch):
     import runtime.explore
-
     from designer.cli.main import main
 
     bad = count(lower(apply(load_preset("mixnet-s"), (("width-mult", 1.0),)).arch)).fma

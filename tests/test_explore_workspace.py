@@ -57,7 +57,7 @@ def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishe
             "--train-batch", "1", "--rounds", "1", "--min-run-time", "0.02", "--threads", "1", "--workspace", ws,
             "--no-progress"]
     assert main(argv) == 1  # finished, with a failure
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert "1 trial(s) failed" in err
     assert "size=32, width-mult=0.35: train round 1: a training step at batch 1" in err
     with Workspace.open(ws) as w:

@@ -15,7 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from designer import dump_yaml, emit_cfg, load_preset, lower
-from designer.workspace import CorruptWorkspaceError, Workspace, WorkspaceError, cfg_sha256, head_revision
+from designer.workspace import (
+    CorruptWorkspaceError,
+    Workspace,
+    WorkspaceError,
+    cfg_sha256,
+    head_revision,
+)
 from designer.workspace.engine import known_revisions
 from designer.workspace.models import Base
 

@@ -117,8 +117,8 @@ def _revision_2_with_a_sweep(path: Path) -> None:
     con.execute("INSERT INTO sweeps (id, spec, uid, created) VALUES (1, '{}', '0123456789abcdef', "
                 "'2026-12-01 10:00:00')")
     for i, (status, mid) in enumerate((("done", 1), ("failed", None))):
-        point = ('{"trial_key": "0123456789abcdef/aaaaaaaaaaaaaaaa/infer/ffff/r%d", "record": {"kind": "infer", '
-                 '"round": %d, "point": {"width-mult": 1.0}, "median_ms": 2.5}}' % (i, i))
+        point = (f'{{"trial_key": "0123456789abcdef/aaaaaaaaaaaaaaaa/infer/ffff/r{i}", "record": {{"kind": "infer", '
+                 f'"round": {i}, "point": {{"width-mult": 1.0}}, "median_ms": 2.5}}}}')
         con.execute("INSERT INTO sweep_trials (sweep_id, measurement_id, point, status, created) VALUES "
                     "(1, ?, ?, ?, '2026-12-01 10:00:00')", (mid, point, status))
     con.commit()
@@ -206,7 +206,7 @@ def test_renaming_a_design_keeps_its_history(tmp_path, capsys):
         ws.add_bench_result({"median_ms": 4.25, "iqr_ms": 0.0}, design_name="before", source="cli",
                             cfg_text=emit_cfg(lower(first)))
         ws.save_design("after", renamed)
-        (m,) = ws.measurements(layers_sha256=layers_sha256(emit_cfg(lower(renamed))))
+        assert len(ws.measurements(layers_sha256=layers_sha256(emit_cfg(lower(renamed))))) == 1
     assert main(["history", "after", "--workspace", ws_path]) == 0
     assert "4.250" in capsys.readouterr().out
 

@@ -115,7 +115,12 @@ def _report(problems: list) -> None:
 
 
 def cmd_path(args: argparse.Namespace) -> int:
-    from designer.workspace.engine import chosen_by, describe, is_sqlite_file, resolve_url
+    from designer.workspace.engine import (
+        chosen_by,
+        describe,
+        is_sqlite_file,
+        resolve_url,
+    )
 
     target = getattr(args, "workspace", None)
     url = resolve_url(target)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, select, update

@@ -48,7 +48,7 @@ def _layers_of(conn) -> dict[str, str]:
             continue
         try:
             out[sha] = layers_sha256(emitted())
-        except Exception:  # noqa: BLE001 - a row that no longer loads keeps its measurements under the cfg hash
+        except Exception:  # noqa: BLE001, S112 - a row that no longer loads: its measurements keep the cfg hash
             continue
     return out
 
@@ -78,11 +78,12 @@ def _fill_trials() -> None:
         point = point if isinstance(point, dict) else {}
         record = point.get("record") if isinstance(point.get("record"), dict) else None
         if "trial_key" in point and record is not None:
-            values = dict(trial_key=str(point["trial_key"])[:200], kind=str(record.get("kind", "count")),
-                          round=int(record.get("round") or 0), result=record,
-                          point=record.get("point") if isinstance(record.get("point"), dict) else {})
+            values = {"trial_key": str(point["trial_key"])[:200], "kind": str(record.get("kind", "count")),
+                      "round": int(record.get("round") or 0), "result": record,
+                      "point": record.get("point") if isinstance(record.get("point"), dict) else {}}
         else:
-            values = dict(trial_key=f"revision-2/{row_id}", kind="count", round=0, result=None, point=point)
+            values = {"trial_key": f"revision-2/{row_id}", "kind": "count", "round": 0, "result": None,
+                      "point": point}
         conn.execute(t.update().where(t.c.id == row_id).values(status=STATUS.get(status, status), **values))
 
 
