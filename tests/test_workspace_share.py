@@ -242,3 +242,40 @@ def test_after_a_migration_foreign_keys_are_on_again(tmp_path):
     with eng.connect() as c:
         assert c.execute(text("SELECT count(*) FROM sweep_trials")).scalar() == 2
     eng.dispose()
+
+
+def test_export_is_one_snapshot_while_another_writer_records(tmp_path):
+    """A sweep records a trial and its measurement whenever the export lets a writer in between its reads: the
+    file must hold both or neither (one transaction over all tables lets no writer in)."""
+    import threading
+
+    from sqlalchemy import event
+
+    path = tmp_path / "ws.sqlite"
+    with Workspace.open(path) as ws:
+        sweep_on(ws, A, 1.0)
+        sweep_pk = ws.sweeps()[0].id
+
+    def record_one_more() -> None:
+        with Workspace.open(path) as other:
+            row = bench_row({"median_ms": 1.0, "machine": B.to_json()}, design_name="late", source="sweep",
+                            cfg_text="[net]\nwidth=8\n")
+            other.add_trial(sweep_pk, "late/trial", kind="infer", measurement=row)
+
+    with Workspace.open(path) as ws:
+        begins = []
+
+        def writer_between_reads(conn) -> None:  # a connection checked out: no transaction (and no lock) yet
+            begins.append(1)
+            if len(begins) == 4:  # a read after designs, imports and measurements: the writer gets in now
+                t = threading.Thread(target=record_one_more)
+                t.start()
+                t.join(60)
+
+        event.listen(ws.engine, "engine_connect", writer_between_reads)
+        report = export_workspace(ws, tmp_path / "out.sqlite")
+        event.remove(ws.engine, "engine_connect", writer_between_reads)
+    con = sqlite3.connect(tmp_path / "out.sqlite")
+    linked = con.execute("SELECT count(*) FROM sweep_trials t JOIN measurements m ON m.id = t.measurement_id")
+    assert linked.fetchone()[0] == report.added["sweep_trials"] == report.added["measurements"]
+    con.close()
