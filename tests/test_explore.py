@@ -422,3 +422,18 @@ def test_printed_front_marks_only_the_front(tmp_path, capsys):
     assert len(body) == 3
     # over (FMA, params) the narrowest design is smaller in both: it alone is the front
     assert [ln.split()[0] for ln in body if "*" in ln] == ["0.5"]
+
+
+def test_cli_sweep_shows_unstable_figures_with_why_and_the_fix(tmp_path, capsys, monkeypatch):
+    import runtime.explore
+
+    from designer.cli.main import main
+
+    inner = FakeTrials()
+    monkeypatch.setattr(runtime.explore, "run_trial", lambda *a: {**inner(*a), "unstable": "1.9 of 2 cores busy"})
+    assert main(["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "infer", "--rounds", "1",
+                 "--store", str(tmp_path / "s.jsonl"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("infer: 2 of 2 rounds unstable: 1.9 of 2 cores busy") == 2  # each row's note says why
+    assert "when fewer cores are busy" in out and "2 unstable trial(s) measured again" in out  # and what to do
+    assert len(inner.calls) == 4  # each design's one round, then each once more

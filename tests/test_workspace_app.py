@@ -199,3 +199,35 @@ def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file,
     assert not at.exception, at.exception
     ms = sorted(at.dataframe[0].value["infer_ms"])
     assert ms == sorted(d.fma / 1e6 for d in plan.designs)  # both, as the CLI recorded them
+
+
+def test_explore_lists_failed_trials_and_unstable_figures(ws_file, monkeypatch):
+    from designer.errors import MixdesignError
+    from designer.explore.runner import Settings
+    from designer.explore.space import parse_axes
+    from designer.explore.sweep import plan_sweep, run_sweep
+    from designer.explore.workspace_store import WorkspaceTrialStore
+
+    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)
+    at = start_app()
+    at.switch_page("webapp/pages/explore.py").run()
+    at.text_area(key="ex_axes").input("width-mult=0.5,0.75").run()
+    at.number_input(key="ex_rounds").set_value(1).run()
+    base = at.session_state["_mixdesign"].design
+    plan = plan_sweep(base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1),
+                      name=base.name)
+    small = plan.designs[0].fma
+
+    def trial(cfg_text, kind, s):
+        from designer import count, parse_cfg
+
+        if count(parse_cfg(cfg_text)).fma == small:
+            raise MixdesignError("not enough memory for batch 1 (fake)")
+        return {**_fake_infer(cfg_text, kind, s), "unstable": "1.9 of 2 cores busy while timing"}
+
+    with Workspace.open(ws_file) as ws:
+        run_sweep(plan, WorkspaceTrialStore(ws), trial)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not enough memory for batch 1 (fake)" in e.value for e in at.error)
+    assert any("1.9 of 2 cores busy" in w.value and "fewer cores are busy" in w.value for w in at.warning)
