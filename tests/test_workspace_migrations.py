@@ -21,6 +21,7 @@ from designer.workspace import (
     WorkspaceError,
     cfg_sha256,
     head_revision,
+    layers_sha256,
 )
 from designer.workspace.engine import known_revisions
 from designer.workspace.models import Base
@@ -69,6 +70,9 @@ def test_from_revision_1_keeps_the_rows(workspace_url):
         assert all(r.backend == "torch" and r.settings == {} and r.per_layer is None for r in rows)
         assert len({r.uid for r in rows}) == 2 and all(len(r.uid) == 32 for r in rows)
         assert rows[1].fma_per_s == pytest.approx(200_000_000 / 0.0125)
+        # revision 3 files them under the layers of the saved design that emits their cfg (history lines up)
+        assert {r.layers_sha256 for r in rows} == {layers_sha256(emit_cfg(lower(arch)))}
+        assert all(r.machine_key is None and r.runs is None and r.unstable is None for r in rows)
         ws.add_measurement(design_name="old", cfg_sha256=sha, device="cpu", dtype="fp32", batch=1, median_ms=1.0,
                            iqr_ms=0.0)  # the new columns work after the upgrade
         ws.add_training_run(design_name="old")

@@ -151,7 +151,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from designer.keys import layers_sha256
     from designer.workspace import WorkspaceError
+    from designer.workspace.store import emitted_cfg
 
     with _open(args) as ws:
         d = ws.get_design(args.name)
@@ -159,7 +161,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"# design {d.name!r} (cfg sha256 {d.row.cfg_sha256}; from {d.row.derived_from or '-'}; "
                   f"created {_when(d.row.created)}, updated {_when(d.row.updated)})")
             sys.stdout.write(d.row.design_yaml)
-            sha = d.row.cfg_sha256
+            sha, text = d.row.cfg_sha256, emitted_cfg(d.arch)
         else:
             imp = next((i for i in ws.imported().items if i.name == args.name), None)
             if imp is None:
@@ -167,8 +169,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                                      "list`)", file=ws.location)
             print(f"# imported {imp.name!r} ({imp.row.kind}, cfg sha256 {imp.row.cfg_sha256})")
             sys.stdout.write(imp.row.text)
-            sha = imp.row.cfg_sha256
-        n = len(ws.measurements(cfg_sha256=sha))
+            sha, text = imp.row.cfg_sha256, emitted_cfg(imp.design)
+        layers = {m.id for m in ws.measurements(layers_sha256=layers_sha256(text))}
+        n = len({m.id for m in ws.measurements(cfg_sha256=sha)} | layers)
         runs = len([r for r in ws.training_runs() if r.cfg_sha256 == sha or r.design_name == args.name])
         print(f"# {n} measurement(s) of this cfg, {runs} training run(s): mixdesign history {args.name}",
               file=sys.stderr)
@@ -240,9 +243,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             text = _source_text(args.design)
             saved = ws.get_design(args.design) if text is None else None
             if saved is not None:
-                from designer.workspace.store import _emitted
+                from designer.workspace.store import emitted_cfg
 
-                text = _emitted(saved.arch)
+                text = emitted_cfg(saved.arch)
             shas = {cfg_sha256(text)} if text else set()
             layers = {layers_sha256(text)} if text else set()
             names = {args.design, design_label(args.design)}

@@ -121,14 +121,14 @@ def _design_of_yaml(text: str) -> Any:
 
 
 def arch_cfg_sha256(arch: Any) -> str:
-    return cfg_sha256(_emitted(arch))
+    return cfg_sha256(emitted_cfg(arch))
 
 
 def arch_layers_sha256(arch: Any) -> str:
-    return layers_sha256(_emitted(arch))
+    return layers_sha256(emitted_cfg(arch))
 
 
-def _emitted(design: Any) -> str:
+def emitted_cfg(design: Any) -> str:
     """The cfg text a design (Arch) or a network (Network) is measured as: designer.emit_cfg."""
     from designer import Arch, emit_cfg, lower
 
@@ -285,7 +285,7 @@ class Workspace:
             else:
                 row.kind, row.text, row.cfg_sha256, row.filename = kind, text, sha, filename
                 row.created = utcnow()
-            self._fill_layers(s, sha, layers_sha256(_emitted(design)))
+            self._fill_layers(s, sha, layers_sha256(emitted_cfg(design)))
             s.flush()
             return row
 
@@ -490,5 +490,5 @@ def _load_import(kind: str, text: str) -> Any:
 
 
 def _import_sha(design: Any) -> str:
-    return cfg_sha256(_emitted(design))
+    return cfg_sha256(emitted_cfg(design))
 
