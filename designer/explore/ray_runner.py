@@ -17,7 +17,17 @@ from __future__ import annotations
 
 import threading
 
-from designer.explore.runner import Design, Progress, Settings, SweepError, Trial, TrialFn, record_of
+from designer.explore.runner import (
+    Design,
+    Progress,
+    Settings,
+    SweepError,
+    Trial,
+    TrialFn,
+    guarded,
+    pending,
+    record_of,
+)
 from designer.explore.store import TrialStore
 from designer.machine import Device
 
@@ -45,9 +55,11 @@ def task_settings(kind_settings: dict, resources: dict, kind: str) -> dict:
 
 def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings,
             store: TrialStore, trial: TrialFn, on_progress: Progress | None = None,
-            stop: threading.Event | None = None, init_kwargs: dict | None = None) -> int:
-    """Measure the trials not yet in the store as Ray tasks running `trial` (runtime.explore.run_trial: the
-    workers import it by name, so the package must be installed on every node); returns how many ran now."""
+            stop: threading.Event | None = None, init_kwargs: dict | None = None, *, machine: dict | None = None,
+            retry_failed: bool = False) -> int:
+    """Measure the trials still pending (runner.pending) as Ray tasks running `trial` (runtime.explore.run_trial,
+    wrapped in runner.guarded so a failing design is recorded, not fatal: the workers import both by name, so the
+    package must be installed on every node); returns how many ran now."""
     try:
         import ray
     except ImportError:
@@ -61,15 +73,15 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
             raise SweepError(f"--ray {address}: cannot connect to a Ray cluster there ({e})") from None
     try:
         res = task_resources(settings.device)
-        remote = ray.remote(trial).options(**res)
-        pending = [t for t in trials if store.done(t.key) is None]
-        done = len(trials) - len(pending)
+        remote = ray.remote(guarded).options(**res)
+        todo = pending(trials, store, retry_failed)
+        done = len(trials) - len(todo)
         if on_progress:
             on_progress(done, len(trials), "")
         running = {}
-        for t in pending:
+        for t in todo:
             s = task_settings(settings.kind_settings(t.kind), res, t.kind)
-            running[remote.remote(designs[t.design].cfg_text, t.kind, s)] = t
+            running[remote.remote(trial, designs[t.design].cfg_text, t.kind, s)] = t
         measured = 0
         while running:
             if stop is not None and stop.is_set():
@@ -80,7 +92,7 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
             for ref in ready:
                 t = running.pop(ref)
                 result = ray.get(ref)
-                store.record(t.key, record_of(sweep_id, designs[t.design], t, result))
+                store.record(t.key, record_of(sweep_id, designs[t.design], t, result, machine))
                 measured += 1
                 done += 1
                 if on_progress:
