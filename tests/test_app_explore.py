@@ -54,7 +54,7 @@ def tiny_design(size: int = 32) -> AppTest:
     return at
 
 
-def test_explore_runs_a_sweep_shows_the_front_and_loads_a_point(sweep_store):
+def test_explore_runs_a_sweep_shows_the_front_and_loads_a_point(sweep_store, stable_timings):
     at = tiny_design()
     base = ws(at).design
     at.switch_page("webapp/pages/explore.py").run()

@@ -77,7 +77,7 @@ def test_cli_bench_mode_train(capsys, one_torch_thread):
     assert json.loads(capsys.readouterr().out)["mode"] == "infer"
 
 
-def test_timed_sweep_on_a_tiny_design(tmp_path, one_torch_thread):
+def test_timed_sweep_on_a_tiny_design(tmp_path, one_torch_thread, stable_timings):
     from designer.explore.runner import Settings
     from designer.explore.space import parse_axes
     from designer.explore.store import JsonlStore
@@ -121,10 +121,11 @@ def test_sweep_trials_as_ray_tasks_on_a_local_instance(tmp_path, monkeypatch):
         rows = run_sweep(plan, store, run_trial, ray_address="local")
     finally:
         ray.shutdown()
-    assert plan.measured == 2 and len(store.list(plan.sweep_id)) == 2
+    # Ray workers are processes of their own (no stable_timings there): an unstable trial adds one extra round
+    assert plan.measured - plan.remeasured == 2 and len(store.list(plan.sweep_id)) == 2 + plan.remeasured
     for r in rows:
         assert r["infer_ms"] > 0 and r["threads"] == 2  # the task held every CPU of the node
-    assert {r["key"] for r in store.list(plan.sweep_id)} == {t.key for t in plan.trials}
+    assert {t.key for t in plan.trials} <= {r["key"] for r in store.list(plan.sweep_id)}
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:3"])

@@ -13,7 +13,7 @@ from tests.conftest import TINY_YAML
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(workspace_url, tmp_path, monkeypatch,
+def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(workspace_url, tmp_path, monkeypatch, stable_timings,
                                                                           capsys):
     monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
     design = tmp_path / "tiny.yaml"
@@ -49,7 +49,7 @@ def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(works
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishes(tmp_path, capsys, monkeypatch):
+def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishes(tmp_path, capsys, monkeypatch, stable_timings):
     """The issue's case: at input 32 MixNet-S ends in a 1x1 map, so BatchNorm cannot train at batch 1."""
     monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
     ws = str(tmp_path / "ws.sqlite")

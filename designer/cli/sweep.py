@@ -179,7 +179,7 @@ def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: ar
     if plan.trial_s:
         print(f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
               f"per trial (median; includes building the model and warm-up)")
-    skipped = len(plan.trials) - plan.measured
+    skipped = len(plan.trials) - (plan.measured - plan.remeasured)  # re-measurements are extra rounds
     if skipped:
         print(f"{skipped} trials came from the store (an earlier run of this sweep)")
 
