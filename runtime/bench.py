@@ -11,7 +11,9 @@ next to its share of the FMA.
 The optimised build (`optimized=True`) is runtime.optimize with the settings that were fastest here
 (benchmarks/RESULTS_runtime.md): BN folded, squeeze-excitation spans fused, MixConv spans as one zero-padded
 grouped conv on CPU; on CUDA the MixConv form is chosen by timing both. `channels_last` applies to either
-build; `compile=True` adds torch.compile.
+build. `execution` (runtime.execution) says how the model runs while timed: eager, torchscript (the default
+for the optimised build on CPU), compiled (torch.compile) or cuda-graph (replays timed with CUDA events,
+runtime.cuda_graphs); the record states it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class BenchResult:
     mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
     params: int | None = None  # trainable parameters of the network measured (counted with the same shapes)
     backend: str = "torch"  # torch, onnxruntime, openvino (runtime.deploy.backends)
+    execution: str = "eager"  # eager, torchscript, compiled, cuda-graph (runtime.execution)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -128,9 +131,10 @@ def check_device_dtype(device: str, dtype: str) -> None:
 
 
 def prepare(network: Network, *, device: str = "cpu", dtype: str = "fp32", channels_last: bool = False,
-            optimized: bool = True, compile: bool = False,
+            optimized: bool = True, compile: bool = False, execution: str = "eager",
             shapes: tuple[Shape, ...] | None = None) -> torch.nn.Module:
-    """The model measure() times: eval mode, on the device, in the dtype.
+    """The model measure() times: eval mode, on the device, in the dtype, wrapped for its execution
+    (torchscript: FrozenModel, compiled: torch.compile; eager and cuda-graph: the model itself).
 
     The optimised build is runtime.optimize with BN folded, SE spans fused and MixConv spans as one
     zero-padded grouped conv on CPU (faster there than the split form in benchmarks/RESULTS_runtime.md), or
@@ -146,7 +150,13 @@ def prepare(network: Network, *, device: str = "cpu", dtype: str = "fp32", chann
     elif channels_last:
         model.set_channels_last()
     model = model.to(DTYPES[dtype])
-    return torch.compile(model, dynamic=False) if compile else model
+    if compile or execution == "compiled":
+        return torch.compile(model, dynamic=False)
+    if execution == "torchscript":
+        from runtime.optimize.build import FrozenModel
+
+        return FrozenModel(model)
+    return model
 
 
 def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
@@ -172,43 +182,56 @@ def timing_threads(batch: int, threads: int | None):
 def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: DType = "fp32",
             channels_last: bool = False, threads: int | None = None, optimized: bool = True,
             per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
-            backend: str = "torch", shapes: tuple[Shape, ...] | None = None) -> BenchResult:
+            backend: str = "torch", shapes: tuple[Shape, ...] | None = None, execution: str = "auto") -> BenchResult:
     """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved.
     `shapes`: infer_shapes(network) when the caller has them (shapes are computed once per network).
 
     `backend` other than torch runs the exported ONNX model in onnxruntime or OpenVINO (runtime.deploy.backends)
-    with the same timer and record; channels_last and compile are torch's own options there."""
+    with the same timer and record; channels_last, compile and execution are torch's own options there.
+    `execution`: runtime.execution ("auto": torchscript for the optimised build on CPU, else eager)."""
     if backend != "torch":
-        if channels_last or compile:
-            raise BenchError(f"channels_last and compile are options of the torch backend, not of {backend}")
+        if channels_last or compile or execution not in ("auto", "eager"):
+            raise BenchError(f"channels_last, compile and execution are options of the torch backend, not of "
+                             f"{backend}")
         from runtime.deploy.backends import measure_backend
 
         return measure_backend(network, backend=backend, device=device, batch=batch, dtype=dtype, threads=threads,
                                optimized=optimized, per_layer=per_layer, min_run_time=min_run_time)
+    from runtime.execution import resolve_execution
+
+    execution = resolve_execution(execution, device=device, optimized=optimized, compile=compile)
     with timing_threads(batch, threads) as threads:
         if shapes is None:  # once: the build, the FMA count and the per-layer table share it
             shapes = infer_shapes(network)
         model = prepare(network, device=device, dtype=dtype, channels_last=channels_last, optimized=optimized,
-                        compile=compile, shapes=shapes)
+                        execution=execution, shapes=shapes)
         x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # what a channels_last pipeline feeds
 
         @torch.no_grad()
         def run():
             return model(x)
 
-        for _ in range(3):
-            run()
-        m = _timer(run, threads, min_run_time)
+        if execution == "cuda-graph":
+            from runtime.cuda_graphs import capture, time_events
+
+            median_s, iqr_s = time_events(capture(model, x).replay, min_run_time)
+        else:
+            for _ in range(3):
+                run()
+            m = _timer(run, threads, min_run_time)
+            median_s, iqr_s = m.median, m.iqr
         cost = count(network, shapes)
         fma = cost.fma * batch
         layers = None
-        if per_layer:
-            eager = getattr(model, "_orig_mod", model)  # torch.compile's wrapper keeps the eager model
+        if per_layer:  # torch.compile's wrapper keeps the eager model as _orig_mod, FrozenModel as .model
+            eager = getattr(model, "_orig_mod", None) or getattr(model, "model", model)
             layers = time_layers(eager, x, threads, min_run_time)
         return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
                            dtype=dtype, optimized=optimized, channels_last=channels_last,
-                           median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median,
-                           per_layer=layers, params=cost.params)
+                           median_ms=median_s * 1e3, iqr_ms=iqr_s * 1e3, fma=fma, fma_per_s=fma / median_s,
+                           per_layer=layers, params=cost.params, execution=execution)
 
 
 @torch.no_grad()
