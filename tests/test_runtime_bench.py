@@ -23,7 +23,7 @@ from runtime import build_model, save_weights
 from runtime.bench import BenchError, measure
 
 KEYS = {"device", "device_name", "threads", "batch", "dtype", "optimized", "channels_last", "median_ms", "iqr_ms",
-        "fma", "fma_per_s", "per_layer", "mode", "params", "backend"}  # fmt: skip
+        "fma", "fma_per_s", "per_layer", "mode", "params", "backend", "execution"}  # fmt: skip
 LAYER_KEYS = {"index", "type", "ms", "time_share", "fma", "fma_share"}
 
 
@@ -108,6 +108,7 @@ def test_bench_cli_json_and_table(capsys) -> None:
     (["bench", "no-such-preset"], "neither a .cfg"),
     (["bench", "mixnet-s", "--device", "cuda"] if not torch.cuda.is_available() else ["bench", "x.yaml"],
      "no CUDA device" if not torch.cuda.is_available() else "x.yaml: no such file"),
+    (["bench", "mixnet-s", "--execution", "cuda-graph"], "execution cuda-graph needs a CUDA device"),
 ])  # fmt: skip
 def test_bench_cli_errors(capsys, argv: list[str], message: str) -> None:
     assert main(argv) == 2
