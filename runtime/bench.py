@@ -226,7 +226,8 @@ def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: 
         fma = cost.fma * batch
         layers = None
         if per_layer:  # torch.compile's wrapper keeps the eager model as _orig_mod, FrozenModel as .model
-            eager = getattr(model, "_orig_mod", None) or getattr(model, "model", model)
+            eager = getattr(model, "_orig_mod", model)
+            eager = getattr(eager, "model", eager)
             layers = time_layers(eager, x, threads, min_run_time)
         return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
                            dtype=dtype, optimized=optimized, channels_last=channels_last,
