@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rounds, args.batches = 1, [1]
     if args.min_run_time is None:
-        args.min_run_time = 0.3 if args.quick else (0.8 if args.device == "cpu" else 0.5)
+        args.min_run_time = 0.3 if args.quick else 0.5
     from designer.threads import configure
 
     omp = configure()  # before any child starts: the children inherit OMP_WAIT_POLICY
