@@ -16,7 +16,9 @@ each layer's share of the time next to its share of the FMA.
 The optimised build (`optimized=True`) is runtime.optimize with the settings that were fastest here
 (benchmarks/RESULTS_runtime.md): BN folded, squeeze-excitation spans fused, MixConv spans as one zero-padded
 grouped conv on CPU; on CUDA the MixConv form is chosen by timing both. `channels_last` applies to either
-build; `compile=True` adds torch.compile.
+build. `execution` (runtime.execution) says how the model runs while timed: eager, torchscript (the default
+for the optimised build on CPU), compiled (torch.compile) or cuda-graph (replays timed with CUDA events,
+runtime.cuda_graphs); the record states it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class BenchResult:
     load_during: float = 0.0  # ... and during it (this process's own CPU time subtracted)
     unstable: str | None = None  # designer.noise.verdict: why the figure may be unreliable, with the fix
     machine: dict | None = None  # designer.machine.fingerprint(device).to_json()
+    execution: str = "eager"  # eager, torchscript, compiled, cuda-graph (runtime.execution)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -126,9 +129,10 @@ def check_device_dtype(device: str | Device, dtype: str) -> Device:
 
 
 def prepare(network: Network, *, device: str | Device = "cpu", dtype: str = "fp32", channels_last: bool = False,
-            optimized: bool = True, compile: bool = False,
+            optimized: bool = True, compile: bool = False, execution: str = "eager",
             shapes: tuple[Shape, ...] | None = None) -> torch.nn.Module:
-    """The model measure() times: eval mode, on the device, in the dtype.
+    """The model measure() times: eval mode, on the device, in the dtype, wrapped for its execution
+    (torchscript: FrozenModel, compiled: torch.compile; eager and cuda-graph: the model itself).
 
     The optimised build is runtime.optimize with BN folded, SE spans fused and MixConv spans as one
     zero-padded grouped conv on CPU (faster there than the split form in benchmarks/RESULTS_runtime.md), or
@@ -144,7 +148,13 @@ def prepare(network: Network, *, device: str | Device = "cpu", dtype: str = "fp3
     elif channels_last:
         model.set_channels_last()
     model = model.to(DTYPES[dtype])
-    return torch.compile(model, dynamic=False) if compile else model
+    if compile or execution == "compiled":
+        return torch.compile(model, dynamic=False)
+    if execution == "torchscript":
+        from runtime.optimize.build import FrozenModel
+
+        return FrozenModel(model)
+    return model
 
 
 def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
@@ -171,15 +181,20 @@ class Timing:
         return spread(self.times)
 
 
-def time_runs(fn: Callable[[], Any], threads: int, min_run_time: float) -> Timing:
+def time_runs(fn: Callable[[], Any], threads: int, min_run_time: float, *,
+              sampler: Callable[..., tuple[float, ...]] | None = None) -> Timing:
     """Time `fn` with blocked_autorange for `min_run_time` s, then add single timed runs until there are
     designer.noise.MIN_RUNS (a call slower than the window gives blocked_autorange one block). Samples the cores
-    other processes keep busy just before (LOAD_SAMPLE_S) and during the timing (designer/load.py)."""
+    other processes keep busy just before (LOAD_SAMPLE_S) and during the timing (designer/load.py).
+    `sampler(fn, min_run_time)`, when given, takes the per-call samples instead (CUDA events for a graph replay:
+    runtime.cuda_graphs.event_samples, which takes at least MIN_RUNS itself)."""
     from designer import load
     from designer.noise import MIN_RUNS
 
     before = load.busy_cores(LOAD_SAMPLE_S)
     a = load.sample()
+    if sampler is not None:
+        return Timing(tuple(sampler(fn, min_run_time)), before, load.busy_between(a, load.sample()))
     m = _timer(fn, threads, min_run_time)
     times = list(m.times)
     per = max(1, int(m.number_per_run))
@@ -234,43 +249,58 @@ def timing_threads(batch: int, threads: int | None):
 def measure(network: Network, *, device: str | Device = "cpu", batch: int = 1, dtype: DType = "fp32",
             channels_last: bool = False, threads: int | None = None, optimized: bool = True,
             per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
-            backend: str = "torch", shapes: tuple[Shape, ...] | None = None) -> BenchResult:
+            backend: str = "torch", shapes: tuple[Shape, ...] | None = None, execution: str = "auto") -> BenchResult:
     """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved.
     `shapes`: infer_shapes(network) when the caller has them (shapes are computed once per network).
 
     `backend` other than torch runs the exported ONNX model in onnxruntime or OpenVINO (runtime.deploy.backends)
-    with the same timer and record; channels_last and compile are torch's own options there."""
+    with the same timer and record; channels_last, compile and execution are torch's own options there.
+    `execution`: runtime.execution ("auto": torchscript for the optimised build on CPU, else eager)."""
     if backend != "torch":
-        if channels_last or compile:
-            raise BenchError(f"channels_last and compile are options of the torch backend, not of {backend}")
+        if channels_last or compile or execution not in ("auto", "eager"):
+            raise BenchError(f"channels_last, compile and execution are options of the torch backend, not of "
+                             f"{backend}")
         from runtime.deploy.backends import measure_backend
 
         return measure_backend(network, backend=backend, device=device, batch=batch, dtype=dtype, threads=threads,
                                optimized=optimized, per_layer=per_layer, min_run_time=min_run_time)
+    from runtime.execution import resolve_execution
+
+    execution = resolve_execution(execution, device=device, optimized=optimized, compile=compile)
     with timing_threads(batch, threads) as threads:
         if shapes is None:  # once: the build, the FMA count and the per-layer table share it
             shapes = infer_shapes(network)
         dev = check_device_dtype(device, dtype)
         model = prepare(network, device=dev, dtype=dtype, channels_last=channels_last, optimized=optimized,
-                        compile=compile, shapes=shapes)
+                        execution=execution, shapes=shapes)
         x = torch.randn(batch, *network.input_shape, device=str(dev)).to(DTYPES[dtype])
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # what a channels_last pipeline feeds
 
         @torch.no_grad()
         def run():
             return model(x)
 
-        for _ in range(3):
-            run()
-        timed = timing_fields(time_runs(run, threads, min_run_time), device=dev, threads=threads)
+        if execution == "cuda-graph":
+            from runtime.cuda_graphs import capture, event_samples
+
+            timing = time_runs(capture(model, x).replay, threads, min_run_time, sampler=event_samples)
+        else:
+            for _ in range(3):
+                run()
+            timing = time_runs(run, threads, min_run_time)
+        timed = timing_fields(timing, device=dev, threads=threads)
         cost = count(network, shapes)
         fma = cost.fma * batch
         layers = None
-        if per_layer:
-            eager = getattr(model, "_orig_mod", model)  # torch.compile's wrapper keeps the eager model
+        if per_layer:  # torch.compile's wrapper keeps the eager model as _orig_mod, FrozenModel as .model
+            eager = getattr(model, "_orig_mod", model)
+            eager = getattr(eager, "model", eager)
             layers = time_layers(eager, x, threads, min_run_time)
         return BenchResult(device=str(dev), device_name=dev.name(), threads=threads, batch=batch, dtype=dtype,
                            optimized=optimized, channels_last=channels_last, fma=fma,
-                           fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, params=cost.params, **timed)
+                           fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, params=cost.params,
+                           execution=execution, **timed)
 
 
 @torch.no_grad()

@@ -7,6 +7,11 @@ load around them):
 
     zero_grad -> forward -> cross-entropy on the logits (random labels) -> backward -> SGD step (momentum 0.9)
 
+fp16 and bf16 train in mixed precision, as one trains in practice: fp32 weights and optimizer state, the
+forward pass and loss under torch.autocast in the half type, and for fp16 a torch.amp.GradScaler (the loss
+scaled before backward so small fp16 gradients do not flush to zero, unscaled before the step; bf16 has fp32's
+exponent range and needs none). The scaler's per-step inf/nan check is part of the timed iteration.
+
 It returns runtime.bench's BenchResult with mode="train": the median and IQR of one iteration in ms at `batch`
 (with its runs, load and verdict),
 `fma` = the counted forward multiply-adds of the batch and `fma_per_s` = fma / median (forward FMA per second
@@ -22,6 +27,8 @@ steps are not in any step, so the per-step times add up to somewhat less than th
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -39,12 +46,13 @@ MOMENTUM = 0.9
 
 def train_model(network: Network, *, device: str | Device = "cpu", dtype: str = "fp32",
                 channels_last: bool = False, shapes=None) -> DarknetModel:
-    """The model a training step runs: plain build in training mode, up to the logits, on device, in dtype."""
+    """The model a training step runs: plain build in training mode, up to the logits, on device, with fp32
+    weights (fp16 / bf16 are autocast around it, see the module docstring); `dtype` is checked for the device."""
     dev = check_device_dtype(device, dtype)
     if not any(L.type == "softmax" for L in network.layers):
         raise BenchError("a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
                          "(measure its inference latency instead, --mode infer)")
-    model = build_model(network, outputs=(logits_index(network),), shapes=shapes).to(str(dev)).to(DTYPES[dtype])
+    model = build_model(network, outputs=(logits_index(network),), shapes=shapes).to(str(dev))
     if channels_last:
         model.set_channels_last()
     return model.train()
@@ -59,18 +67,13 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
         torch.manual_seed(seed)
         dev = check_device_dtype(device, dtype)
         model = train_model(network, device=dev, dtype=dtype, channels_last=channels_last, shapes=shapes)
-        x = torch.randn(batch, *network.input_shape, device=str(dev)).to(DTYPES[dtype])
+        x = torch.randn(batch, *network.input_shape, device=str(dev))
         if channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         classes = model.shapes[model.outputs[0]].outputs
         y = torch.randint(0, classes, (batch,), device=str(dev))
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
-
-        def step() -> None:
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x).flatten(1).float(), y)
-            loss.backward()
-            opt.step()
+        step = sgd_step(model, opt, x, y, device=str(dev), dtype=dtype)
 
         try:
             step()  # oneDNN / cuDNN choose kernels, SGD creates its momentum buffers; blocked_autorange's
@@ -80,11 +83,37 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
         timed = timing_fields(time_runs(step, threads, min_run_time), device=dev, threads=threads)
         cost = count(network, model.shapes)
         fma = cost.fma * batch  # the forward pass's multiply-adds (backward does about twice as many more)
-        layers = time_layers_train(model, x, threads, min_run_time) if per_layer else None
+        layers = None
+        if per_layer:
+            half = DTYPES[dtype] if dtype != "fp32" else None
+            with torch.autocast(dev.kind, dtype=half, enabled=half is not None):
+                layers = time_layers_train(model, x, threads, min_run_time)
         return BenchResult(device=str(dev), device_name=dev.name(), threads=threads, batch=batch, dtype=dtype,
                            optimized=False, channels_last=channels_last, fma=fma,
                            fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, mode="train",
                            params=cost.params, **timed)
+
+
+def sgd_step(model: DarknetModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+             device: str, dtype: str) -> Callable[[], None]:
+    """One training iteration as a callable: fp32, or autocast to fp16 / bf16 (fp16 with a GradScaler)."""
+    device_type = torch.device(device).type
+    half = DTYPES[dtype] if dtype != "fp32" else None
+    scaler = torch.amp.GradScaler(device_type) if dtype == "fp16" else None
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type, dtype=half, enabled=half is not None):
+            loss = F.cross_entropy(model(x).flatten(1).float(), y)
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)  # skipped (and the scale lowered) when a gradient is inf/nan
+            scaler.update()
+
+    return step
 
 
 def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,

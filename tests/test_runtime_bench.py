@@ -25,7 +25,7 @@ from runtime import build_model, save_weights
 from runtime.bench import BenchError, measure
 
 KEYS = {"device", "device_name", "threads", "batch", "dtype", "optimized", "channels_last", "median_ms", "iqr_ms",
-        "fma", "fma_per_s", "per_layer", "mode", "params", "backend",
+        "fma", "fma_per_s", "per_layer", "mode", "params", "backend", "execution",
         "runs", "load_before", "load_during", "unstable", "machine"}  # fmt: skip
 LAYER_KEYS = {"index", "type", "ms", "time_share", "fma", "fma_share"}
 
@@ -140,6 +140,7 @@ def test_bench_cli_warns_when_unstable(capsys, monkeypatch) -> None:
     (["predict", "mixnet-s", "x.png", "--weights", "w", "--threads", "-1"], "below the minimum 1"),
     (["sweep", "mixnet-s", "--vary", "size=32", "--threads", "-2"], "below the minimum 1"),
     (["bench", "mixnet-s", "--device", "gpu"], "device 'gpu': use cpu, cuda or cuda:N"),
+    (["bench", "mixnet-s", "--execution", "cuda-graph"], "execution cuda-graph needs a CUDA device"),
 ])  # fmt: skip
 def test_bench_cli_errors(capsys, argv: list[str], message: str) -> None:
     assert main(argv) == 2

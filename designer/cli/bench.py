@@ -71,7 +71,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results = [measure(network, device=device, batch=b, dtype=args.dtype,
                            channels_last=args.channels_last, threads=threads_for_run(args.threads), optimized=not args.plain,
                            per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
-                           backend=args.backend, shapes=shapes)
+                           backend=args.backend, shapes=shapes, execution=args.execution)
                    for b in args.batch]
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
@@ -84,7 +84,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"({r0.device_name}), "
           f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
           f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
-          f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
+          f"{', channels_last' if r0.channels_last else ''}"
+          f"{f', {r0.execution} execution' if r0.backend == 'torch' and r0.mode == 'infer' else ''}")
     print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'ms/image':>9}  {'GFMA/s':>8}  "
           f"{'load before/during':>18}")
     for r in results:
@@ -178,7 +179,11 @@ def register(subparsers) -> None:
     s.add_argument("--per-layer", action="store_true", help="also time each layer: slowest layers, time vs FMA")
     s.add_argument("--top", type=int, default=15, help="layers shown with --per-layer")
     s.add_argument("--plain", action="store_true", help="measure the plain build (no BN folding / fusion)")
-    s.add_argument("--compile", action="store_true", help="torch.compile the model first (slow to compile)")
+    s.add_argument("--execution", choices=("auto", "eager", "torchscript", "compiled", "cuda-graph"), default="auto",
+                   help="how the model runs while timed: eager Python runner, torchscript (traced + frozen), "
+                        "compiled (torch.compile), cuda-graph (CUDA only: one graph replay per pass); auto = "
+                        "torchscript for the optimised build on cpu, else eager")
+    s.add_argument("--compile", action="store_true", help="torch.compile the model first (= --execution compiled)")
     s.add_argument("--json", action="store_true", help="print runtime.bench's JSON instead of a table")
     add_overrides(s)
     s.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timed runs per measurement")

@@ -173,7 +173,7 @@ def bench_row(r: Mapping[str, Any], *, design_name: str, source: str, cfg_text: 
         iqr_ms=float(r.get("iqr_ms") or 0.0), fma=fma,
         fma_per_s=r.get("fma_per_s") or ((fma / (median / 1e3)) if fma and median else None),
         params=r.get("params"), per_layer=r.get("per_layer"),
-        settings={**{k: r[k] for k in ("optimized", "channels_last", "mode") if k in r}, **(settings or {})},
+        settings={**{k: r[k] for k in ("optimized", "channels_last", "mode", "execution") if k in r}, **(settings or {})},
         machine_key=key, machine=machine, runs=int(runs) if runs is not None else None,
         load_before=r.get("load_before"), load_during=r.get("load_during"), unstable=r.get("unstable") or None,
         versions=library_versions(), source=source)
