@@ -94,7 +94,8 @@ ABLATION = {  # name -> (runtime.optimize options or None for the plain build, c
 
 def ablation(args: argparse.Namespace) -> None:
     """Which optimisation helps: each step added in turn, timed in turn with the plain build (batch 1)."""
-    from runtime import build_model, optimize
+    from runtime import build_model
+    from runtime.optimize import optimize
 
     print(f"ablation, batch {args.batches.split(',')[0]}: ratio = variant / plain per repetition, median (min-max)")
     for name in args.nets.split(","):

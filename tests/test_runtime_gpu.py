@@ -10,7 +10,8 @@ import torch
 
 import designer
 from designer.cfg import with_net
-from runtime import build_model, optimize, randomize_bn
+from runtime import build_model, randomize_bn
+from runtime.optimize import optimize
 from runtime.bench import measure
 
 pytestmark = [

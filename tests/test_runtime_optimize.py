@@ -9,7 +9,8 @@ import torch
 
 import designer
 from designer.cfg import with_net
-from runtime import build_model, optimize, randomize_bn
+from runtime import build_model, randomize_bn
+from runtime.optimize import optimize
 from runtime.layers.merge import RouteLayer
 from runtime.optimize.build import FrozenModel
 from runtime.optimize.mixconv import MixConvLayer, find_mixconv
