@@ -116,15 +116,21 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
     import torch
 
     from runtime.bench import DTYPES, prepare, time_steps, timing_threads
+    from runtime.execution import resolve_execution
+    from runtime.optimize.build import FrozenModel
 
     with timing_threads(setting.batch, setting.threads):
         model = prepare(network, device=setting.device, dtype=setting.dtype, optimized=True, shapes=shapes)
         x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
         cuda = setting.device.startswith("cuda")
+        # the whole pass as `mixdesign bench` times it by default (traced and frozen on CPU: no Python between
+        # steps); the steps themselves can only be timed one by one in the eager model
+        whole = FrozenModel(model) if resolve_execution("auto", device=setting.device, optimized=True) == \
+            "torchscript" else model
 
         @torch.no_grad()
         def run():
-            return model(x)
+            return whole(x)
 
         for _ in range(3):
             run()

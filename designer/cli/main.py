@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run(args: argparse.Namespace) -> int:
+    from designer.cli.options import check_run_options
+
+    check_run_options(args)  # --threads and --device of every command, one line each
+    return args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -193,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
         configure()  # OpenMP waiting, before the subcommand imports torch (designer/threads.py)
     try:
-        return run_command(f"mixdesign {args.command}", lambda: args.func(args))
+        return run_command(f"mixdesign {args.command}", lambda: _run(args))
     except BrokenPipeError:  # `mixdesign stats x --layers | head`
         sys.stderr.close()
         return 0

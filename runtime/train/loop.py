@@ -28,6 +28,7 @@ from designer.cfg import emit_cfg, parse_cfg
 from designer.edits import logits_index, prepare_network
 from designer.errors import EditError
 from designer.files import atomic_write_text
+from designer.memory import check_fits
 from runtime.train.checkpoints import RunFiles, save_checkpoint, write_metrics
 from runtime.train.data import Split, load_dataset
 
@@ -93,8 +94,21 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
 
     `split` passes an already loaded train/val split (to train two designs on the same data). Returns
     after the last epoch, or early (stopped=True) when `stop` is set or on KeyboardInterrupt; files written
-    up to then stay complete.
+    up to then stay complete. Refuses (designer/memory.py, training estimate) what would not fit on the device.
+    torch's thread count, which the run sets (designer.threads policy), is restored when it returns: it is
+    process-wide, and the app measures latency in the same process afterwards.
     """
+    import torch
+
+    old_threads = torch.get_num_threads()
+    try:
+        return _train(network, cfg, on_epoch=on_epoch, stop=stop, progress=progress, split=split)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None,
+           stop: threading.Event | None, progress: bool, split: Split | None) -> TrainResult:
     import torch
     import torch.nn.functional as F
     from torch.utils.data.distributed import DistributedSampler
@@ -110,6 +124,7 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
         split = load_dataset(cfg.data, cfg.size, _channels(network), cfg.val_fraction, cfg.seed)
     classes = split.classes
     network = prepare_network(network, cfg.size, len(classes))
+    check_fits(network, cfg.batch, training=True, device=cfg.device)  # before torch allocates
     cfg_text = emit_cfg(network)
     trained = parse_cfg(cfg_text)  # train what darknet reads, not the in-memory IR
     files = RunFiles(Path(cfg.out_dir))

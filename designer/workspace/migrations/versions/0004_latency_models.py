@@ -3,7 +3,7 @@ setting (backend, device, threads, batch, dtype, mode); the fitted numbers, held
 as JSON.
 
 Revision ID: 0004
-Revises: 0002 (to be relinked after revision 0003 when both land)
+Revises: 0003
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
