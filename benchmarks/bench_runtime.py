@@ -5,8 +5,8 @@ torch.utils.benchmark (blocked_autorange), so that a load change on the machine 
 - plain: what build_model gives (conv + BatchNorm + activation modules, routes as slices and concatenations);
 - optimised: runtime.bench.prepare(optimized=True, channels_last=True) = runtime.optimize with BN folded, SE
   spans fused, each MixConv span as one zero-padded grouped conv, NHWC (what `measure` runs, ready at once);
-- frozen: the same optimised model traced, torch.jit.freeze'd and optimize_for_inference'd (runtime.optimize
-  freeze=True);
+- frozen: the same optimised model traced and torch.jit.freeze'd (runtime.optimize freeze=True: what `measure`
+  times on CPU by default, execution "torchscript");
 - compiled: the same optimised model through torch.compile (minutes of compilation per network and batch).
 Warm-up before timing: every build runs for --warmup seconds (at least 5 calls; CUDA synchronised), then one
 whole round of timings over all builds is run and discarded, so that neither kernel selection / compilation nor
@@ -94,7 +94,8 @@ ABLATION = {  # name -> (runtime.optimize options or None for the plain build, c
 
 def ablation(args: argparse.Namespace) -> None:
     """Which optimisation helps: each step added in turn, timed in turn with the plain build (batch 1)."""
-    from runtime import build_model, optimize
+    from runtime import build_model
+    from runtime.optimize import optimize
 
     print(f"ablation, batch {args.batches.split(',')[0]}: ratio = variant / plain per repetition, median (min-max)")
     for name in args.nets.split(","):

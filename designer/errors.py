@@ -7,7 +7,7 @@
 Subclasses: CfgError (cfg text, designer.ir), DesignError (designer.spec), DesignFormatError (design YAML and
 block strings, designer.design_io), SourceError (what a command-line SOURCE names, designer.cli.sources),
 WeightsError (runtime.weights), BenchError (runtime.bench), DataError (runtime.train.data), DeviceError
-(runtime.train.distributed), BundleError (runtime.bundle.check), OutputError (a file or folder that cannot be
+(designer.machine), BundleError (runtime.bundle.check), OutputError (a file or folder that cannot be
 written, designer.files), EditError (a network edit for training or bundling, designer.edits and
 designer.yolo_head). The command line reports them all in one place, designer/cli/errors.py.
 """

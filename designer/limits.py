@@ -1,4 +1,5 @@
-"""The sane range of every design value, checked where the value enters (spec.validate, the CLI overrides).
+"""The sane range of every design value and run setting, checked where the value enters (spec.validate, the CLI
+overrides, --threads).
 
 One table: name -> (lowest, highest, what it is, the fix). A value must be a finite number inside the range;
 `value_problem` says why not, naming the limit and the fix. Above these limits nothing is wrong in principle,
@@ -20,6 +21,7 @@ class Limit(NamedTuple):
 
 
 MAX_SIZE = 4096
+MAX_THREADS = 1024  # more intra-op threads than any CPU this tool targets has cores
 LIMITS: dict[str, Limit] = {
     "width_mult": Limit(0.1, 4.0, "width multiplier", "use --width-mult between 0.1 and 4 (EfficientNet-B7 is 2.0)"),
     "depth_mult": Limit(0.1, 4.0, "depth multiplier", "use --depth-mult between 0.1 and 4 (EfficientNet-B7 is 3.1)"),
@@ -39,6 +41,8 @@ LIMITS: dict[str, Limit] = {
     "se_ratio": Limit(0, 1, "SE ratio", "use an SE ratio from 0 (no SE) to 1"),
     "groups": Limit(1, 64, "group count", "use 1 to 64 groups"),
     "dropout": Limit(0, 0.99, "dropout", "use a dropout probability in [0, 1)"),
+    "threads": Limit(1, MAX_THREADS, "thread count", f"use --threads between 1 and {MAX_THREADS}, at most the "
+                                                     "cores this machine has (mixdesign bench --help says how many)"),
 }
 
 

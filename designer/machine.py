@@ -11,8 +11,12 @@ OpenVINO, numpy). Versions are read from the installed package metadata, so fing
 `Fingerprint.key` is a short stable hash of all of it: the machine part of a sweep's trial key and of the
 workspace's measurement filters.
 
-torch-free: parsing a device and fingerprinting a CPU run import nothing heavy; a CUDA fingerprint reads the
-GPU through torch, which a CUDA run has loaded anyway.
+`Device` also says what the device has: its name, whether this machine has it (`require`, a DeviceError naming
+what it has instead) and its free memory (`free_bytes`: the host's available RAM for the CPU,
+torch.cuda.mem_get_info for a CUDA device), which designer/memory.py compares its estimate with.
+
+torch-free: parsing a device, fingerprinting a CPU run and reading host memory import nothing heavy; whatever
+asks a CUDA device (its name, presence, memory) imports torch, which a CUDA run has loaded anyway.
 """
 
 from __future__ import annotations
@@ -61,6 +65,57 @@ class Device:
     def __str__(self) -> str:
         """The canonical spelling: `cpu` or `cuda:N` (what torch.device accepts and what records store)."""
         return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+
+    def require(self) -> Device:
+        """This device, when this machine has it; else a DeviceError saying what it has (CUDA: imports torch)."""
+        if self.is_cuda:
+            import torch
+
+            if not torch.cuda.is_available():
+                raise DeviceError(f"device {self}: torch sees no CUDA device here (torch.cuda.is_available() is "
+                                  "False); use --device cpu")
+            n = torch.cuda.device_count()
+            if self.index >= n:
+                raise DeviceError(f"device {self}: torch sees {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+        return self
+
+    def name(self) -> str:
+        """The CPU's model name, or the CUDA device's name (which must exist)."""
+        if not self.is_cuda:
+            return cpu_name()
+        import torch
+
+        return torch.cuda.get_device_name(self.require().index)
+
+    def free_bytes(self) -> int | None:
+        """Memory free for a new allocation on this device: the host's available RAM for the CPU
+        (host_free_bytes), the device's free memory for CUDA (torch.cuda.mem_get_info); None if unknown."""
+        if not self.is_cuda:
+            return host_free_bytes()
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(self.require().index)
+        return int(free)
+
+    @property
+    def memory_name(self) -> str:
+        """Where free_bytes is free, for messages: `RAM` or `memory on cuda:N`."""
+        return f"memory on {self}" if self.is_cuda else "RAM"
+
+
+def host_free_bytes() -> int | None:
+    """Free host memory for a new allocation: MemAvailable (Linux), else free physical pages; None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def usable_cores() -> int:
@@ -134,7 +189,7 @@ class Fingerprint:
 def _cuda_identity(device: Device) -> tuple[str, str]:
     import torch
 
-    name = torch.cuda.get_device_name(device.index or 0)
+    name = device.name()
     driver = _nvidia_driver() or "unknown driver"
     return name, f"{driver}, CUDA {torch.version.cuda}"
 

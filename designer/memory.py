@@ -5,18 +5,20 @@ The estimate (float32, 4 bytes a value):
                                                                       once their last reader has run)
     training   params x 4 (weights, gradients, momentum, copy) + every layer's output x batch x 3
                (the output, its gradient and what autograd saves)
-compared with the machine's available memory (MemAvailable in /proc/meminfo; os.sysconf elsewhere).
-`check_fits` raises MemoryEstimateError (a MixdesignError) with both figures and the fix, so `bench`, `train`,
-`predict` and the app refuse a design that would die inside torch's allocator.
+compared with the free memory of the device the network will run on (designer.machine.Device.free_bytes: the
+host's available RAM for the CPU, the GPU's own free memory for CUDA). `check_fits` raises MemoryEstimateError
+(a MixdesignError) with both figures and the fix, so every path that builds a network (`bench`, `train`,
+`predict`, sweep trials, the app's Latency / Quick-train / Explore jobs) refuses a design that would die inside
+torch's allocator, using the training estimate wherever a training step runs.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from designer.errors import MixdesignError
 from designer.ir import Network
+from designer.machine import Device
 
 BYTES = 4  # float32
 TRAIN_ACTIVATION_FACTOR = 3
@@ -51,21 +53,6 @@ def estimate(network: Network, batch: int = 1, training: bool = False, shapes=No
     return MemoryEstimate(c.params_stored * BYTES, acts * batch * BYTES)
 
 
-def available_bytes() -> int | None:
-    """Free memory for a new allocation: MemAvailable (Linux), else free physical pages; None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _fmt(n: int) -> str:
     for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if n >= div:
@@ -74,11 +61,13 @@ def _fmt(n: int) -> str:
 
 
 def check_fits(network: Network, batch: int = 1, training: bool = False, limit: int | None = None,
-               shapes=None) -> MemoryEstimate:
-    """Raise MemoryEstimateError when the estimate exceeds `limit` bytes (default: 90 % of available memory)."""
+               shapes=None, device: str | Device = "cpu") -> MemoryEstimate:
+    """Raise MemoryEstimateError when the estimate exceeds `limit` bytes (default: 90 % of what `device` has
+    free: host RAM for the CPU, the GPU's memory for CUDA; a CUDA device this machine lacks is a DeviceError)."""
     est = estimate(network, batch, training, shapes)
+    dev = Device.parse(device)
     if limit is None:
-        free = available_bytes()
+        free = dev.free_bytes()
         if free is None:
             return est
         limit = int(free * HEADROOM)
@@ -88,5 +77,5 @@ def check_fits(network: Network, batch: int = 1, training: bool = False, limit: 
         raise MemoryEstimateError(
             f"{what} at batch {batch} and input {w}x{h}x{c} needs about {_fmt(est.total)} "
             f"(weights {_fmt(est.params_bytes)}, activations {_fmt(est.activation_bytes)}); "
-            f"{_fmt(limit)} is free. Fix: use a smaller --batch, --size or --width-mult")
+            f"{_fmt(limit)} of {dev.memory_name} is free. Fix: use a smaller --batch, --size or --width-mult")
     return est

@@ -3,7 +3,10 @@ inference optimisation and latency measurement.
 
     model = build_model(designer.parse_cfg("net.cfg"))   # plain build, eval mode
     load_weights(model, "net.weights")
-    fast = optimize(model)                                # BN folded, fused MixConv, ...
+    fast = runtime.optimize.optimize(model)               # BN folded, fused MixConv, ...
+
+`runtime.optimize` is the optimisation package (its `optimize` function: `from runtime.optimize import optimize`);
+a lazy function of the same name here would be replaced by the package whenever the package is imported first.
 
 The public names are loaded on first use (PEP 562), so `import designer.cli.bench` (what `mixdesign` does to
 register its subcommands) does not import torch; `from runtime import build_model` does.
@@ -18,7 +21,6 @@ _EXPORTS = {
     "DarknetModel": "runtime.model",
     "build_model": "runtime.model",
     "randomize_bn": "runtime.model",
-    "optimize": "runtime.optimize.build",
     "WeightsError": "runtime.weights",
     "load_weights": "runtime.weights",
     "save_weights": "runtime.weights",

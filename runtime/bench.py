@@ -2,37 +2,42 @@
 
 `measure(network, ...)` builds the model from the IR (random weights: latency does not depend on their
 values), warms it up (oneDNN / cuDNN pick and build kernels on the first calls), then times whole forward
-passes with `Timer.blocked_autorange` (which synchronises CUDA and sets the thread count). It reports the
-median and interquartile range in ms, the network's FMA (designer.count: one fused multiply-add = 1, batch
-included) and the multiply-adds per second achieved. With `per_layer`, each step of the eager model is timed
-alone on its real inputs during two forward sweeps (best of the two), giving each layer's share of the time
-next to its share of the FMA.
+passes with `Timer.blocked_autorange` (which synchronises CUDA and sets the thread count), topped up to at
+least designer.noise.MIN_RUNS timed runs (a slow step gets one block of one call from blocked_autorange). It
+reports the median and interquartile range in ms and how many runs they rest on, the cores other processes kept
+busy just before and during the timing (designer/load.py), the verdict on both (designer/noise.py: `unstable`,
+the reason and the fix, or None), the machine (designer.machine.fingerprint), the network's FMA
+(designer.count: one fused multiply-add = 1, batch included) and the multiply-adds per second achieved.
+`time_runs` and `timing_fields` are that timing and record for every measurement: torch here, the training
+step (runtime/train_step.py) and onnxruntime / OpenVINO (runtime/deploy/backends.py). With `per_layer`, each
+step of the eager model is timed alone on its real inputs during two forward sweeps (best of the two), giving
+each layer's share of the time next to its share of the FMA.
 
 The optimised build (`optimized=True`) is runtime.optimize with the settings that were fastest here
 (benchmarks/RESULTS_runtime.md): BN folded, squeeze-excitation spans fused, MixConv spans as one zero-padded
 grouped conv on CPU; on CUDA the MixConv form is chosen by timing both. `channels_last` applies to either
-build; `compile=True` adds torch.compile.
+build. `execution` (runtime.execution) says how the model runs while timed: eager, torchscript (the default
+for the optimised build on CPU), compiled (torch.compile) or cuda-graph (replays timed with CUDA events,
+runtime.cuda_graphs); the record states it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import platform
-import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Callable, Literal
 
 import torch
 from torch.utils import benchmark
+from torch.utils.benchmark.utils.timer import timer as synced_clock
 
 from designer.cost import count
 from designer.errors import MixdesignError
 from designer.ir import Network
+from designer.machine import Device, fingerprint, usable_cores
 from designer.shapes import Shape, infer_shapes
 from runtime.model import DarknetModel, PlannedStep, build_model
 
-Device = Literal["cpu", "cuda"]
 DType = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -68,6 +73,12 @@ class BenchResult:
     mode: str = "infer"  # "infer": one forward pass; "train": one training step (runtime/train_step.py)
     params: int | None = None  # trainable parameters of the network measured (counted with the same shapes)
     backend: str = "torch"  # torch, onnxruntime, openvino (runtime.deploy.backends)
+    runs: int = 0  # timed runs the median and IQR rest on (at least designer.noise.MIN_RUNS)
+    load_before: float = 0.0  # cores other processes kept busy just before the timing (designer/load.py)
+    load_during: float = 0.0  # ... and during it (this process's own CPU time subtracted)
+    unstable: str | None = None  # designer.noise.verdict: why the figure may be unreliable, with the fix
+    machine: dict | None = None  # designer.machine.fingerprint(device).to_json()
+    execution: str = "eager"  # eager, torchscript, compiled, cuda-graph (runtime.execution)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -95,30 +106,18 @@ def tune_cpu_allocator() -> bool:
         return False
 
 
-def device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(device)
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def device_name(device: str | Device) -> str:
+    """The CPU's model or the CUDA device's name (designer.machine.Device.name)."""
+    return Device.parse(device).name()
 
 
-def check_device_dtype(device: str, dtype: str) -> None:
-    """Raise BenchError with the reason when `dtype` cannot run on `device` in this torch build."""
+def check_device_dtype(device: str | Device, dtype: str) -> Device:
+    """The device, when this machine has it (else designer.machine.DeviceError) and `dtype` runs on it in this
+    torch build (else BenchError with the reason)."""
     if dtype not in DTYPES:
         raise BenchError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError(f"device {device}: torch sees no CUDA device here (torch.cuda.is_available() is False)")
-    if device not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
-        raise BenchError(f"device {device!r} is not cpu, cuda or cuda:N")
-    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
-        raise BenchError(f"device {device}: torch sees {torch.cuda.device_count()} CUDA device(s)")
-    if device == "cpu" and dtype == "fp16":
+    dev = Device.parse(device).require()
+    if not dev.is_cuda and dtype == "fp16":
         try:
             with torch.no_grad():
                 torch.nn.functional.conv2d(torch.ones(1, 2, 4, 4, dtype=torch.float16),
@@ -126,43 +125,120 @@ def check_device_dtype(device: str, dtype: str) -> None:
         except RuntimeError as e:
             raise BenchError(f"fp16 convolution is not supported on CPU by this torch build ({e}); "
                              "use bf16 or fp32 on CPU, or fp16 on cuda") from None
+    return dev
 
 
-def prepare(network: Network, *, device: str = "cpu", dtype: str = "fp32", channels_last: bool = False,
-            optimized: bool = True, compile: bool = False,
+def prepare(network: Network, *, device: str | Device = "cpu", dtype: str = "fp32", channels_last: bool = False,
+            optimized: bool = True, compile: bool = False, execution: str = "eager",
             shapes: tuple[Shape, ...] | None = None) -> torch.nn.Module:
-    """The model measure() times: eval mode, on the device, in the dtype.
+    """The model measure() times: eval mode, on the device, in the dtype, wrapped for its execution
+    (torchscript: FrozenModel, compiled: torch.compile; eager and cuda-graph: the model itself).
 
     The optimised build is runtime.optimize with BN folded, SE spans fused and MixConv spans as one
     zero-padded grouped conv on CPU (faster there than the split form in benchmarks/RESULTS_runtime.md), or
     whichever form times faster on CUDA. `compile` adds torch.compile (minutes of compilation on a small CPU).
     `shapes`: infer_shapes(network) when the caller has it (shapes are computed once per network).
     """
-    check_device_dtype(device, dtype)
-    model = build_model(network, shapes=shapes).to(device)
+    dev = check_device_dtype(device, dtype)
+    model = build_model(network, shapes=shapes).to(str(dev))
     if optimized:
         from runtime.optimize.build import optimize
 
-        model = optimize(model, mixconv="padded" if device == "cpu" else "auto", channels_last=channels_last)
+        model = optimize(model, mixconv="auto" if dev.is_cuda else "padded", channels_last=channels_last)
     elif channels_last:
         model.set_channels_last()
     model = model.to(DTYPES[dtype])
-    return torch.compile(model, dynamic=False) if compile else model
+    if compile or execution == "compiled":
+        return torch.compile(model, dynamic=False)
+    if execution == "torchscript":
+        from runtime.optimize.build import FrozenModel
+
+        return FrozenModel(model)
+    return model
 
 
 def _timer(fn, threads: int, min_run_time: float) -> benchmark.Measurement:
+    """blocked_autorange as it is (the per-layer windows, where a few runs per step are enough)."""
     t = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
     return t.blocked_autorange(min_run_time=min_run_time)
 
 
+LOAD_SAMPLE_S = 0.1  # the look at the machine just before a timing: 10 clock ticks per core at 100 Hz
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A whole measurement's timed runs (seconds per call) and the load around them."""
+
+    times: tuple[float, ...]
+    load_before: float
+    load_during: float
+
+    @property
+    def spread(self):
+        from designer.noise import spread
+
+        return spread(self.times)
+
+
+def time_runs(fn: Callable[[], Any], threads: int, min_run_time: float, *,
+              sampler: Callable[..., tuple[float, ...]] | None = None) -> Timing:
+    """Time `fn` with blocked_autorange for `min_run_time` s, then add single timed runs until there are
+    designer.noise.MIN_RUNS (a call slower than the window gives blocked_autorange one block). Samples the cores
+    other processes keep busy just before (LOAD_SAMPLE_S) and during the timing (designer/load.py).
+    `sampler(fn, min_run_time)`, when given, takes the per-call samples instead (CUDA events for a graph replay:
+    runtime.cuda_graphs.event_samples, which takes at least MIN_RUNS itself)."""
+    from designer import load
+    from designer.noise import MIN_RUNS
+
+    before = load.busy_cores(LOAD_SAMPLE_S)
+    a = load.sample()
+    if sampler is not None:
+        return Timing(tuple(sampler(fn, min_run_time)), before, load.busy_between(a, load.sample()))
+    m = _timer(fn, threads, min_run_time)
+    times = list(m.times)
+    per = max(1, int(m.number_per_run))
+    while len(times) < MIN_RUNS:
+        t0 = synced_clock()  # synchronises CUDA, as the Timer's own clock does
+        for _ in range(per):
+            fn()
+        times.append((synced_clock() - t0) / per)
+    return Timing(tuple(times), before, load.busy_between(a, load.sample()))
+
+
+def timing_fields(timing: Timing, *, device: str | Device, threads: int) -> dict[str, Any]:
+    """The BenchResult fields every measurement fills from its Timing: median_ms, iqr_ms, runs, load_before,
+    load_during, unstable (designer.noise.verdict; a CUDA run counts as one CPU thread) and machine."""
+    from designer.noise import verdict
+
+    dev = Device.parse(device)
+    s = timing.spread
+    cpu_threads = 1 if dev.is_cuda else threads
+    why = verdict(median=s.median, iqr=s.iqr, runs=s.runs, load_before=timing.load_before,
+                  load_during=timing.load_during, threads=cpu_threads, cores=usable_cores())
+    return {"median_ms": s.median * 1e3, "iqr_ms": s.iqr * 1e3, "runs": s.runs,
+            "load_before": round(timing.load_before, 2), "load_during": round(timing.load_during, 2),
+            "unstable": why, "machine": fingerprint(dev).to_json()}
+
+
+def check_threads(threads: int | None) -> None:
+    """An explicit thread count inside designer.limits (BenchError naming the limit); None is the default."""
+    from designer.limits import value_problem
+
+    problem = None if threads is None else value_problem("threads", threads)
+    if problem:
+        raise BenchError(problem)
+
+
 @contextlib.contextmanager
 def timing_threads(batch: int, threads: int | None):
-    """Check the batch, set torch's thread count for a measurement (default: the current one) and yield it;
-    restore the previous count afterwards."""
+    """Check the batch and thread count, set torch's thread count for a measurement (default: the current one)
+    and yield it; restore the previous count afterwards."""
     if batch < 1:
         raise BenchError(f"batch must be at least 1, got {batch}")
+    check_threads(threads)
     old_threads = torch.get_num_threads()
-    threads = int(threads or old_threads)
+    threads = int(threads if threads is not None else old_threads)
     torch.set_num_threads(threads)
     try:
         yield threads
@@ -170,46 +246,61 @@ def timing_threads(batch: int, threads: int | None):
         torch.set_num_threads(old_threads)
 
 
-def measure(network: Network, *, device: Device = "cpu", batch: int = 1, dtype: DType = "fp32",
+def measure(network: Network, *, device: str | Device = "cpu", batch: int = 1, dtype: DType = "fp32",
             channels_last: bool = False, threads: int | None = None, optimized: bool = True,
             per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
-            backend: str = "torch", shapes: tuple[Shape, ...] | None = None) -> BenchResult:
+            backend: str = "torch", shapes: tuple[Shape, ...] | None = None, execution: str = "auto") -> BenchResult:
     """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved.
     `shapes`: infer_shapes(network) when the caller has them (shapes are computed once per network).
 
     `backend` other than torch runs the exported ONNX model in onnxruntime or OpenVINO (runtime.deploy.backends)
-    with the same timer and record; channels_last and compile are torch's own options there."""
+    with the same timer and record; channels_last, compile and execution are torch's own options there.
+    `execution`: runtime.execution ("auto": torchscript for the optimised build on CPU, else eager)."""
     if backend != "torch":
-        if channels_last or compile:
-            raise BenchError(f"channels_last and compile are options of the torch backend, not of {backend}")
+        if channels_last or compile or execution not in ("auto", "eager"):
+            raise BenchError(f"channels_last, compile and execution are options of the torch backend, not of "
+                             f"{backend}")
         from runtime.deploy.backends import measure_backend
 
         return measure_backend(network, backend=backend, device=device, batch=batch, dtype=dtype, threads=threads,
                                optimized=optimized, per_layer=per_layer, min_run_time=min_run_time)
+    from runtime.execution import resolve_execution
+
+    execution = resolve_execution(execution, device=device, optimized=optimized, compile=compile)
     with timing_threads(batch, threads) as threads:
         if shapes is None:  # once: the build, the FMA count and the per-layer table share it
             shapes = infer_shapes(network)
-        model = prepare(network, device=device, dtype=dtype, channels_last=channels_last, optimized=optimized,
-                        compile=compile, shapes=shapes)
-        x = torch.randn(batch, *network.input_shape, device=device).to(DTYPES[dtype])
+        dev = check_device_dtype(device, dtype)
+        model = prepare(network, device=dev, dtype=dtype, channels_last=channels_last, optimized=optimized,
+                        execution=execution, shapes=shapes)
+        x = torch.randn(batch, *network.input_shape, device=str(dev)).to(DTYPES[dtype])
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # what a channels_last pipeline feeds
 
         @torch.no_grad()
         def run():
             return model(x)
 
-        for _ in range(3):
-            run()
-        m = _timer(run, threads, min_run_time)
+        if execution == "cuda-graph":
+            from runtime.cuda_graphs import capture, event_samples
+
+            timing = time_runs(capture(model, x).replay, threads, min_run_time, sampler=event_samples)
+        else:
+            for _ in range(3):
+                run()
+            timing = time_runs(run, threads, min_run_time)
+        timed = timing_fields(timing, device=dev, threads=threads)
         cost = count(network, shapes)
         fma = cost.fma * batch
         layers = None
-        if per_layer:
-            eager = getattr(model, "_orig_mod", model)  # torch.compile's wrapper keeps the eager model
+        if per_layer:  # torch.compile's wrapper keeps the eager model as _orig_mod, FrozenModel as .model
+            eager = getattr(model, "_orig_mod", model)
+            eager = getattr(eager, "model", eager)
             layers = time_layers(eager, x, threads, min_run_time)
-        return BenchResult(device=device, device_name=device_name(device), threads=threads, batch=batch,
-                           dtype=dtype, optimized=optimized, channels_last=channels_last,
-                           median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median,
-                           per_layer=layers, params=cost.params)
+        return BenchResult(device=str(dev), device_name=dev.name(), threads=threads, batch=batch, dtype=dtype,
+                           optimized=optimized, channels_last=channels_last, fma=fma,
+                           fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, params=cost.params,
+                           execution=execution, **timed)
 
 
 @torch.no_grad()
@@ -273,6 +364,7 @@ def apply_threads(explicit: int | None = None, processes: int = 1) -> int:
     torch uses."""
     from designer.threads import threads_for_run
 
+    check_threads(explicit)
     n = threads_for_run(explicit, processes)
     if n:
         torch.set_num_threads(max(1, n))

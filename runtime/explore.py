@@ -5,6 +5,13 @@ Explore page and GPU-variant advisor, and a Ray task on a cluster run it.
     train     runtime.train_step.measure_train_step (one training iteration, torch)
     accuracy  runtime.train.train: a quick-train on a small data set, best validation top-1
 
+Before anything is built, a timed trial is checked against the memory its device has free
+(designer/memory.py: the training estimate for a training step), so `sweep --vary size=4096 --measure train`
+is refused with the figures (a MemoryEstimateError: the sweep records it as a failed trial) instead of dying in
+torch's allocator inside the app's server or a Ray worker. A trial without threads takes the thread policy
+(designer.threads.threads_for_run), as `mixdesign bench` does. Timed results carry runtime.bench's record:
+median, IQR, runs, load_before, load_during, unstable and machine (the fingerprint).
+
 The design travels as its cfg text (plain data for Ray). torch loads only when a trial runs.
 """
 
@@ -28,9 +35,16 @@ def run_trial(cfg_text: str, kind: str, settings: dict) -> dict:
     """Measure one design once; returns the fields a trial record keeps. Runs locally or as a Ray task."""
     from designer.cfg import parse_cfg
 
+    from designer.machine import fingerprint
+    from designer.memory import check_fits
+    from designer.threads import threads_for_run
+
     network = parse_cfg(cfg_text)
     s = dict(settings)
     t0 = time.perf_counter()
+    if kind in ("infer", "train"):
+        check_fits(network, int(s.get("batch", 1)), training=kind == "train", device=s.get("device", "cpu"))
+        s["threads"] = threads_for_run(s.get("threads"))
     if kind == "infer":
         from runtime.bench import measure
 
@@ -54,7 +68,7 @@ def run_trial(cfg_text: str, kind: str, settings: dict) -> dict:
                               threads=s["threads"], out_dir=tmp)
             res = train(network, cfg, progress=False)
         out = {"accuracy": res.best_top1, "best_epoch": res.best_epoch, "device": s["device"],
-               "mode": "accuracy", "backend": "torch"}
+               "mode": "accuracy", "backend": "torch", "machine": fingerprint(s["device"]).to_json()}
     else:
         raise SweepError(f"unknown trial kind {kind!r}")
     out["trial_s"] = time.perf_counter() - t0

@@ -54,6 +54,15 @@ def one_torch_thread():
 from workspace_backends import free_port, new_pg_database, pg_server, workspace_url  # noqa: E402,F401
 
 
+@pytest.fixture
+def stable_timings(monkeypatch):
+    """Every timing counts as stable (designer.noise.verdict finds nothing), for tests that count trials or rows:
+    a sweep measures its unstable trials once more, so on a loaded machine their numbers would depend on the load."""
+    import designer.noise
+
+    monkeypatch.setattr(designer.noise, "verdict", lambda **_: None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _own_workspace(tmp_path_factory):
     """`bench`, `train` and the app record into a workspace: never the user's own one during the tests."""

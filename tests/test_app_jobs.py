@@ -58,6 +58,10 @@ def test_latency_measures_in_background_and_keeps_history():
     assert r["device"] == at.selectbox(key="lat_device").value
     done = at.success[0].value
     assert "measured on" in done and r["device_name"] in done
+    # how many runs, the load, and the verdict (designer/noise.py) are on the page (issue 16)
+    assert r["runs"] >= 5 and {m.label: m.value for m in at.metric}["Timed runs"] == str(r["runs"])
+    assert any("other processes kept" in c.value for c in at.caption)
+    assert any("may be unstable" in w.value for w in at.warning) == bool(r["unstable"])
     # one entry per executed step (fused MixConv spans are one step); they hold all the FMA
     assert 0 < len(r["per_layer"]) <= len(lower(small).layers)
     assert sum(p["fma"] for p in r["per_layer"]) == fma

@@ -16,9 +16,18 @@ from designer import count, gpu_variant, load_preset, lower
 from designer.explore import runner
 from designer.explore.pareto import dominates, pareto_front
 from designer.explore.runner import Settings
-from designer.explore.space import SweepSpecError, apply, grid, parse_axes, parse_axis, sample, space_size
+from designer.explore.space import (
+    SweepSpecError,
+    apply,
+    grid,
+    parse_axes,
+    parse_axis,
+    sample,
+    space_size,
+)
 from designer.explore.store import JsonlStore
-from designer.explore.sweep import plan_sweep, run_sweep
+from designer.explore.sweep import failures, plan_sweep, run_sweep, summary
+from designer.machine import Fingerprint
 
 
 @pytest.fixture()
@@ -218,3 +227,213 @@ def test_cli_refuses_an_unknown_backend(tmp_path, capsys):
 
     with pytest.raises(designer.errors.MixdesignError, match="unknown backend"):  # the runner's own check
         check_backend("tensorrt")
+
+
+# ------------------------------------------------------------------ Pareto front against cases worked by hand
+
+@pytest.mark.parametrize("points, front", [
+    # one objective: the minimum (ties are both on the front)
+    ([(3.0,), (1.0,), (2.0,), (1.0,)], [False, True, False, True]),
+    # two objectives: (1,5) (2,4) (3,3) trade off; (2,6) is beaten by (1,5), (4,4) by (3,3)
+    ([(1, 5), (2, 4), (3, 3), (2, 6), (4, 4)], [True, True, True, False, False]),
+    # equal on all but one objective: only the better one stays, whichever objective it is
+    ([(1, 2, 3), (1, 2, 4)], [True, False]),
+    ([(1, 3, 3), (1, 2, 3)], [False, True]),
+    ([(2, 2, 3), (1, 2, 3)], [False, True]),
+    # a missing objective keeps a point off the front and out of the comparison
+    ([(1, None), (2, 2), (3, 1)], [False, True, True]),
+])
+def test_pareto_front_on_cases_worked_by_hand(points, front):
+    assert pareto_front(points) == front
+
+
+@pytest.mark.parametrize("key, better, worse", [("infer_ms", 1.0, 2.0), ("fma", 10, 20), ("params", 5, 6),
+                                                ("accuracy", 0.9, 0.8)])
+def test_each_objective_alone_decides_the_front(key, better, worse):
+    """Two rows equal on every objective but one: the better one (lower, or higher accuracy) is the front."""
+    keys = ("infer_ms", "fma", "params", "accuracy")
+    same = {"infer_ms": 1.5, "fma": 15, "params": 5, "accuracy": 0.85}
+    rows = [{**same, key: worse}, {**same, key: better}]
+    assert pareto_front([runner.objectives(r, keys) for r in rows]) == [False, True]
+
+
+# ------------------------------------------------------------------ medians, settings, machines
+
+class RoundTrials:
+    """Per-round latencies that differ: the n-th call for a design returns VALUES[n] x (its FMA in millions)."""
+
+    VALUES = (3.0, 1.0, 2.5)
+
+    def __init__(self):
+        self.calls: dict[int, int] = {}
+
+    def __call__(self, cfg_text, kind, s):
+        fma = count(designer.parse_cfg(cfg_text)).fma
+        n = self.calls.get(fma, 0)
+        self.calls[fma] = n + 1
+        return {"median_ms": self.VALUES[n % 3] * fma / 1e6, "iqr_ms": 0.01 * (n + 1), "device_name": "fake",
+                "threads": 1, "backend": s.get("backend", "torch"), "mode": kind, "trial_s": 0.0}
+
+
+def test_a_design_is_the_median_of_its_rounds_and_its_spread_their_range(tmp_path):
+    plan = plan_sweep(load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0"]),
+                      Settings(measure=("infer",), rounds=3))
+    rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"), RoundTrials())
+    for r in rows:
+        m = r["fma"] / 1e6
+        assert r["infer_ms"] == pytest.approx(2.5 * m)  # the median of 3, 1, 2.5 (not the mean 2.17, not the last)
+        assert r["infer_spread_ms"] == pytest.approx(2.0 * m)  # 3 - 1
+        assert r["infer_iqr_ms"] == pytest.approx(0.02) and r["infer_rounds"] == 3
+
+
+def test_a_changed_batch_or_backend_measures_again(tmp_path):
+    base, axes = load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0"])
+    store = JsonlStore(tmp_path / "s.jsonl")
+    fake = FakeTrials()
+    first = plan_sweep(base, axes, Settings(measure=("infer",), rounds=2))
+    run_sweep(first, store, fake)
+    assert len(fake.calls) == 4
+    for changed in (Settings(measure=("infer",), rounds=2, batch=2),
+                    Settings(measure=("infer",), rounds=2, backend="onnxruntime")):
+        p = plan_sweep(base, axes, changed)
+        run_sweep(p, store, fake)
+        assert p.measured == 4  # nothing reused from the batch-1 torch trials
+        # and within one sweep id, the trial key alone keeps another setting's timings out of the summary
+        alias = replace(p, sweep_id=first.sweep_id, trials=runner.plan(first.sweep_id, p.designs, changed,
+                                                                        p.machine.key))
+        assert all(r["infer_ms"] is None for r in summary(alias, store))
+    assert len(fake.calls) == 12
+
+
+def test_machine_b_never_reuses_machine_a_timings(tmp_path):
+    base, axes = load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0"])
+    store = JsonlStore(tmp_path / "shared.jsonl")
+    a, b = (Fingerprint(cpu=f"CPU {x}", cores=2, system="Linux x86_64") for x in "AB")
+    plan_a = plan_sweep(base, axes, Settings(measure=("infer",), rounds=1), machine=a)
+    plan_b = plan_sweep(base, axes, Settings(measure=("infer",), rounds=1), machine=b)
+    assert plan_a.sweep_id == plan_b.sweep_id and {t.key for t in plan_a.trials}.isdisjoint(
+        t.key for t in plan_b.trials)
+    run_sweep(plan_a, store, FakeTrials())
+    slow = FakeTrials()
+    rows_b = run_sweep(plan_b, store, lambda *x: {**slow(*x), "median_ms": 99.0})
+    assert plan_b.measured == 2 and len(slow.calls) == 2
+    assert all(r["infer_ms"] == 99.0 for r in rows_b)
+    assert all(r["infer_ms"] == r["fma"] / 1e6 for r in summary(plan_a, store))  # A's own, untouched by B's
+
+
+# ------------------------------------------------------------------ failures, invalid points, unstable trials
+
+def failing_for(fma: int, inner):
+    """A trial function that raises a MixdesignError for the design with this FMA (as a too-small batch does)."""
+    calls = []
+
+    def trial(cfg_text, kind, s):
+        calls.append((count(designer.parse_cfg(cfg_text)).fma, kind))
+        if calls[-1][0] == fma:
+            raise designer.errors.MixdesignError("batch 1: BatchNorm needs more than one value per channel")
+        return inner(cfg_text, kind, s)
+
+    trial.calls = calls
+    return trial
+
+
+def test_a_failing_design_is_recorded_and_the_sweep_goes_on(tmp_path):
+    base, axes = load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0,1.25"])
+    store = JsonlStore(tmp_path / "s.jsonl")
+    plan = plan_sweep(base, axes, Settings(measure=("infer",), rounds=2))
+    bad = plan.designs[1].fma
+    trial = failing_for(bad, FakeTrials())
+    rows = run_sweep(plan, store, trial)
+    assert len(trial.calls) == 6  # every trial ran: the failure did not stop the sweep
+    assert [(d, k, r) for d, k, r, _ in failures(plan, store)] == [(plan.designs[1].point.label, "infer", 0),
+                                                                   (plan.designs[1].point.label, "infer", 1)]
+    assert "BatchNorm needs more than one value" in failures(plan, store)[0][3]
+    (row,) = [r for r in rows if r["fma"] == bad]
+    assert row["infer_ms"] is None and "infer round 1 failed: batch 1: BatchNorm" in row["failed"]
+    assert not row["pareto_infer"] and sum(r["infer_ms"] is not None for r in rows) == 2
+    # a rerun measures nothing twice: neither the good trials nor the failed ones
+    again = plan_sweep(base, axes, Settings(measure=("infer",), rounds=2))
+    run_sweep(again, store, trial)
+    assert len(trial.calls) == 6 and again.measured == 0
+    # unless asked: --retry-failed measures the failed ones (only those) again
+    fixed = FakeTrials()
+    rows = run_sweep(again, store, fixed, retry_failed=True)
+    assert again.measured == 2 and {f for f, _ in fixed.calls} == {bad} and failures(again, store) == []
+    assert all(r["infer_ms"] is not None for r in rows)
+
+
+def test_invalid_points_are_trials_with_their_reason(tmp_path):
+    store = JsonlStore(tmp_path / "s.jsonl")
+    plan = plan_sweep(load_preset("mixnet-s"), parse_axes(["size=16,64"]), Settings(measure=("count",)))
+    run_sweep(plan, store, no_trials)
+    recs = [r for r in store.list(plan.sweep_id) if r.get("status") == "invalid"]
+    assert [r["label"] for r in recs] == ["size=16"] and "stride" in recs[0]["message"]
+    run_sweep(plan, store, no_trials)
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert len(store.list(plan.sweep_id)) == 1 and sum('"invalid"' in ln for ln in lines) == 1  # recorded once
+
+
+def test_unstable_trials_are_measured_once_more_at_the_end(tmp_path):
+    base, axes = load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0"])
+    store = JsonlStore(tmp_path / "s.jsonl")
+    plan = plan_sweep(base, axes, Settings(measure=("infer",), rounds=2))
+    shaky = plan.designs[0].fma
+    inner = FakeTrials()
+
+    def trial(cfg_text, kind, s):
+        r = inner(cfg_text, kind, s)
+        first_time = inner.calls[-1][0] == shaky and sum(f == shaky for f, _ in inner.calls) == 1
+        return {**r, "unstable": "2.0 of 2 cores busy while timing" if first_time else None}
+
+    rows = run_sweep(plan, store, trial)
+    assert len(inner.calls) == 4 + 1 and plan.remeasured == 1  # the one unstable round, once, at the end
+    assert inner.calls[-1][0] == shaky
+    (row,) = [r for r in rows if r["fma"] == shaky]
+    assert row["infer_rounds"] == 3 and row["infer_unstable"].startswith("1 of 3 rounds unstable: 2.0 of 2 cores")
+    assert all(r["infer_unstable"] is None for r in rows if r["fma"] != shaky)
+    run_sweep(plan_sweep(base, axes, Settings(measure=("infer",), rounds=2)), store, trial)
+    assert len(inner.calls) == 5  # a rerun measures nothing twice, re-measurements included
+
+
+def test_cli_sweep_lists_failures_and_exits_1_then_a_rerun_measures_nothing(tmp_path, capsys, monkeypatch):
+    import runtime.explore
+    from designer.cli.main import main
+
+    bad = count(lower(apply(load_preset("mixnet-s"), (("width-mult", 1.0),)).arch)).fma
+    trial = failing_for(bad, FakeTrials())
+    monkeypatch.setattr(runtime.explore, "run_trial", trial)
+    argv = ["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "count,infer", "--rounds", "1",
+            "--store", str(tmp_path / "s.jsonl"), "--no-progress"]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "1 trial(s) failed" in err and "width-mult=1.0: infer round 1: batch 1: BatchNorm" in err
+    assert "infer round 1 failed" in out  # the table's note
+    assert main(argv) == 1 and len(trial.calls) == 2  # still failed, nothing measured twice
+    capsys.readouterr()
+
+
+def test_printed_front_marks_only_the_front(tmp_path, capsys):
+    from designer.cli.main import main
+
+    assert main(["sweep", "mixnet-s", "--vary", "width-mult=0.5,0.75,1.0", "--measure", "count", "--store",
+                 str(tmp_path / "s.jsonl"), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    body = [ln for ln in lines if ln.lstrip().startswith(("0.5", "0.75", "1.0"))]
+    assert len(body) == 3
+    # over (FMA, params) the narrowest design is smaller in both: it alone is the front
+    assert [ln.split()[0] for ln in body if "*" in ln] == ["0.5"]
+
+
+def test_cli_sweep_shows_unstable_figures_with_why_and_the_fix(tmp_path, capsys, monkeypatch):
+    import runtime.explore
+
+    from designer.cli.main import main
+
+    inner = FakeTrials()
+    monkeypatch.setattr(runtime.explore, "run_trial", lambda *a: {**inner(*a), "unstable": "1.9 of 2 cores busy"})
+    assert main(["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "infer", "--rounds", "1",
+                 "--store", str(tmp_path / "s.jsonl"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("infer: 2 of 2 rounds unstable: 1.9 of 2 cores busy") == 2  # each row's note says why
+    assert "when fewer cores are busy" in out and "2 unstable trial(s) measured again" in out  # and what to do
+    assert len(inner.calls) == 4  # each design's one round, then each once more

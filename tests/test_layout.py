@@ -45,6 +45,14 @@ def _violations(paths: list[Path], forbidden: tuple[str, ...]) -> list[str]:
 
 
 CORE = _modules(REPO / "designer", exclude=CORE_EXCLUDED)
+# The one core module that may ask torch, inside a function only: designer/machine.py, for what a CUDA device
+# has (its name, presence, free memory); asking a CUDA device means a CUDA run, which has loaded torch anyway.
+LAZY_TORCH = {"designer/machine.py"}
+
+
+def _top_level_lines(path: Path) -> set[int]:
+    body = ast.parse(path.read_text(), str(path)).body
+    return {n.lineno for n in body if isinstance(n, (ast.Import, ast.ImportFrom))}
 RUNTIME = _modules(REPO / "runtime")
 
 
@@ -60,7 +68,9 @@ def test_rooms_are_found():
     ("runtime", RUNTIME, ("designer.webapp", "streamlit", "plotly")),
 ])
 def test_imports_go_one_way(room, paths, forbidden):
-    assert _violations(paths, forbidden) == []
+    allowed = {f"{p}:{line} imports torch" for p in LAZY_TORCH for line, name in _imports(REPO / p)
+               if name == "torch" and line not in _top_level_lines(REPO / p)}
+    assert [v for v in _violations(paths, forbidden) if v not in allowed] == []
 
 
 def test_the_check_sees_lazy_imports(tmp_path):

@@ -69,6 +69,7 @@ def test_cli_bench_every_backend(capsys) -> None:
 @pytest.mark.parametrize("argv,message", [
     (["--backend", "onnxruntime", "--dtype", "bf16"], "onnxruntime backend runs the exported fp32 model"),
     (["--backend", "openvino", "--device", "cuda"], "openvino backend runs on the CPU"),
+    (["--backend", "openvino", "--device", "cuda:1"], "device cuda:1: the openvino backend runs on the CPU"),
     (["--backend", "onnxruntime", "--channels-last"], "options of the torch backend"),
 ])
 def test_cli_refusals_one_line(capsys, argv: list[str], message: str) -> None:
@@ -76,13 +77,55 @@ def test_cli_refusals_one_line(capsys, argv: list[str], message: str) -> None:
     assert code == 2 and out == "" and message in err and err.count("\n") == 1
 
 
-def test_onnxruntime_cuda_needs_the_provider(tiny: designer.Network) -> None:
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
+def test_onnxruntime_cuda_needs_the_provider(tiny: designer.Network, device: str) -> None:
+    """Every CUDA spelling is refused without the provider (`cuda:0` used to run on the CPU, recorded as CUDA)."""
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has the CUDA provider")
     with pytest.raises(BenchError, match="no CUDA provider.*onnxruntime-gpu"):
-        measure(tiny, backend="onnxruntime", device="cuda", min_run_time=0.05)
+        measure(tiny, backend="onnxruntime", device=device, min_run_time=0.05)
+
+
+class _Session:
+    """What an onnxruntime session reports about where it runs."""
+
+    def __init__(self, providers: list[str], options: dict):
+        self._p, self._o = providers, options
+
+    def get_providers(self) -> list[str]:
+        return self._p
+
+    def get_provider_options(self) -> dict:
+        return self._o
+
+
+@pytest.mark.parametrize("providers,options,message", [
+    (["CPUExecutionProvider"], {}, "could not start its CUDA provider"),  # onnxruntime's silent CPU fallback
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], {"CUDAExecutionProvider": {"device_id": "0"}},
+     "runs on cuda:0 instead"),
+])  # fmt: skip
+def test_onnxruntime_session_must_run_on_the_cuda_device_asked(providers, options, message) -> None:
+    from designer.machine import Device
+
+    with pytest.raises(BenchError, match=message):
+        backends.check_cuda_session(_Session(providers, options), Device.parse("cuda:1"))
+    backends.check_cuda_session(_Session(["CUDAExecutionProvider"], {"CUDAExecutionProvider": {"device_id": "1"}}),
+                                Device.parse("cuda:1"))
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_threads_are_read_back_from_the_runtime(tiny: designer.Network, backend: str) -> None:
+    """The recorded thread count is what the session / compiled model holds, and it is the count asked for."""
+    runner = backends.get_backend(backend).prepare(tiny, 1, "fp32", 2, "cpu")
+    if backend == "onnxruntime":
+        held = runner.session.get_session_options().intra_op_num_threads
+    else:
+        held = runner.compiled.get_property("INFERENCE_NUM_THREADS")
+    assert held == 2 and runner.threads == 2
+    r = measure(tiny, backend=backend, threads=2, min_run_time=0.02)
+    assert r.threads == 2
 
 
 def test_openvino_bf16_refused_without_the_capability(tiny: designer.Network, monkeypatch) -> None:

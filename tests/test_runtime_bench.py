@@ -19,11 +19,14 @@ import torch
 import designer
 from designer.cfg import emit_cfg, with_net
 from designer.cli import main
+from designer.machine import DeviceError, fingerprint, usable_cores
+from designer.noise import MIN_RUNS
 from runtime import build_model, save_weights
 from runtime.bench import BenchError, measure
 
 KEYS = {"device", "device_name", "threads", "batch", "dtype", "optimized", "channels_last", "median_ms", "iqr_ms",
-        "fma", "fma_per_s", "per_layer", "mode", "params", "backend"}  # fmt: skip
+        "fma", "fma_per_s", "per_layer", "mode", "params", "backend", "execution",
+        "runs", "load_before", "load_during", "unstable", "machine"}  # fmt: skip
 LAYER_KEYS = {"index", "type", "ms", "time_share", "fma", "fma_share"}
 
 
@@ -52,6 +55,8 @@ def test_measure_json(small: designer.Network, optimized: bool) -> None:
     assert d["median_ms"] > 0 and d["iqr_ms"] >= 0
     assert d["fma_per_s"] == pytest.approx(d["fma"] / (d["median_ms"] / 1e3))
     assert isinstance(d["device_name"], str) and d["device_name"]
+    assert d["runs"] >= MIN_RUNS and d["machine"] == fingerprint("cpu").to_json()
+    assert 0 <= d["load_before"] <= usable_cores() and 0 <= d["load_during"] <= usable_cores()
 
 
 @pytest.mark.parametrize("optimized", [False, True])
@@ -81,8 +86,14 @@ def test_measure_bf16_and_fp16_on_cpu(small: designer.Network) -> None:
 def test_measure_refuses_cuda_without_cuda(small: designer.Network) -> None:
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here (tests/test_runtime_gpu.py measures on it)")
-    with pytest.raises(BenchError, match="no CUDA device"):
-        measure(small, device="cuda")
+    for device in ("cuda", "cuda:0", "cuda:3"):
+        with pytest.raises(DeviceError, match="no CUDA device"):
+            measure(small, device=device)
+
+
+def test_measure_refuses_a_bad_thread_count(small: designer.Network) -> None:
+    with pytest.raises(BenchError, match="thread count -1 is below the minimum 1"):
+        measure(small, threads=-1)
 
 
 def test_measure_restores_thread_count(small: designer.Network) -> None:
@@ -101,6 +112,21 @@ def test_bench_cli_json_and_table(capsys) -> None:
     assert main(args + ["--per-layer", "--top", "3"]) == 0
     out = capsys.readouterr().out
     assert "median ms" in out and "slowest layers" in out and "mixconv" in out
+    head = next(ln for ln in out.splitlines() if "median ms" in ln).split()
+    assert "runs" in head and "load before/during" in " ".join(head)
+    assert "machine: " in out and fingerprint("cpu").describe() in out
+
+
+def test_bench_cli_warns_when_unstable(capsys, monkeypatch) -> None:
+    """A verdict is printed with pyperf's words, and stays in --json (the load is made up: two busy cores)."""
+    monkeypatch.setattr("designer.load.busy_cores", lambda sample_s=0.05: 2.0)
+    args = ["bench", "mixnet-s", "--size", "32", "--threads", "2", "--min-run-time", "0.02"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: batch 1: the benchmark may be unstable: " in out and "other processes kept 2.0 of" in out
+    assert main(args + ["--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["load_before"] == 2.0 and "other processes kept 2.0 of" in d["unstable"]
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -108,6 +134,13 @@ def test_bench_cli_json_and_table(capsys) -> None:
     (["bench", "no-such-preset"], "neither a .cfg"),
     (["bench", "mixnet-s", "--device", "cuda"] if not torch.cuda.is_available() else ["bench", "x.yaml"],
      "no CUDA device" if not torch.cuda.is_available() else "x.yaml: no such file"),
+    (["bench", "mixnet-s", "--threads", "-1"], "--threads: thread count -1 is below the minimum 1"),
+    (["bench", "mixnet-s", "--threads", "0"], "--threads: thread count 0 is below the minimum 1"),
+    (["bench", "mixnet-s", "--threads", "5000"], "above the maximum 1024"),
+    (["predict", "mixnet-s", "x.png", "--weights", "w", "--threads", "-1"], "below the minimum 1"),
+    (["sweep", "mixnet-s", "--vary", "size=32", "--threads", "-2"], "below the minimum 1"),
+    (["bench", "mixnet-s", "--device", "gpu"], "device 'gpu': use cpu, cuda or cuda:N"),
+    (["bench", "mixnet-s", "--execution", "cuda-graph"], "execution cuda-graph needs a CUDA device"),
 ])  # fmt: skip
 def test_bench_cli_errors(capsys, argv: list[str], message: str) -> None:
     assert main(argv) == 2

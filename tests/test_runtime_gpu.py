@@ -10,7 +10,8 @@ import torch
 
 import designer
 from designer.cfg import with_net
-from runtime import build_model, optimize, randomize_bn
+from runtime import build_model, randomize_bn
+from runtime.optimize import optimize
 from runtime.bench import measure
 
 pytestmark = [
@@ -82,7 +83,40 @@ def test_bench_on_cuda(mixnet_s, dtype: str) -> None:
     network, _ = mixnet_s
     r = measure(network, device="cuda", batch=2, dtype=dtype, min_run_time=0.1, per_layer=dtype == "fp32")
     d = r.to_json()
-    assert d["device"] == "cuda" and d["median_ms"] > 0 and d["fma"] == 2 * designer.count(network).fma
+    assert d["device"] == "cuda:0" and d["median_ms"] > 0 and d["fma"] == 2 * designer.count(network).fma
     assert d["device_name"] == torch.cuda.get_device_name()
+    assert d["runs"] >= 5 and d["machine"]["gpu"] == d["device_name"]  # the fingerprint names the GPU
     if dtype == "fp32":
         assert d["per_layer"] and sum(row["fma"] for row in d["per_layer"]) == d["fma"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_cuda_graph_replay_equals_eager(mixnet_s, dtype: torch.dtype) -> None:
+    from runtime.cuda_graphs import capture
+
+    _, model = mixnet_s
+    plain = build_model(model.network, outputs=model.outputs)
+    plain.load_state_dict(model.state_dict())
+    fast = optimize(plain.cuda(), mixconv="padded", channels_last=True).to(dtype)
+    graph = capture(fast, torch.randn(2, 3, SIZE, SIZE, device="cuda", dtype=dtype))
+    x = torch.randn(2, 3, SIZE, SIZE, device="cuda", dtype=dtype)  # a new input, copied into the static one
+    with torch.no_grad():
+        want = fast(x)
+    assert _rel(graph.replay(x), want) < 1e-5
+
+
+@pytest.mark.parametrize("execution", ["eager", "cuda-graph"])
+def test_bench_execution_on_cuda(mixnet_s, execution: str) -> None:
+    network, _ = mixnet_s
+    r = measure(network, device="cuda", batch=1, dtype="fp16", channels_last=True, min_run_time=0.1,
+                execution=execution)
+    assert r.execution == execution and r.median_ms > 0 and r.to_json()["execution"] == execution
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+def test_mixed_precision_train_step_on_cuda(mixnet_s, dtype: str) -> None:
+    from runtime.train_step import measure_train_step
+
+    network, _ = mixnet_s
+    r = measure_train_step(network, device="cuda", batch=8, dtype=dtype, channels_last=True, min_run_time=0.1)
+    assert r.mode == "train" and r.dtype == dtype and r.median_ms > 0

@@ -9,7 +9,8 @@ import torch
 
 import designer
 from designer.cfg import with_net
-from runtime import build_model, optimize, randomize_bn
+from runtime import build_model, randomize_bn
+from runtime.optimize import optimize
 from runtime.layers.merge import RouteLayer
 from runtime.optimize.build import FrozenModel
 from runtime.optimize.mixconv import MixConvLayer, find_mixconv
@@ -78,6 +79,19 @@ def test_frozen_graph_equals_plain(mixnet_s) -> None:
             got = fast(x)
             for g, w in zip(got, want):
                 assert _rel(g, w) < TOL
+
+
+@pytest.mark.parametrize("name", designer.preset_names())
+def test_cpu_timed_build_equals_plain_on_every_preset(name: str) -> None:
+    # what runtime.bench times on CPU by default: optimised, channels_last input and weights, traced and frozen
+    _, plain = _plain(name)
+    fast = optimize(plain, channels_last=True, freeze=True)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        want = plain(x)
+        got = fast(x.contiguous(memory_format=torch.channels_last))
+    for g, w in zip(got, want):
+        assert _rel(g, w) < 1e-5
 
 
 def test_build_model_optimize_flag(mixnet_s) -> None:

@@ -146,6 +146,18 @@ def _assert_files_intact(out: Path, epochs: int) -> None:
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_training_restores_torchs_thread_count(tiny, split, tmp_path):
+    """Quick-train runs in the app's process: the thread count it sets must not outlive it (issue 16)."""
+    torch.set_num_threads(2)
+    try:
+        stop = threading.Event()
+        train(designer.lower(tiny), _cfg(tmp_path, epochs=3, threads=1), split=split, progress=False, stop=stop,
+              on_epoch=lambda row: stop.set())
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
 def test_stop_event_ends_cleanly(tiny, split, tmp_path):
     stop = threading.Event()
     result = train(designer.lower(tiny), _cfg(tmp_path, epochs=5), split=split, progress=False, stop=stop,

@@ -6,6 +6,7 @@ as the user gave them (designer/files.py), inputs are quoted as short excerpts (
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -201,7 +202,72 @@ def test_app_jobs_refuse_what_does_not_fit(monkeypatch):
     from designer.memory import MemoryEstimateError
     from designer.webapp import jobs, workers
 
-    monkeypatch.setattr("designer.memory.available_bytes", lambda: 10**6)  # a machine with 1 MB free
+    monkeypatch.setattr("designer.machine.host_free_bytes", lambda: 10**6)  # a machine with 1 MB free
     work = workers.bench_work(designer.lower(designer.load_preset("mixnet-s")), "s", {"device": "cpu", "batch": 1})
     with pytest.raises(MemoryEstimateError, match="is free"):
         work(jobs.Job(id="t", kind="bench", label="s"))
+
+
+def _limit_between_inference_and_training(net, batch: int) -> int:
+    """Host memory free such that inference at `batch` fits and a training step does not (the check keeps
+    designer.memory.HEADROOM of it)."""
+    from designer.memory import HEADROOM, estimate
+
+    return int((estimate(net, batch).total + estimate(net, batch, training=True).total) / 2 / HEADROOM)
+
+
+@pytest.fixture()
+def fake_gpu(monkeypatch):
+    """A CUDA device cuda:0 with 1 MB free, on a host with plenty of RAM (what torch would report)."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index=None: (10**6, 8 * 10**9))
+    monkeypatch.setattr("designer.machine.host_free_bytes", lambda: 10**12)
+
+
+def test_memory_check_compares_cuda_with_the_devices_own_memory(fake_gpu):
+    from designer.memory import MemoryEstimateError, check_fits
+
+    net = designer.lower(designer.load_preset("mixnet-s"))
+    check_fits(net, 1)  # 1 TB of RAM: fits on the CPU
+    with pytest.raises(MemoryEstimateError, match="of memory on cuda:0 is free"):
+        check_fits(net, 1, device="cuda:0")
+
+
+def test_bench_on_cuda_is_refused_by_the_devices_memory(fake_gpu, capsys):
+    one_line_error(*run(capsys, "bench", "mixnet-s", "--device", "cuda")[::2], "needs about",
+                   "of memory on cuda:0 is free", "--batch")
+
+
+def test_app_training_step_job_is_checked_with_the_training_estimate(monkeypatch):
+    from designer.memory import MemoryEstimateError
+    from designer.webapp import jobs, workers
+
+    net = designer.lower(designer.load_preset("mixnet-s"))
+    monkeypatch.setattr("designer.machine.host_free_bytes", lambda: _limit_between_inference_and_training(net, 8))
+    work = workers.bench_work(net, "s", {"device": "cpu", "batch": 8, "mode": "train", "threads": 1})
+    with pytest.raises(MemoryEstimateError, match="training at batch 8"):
+        work(jobs.Job(id="t", kind="bench", label="s"))
+
+
+@pytest.mark.parametrize("kind", ["infer", "train"])
+def test_sweep_trials_are_checked_before_anything_is_built(monkeypatch, kind):
+    """runtime.explore.run_trial (sweeps, Explore, Ray tasks): a training step that would not fit is refused
+    with the training estimate (`sweep --vary size=4096 --measure train`), before torch allocates."""
+    pytest.importorskip("torch")
+    from designer.cfg import emit_cfg
+    from designer.memory import MemoryEstimateError
+    from runtime.explore import run_trial
+
+    net = designer.lower(designer.load_yaml(Path(__file__).parent / "data" / "tiny.yaml"))
+    monkeypatch.setattr("designer.machine.host_free_bytes", lambda: _limit_between_inference_and_training(net, 2))
+    settings = {"device": "cpu", "batch": 2, "dtype": "fp32", "threads": 1, "min_run_time": 0.01}
+    if kind == "train":
+        with pytest.raises(MemoryEstimateError, match="training at batch 2"):
+            run_trial(emit_cfg(net), "train", settings)
+    else:
+        assert run_trial(emit_cfg(net), "infer", settings)["runs"] >= 5  # inference fits the same memory
+    big = emit_cfg(designer.lower(dataclasses.replace(designer.load_preset("mixnet-s"), input_size=4096)))
+    with pytest.raises(MemoryEstimateError, match="needs about"):
+        run_trial(big, kind, {**settings, "batch": 8})

@@ -127,3 +127,107 @@ def test_a_broken_workspace_is_a_message_and_stays_untouched(tmp_path, monkeypat
     at.switch_page("webapp/pages/latency.py").run()
     assert any("not available" in w.value and "not an SQLite database" in w.value for w in at.warning)
     assert hashlib.sha256(bad.read_bytes()).hexdigest() == before
+
+
+PLAIN_CFG = ("[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
+             "activation=leaky\n")
+
+
+def test_a_plain_cfg_import_is_stored(ws_file):
+    at = start_app("import_cfg.py")
+    at.text_input(key="paste_name").input("plain-net").run()
+    at.radio(key="paste_kind").set_value("darknet cfg").run()
+    at.text_area(key="paste_text").input(PLAIN_CFG).run()
+    at.button(key="open_paste").click().run()
+    assert not at.exception, at.exception
+    with Workspace.open(ws_file) as ws:
+        (imp,) = ws.imported().items
+    assert (imp.name, imp.row.kind) == ("plain-net", "layers-cfg")
+    assert len(imp.design.layers) == 1 and imp.design.layers[0].get("filters") == 8
+    fresh = start_app()
+    assert "imported: plain-net" in fresh.selectbox(key="pick_design").options
+
+
+def test_a_workspace_that_failed_to_open_is_tried_again_on_the_next_rerun(tmp_path, monkeypatch):
+    bad = tmp_path / "later.sqlite"
+    bad.write_bytes(b"\x00garbage" * 512)
+    monkeypatch.setenv("MIXDESIGN_WORKSPACE", str(bad))
+    at = start_app("latency.py")
+    assert any("not available" in w.value for w in at.warning)
+    bad.unlink()  # fixed meanwhile (a server back up, a file restored)
+    at.run()
+    assert not any("not available" in w.value for w in at.warning)
+    assert bad.exists()  # opened (and created) now, without a restart
+
+
+def _fake_infer(cfg_text: str, kind: str, s: dict) -> dict:
+    from designer import count, parse_cfg
+
+    return {"median_ms": count(parse_cfg(cfg_text)).fma / 1e6, "iqr_ms": 0.0, "device_name": "fake", "threads": 1,
+            "backend": "torch", "mode": kind, "trial_s": 0.0}
+
+
+def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file, monkeypatch):
+    from designer.explore.runner import Settings, run_local
+    from designer.explore.space import parse_axes
+    from designer.explore.sweep import plan_sweep
+    from designer.explore.workspace_store import WorkspaceTrialStore
+
+    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)
+    at = start_app()
+    at.switch_page("webapp/pages/explore.py").run()
+    at.text_area(key="ex_axes").input("width-mult=0.5,0.75").run()
+    at.number_input(key="ex_rounds").set_value(1).run()
+    base = at.session_state["_mixdesign"].design
+    plan = plan_sweep(base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1),
+                      name=base.name)
+    first, second = plan.trials
+
+    def cli_records(trial) -> None:  # another process: its own workspace connection and store
+        with Workspace.open(ws_file) as ws:
+            store = WorkspaceTrialStore(ws)
+            store.record_sweep(plan.sweep_id, plan.spec)
+            run_local(plan.sweep_id, plan.designs, [trial], plan.settings, store, _fake_infer,
+                      machine=plan.machine.to_json())
+
+    cli_records(first)
+    at.run()
+    assert at.selectbox(key="ex_shown").value == plan.sweep_id
+    assert at.dataframe[0].value["infer_ms"].notna().sum() == 1
+    cli_records(second)
+    at.run()
+    assert not at.exception, at.exception
+    ms = sorted(at.dataframe[0].value["infer_ms"])
+    assert ms == sorted(d.fma / 1e6 for d in plan.designs)  # both, as the CLI recorded them
+
+
+def test_explore_lists_failed_trials_and_unstable_figures(ws_file, monkeypatch):
+    from designer.errors import MixdesignError
+    from designer.explore.runner import Settings
+    from designer.explore.space import parse_axes
+    from designer.explore.sweep import plan_sweep, run_sweep
+    from designer.explore.workspace_store import WorkspaceTrialStore
+
+    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)
+    at = start_app()
+    at.switch_page("webapp/pages/explore.py").run()
+    at.text_area(key="ex_axes").input("width-mult=0.5,0.75").run()
+    at.number_input(key="ex_rounds").set_value(1).run()
+    base = at.session_state["_mixdesign"].design
+    plan = plan_sweep(base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1),
+                      name=base.name)
+    small = plan.designs[0].fma
+
+    def trial(cfg_text, kind, s):
+        from designer import count, parse_cfg
+
+        if count(parse_cfg(cfg_text)).fma == small:
+            raise MixdesignError("not enough memory for batch 1 (fake)")
+        return {**_fake_infer(cfg_text, kind, s), "unstable": "1.9 of 2 cores busy while timing"}
+
+    with Workspace.open(ws_file) as ws:
+        run_sweep(plan, WorkspaceTrialStore(ws), trial)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not enough memory for batch 1 (fake)" in e.value for e in at.error)
+    assert any("1.9 of 2 cores busy" in w.value and "fewer cores are busy" in w.value for w in at.warning)

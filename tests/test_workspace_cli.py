@@ -13,7 +13,8 @@ import pytest
 
 from designer import emit_cfg, load_preset, load_yaml, lower
 from designer.cli.main import main
-from designer.workspace import Workspace, cfg_sha256, default_path
+from designer.machine import Fingerprint, cpu_name
+from designer.workspace import Workspace, cfg_sha256, default_path, layers_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = str(REPO / "tests" / "data" / "tiny.yaml")
@@ -46,13 +47,15 @@ def test_bench_records_and_history_shows_it(capsys, ws_path, one_torch_thread):
                                                                                    "cli")
     assert r.median_ms > 0 and r.fma == 209_024 * r.batch and r.params > 0 and "torch" in r.versions
     assert r.settings["optimized"] is True
+    assert r.machine_key == Fingerprint.from_json(r.machine).key and r.machine["cpu"] == cpu_name()
+    assert r.layers_sha256 == layers_sha256(app_cfg)
 
     for query in ([], ["tiny"], [TINY], ["--device", "cpu"]):
         code, out, err = _run(capsys, "history", *query, "--workspace", ws_path)
         assert code == 0, err
         lines = out.splitlines()
-        assert lines[0].split()[:9] == ["design", "device", "backend", "dtype", "batch", "threads", "median",
-                                        "ms", "IQR"]
+        assert lines[0].split()[:10] == ["design", "machine", "device", "backend", "dtype", "batch", "threads",
+                                         "median", "ms", "IQR"]
         body = [ln for ln in lines[2:] if ln.startswith("tiny")]
         assert len(body) == 2 and all(f"{x.median_ms:.3f}" in out for x in rows)
         assert "GFMA/s" in lines[0] and "ms per batch" in out

@@ -15,7 +15,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from designer import dump_yaml, emit_cfg, load_preset, lower
-from designer.workspace import CorruptWorkspaceError, Workspace, WorkspaceError, cfg_sha256, head_revision
+from designer.workspace import (
+    CorruptWorkspaceError,
+    Workspace,
+    WorkspaceError,
+    cfg_sha256,
+    head_revision,
+    layers_sha256,
+)
 from designer.workspace.engine import known_revisions
 from designer.workspace.models import Base
 
@@ -24,15 +31,15 @@ def _engine(url: str):
     return create_engine(url if "://" in url else f"sqlite:///{url}")
 
 
-def test_revisions_are_a_line_of_two():
-    assert known_revisions() == {"0001", "0002"} and head_revision() == "0002"
+def test_revisions_are_a_line():
+    assert known_revisions() == {"0001", "0002", "0003", "0004"} and head_revision() == "0004"
 
 
 def test_from_an_empty_database_to_the_models(workspace_url):
     Workspace.open(workspace_url).close()
     eng = _engine(workspace_url)
     with eng.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
         diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": False}), Base.metadata)
     eng.dispose()
     assert diff == []  # the models are exactly what the migrations made (tables, columns, indexes, constraints)
@@ -63,6 +70,9 @@ def test_from_revision_1_keeps_the_rows(workspace_url):
         assert all(r.backend == "torch" and r.settings == {} and r.per_layer is None for r in rows)
         assert len({r.uid for r in rows}) == 2 and all(len(r.uid) == 32 for r in rows)
         assert rows[1].fma_per_s == pytest.approx(200_000_000 / 0.0125)
+        # revision 3 files them under the layers of the saved design that emits their cfg (history lines up)
+        assert {r.layers_sha256 for r in rows} == {layers_sha256(emit_cfg(lower(arch)))}
+        assert all(r.machine_key is None and r.runs is None and r.unstable is None for r in rows)
         ws.add_measurement(design_name="old", cfg_sha256=sha, device="cpu", dtype="fp32", batch=1, median_ms=1.0,
                            iqr_ms=0.0)  # the new columns work after the upgrade
         ws.add_training_run(design_name="old")
@@ -136,4 +146,4 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path):
             assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
             assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         with pytest.raises(WorkspaceError, match="refused the write.*FOREIGN KEY"):
-            ws.add_trial(12345, {"width_mult": 1.0})  # no such sweep
+            ws.add_trial(12345, "k", point={"width_mult": 1.0})  # no such sweep

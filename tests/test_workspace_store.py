@@ -16,9 +16,19 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from designer import emit_cfg, gpu_variant, load_preset, lower
-from designer.workspace import NewerWorkspaceError, Workspace, WorkspaceError, cfg_sha256, head_revision
+from designer.workspace import (
+    NewerWorkspaceError,
+    Workspace,
+    WorkspaceError,
+    cfg_sha256,
+    head_revision,
+    layers_sha256,
+)
+from designer.workspace.store import bench_row
 from designer.workspace.transfer import export_workspace, import_workspace
 
+MACHINE = {"cpu": "Test CPU", "cores": 2, "system": "Linux x86_64", "gpu": None, "gpu_driver": None,
+           "libraries": {"torch": "2.13.0"}}
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
@@ -48,9 +58,15 @@ def _fill(ws: Workspace) -> dict:
                               metrics=[{"epoch": 1, "val_top1": 0.5}, {"epoch": 2, "val_top1": 0.75}],
                               best_top1=0.75, best_epoch=2, artifact_dir="/tmp/runs/x", status="stopped",
                               started=when - timedelta(seconds=30), finished=when, source="cli")
-    sweep = ws.add_sweep({"vary": {"width_mult": [0.75, 1.0]}, "measure": ["infer"]})
-    t1 = ws.add_trial(sweep.id, {"width_mult": 0.75}, measurement_id=m.id)
-    t2 = ws.add_trial(sweep.id, {"width_mult": 1.0}, status="invalid", message="384 channels into 5 groups")
+    sweep = ws.add_sweep({"vary": {"width_mult": [0.75, 1.0]}, "measure": ["infer"]},
+                         settings_hash="0123456789abcdef")
+    t1 = ws.add_trial(sweep.id, "k/0.75/infer/r0", kind="infer", point={"width_mult": 0.75},
+                      result={"median_ms": 2.5}, machine_key="fedcba9876543210",
+                      measurement=bench_row({"median_ms": 2.5, "machine": MACHINE, "runs": 7, "load_before": 0.25,
+                                             "load_during": 1.5, "unstable": "load 1.5 cores busy"},
+                                            design_name="mine", source="sweep", cfg_text=emit_cfg(lower(arch))))
+    t2 = ws.add_trial(sweep.id, "k/1.0/count", point={"width_mult": 1.0}, status="invalid",
+                      message="384 channels into 5 groups")
     return dict(designs=[d, gpu], imports=[i1, i2, i3], measurement=m, run=run, sweep=sweep, trials=[t1, t2],
                 when=when)
 
@@ -82,7 +98,7 @@ def test_every_record_type_round_trips(workspace_url):
         for got, want in zip(imports.items, made["imports"]):
             assert _columns(got.row) == _columns(want)
 
-        (m,) = ws.measurements()
+        (m,) = ws.measurements(source="app")
         assert _columns(m) == _columns(made["measurement"])
         assert m.measured_at == made["when"] and m.measured_at.tzinfo is not None
         assert m.fma == 8 * 339_200_000  # above 2**31: a 64-bit column
@@ -93,11 +109,17 @@ def test_every_record_type_round_trips(workspace_url):
         assert sweep.spec == {"vary": {"width_mult": [0.75, 1.0]}, "measure": ["infer"]}
         trials = ws.trials(sweep.id)
         assert [_columns(t) for t in trials] == [_columns(t) for t in made["trials"]]
-        assert trials[0].measurement_id == m.id
+        (sm,) = ws.measurements(source="sweep")
+        assert trials[0].measurement_id == sm.id and sm.machine == MACHINE and sm.runs == 7
+        assert (sm.load_before, sm.load_during, sm.unstable) == (0.25, 1.5, "load 1.5 cores busy")
+        assert sm.layers_sha256 == layers_sha256(emit_cfg(lower(load_preset("mixnet-s"))))
+        from designer.machine import Fingerprint
+
+        assert sm.machine_key == Fingerprint.from_json(MACHINE).key
 
         # filters
-        assert ws.measurements(device="cpu") == [] and len(ws.measurements(backend="onnxruntime")) == 1
-        assert len(ws.measurements(cfg_sha256=made["designs"][0].cfg_sha256)) == 1
+        assert len(ws.measurements(device="cuda")) == 1 and len(ws.measurements(backend="onnxruntime")) == 1
+        assert len(ws.measurements(cfg_sha256=made["designs"][0].cfg_sha256)) == 2  # the app's and the sweep's
         # saving under a taken name replaces the design and keeps its identity
         again = ws.save_design("mine", load_preset("mixnet-m"))
         assert again.uid == made["designs"][0].uid and again.derived_from == "preset:mixnet-s"
@@ -120,11 +142,11 @@ def test_export_import_round_trip(workspace_url, tmp_path):
         other.save_design("mine", load_preset("mixnet-l"))  # a different design under a name the file uses
         first = import_workspace(other, tmp_path / "shared.sqlite")
         second = import_workspace(other, tmp_path / "shared.sqlite")
-        assert first.added["measurements"] == 1 and first.added["sweep_trials"] == 2
+        assert first.added["measurements"] == 2 and first.added["sweep_trials"] == 2
         assert first.renamed == [("mine", "mine (imported)")]
         assert sum(second.added.values()) == 0  # the same file twice adds nothing
         assert other.get_design("mine (imported)").arch == load_preset("mixnet-s")
-        (m,) = other.measurements()
+        (m,) = other.measurements(source="sweep")
         (sweep,) = other.sweeps()
         assert other.trials(sweep.id)[0].measurement_id == m.id  # the link follows the new ids
         assert other.counts()["designs"] == 3

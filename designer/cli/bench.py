@@ -16,10 +16,12 @@ from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
 from designer.cost import count
 from designer.ir import Network
-from designer.memory import check_fits
 from designer.shapes import infer_shapes
+from designer.machine import Device, Fingerprint, usable_cores
+from designer.memory import check_fits
+from designer.noise import warning
 from designer.threads import threads_for_run
-from runtime.deploy import BACKEND_LABELS
+from runtime.deploy import BACKEND_LABELS, check_backend_device
 
 
 def resolve_network(source: str, size: int | None = None, **more) -> Network:
@@ -43,11 +45,13 @@ def _batches(text: str) -> list[int]:
 def cmd_bench(args: argparse.Namespace) -> int:
     network = resolve_network(args.source, **overrides(args))
     shapes = infer_shapes(network)  # once for the memory check, the build and the counts
-    if args.device == "cpu":  # refuse before torch allocates (designer/memory.py)
-        check_fits(network, max(args.batch), training=args.mode == "train", shapes=shapes)
+    device = Device.parse(args.device)
+    check_backend_device(args.backend, device)  # before the device's memory is asked
+    # refuse before torch allocates (designer/memory.py): host RAM for the CPU, the GPU's free memory for CUDA
+    check_fits(network, max(args.batch), training=args.mode == "train", shapes=shapes, device=device)
     from runtime.bench import measure, tune_cpu_allocator
 
-    if args.device == "cpu":
+    if not device.is_cuda:
         tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
 
     if args.mode == "train":
@@ -58,16 +62,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
             raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
 
-        results = [measure_train_step(network, device=args.device, batch=b, dtype=args.dtype,
+        results = [measure_train_step(network, device=device, batch=b, dtype=args.dtype,
                                       channels_last=args.channels_last, threads=threads_for_run(args.threads),
                                       per_layer=args.per_layer, min_run_time=args.min_run_time,
                                       shapes=shapes)
                    for b in args.batch]
     else:
-        results = [measure(network, device=args.device, batch=b, dtype=args.dtype,
+        results = [measure(network, device=device, batch=b, dtype=args.dtype,
                            channels_last=args.channels_last, threads=threads_for_run(args.threads), optimized=not args.plain,
                            per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
-                           backend=args.backend, shapes=shapes)
+                           backend=args.backend, shapes=shapes, execution=args.execution)
                    for b in args.batch]
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
@@ -80,11 +84,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"({r0.device_name}), "
           f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
           f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
-          f"{', channels_last' if r0.channels_last else ''}{', torch.compile' if args.compile else ''}")
-    print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'ms/image':>9}  {'GFMA/s':>8}")
+          f"{', channels_last' if r0.channels_last else ''}"
+          f"{f', {r0.execution} execution' if r0.backend == 'torch' and r0.mode == 'infer' else ''}")
+    print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'ms/image':>9}  {'GFMA/s':>8}  "
+          f"{'load before/during':>18}")
     for r in results:
-        print(f"{r.batch:>5}  {r.median_ms:>10.3f}  {r.iqr_ms:>8.3f}  {r.median_ms / r.batch:>9.3f}  "
-              f"{r.fma_per_s / 1e9:>8.2f}")
+        print(f"{r.batch:>5}  {r.median_ms:>10.3f}  {r.iqr_ms:>8.3f}  {r.runs:>5}  {r.median_ms / r.batch:>9.3f}  "
+              f"{r.fma_per_s / 1e9:>8.2f}  {f'{r.load_before:.1f} / {r.load_during:.1f}':>18}")
+    print(f"load: cores other processes kept busy just before / during the timing, of {usable_cores()}; "
+          f"machine: {Fingerprint.from_json(r0.machine).describe() if r0.machine else 'unknown'}")
+    for r in results:
+        if r.unstable:
+            print(f"WARNING: batch {r.batch}: {warning(r.unstable)}")
     for r in results:
         if r.per_layer:
             what = " (forward+backward)" if r.mode == "train" else ""
@@ -168,7 +179,11 @@ def register(subparsers) -> None:
     s.add_argument("--per-layer", action="store_true", help="also time each layer: slowest layers, time vs FMA")
     s.add_argument("--top", type=int, default=15, help="layers shown with --per-layer")
     s.add_argument("--plain", action="store_true", help="measure the plain build (no BN folding / fusion)")
-    s.add_argument("--compile", action="store_true", help="torch.compile the model first (slow to compile)")
+    s.add_argument("--execution", choices=("auto", "eager", "torchscript", "compiled", "cuda-graph"), default="auto",
+                   help="how the model runs while timed: eager Python runner, torchscript (traced + frozen), "
+                        "compiled (torch.compile), cuda-graph (CUDA only: one graph replay per pass); auto = "
+                        "torchscript for the optimised build on cpu, else eager")
+    s.add_argument("--compile", action="store_true", help="torch.compile the model first (= --execution compiled)")
     s.add_argument("--json", action="store_true", help="print runtime.bench's JSON instead of a table")
     add_overrides(s)
     s.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timed runs per measurement")

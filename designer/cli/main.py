@@ -24,7 +24,7 @@ from designer.files import write_text
 from designer.ir import Network
 from designer.lower import lower
 
-TORCH_FREE = ("presets", "export", "stats", "lint")  # commands that never load torch (no OpenMP choice to make)
+TORCH_FREE = ("presets", "export", "stats", "lint", "estimate")  # commands that never load torch (no OpenMP choice to make)
 
 
 def _fmt_int(n: int) -> str:
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lint)
 
     for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.sweep", "designer.cli.train",
-                   "designer.cli.workspace"):
+                   "designer.cli.workspace", "designer.cli.latency"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as e:
@@ -186,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run(args: argparse.Namespace) -> int:
+    from designer.cli.options import check_run_options
+
+    check_run_options(args)  # --threads and --device of every command, one line each
+    return args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
         configure()  # OpenMP waiting, before the subcommand imports torch (designer/threads.py)
     try:
-        return run_command(f"mixdesign {args.command}", lambda: args.func(args))
+        return run_command(f"mixdesign {args.command}", lambda: _run(args))
     except BrokenPipeError:  # `mixdesign stats x --layers | head`
         sys.stderr.close()
         return 0

@@ -6,6 +6,7 @@
     add_out(p, ...)    -o/--out (the old spelling --output stays accepted, hidden)
     add_device(p)      --device cpu | cuda | cuda:N
     add_threads(p)     --threads, with the default designer.threads chooses
+    check_run_options(args)   --threads and --device checked (designer.limits, designer.machine) before any work
     HelpFormatter      shows each option's default where its help does not already state it
 """
 
@@ -13,8 +14,14 @@ from __future__ import annotations
 
 import argparse
 
+from designer.errors import MixdesignError
+
 SOURCE_METAVAR = "SOURCE"
 SOURCE_HELP = "a preset name (see `mixdesign presets`), a design .yaml, or a Darknet .cfg"
+
+
+class OptionError(MixdesignError):
+    """A run setting (--threads, --device) outside what it can be."""
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -82,3 +89,18 @@ def add_threads(p: argparse.ArgumentParser, what: str = "torch intra-op threads"
     from designer.threads import describe_default
 
     p.add_argument("--threads", type=int, help=f"{what} (default: {describe_default()})")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """--threads inside designer.limits and --device one of cpu, cuda, cuda:N, for every command that has them:
+    one line naming the limit and the fix, before anything is built."""
+    from designer.limits import value_problem
+    from designer.machine import Device
+
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        problem = value_problem("threads", threads)
+        if problem:
+            raise OptionError(f"--threads: {problem}")
+    if isinstance(getattr(args, "device", None), str):
+        Device.parse(args.device)

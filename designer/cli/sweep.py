@@ -3,6 +3,11 @@
 designer/cli/main.py calls `register(subparsers)`. Every trial is recorded in the trial store as it finishes
 (default: the workspace, designer/explore/workspace_store.py; or a JSON-lines file: --store / $MIXDESIGN_SWEEPS), so rerunning the same
 command resumes and Ctrl-C loses nothing finished. torch loads only when the first timed trial runs.
+
+A design that fails to measure (a MixdesignError: too little memory, a batch the network refuses) is recorded as
+a failed trial and the sweep goes on; the failures are listed at the end and the exit code is 1. A rerun does not
+measure a failed trial again unless --retry-failed. Trials the runtime flags unstable are measured once more at
+the end (extra rounds). Exit codes: 0 every trial measured, 1 some trials failed, 2 a user error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,9 +26,14 @@ from designer.explore import output
 from designer.explore.runner import KINDS, Settings
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
-from designer.explore.sweep import plan_sweep, run_sweep
+from designer.explore.sweep import failures, plan_sweep, run_sweep
 from designer.ir import Network
 from runtime.deploy import BACKEND_LABELS
+
+EXIT_USER_ERROR = 2
+EXIT_SOME_FAILED = 1
+UNSTABLE_FIX = ("an unstable figure rests on a noisy machine: rerun the sweep when fewer cores are busy, or with "
+                "a longer --min-run-time (the sweep already re-measured each unstable trial once)")
 
 
 def _measure(text: str) -> tuple[str, ...]:
@@ -96,7 +106,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
               f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
               f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
-              f"({_what(settings)}); store {store.path}", file=sys.stderr)
+              f"({_what(settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {store.path}",
+              file=sys.stderr)
         from runtime.explore import check_backend, run_trial
 
         if "infer" in settings.measure:
@@ -107,9 +118,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
         bar, on_progress = _progress_bar(len(plan.trials), args.no_progress)
         try:
-            rows = run_sweep(plan, store, run_trial, ray_address=args.ray, on_progress=on_progress)
+            rows = run_sweep(plan, store, run_trial, ray_address=args.ray, on_progress=on_progress,
+                             retry_failed=args.retry_failed)
         finally:
             bar.close()
+        failed = failures(plan, store)
     except KeyboardInterrupt:
         print("interrupted: the finished trials are in the store; rerun the same command to resume",
               file=sys.stderr)
@@ -125,6 +138,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"mixdesign sweep: error: {args.out}: {e.strerror or e}", file=sys.stderr)
             return EXIT_USER_ERROR
         print(f"wrote {args.out}: {len(rows)} rows")
+    if failed:
+        print(f"{len(failed)} trial(s) failed (recorded; a rerun skips them, --retry-failed measures them again):",
+              file=sys.stderr)
+        for design, kind, rnd, message in failed:
+            print(f"  {design}: {kind} round {rnd + 1}: {message}", file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
 
 
@@ -154,10 +173,14 @@ def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: ar
     for name, keys in fronts(settings).items():
         print(f"front:{name} * = on the Pareto front over ({', '.join(keys)}): no other design is at least as good "
               "on all of them and better on one (accuracy maximised, the rest minimised)")
+    if any(r.get(f"{k}_unstable") for r in rows for k in ("infer", "train")):
+        print(f"unstable: {UNSTABLE_FIX}")
+    if plan.remeasured:
+        print(f"{plan.remeasured} unstable trial(s) measured again as extra rounds")
     if plan.trial_s:
         print(f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
               f"per trial (median; includes building the model and warm-up)")
-    skipped = len(plan.trials) - plan.measured
+    skipped = len(plan.trials) - (plan.measured - plan.remeasured)  # re-measurements are extra rounds
     if skipped:
         print(f"{skipped} trials came from the store (an earlier run of this sweep)")
 
@@ -193,5 +216,7 @@ def register(subparsers) -> None:
     add_workspace_argument(s)
     s.add_argument("--ray", metavar="ADDRESS", help="run trials as Ray tasks there ('auto', 'ray://host:10001', "
                                                     "or 'local')")
+    s.add_argument("--retry-failed", action="store_true",
+                   help="measure again the trials an earlier run recorded as failed (default: keep the failure)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_sweep)

@@ -70,8 +70,6 @@ def check_train_values(args: argparse.Namespace) -> None:
         raise SourceError(f"--weight-decay {args.weight_decay}: use 0 or a small positive number such as 5e-5")
     if not 0 < args.val_fraction < 1:
         raise SourceError(f"--val-fraction {args.val_fraction}: use a share between 0 and 1, such as 0.2")
-    if args.threads is not None and args.threads < 1:
-        raise SourceError(f"--threads {args.threads}: use 1 or more")
 
 
 def _label(text: str) -> str:
@@ -181,7 +179,7 @@ def _train(args: argparse.Namespace, prog: str) -> int:
                               "--classes out to use the data's")
         trained = [prepare_network(n, args.size, len(split.classes)) for n in networks]
         for t in trained:
-            check_fits(t, args.batch, training=True)  # refuse before torch allocates (designer/memory.py)
+            check_fits(t, args.batch, training=True, device=args.device)  # before torch allocates (memory.py)
         columns = []
         for k, (label, network) in enumerate(zip(labels, networks)):
             out = stage.work if len(networks) == 1 else stage.work / label

@@ -8,6 +8,7 @@ PATH|URL`, else $MIXDESIGN_WORKSPACE, else the default file in the user's data d
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -57,14 +58,12 @@ def record_measurement(args: argparse.Namespace, network: Any, results: Any) -> 
 
     results = results if isinstance(results, (list, tuple)) else [results]
     try:
-        from designer.workspace import cfg_sha256
-
-        sha = cfg_sha256(emit_cfg(network))
+        text = emit_cfg(network)
         params = results[0].params if getattr(results[0], "params", None) is not None else count(network).params
         with _open(args) as ws:
             for r in results:
                 ws.add_bench_result({**r.to_json(), "params": params}, design_name=design_label(args.source),
-                                    cfg_sha256=sha, source="cli", backend=getattr(args, "backend", None),
+                                    cfg_text=text, source="cli", backend=getattr(args, "backend", None),
                                     settings={"compile": bool(getattr(args, "compile", False))})
             _note("bench", f"recorded {len(results)} measurement(s) in {ws.location}")
     except MixdesignError as e:
@@ -116,7 +115,12 @@ def _report(problems: list) -> None:
 
 
 def cmd_path(args: argparse.Namespace) -> int:
-    from designer.workspace.engine import chosen_by, describe, is_sqlite_file, resolve_url
+    from designer.workspace.engine import (
+        chosen_by,
+        describe,
+        is_sqlite_file,
+        resolve_url,
+    )
 
     target = getattr(args, "workspace", None)
     url = resolve_url(target)
@@ -147,7 +151,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from designer.keys import layers_sha256
     from designer.workspace import WorkspaceError
+    from designer.workspace.store import emitted_cfg
 
     with _open(args) as ws:
         d = ws.get_design(args.name)
@@ -155,7 +161,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"# design {d.name!r} (cfg sha256 {d.row.cfg_sha256}; from {d.row.derived_from or '-'}; "
                   f"created {_when(d.row.created)}, updated {_when(d.row.updated)})")
             sys.stdout.write(d.row.design_yaml)
-            sha = d.row.cfg_sha256
+            sha, text = d.row.cfg_sha256, emitted_cfg(d.arch)
         else:
             imp = next((i for i in ws.imported().items if i.name == args.name), None)
             if imp is None:
@@ -163,8 +169,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                                      "list`)", file=ws.location)
             print(f"# imported {imp.name!r} ({imp.row.kind}, cfg sha256 {imp.row.cfg_sha256})")
             sys.stdout.write(imp.row.text)
-            sha = imp.row.cfg_sha256
-        n = len(ws.measurements(cfg_sha256=sha))
+            sha, text = imp.row.cfg_sha256, emitted_cfg(imp.design)
+        layers = {m.id for m in ws.measurements(layers_sha256=layers_sha256(text))}
+        n = len({m.id for m in ws.measurements(cfg_sha256=sha)} | layers)
         runs = len([r for r in ws.training_runs() if r.cfg_sha256 == sha or r.design_name == args.name])
         print(f"# {n} measurement(s) of this cfg, {runs} training run(s): mixdesign history {args.name}",
               file=sys.stderr)
@@ -191,39 +198,83 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ history
 
-def _source_sha(text: str) -> str | None:
-    """The cfg hash of DESIGN when it names a preset, a design YAML or a cfg; None otherwise."""
+UNSTABLE_FIX = ("unstable: the spread or the load around that figure says it may be off; measure it again when "
+                "fewer cores are busy (see the load columns), or with a longer --min-run-time")
+
+
+def _source_text(text: str) -> str | None:
+    """The emitted cfg of DESIGN when it names a preset, a design YAML or a cfg; None otherwise."""
     try:
         from designer import emit_cfg
         from designer.cli.sources import load_source, to_network
-        from designer.workspace import cfg_sha256
 
-        return cfg_sha256(emit_cfg(to_network(load_source(text))))
+        return emit_cfg(to_network(load_source(text)))
     except (MixdesignError, OSError):
         return None
 
 
+def _machines(choice: str, device: str | None) -> tuple[str | None, str]:
+    """(machine key or key prefix to filter on, None for every machine; this machine's key for `device`)."""
+    from designer.machine import fingerprint
+    from designer.workspace import WorkspaceError
+
+    this = fingerprint(device or "cpu").key
+    if choice == "all":
+        return None, this
+    if choice == "this":
+        return this, this
+    if not re.fullmatch(r"[0-9a-f]{4,16}", choice):
+        raise WorkspaceError(f"--machine {choice}: use this, all, or a machine key (4 to 16 hex digits, as the "
+                             "machine column shows it)")
+    return choice, this
+
+
 def cmd_history(args: argparse.Namespace) -> int:
+    from designer.keys import cfg_sha256, layers_sha256
+
     with _open(args) as ws:
-        rows = ws.measurements(device=args.device, backend=args.backend, limit=None if args.design else args.limit)
+        key, this = _machines(args.machine, args.device)
+        exact = key if key is not None and len(key) == 16 else None
+        rows = ws.measurements(device=args.device, backend=args.backend, machine_key=exact,
+                               limit=None if args.design or (key and not exact) else args.limit)
+        if key is not None and exact is None:
+            rows = [m for m in rows if (m.machine_key or "").startswith(key)][: args.limit]
         if args.design:
-            sha = _source_sha(args.design)
-            saved = ws.get_design(args.design) if sha is None else None
-            shas = {s for s in (sha, saved.row.cfg_sha256 if saved else None) if s}
+            text = _source_text(args.design)
+            saved = ws.get_design(args.design) if text is None else None
+            if saved is not None:
+                from designer.workspace.store import emitted_cfg
+
+                text = emitted_cfg(saved.arch)
+            shas = {cfg_sha256(text)} if text else set()
+            layers = {layers_sha256(text)} if text else set()
             names = {args.design, design_label(args.design)}
-            rows = [m for m in rows if m.design_name in names or m.cfg_sha256 in shas][: args.limit]
+            rows = [m for m in rows if m.design_name in names or m.cfg_sha256 in shas
+                    or m.layers_sha256 in layers][: args.limit]
+        where = "" if key is None else f" on machine {key}{' (this one)' if key == this else ''}"
         if not rows:
-            print(f"no measurements{' of ' + args.design if args.design else ''} in {ws.location}")
+            print(f"no measurements{' of ' + args.design if args.design else ''}{where} in {ws.location}")
             return 0
-        _table(("design", "device", "backend", "dtype", "batch", "threads", "median ms", "IQR ms", "GFMA/s",
-                "when", "source", "cfg"),
-               [(m.design_name, f"{m.device} ({m.device_name})" if m.device_name else m.device, m.backend, m.dtype,
+        _table(("design", "machine", "device", "backend", "dtype", "batch", "threads", "median ms", "IQR ms", "runs",
+                "GFMA/s", "when", "source", "cfg", "note"),
+               [(m.design_name, _machine_cell(m.machine_key, this),
+                 f"{m.device} ({m.device_name})" if m.device_name else m.device, m.backend, m.dtype,
                  m.batch, m.threads if m.threads is not None else "-", f"{m.median_ms:.3f}", f"{m.iqr_ms:.3f}",
-                 f"{m.fma_per_s / 1e9:.2f}" if m.fma_per_s else "-", _when(m.measured_at), m.source,
-                 m.cfg_sha256[:8]) for m in rows], {4, 5, 6, 7, 8})
-        print(f"\nmedian and IQR in ms per batch; GFMA/s = 10^9 multiply-adds per second; times are local; "
-              f"{len(rows)} row(s) from {ws.location}")
+                 m.runs if m.runs is not None else "-", f"{m.fma_per_s / 1e9:.2f}" if m.fma_per_s else "-",
+                 _when(m.measured_at), m.source, m.cfg_sha256[:8],
+                 f"unstable: {m.unstable}"[:70] if m.unstable else "") for m in rows], {5, 6, 7, 8, 9, 10})
+        print(f"\nmedian and IQR in ms per batch over `runs` timed runs; GFMA/s = 10^9 multiply-adds per second; "
+              f"times are local; machine = fingerprint key (this = this machine); {len(rows)} row(s){where} from "
+              f"{ws.location}")
+        if any(m.unstable for m in rows):
+            print(UNSTABLE_FIX)
     return 0
+
+
+def _machine_cell(key: str | None, this: str) -> str:
+    if key is None:
+        return "-"
+    return f"{key[:8]} (this)" if key == this else key[:8]
 
 
 # ------------------------------------------------------------------ registration
@@ -262,6 +313,9 @@ def register(subparsers) -> None:
                    help="a design name, a preset, a design .yaml or a cfg (matched by name and by cfg hash)")
     h.add_argument("--device", help="only this device (cpu, cuda)")
     h.add_argument("--backend", help="only this backend (torch, ...)")
+    h.add_argument("--machine", default="all", metavar="this|KEY|all",
+                   help="only measurements taken on this machine (for --device, default cpu), on the machine with "
+                        "this fingerprint KEY, or all (default; the machine column tells them apart)")
     h.add_argument("--limit", type=int, default=50, help="newest N rows (default 50)")
     add_workspace_argument(h)
     h.set_defaults(func=_guard("history", cmd_history))

@@ -1,5 +1,6 @@
 """A sweep's result rows as a printed table, CSV or JSON (columns: the axes, counts, measured medians over
-rounds, the Pareto flags; invalid points last with their reason). Units are in the column names."""
+rounds, the Pareto flags, a note with failures and unstable figures; invalid points last with their reason).
+Units are in the column names."""
 
 from __future__ import annotations
 
@@ -40,10 +41,20 @@ def table_rows(rows: list[dict], axes: list[str]) -> tuple[tuple[str, ...], list
             v = r.get(c)
             cells.append("" if v is None else TABLE[c][1].format(v))
         cells += ["*" if r.get(f) else "" for f in fronts]
-        note = r.get("reason") or (f"same cfg as {r['same_cfg_as']}" if r.get("same_cfg_as") else r.get("notes", ""))
-        cells.append(str(note)[:90])
+        cells.append(note(r)[:120])
         out.append(tuple(cells))
     return head, out
+
+
+def note(r: dict) -> str:
+    """A row's note: why it is invalid, which trials failed, which figures are unstable, or what it shares."""
+    if r.get("reason"):
+        return str(r["reason"])
+    parts = [str(r["failed"])] if r.get("failed") else []
+    parts += [f"{k}: {r[f'{k}_unstable']}" for k in ("infer", "train") if r.get(f"{k}_unstable")]
+    parts += [f"same cfg as {r['same_cfg_as']}"] if r.get("same_cfg_as") else []
+    parts += [str(r["notes"])] if r.get("notes") else []
+    return "; ".join(parts)
 
 
 def to_csv(rows: list[dict]) -> str:

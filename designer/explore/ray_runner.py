@@ -1,6 +1,8 @@
 """`mixdesign sweep --ray ADDRESS`: the sweep's trials as Ray tasks on an existing Ray cluster.
 
-Each task holds a whole device so that no two timings share one: num_gpus=1 for --device cuda; on CPU,
+Each task holds a whole device so that no two timings share one: num_gpus=1 for --device cuda or cuda:N (Ray
+gives the task one GPU and sets CUDA_VISIBLE_DEVICES to it, so the task measures on cuda:0, its only visible
+device; the index N names a GPU of the driver's machine and means nothing on a cluster node); on CPU,
 num_cpus = the CPU count of the largest node (a node with fewer CPUs runs no trial; a node runs one trial at
 a time) and the trial uses that many threads unless --threads says otherwise. The driver submits every trial
 not yet in the store, and records each result in the store as it comes back (ray.wait), so Ctrl-C on the driver
@@ -15,25 +17,49 @@ from __future__ import annotations
 
 import threading
 
-from designer.explore.runner import Design, Progress, Settings, SweepError, Trial, TrialFn, record_of
+from designer.explore.runner import (
+    Design,
+    Progress,
+    Settings,
+    SweepError,
+    Trial,
+    TrialFn,
+    guarded,
+    pending,
+    record_of,
+)
 from designer.explore.store import TrialStore
+from designer.machine import Device
 
 
 def task_resources(device: str) -> dict:
-    """What one trial task asks Ray for: a whole GPU, or every CPU of the largest node."""
+    """What one trial task asks Ray for: a whole GPU (any CUDA device), or every CPU of the largest node."""
+    if Device.parse(device).is_cuda:
+        return {"num_gpus": 1, "num_cpus": 1}
     import ray
 
-    if device == "cuda":
-        return {"num_gpus": 1, "num_cpus": 1}
     cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
     return {"num_cpus": max(1, int(max(cpus, default=1)))}
 
 
+def task_settings(kind_settings: dict, resources: dict, kind: str) -> dict:
+    """What a task measures with: on a GPU task, the GPU Ray gave it (cuda:0 inside the task); on CPU, as many
+    threads as the task holds CPUs unless --threads says otherwise (accuracy trials choose their own)."""
+    s = dict(kind_settings)
+    if "device" in s and Device.parse(s["device"]).is_cuda:
+        s["device"] = "cuda:0"
+    elif s.get("threads") is None and kind != "accuracy" and "num_gpus" not in resources:
+        s["threads"] = resources["num_cpus"]
+    return s
+
+
 def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings,
             store: TrialStore, trial: TrialFn, on_progress: Progress | None = None,
-            stop: threading.Event | None = None, init_kwargs: dict | None = None) -> int:
-    """Measure the trials not yet in the store as Ray tasks running `trial` (runtime.explore.run_trial: the
-    workers import it by name, so the package must be installed on every node); returns how many ran now."""
+            stop: threading.Event | None = None, init_kwargs: dict | None = None, *, machine: dict | None = None,
+            retry_failed: bool = False) -> int:
+    """Measure the trials still pending (runner.pending) as Ray tasks running `trial` (runtime.explore.run_trial,
+    wrapped in runner.guarded so a failing design is recorded, not fatal: the workers import both by name, so the
+    package must be installed on every node); returns how many ran now."""
     try:
         import ray
     except ImportError:
@@ -47,17 +73,15 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
             raise SweepError(f"--ray {address}: cannot connect to a Ray cluster there ({e})") from None
     try:
         res = task_resources(settings.device)
-        remote = ray.remote(trial).options(**res)
-        pending = [t for t in trials if store.done(t.key) is None]
-        done = len(trials) - len(pending)
+        remote = ray.remote(guarded).options(**res)
+        todo = pending(trials, store, retry_failed)
+        done = len(trials) - len(todo)
         if on_progress:
             on_progress(done, len(trials), "")
         running = {}
-        for t in pending:
-            s = settings.kind_settings(t.kind)
-            if settings.device == "cpu" and s.get("threads") is None and t.kind != "accuracy":
-                s["threads"] = res["num_cpus"]
-            running[remote.remote(designs[t.design].cfg_text, t.kind, s)] = t
+        for t in todo:
+            s = task_settings(settings.kind_settings(t.kind), res, t.kind)
+            running[remote.remote(trial, designs[t.design].cfg_text, t.kind, s)] = t
         measured = 0
         while running:
             if stop is not None and stop.is_set():
@@ -68,7 +92,7 @@ def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Tri
             for ref in ready:
                 t = running.pop(ref)
                 result = ray.get(ref)
-                store.record(t.key, record_of(sweep_id, designs[t.design], t, result))
+                store.record(t.key, record_of(sweep_id, designs[t.design], t, result, machine))
                 measured += 1
                 done += 1
                 if on_progress:

@@ -4,7 +4,12 @@ each trial in a TrialStore as it finishes.
 Timed measurements are interleaved in rounds: round r measures every design once, in the design order rotated by
 r, so slow drift on a shared machine (another job starting, thermal limits) falls on all designs alike; a
 design's latency is the median of its round medians (its spread: max - min of them). A trial is one design x one
-kind x one round; a trial already in the store is not measured again, so rerunning the same sweep resumes.
+kind x one round on one machine (its key names the machine's fingerprint and every setting); a trial already in
+the store is not measured again, so rerunning the same sweep resumes.
+
+A trial that raises a MixdesignError is recorded as failed with its message and the sweep goes on; a rerun does
+not retry it unless asked (retry_failed). Invalid points are recorded as trials with status "invalid" and their
+reason. Timed trials the runtime flags `unstable` are re-measured once at the end, as extra rounds (`again`).
 Designs whose cfg text is identical (e.g. two dw-group-size values that round to the same groups) are measured
 once and share the result.
 
@@ -14,7 +19,6 @@ the app, a benchmark): this torch-free core never imports the runtime.
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 import threading
 from collections.abc import Callable
@@ -28,6 +32,7 @@ from designer.errors import MixdesignError
 from designer.explore.pareto import objectives, pareto_front
 from designer.explore.space import Axis, Point, format_value, spec_hash
 from designer.explore.store import TrialStore
+from designer.keys import cfg_sha256, layers_sha256
 from designer.lower import lower
 from designer.spec import Arch
 
@@ -113,7 +118,7 @@ def designs_of(points: list[Point]) -> tuple[list[Design], list[Point]]:
             invalid.append(p)
             continue
         text = emit_cfg(lower(p.arch))
-        sha = hashlib.sha256(text.encode()).hexdigest()
+        sha = cfg_sha256(text)
         if sha in out:
             out[sha].also.append(p)
             continue
@@ -122,12 +127,19 @@ def designs_of(points: list[Point]) -> tuple[list[Design], list[Point]]:
     return list(out.values()), invalid
 
 
-def trial_key(sweep_id: str, cfg_sha256: str, kind: str, kind_settings: dict, rnd: int) -> str:
-    settings = spec_hash(kind_settings)
-    return f"{sweep_id}/{cfg_sha256[:16]}/{kind}/{settings}/r{rnd}"
+def trial_key(sweep_id: str, machine_key: str, cfg_sha256: str, kind: str, kind_settings: dict, rnd: int) -> str:
+    """One measurement of one design: the sweep (its settings hash), the machine (designer.machine.Fingerprint.key:
+    machine B never reuses machine A's timings), the design's cfg, the kind, every setting the kind depends on
+    (a changed batch or backend is another trial) and the round."""
+    return f"{sweep_id}/{machine_key}/{cfg_sha256[:16]}/{kind}/{spec_hash(kind_settings)}/r{rnd}"
 
 
-def plan(sweep_id: str, designs: list[Design], settings: Settings) -> list[Trial]:
+def invalid_key(sweep_id: str, p: Point) -> str:
+    """The trial of an invalid point (recorded with its reason; the same on every machine)."""
+    return f"{sweep_id}/invalid/{spec_hash(p.as_dict)}"
+
+
+def plan(sweep_id: str, designs: list[Design], settings: Settings, machine_key: str) -> list[Trial]:
     """Every trial in the order it runs: timed rounds (rotated design order), then accuracy."""
     trials = []
     n = len(designs)
@@ -136,13 +148,29 @@ def plan(sweep_id: str, designs: list[Design], settings: Settings) -> list[Trial
         for j in range(n):
             i = (j + r) % n
             for kind in timed:
-                trials.append(Trial(trial_key(sweep_id, designs[i].cfg_sha256, kind, settings.kind_settings(kind), r),
-                                    i, kind, r))
+                trials.append(Trial(trial_key(sweep_id, machine_key, designs[i].cfg_sha256, kind,
+                                              settings.kind_settings(kind), r), i, kind, r))
     if "accuracy" in settings.measure:
         for i, d in enumerate(designs):
-            trials.append(Trial(trial_key(sweep_id, d.cfg_sha256, "accuracy", settings.kind_settings("accuracy"), 0),
-                                i, "accuracy", 0))
+            trials.append(Trial(trial_key(sweep_id, machine_key, d.cfg_sha256, "accuracy",
+                                          settings.kind_settings("accuracy"), 0), i, "accuracy", 0))
     return trials
+
+
+def again(trials: list[Trial], designs: list[Design], settings: Settings, store: TrialStore, sweep_id: str,
+          machine_key: str) -> list[Trial]:
+    """The re-measurements of the timed trials recorded `unstable`: each once, as round `rounds + r` of the same
+    design and kind (a new round entry that the design's median then includes). Re-measurements are never
+    re-measured, so a sweep ends; their keys are fixed, so a rerun measures nothing twice."""
+    out = []
+    for t in trials:
+        if t.kind in TIMED and t.round < settings.rounds:
+            rec = store.done(t.key)
+            if rec is not None and rec.get("status", "ok") == "ok" and rec.get("unstable"):
+                r = settings.rounds + t.round
+                out.append(Trial(trial_key(sweep_id, machine_key, designs[t.design].cfg_sha256, t.kind,
+                                           settings.kind_settings(t.kind), r), t.design, t.kind, r))
+    return out
 
 
 # ------------------------------------------------------------------ running and summarising
@@ -151,57 +179,103 @@ Progress = Callable[[int, int, str], None]  # (trials done, trials in the sweep,
 TrialFn = Callable[[str, str, dict], dict]  # (cfg text, kind, kind settings) -> result: runtime.explore.run_trial
 
 
+def pending(trials: list[Trial], store: TrialStore, retry_failed: bool = False) -> list[Trial]:
+    """The trials still to measure: not in the store (and, with retry_failed, those recorded as failed)."""
+    out = []
+    for t in trials:
+        rec = store.done(t.key)
+        if rec is None or (retry_failed and rec.get("status") == "failed"):
+            out.append(t)
+    return out
+
+
+def guarded(trial: TrialFn, cfg_text: str, kind: str, s: dict) -> dict:
+    """`trial`'s result, or {"status": "failed", "message": ...} when it raises a MixdesignError (a design that
+    cannot be measured as asked: too little memory, a batch the network refuses, ...): one failure is recorded
+    and the sweep goes on. Module-level so that a Ray worker can run it."""
+    try:
+        return {"status": "ok", **trial(cfg_text, kind, s)}
+    except MixdesignError as e:
+        return {"status": "failed", "message": str(e)}
+
+
 def run_local(sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings, store: TrialStore,
-              trial: TrialFn, on_progress: Progress | None = None, stop: threading.Event | None = None) -> int:
-    """Measure every trial not yet in the store, in plan order; returns how many were measured now."""
-    pending = [t for t in trials if store.done(t.key) is None]
-    done = len(trials) - len(pending)
+              trial: TrialFn, on_progress: Progress | None = None, stop: threading.Event | None = None, *,
+              machine: dict | None = None, retry_failed: bool = False) -> int:
+    """Measure every trial still pending (see `pending`), in plan order; returns how many were measured now."""
+    todo = pending(trials, store, retry_failed)
+    done = len(trials) - len(todo)
     if on_progress:
         on_progress(done, len(trials), "")  # what an earlier run finished: not part of this run's rate
-    for t in pending:
+    for t in todo:
         if stop is not None and stop.is_set():
             break
         d = designs[t.design]
         if on_progress:
             on_progress(done, len(trials), f"{t.kind} round {t.round + 1}: {d.point.label}")
-        result = trial(d.cfg_text, t.kind, settings.kind_settings(t.kind))
-        store.record(t.key, record_of(sweep_id, d, t, result))
+        result = guarded(trial, d.cfg_text, t.kind, settings.kind_settings(t.kind))
+        store.record(t.key, record_of(sweep_id, d, t, result, machine))
         done += 1
         if on_progress:
             on_progress(done, len(trials), "")
-    return done - (len(trials) - len(pending))
+    return done - (len(trials) - len(todo))
 
 
-def record_of(sweep_id: str, d: Design, t: Trial, result: dict) -> dict:
-    return {"sweep_id": sweep_id, "cfg_sha256": d.cfg_sha256, "kind": t.kind, "round": t.round,
-            "point": d.point.as_dict, "label": d.point.label, **result}
+def record_of(sweep_id: str, d: Design, t: Trial, result: dict, machine: dict | None = None) -> dict:
+    """What the store keeps of a trial: where it belongs, its status (ok / failed), and the result; `machine` (the
+    fingerprint the trial key names) unless the result says where it ran."""
+    rec = {"sweep_id": sweep_id, "cfg_sha256": d.cfg_sha256, "layers_sha256": layers_sha256(d.cfg_text),
+           "kind": t.kind, "round": t.round, "point": d.point.as_dict, "label": d.point.label, "status": "ok",
+           **result}
+    if machine is not None and not rec.get("machine"):
+        rec["machine"] = machine
+    return rec
 
 
-def summarize(sweep_id: str, designs: list[Design], invalid: list[Point], settings: Settings,
+def record_invalid(sweep_id: str, invalid: list[Point], store: TrialStore) -> None:
+    """Each invalid point as a trial with status "invalid" and its reason (once)."""
+    for p in invalid:
+        key = invalid_key(sweep_id, p)
+        if store.done(key) is None:
+            store.record(key, {"sweep_id": sweep_id, "kind": "count", "round": 0, "point": p.as_dict,
+                               "label": p.label, "status": "invalid", "message": p.reason})
+
+
+def summarize(*, sweep_id: str, machine_key: str, designs: list[Design], invalid: list[Point], settings: Settings,
               store: TrialStore) -> list[dict]:
-    """One row per point (valid ones first): counts, per-kind medians over rounds, Pareto flags."""
-    by_key: dict[tuple[str, str], list[dict]] = {}
-    for rec in store.list(sweep_id):
-        by_key.setdefault((rec["cfg_sha256"], rec["kind"]), []).append(rec)
+    """One row per point (valid ones first): counts, per-kind medians over this machine's rounds (re-measurements
+    included), failures and unstable rounds, Pareto flags. Only trials whose key this plan names count: another
+    machine's timings, or another batch's, never enter a median."""
     rows = []
     for d in designs:
         base = {"design": d.point.label, **d.point.as_dict, "valid": True, "params": d.params, "fma": d.fma,
                 "cfg_sha256": d.cfg_sha256, "notes": "; ".join(d.point.notes)}
-        for kind in TIMED:
-            recs = by_key.get((d.cfg_sha256, kind), [])
-            if kind in settings.measure:
-                meds = [r["median_ms"] for r in recs]
-                base[f"{kind}_ms"] = statistics.median(meds) if meds else None
-                base[f"{kind}_iqr_ms"] = statistics.median(r["iqr_ms"] for r in recs) if recs else None
-                base[f"{kind}_spread_ms"] = (max(meds) - min(meds)) if meds else None
-                base[f"{kind}_rounds"] = len(recs)
-                if recs:
-                    base["device_name"] = recs[0]["device_name"]
-                    base["threads"] = recs[0]["threads"]
-                    base[f"{kind}_backend"] = recs[0].get("backend", "torch")
-        if "accuracy" in settings.measure:
-            recs = by_key.get((d.cfg_sha256, "accuracy"), [])
-            base["accuracy"] = recs[-1]["accuracy"] if recs else None
+        failed = []
+        for kind in KINDS[1:]:
+            if kind not in settings.measure:
+                continue
+            n_rounds = 2 * settings.rounds if kind in TIMED else 1
+            recs = [r for rnd in range(n_rounds) if (r := store.done(trial_key(
+                sweep_id, machine_key, d.cfg_sha256, kind, settings.kind_settings(kind), rnd))) is not None]
+            ok = [r for r in recs if r.get("status", "ok") == "ok"]
+            failed += [f"{kind} round {r['round'] + 1} failed: {r.get('message')}" for r in recs
+                       if r.get("status") == "failed"]
+            if kind == "accuracy":
+                base["accuracy"] = ok[-1]["accuracy"] if ok else None
+                continue
+            meds = [r["median_ms"] for r in ok]
+            base[f"{kind}_ms"] = statistics.median(meds) if meds else None
+            base[f"{kind}_iqr_ms"] = statistics.median(r["iqr_ms"] for r in ok) if ok else None
+            base[f"{kind}_spread_ms"] = (max(meds) - min(meds)) if meds else None
+            base[f"{kind}_rounds"] = len(ok)
+            shaky = [r for r in ok if r.get("unstable")]
+            base[f"{kind}_unstable"] = (f"{len(shaky)} of {len(ok)} rounds unstable: {shaky[-1]['unstable']}"
+                                        if shaky else None)
+            if ok:
+                base["device_name"] = ok[0].get("device_name", "")
+                base["threads"] = ok[0].get("threads")
+                base[f"{kind}_backend"] = ok[0].get("backend", "torch")
+        base["failed"] = "; ".join(failed) or None
         for p in [d.point, *d.also]:
             rows.append({**base, "design": p.label, **p.as_dict, "same_cfg_as": d.point.label if p is not d.point
                          else ""})

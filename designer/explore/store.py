@@ -3,10 +3,13 @@
 `TrialStore` is the seam: the sweep runner only calls `done`, `record`, `list`, `record_sweep` and `sweeps`.
 `JsonlStore` keeps everything in one JSON-lines file (one line per trial or sweep header, appended and fsynced
 before the runner moves on; a line cut short by a kill is skipped on reading; the latest line for a key wins).
-The workspace database (issue 10) can implement the same protocol over its sweeps table.
+The workspace database implements the same protocol over its sweeps and trial rows
+(designer/explore/workspace_store.py).
 
-A trial key names one measurement of one design: the sweep's spec hash, the design's cfg sha256, the kind
-(count / infer / train / accuracy), its settings and the round (runner.trial_key). Torch-free.
+A trial key names one measurement of one design: the sweep's spec hash, the machine's fingerprint key, the
+design's cfg sha256, the kind (count / infer / train / accuracy), its settings and the round (runner.trial_key).
+A record carries its "status": "ok", "failed" (with "message": the error) or "invalid" (with the point's reason);
+records without one (older files) are "ok". Torch-free.
 """
 
 from __future__ import annotations

@@ -7,68 +7,121 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from designer.errors import MixdesignError
 from designer.explore.runner import (
     Design,
     Progress,
     Settings,
+    SweepError,
     Trial,
     TrialFn,
+    again,
     designs_of,
     plan,
+    record_invalid,
     run_local,
     summarize,
     sweep_spec,
 )
 from designer.explore.space import Axis, Point, points, spec_hash
 from designer.explore.store import TrialStore
+from designer.machine import Fingerprint, fingerprint
 from designer.spec import Arch
 
 
 @dataclass
 class SweepPlan:
+    """A sweep ready to run. `sweep_id` is the hash of its settings (the same sweep on every machine and in every
+    workspace; the workspace files it under a random uid beside it); `machine` is the fingerprint its trial keys
+    name: this machine for the sweep's device, unless given."""
+
     sweep_id: str
     spec: dict
     settings: Settings
     designs: list[Design]
     invalid: list[Point]
     trials: list[Trial]
+    machine: Fingerprint
     measured: int = 0  # trials measured by the last run (the rest came from the store)
+    remeasured: int = 0  # unstable trials measured again by the last run
     elapsed_s: float = 0.0
     trial_s: list[float] = field(default_factory=list)  # wall time of each trial measured now
 
 
+def this_machine(device: str) -> Fingerprint:
+    """The fingerprint of this machine for `device`; a CUDA device this machine cannot see is a SweepError."""
+    try:
+        return fingerprint(device)
+    except MixdesignError:
+        raise
+    except Exception as e:  # noqa: BLE001 - torch's own error for a missing CUDA device: one line
+        raise SweepError(f"--device {device}: cannot read that device here ({type(e).__name__}: {e})") from None
+
+
 def plan_sweep(base: Arch, axes: tuple[Axis, ...], settings: Settings, samples: int | None = None,
-               seed: int = 0, name: str | None = None) -> SweepPlan:
+               seed: int = 0, name: str | None = None, machine: Fingerprint | None = None) -> SweepPlan:
     """Apply the space to `base`; the sweep id hashes the base design, the axes, sampling and settings."""
     spec = sweep_spec(base, axes, samples, seed, settings)
     if name:
         spec["name"] = name
     sweep_id = spec_hash({k: v for k, v in spec.items() if k != "name"})
+    machine = machine if machine is not None else this_machine(settings.device)
     designs, invalid = designs_of(points(base, axes, samples, seed))
-    return SweepPlan(sweep_id, spec, settings, designs, invalid, plan(sweep_id, designs, settings))
+    return SweepPlan(sweep_id, spec, settings, designs, invalid, plan(sweep_id, designs, settings, machine.key),
+                     machine)
 
 
 def run_sweep(p: SweepPlan, store: TrialStore, trial: TrialFn, *, ray_address: str | None = None,
-              on_progress: Progress | None = None, stop: threading.Event | None = None) -> list[dict]:
+              on_progress: Progress | None = None, stop: threading.Event | None = None,
+              retry_failed: bool = False) -> list[dict]:
     """Measure what the store does not have yet with `trial` (runtime.explore.run_trial; the caller checks the
-    backend first with runtime.explore.check_backend), then summarise every point (Pareto fronts marked)."""
+    backend first with runtime.explore.check_backend), re-measure once what came back unstable, then summarise
+    every point (Pareto fronts marked). A failing trial is recorded and the sweep goes on (see `failures`)."""
     store.record_sweep(p.sweep_id, p.spec)
-    before = {t.key for t in p.trials if store.done(t.key) is not None}
+    record_invalid(p.sweep_id, p.invalid, store)
     t0 = time.perf_counter()
-    if ray_address:
-        from designer.explore.ray_runner import run_ray
+    p.measured = p.remeasured = 0
+    p.trial_s = []
+    for second in (False, True):
+        trials = again(p.trials, p.designs, p.settings, store, p.sweep_id, p.machine.key) if second else p.trials
+        before = {t.key for t in trials if store.done(t.key) is not None}
+        if ray_address:
+            from designer.explore.ray_runner import run_ray
 
-        p.measured = run_ray(ray_address, p.sweep_id, p.designs, p.trials, p.settings, store, trial, on_progress,
-                             stop)
-    else:
-        p.measured = run_local(p.sweep_id, p.designs, p.trials, p.settings, store, trial, on_progress, stop)
+            n = run_ray(ray_address, p.sweep_id, p.designs, trials, p.settings, store, trial, on_progress, stop,
+                        machine=p.machine.to_json(), retry_failed=retry_failed)
+        else:
+            n = run_local(p.sweep_id, p.designs, trials, p.settings, store, trial, on_progress, stop,
+                          machine=p.machine.to_json(), retry_failed=retry_failed)
+        p.trial_s += [r["trial_s"] for t in trials if (t.key not in before or retry_failed)
+                      and (r := store.done(t.key)) is not None and r.get("trial_s") is not None]
+        p.measured += n
+        p.remeasured += n if second else 0
+        if stop is not None and stop.is_set():
+            break
     p.elapsed_s = time.perf_counter() - t0
-    p.trial_s = [r["trial_s"] for t in p.trials if t.key not in before and (r := store.done(t.key)) is not None]
-    return summarize(p.sweep_id, p.designs, p.invalid, p.settings, store)
+    return summary(p, store)
 
 
-def plan_from_spec(spec: dict) -> SweepPlan:
-    """The plan of a recorded sweep (its store header's spec), to show its results again."""
+def summary(p: SweepPlan, store: TrialStore) -> list[dict]:
+    """The result rows of `p` from what the store holds for this plan's machine and settings."""
+    return summarize(sweep_id=p.sweep_id, machine_key=p.machine.key, designs=p.designs, invalid=p.invalid,
+                     settings=p.settings, store=store)
+
+
+def failures(p: SweepPlan, store: TrialStore) -> list[tuple[str, str, int, str]]:
+    """(design, kind, round, message) of every trial of `p` recorded as failed, in plan order."""
+    out = []
+    for t in p.trials + again(p.trials, p.designs, p.settings, store, p.sweep_id, p.machine.key):
+        rec = store.done(t.key)
+        if rec is not None and rec.get("status") == "failed":
+            out.append((p.designs[t.design].point.label, t.kind, t.round, str(rec.get("message"))))
+    return out
+
+
+def plan_from_spec(spec: dict, machine: Fingerprint | None = None) -> SweepPlan:
+    """The plan of a recorded sweep (its store header's spec), to show its results again (on `machine`: this
+    machine for the sweep's device unless given)."""
     from designer.design_io import load_yaml
     from designer.explore.space import parse_axis
 
@@ -76,4 +129,4 @@ def plan_from_spec(spec: dict) -> SweepPlan:
     s["measure"] = tuple(s["measure"])
     axes = tuple(parse_axis(f"{k}={'|'.join(str(v) for v in vals)}") for k, vals in spec["axes"])
     return plan_sweep(load_yaml(spec["base"]), axes, Settings(**s), samples=spec.get("samples") or None,
-                      seed=spec.get("seed", 0), name=spec.get("name"))
+                      seed=spec.get("seed", 0), name=spec.get("name"), machine=machine)

@@ -73,7 +73,9 @@ def render(arch: Arch) -> None:
         return  # the Design page does not load torch until asked
     with st.container(border=True):
         devs = cache.devices()
-        state.remember({"adv_device": "cuda" if "cuda" in devs else "cpu", "adv_backend": "torch", "adv_batch": 1,
+        from designer.webapp.workers import default_device
+
+        state.remember({"adv_device": default_device(devs), "adv_backend": "torch", "adv_batch": 1,
                         "adv_train_batch": 8, "adv_rounds": 2, "adv_min_run": 0.3, "adv_threads": 0,
                         "adv_goal": "train"})
         from designer.webapp.explore_work import backends

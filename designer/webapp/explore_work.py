@@ -26,19 +26,15 @@ def backends() -> list[str]:
 
 def store() -> TrialStore:
     """The trial store the app shares with `mixdesign sweep`: the workspace (designer/webapp/persist.py), or the
-    JSON-lines file $MIXDESIGN_SWEEPS names (also where the workspace cannot be opened); one object per target
-    for the server process."""
+    JSON-lines file $MIXDESIGN_SWEEPS names (also where the workspace cannot be opened). A new workspace store on
+    every call (each rerun), so trials the CLI recorded meanwhile are read, never hidden by a server-long cache;
+    the JSON-lines store re-reads what was appended to its file on every call anyway."""
     ws = None if os.environ.get(ENV_PATH) else persist.workspace()
     if ws is not None:
-        return _workspace_store(ws)
+        from designer.explore.workspace_store import WorkspaceTrialStore
+
+        return WorkspaceTrialStore(ws)
     return _store_at(str(default_path()))
-
-
-@functools.lru_cache(maxsize=4)
-def _workspace_store(ws) -> TrialStore:
-    from designer.explore.workspace_store import WorkspaceTrialStore
-
-    return WorkspaceTrialStore(ws)
 
 
 @functools.lru_cache(maxsize=4)

@@ -41,13 +41,19 @@ def measurements() -> None:
     be = c2.multiselect("Backend", backends, default=backends, key="hist_backend")
     shown = [r for r in rows if r.device in dev and r.backend in be]
     measured = sorted({f"{r.design_name} ({r.source})" for r in shown})
+    if any(r.unstable for r in shown):
+        st.warning("Some figures are marked unstable (the `unstable` column says why): the spread or the load around "
+                   "them says they may be off. Measure them again when fewer cores are busy, or for longer.")
+    if len({r.machine_key for r in shown}) > 1:
+        st.info("These measurements come from more than one machine (the `machine` column): compare within one.")
     st.markdown(f"{len(shown)} of {len(rows)} measurements shown; designs: " + ", ".join(measured))
     saved_as = persist.saved_names_by_sha()
     st.dataframe(pd.DataFrame([{
         "design": r.design_name, "saved as": ", ".join(saved_as.get(r.cfg_sha256, [])), "device": f"{r.device} ({r.device_name})" if r.device_name else r.device,
         "backend": r.backend, "dtype": r.dtype, "batch": r.batch, "threads": r.threads,
-        "median (ms per batch)": r.median_ms, "IQR (ms)": r.iqr_ms,
+        "median (ms per batch)": r.median_ms, "IQR (ms)": r.iqr_ms, "timed runs": r.runs,
         "G FMA per s": (r.fma_per_s or 0) / 1e9, "source": r.source, "when": _when(r.measured_at),
+        "machine": (r.machine_key or "-")[:8], "unstable": r.unstable or "",
         "cfg sha256": r.cfg_sha256[:12],
     } for r in shown]), hide_index=True, width="stretch", key="hist_table",
         column_config={"median (ms per batch)": st.column_config.NumberColumn(format="%.3f"),

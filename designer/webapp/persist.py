@@ -4,7 +4,7 @@ are stored as they happen and read back after a reload or a restart.
 
 Undo/redo stay per session (designer/webapp/state.py). When the workspace cannot be opened (a damaged file, a
 newer schema, a server that is down) the app still works for the session and says why it keeps nothing; the
-file is left untouched. Job wrappers record from the job's own thread, so a measurement is stored when it
+file is left untouched, and opening is tried again on the next rerun. Job wrappers record from the job's own thread, so a measurement is stored when it
 finishes even if no page is watching.
 """
 
@@ -27,11 +27,18 @@ log = logging.getLogger("mixdesign.app")
 
 
 @st.cache_resource(show_spinner=False)
-def _open_workspace(target: str) -> tuple[Any, str | None]:
+def _opened(target: str) -> Any:
+    """The open Workspace of `target` (kept for the server's life; a failure raises and is not kept)."""
     from designer.workspace import Workspace
 
+    return Workspace.open(target or None)
+
+
+def _open(target: str) -> tuple[Any, str | None]:
+    """(workspace, None), or (None, why): a workspace that failed to open is tried again on the next rerun, so a
+    server that was down, or a file fixed meanwhile, is picked up without a restart."""
     try:
-        return Workspace.open(target or None), None
+        return _opened(target), None
     except MixdesignError as e:
         log.warning("workspace not available: %s", e)
         return None, str(e)
@@ -116,16 +123,13 @@ def stored() -> tuple[dict[str, Design], dict[str, Design], list[str]]:
 
 def recording_bench(work: Callable, label: str, cfg_text: str, settings: dict) -> Callable:
     """Wrap a Latency job body: its result is stored as a measurement as soon as it finishes."""
-    from designer.workspace import cfg_sha256
-
     ws = workspace()
-    sha = cfg_sha256(cfg_text)
 
     def run(job: Any) -> dict:
         r = work(job)
         if ws is not None and not job.stop.is_set():
             try:
-                ws.add_bench_result(r, design_name=label, cfg_sha256=sha, source="app", settings=settings,
+                ws.add_bench_result(r, design_name=label, cfg_text=cfg_text, source="app", settings=settings,
                                     backend=settings.get("backend"))
             except MixdesignError as e:
                 job.meta["workspace_error"] = str(e)

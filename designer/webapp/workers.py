@@ -6,7 +6,6 @@ time, so the app's first page does not load torch. Pure: no streamlit.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,15 +17,21 @@ from designer.webapp.jobs import Job
 
 
 def devices() -> dict[str, str]:
-    """Device id -> description; 'cuda' only where torch sees a CUDA device."""
+    """Device id (designer.machine.Device's spelling: cpu, cuda:N) -> description; one cuda:N per CUDA device
+    torch sees."""
     import torch
 
-    from runtime.bench import device_name  # the one CPU/GPU name reader
+    from designer.machine import Device, usable_cores
 
-    out = {"cpu": f"CPU: {device_name('cpu')} ({os.cpu_count()} logical cores)"}
-    if torch.cuda.is_available():
-        out["cuda"] = f"CUDA: {device_name('cuda')}"
+    out = {"cpu": f"CPU: {Device('cpu').name()} ({usable_cores()} usable cores)"}
+    for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        out[f"cuda:{i}"] = f"CUDA: {Device('cuda', i).name()} (cuda:{i})"
     return out
+
+
+def default_device(devs: dict[str, str]) -> str:
+    """The first CUDA device where there is one, else the CPU (what the pages preselect)."""
+    return next((k for k in devs if k != "cpu"), "cpu")
 
 
 # ------------------------------------------------------------------ latency
@@ -45,15 +50,19 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
     cost = count(network)
 
     def work(job: Job) -> dict:
-        if str(settings.get("device", "cpu")) == "cpu":  # refuse what would not fit before torch allocates
-            from designer.memory import check_fits
+        from designer.memory import check_fits
+        from designer.threads import threads_for_run
 
-            check_fits(network, int(settings.get("batch", 1)))
+        training = settings.get("mode", "infer") == "train"
+        # refuse what would not fit before torch allocates: the training estimate for a training step, the
+        # device's own free memory (RAM for the CPU, the GPU's for CUDA)
+        check_fits(network, int(settings.get("batch", 1)), training=training, device=settings.get("device", "cpu"))
         job.report("loading torch and building the model", 0.02)
         from runtime.bench import measure
 
         job.report(f"measuring with {settings.get('backend', 'torch')} on {settings.get('device', 'cpu')}", 0.05)
         s = dict(settings)
+        s["threads"] = threads_for_run(s.get("threads"))  # the policy `mixdesign bench` applies (threads.py)
         if s.pop("mode", "infer") == "train":  # one training step: plain build, BN in training mode
             from runtime.train_step import measure_train_step
 
@@ -97,7 +106,7 @@ def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[
             if job.stop.is_set():
                 break
             network = prepare_network(source, config.size, len(split.classes))
-            check_fits(network, config.batch, training=True)  # before torch allocates (designer/memory.py)
+            check_fits(network, config.batch, training=True, device=config.device)  # before torch allocates
             out_dir = Path(root) / job.id / safe_filename(name, "")
             cfg = replace(config, out_dir=str(out_dir))
             job.report(f"training {name} ({k + 1}/{len(runs)})")

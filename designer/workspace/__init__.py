@@ -13,8 +13,16 @@ from designer.workspace.engine import (
     head_revision,
     resolve_url,
 )
-from designer.workspace.store import Loaded, Problem, StoredDesign, StoredImport, Workspace, cfg_sha256
+from designer.workspace.store import (
+    Loaded,
+    Problem,
+    StoredDesign,
+    StoredImport,
+    Workspace,
+    cfg_sha256,
+    layers_sha256,
+)
 
 __all__ = ["ENV", "CorruptWorkspaceError", "Loaded", "NewerWorkspaceError", "Problem", "StoredDesign",
            "StoredImport", "Workspace", "WorkspaceError", "cfg_sha256", "default_path", "head_revision",
-           "resolve_url"]
+           "layers_sha256", "resolve_url"]

@@ -5,6 +5,8 @@ Location: `--workspace PATH|URL`, else $MIXDESIGN_WORKSPACE, else platformdirs' 
 ("mixnet-designer")/workspace.sqlite. A PATH is an SQLite file; a URL is any SQLAlchemy database URL
 (postgresql+psycopg://user@host/db needs `pip install "psycopg[binary]"`).
 
+Messages never show a database password (a URL that does not parse is printed masked).
+
 Safety: before SQLAlchemy touches an existing SQLite file, a read-only connection checks that it is an SQLite
 database that passes `PRAGMA quick_check` and that its schema revision is one this version knows; otherwise a
 WorkspaceError names the file and leaves it byte-for-byte as it was (setting WAL mode or migrating would write
@@ -15,6 +17,7 @@ starts with BEGIN IMMEDIATE, so two writers queue for the lock instead of failin
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -63,12 +66,23 @@ def resolve_url(target: str | os.PathLike | None = None) -> URL:
     if "://" in raw:
         try:
             return make_url(raw)
-        except ArgumentError as e:
-            raise WorkspaceError(f"{raw}: not a database URL ({e})") from None
+        except ArgumentError:
+            raise WorkspaceError(f"{mask_password(raw)}: not a database URL (the form is "
+                                 "dialect+driver://user:password@host:port/database)") from None
+        except ValueError:  # SQLAlchemy reads the port with int()
+            raise WorkspaceError(f"{mask_password(raw)}: the port is not a number") from None
     path = Path(raw).expanduser().resolve()
     if path.is_dir():
         path = path / FILE_NAME
     return URL.create("sqlite+pysqlite", database=str(path))
+
+
+_PASSWORD = re.compile(r"(://[^/:@]*:)[^/]*(@)")  # user:PASSWORD@ (the last @ before the path)
+
+
+def mask_password(raw: str) -> str:
+    """A URL string as it may be printed: its password (user:PASSWORD@host) replaced by ***."""
+    return _PASSWORD.sub(r"\1***\2", raw)
 
 
 def describe(url: URL) -> str:
@@ -202,24 +216,45 @@ def make_engine(url: URL) -> Engine:
 
 
 def migrate(engine: Engine, where: str, revision: str = "head") -> None:
-    """Bring the schema to `revision` in one transaction (concurrent openers queue on a lock)."""
+    """Bring the schema to `revision` in one transaction (concurrent openers queue on a lock).
+
+    On SQLite, foreign keys are off while the revisions run (and checked with PRAGMA foreign_key_check before
+    the commit): a batch migration recreates a table by copying it and dropping the old one, and with foreign
+    keys on that drop would cascade-delete the trials of every sweep (and unlink their measurements)."""
     cfg = _alembic_config()
     try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
-            current = set(MigrationContext.configure(conn).get_current_heads())
-            _check_tables(where, set(inspect(conn).get_table_names()), current)
-            if revision == "head" and current == {head_revision()}:
-                return
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # a no-op inside a transaction: set it before BEGIN, on the raw connection
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with conn.begin():
+                    _migrate_in(conn, cfg, where, revision)
+            finally:
+                if sqlite:
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
     except WorkspaceError:
         raise
     except DBAPIError as e:
         raise WorkspaceError(f"cannot open the workspace ({_first_line(e.orig)}); {FIX}", file=where) from None
     except SQLAlchemyError as e:
         raise WorkspaceError(f"cannot open the workspace ({_first_line(e)})", file=where) from None
+
+
+def _migrate_in(conn, cfg: Config, where: str, revision: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    _check_tables(where, set(inspect(conn).get_table_names()), current)
+    if revision == "head" and current == {head_revision()}:
+        return
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise WorkspaceError(f"upgrading the schema would leave {len(broken)} row(s) pointing at missing rows "
+                                 f"(first: {tuple(broken[0])}); nothing was changed", file=where)
 
 
 def _first_line(e: BaseException | None) -> str:

@@ -9,7 +9,6 @@ loads (hand-edited YAML, a rule that changed) is reported in `Loaded.problems` a
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
 from collections.abc import Mapping
@@ -17,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from designer.errors import MixdesignError
+from designer.keys import cfg_sha256, layers_sha256
 from designer.workspace.engine import (
     WorkspaceError,
     describe,
@@ -33,8 +33,10 @@ from designer.workspace.engine import (
     resolve_url,
 )
 from designer.workspace.models import (
+    TRIAL_STATUSES,
     DesignRow,
     ImportedCfgRow,
+    LatencyModelRow,
     MeasurementRow,
     SweepRow,
     SweepTrialRow,
@@ -43,14 +45,13 @@ from designer.workspace.models import (
 )
 
 T = TypeVar("T")
-MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow)  # in FK order
+MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow,
+          LatencyModelRow)  # in FK order
 SOURCES = ("app", "cli")
 IMPORT_KINDS = ("design-yaml", "designer-cfg", "layers-cfg")
 
 
-def cfg_sha256(cfg_text: str) -> str:
-    """The key measurements and runs are filed under: sha256 of the emitted cfg text (designer.emit_cfg)."""
-    return hashlib.sha256(cfg_text.encode("utf-8")).hexdigest()
+_cfg_sha256 = cfg_sha256  # for functions whose `cfg_sha256` parameter hides it
 
 
 def library_versions() -> dict[str, str]:
@@ -122,9 +123,62 @@ def _design_of_yaml(text: str) -> Any:
 
 
 def arch_cfg_sha256(arch: Any) -> str:
-    from designer import emit_cfg, lower
+    return cfg_sha256(emitted_cfg(arch))
 
-    return cfg_sha256(emit_cfg(lower(arch)))
+
+def arch_layers_sha256(arch: Any) -> str:
+    return layers_sha256(emitted_cfg(arch))
+
+
+def emitted_cfg(design: Any) -> str:
+    """The cfg text a design (Arch) or a network (Network) is measured as: designer.emit_cfg."""
+    from designer import Arch, emit_cfg, lower
+
+    return emit_cfg(lower(design) if isinstance(design, Arch) else design)
+
+
+def _machine(r: Mapping[str, Any]) -> tuple[str | None, dict | None]:
+    """(key, fingerprint JSON) of the machine a result was measured on: the result's own `machine` (runtime's
+    BenchResult carries it), else this machine for the result's device (a result recorded where it was taken)."""
+    from designer.machine import Fingerprint, fingerprint
+
+    d = r.get("machine")
+    if isinstance(d, Mapping) and d:
+        fp = Fingerprint.from_json(dict(d))
+        return fp.key, fp.to_json()
+    try:
+        fp = fingerprint(str(r.get("device") or "cpu"))
+    except Exception:  # noqa: BLE001 - a result from a device this process cannot see: no machine rather than a guess
+        return None, None
+    return fp.key, fp.to_json()
+
+
+def bench_row(r: Mapping[str, Any], *, design_name: str, source: str, cfg_text: str | None = None,
+              cfg_sha256: str | None = None, settings: Mapping[str, Any] | None = None,
+              backend: str | None = None) -> MeasurementRow:
+    """A bench or train-step result -> its measurement row (not yet stored). Columns from the result when it has
+    them: machine, runs, load_before, load_during, unstable (runtime.bench.BenchResult); a result without a
+    machine is filed under this machine's fingerprint for its device. Without `cfg_text`, the layers hash is
+    the result's `layers_sha256` when it has one (a sweep record does)."""
+    if cfg_text is None and cfg_sha256 is None:
+        raise WorkspaceError("a measurement needs its cfg text (or at least its cfg sha256)")
+    sha = cfg_sha256 if cfg_sha256 is not None else _cfg_sha256(cfg_text)
+    fma, median = r.get("fma"), float(r["median_ms"])
+    key, machine = _machine(r)
+    runs = r.get("runs")
+    return MeasurementRow(
+        design_name=str(design_name)[:200], cfg_sha256=sha,
+        layers_sha256=layers_sha256(cfg_text) if cfg_text is not None else r.get("layers_sha256"),
+        device=r.get("device", "cpu"), device_name=r.get("device_name", ""),
+        backend=str(r.get("backend") or backend or "torch"), dtype=r.get("dtype", "fp32"),
+        batch=int(r.get("batch") or 1), threads=r.get("threads"), median_ms=median,
+        iqr_ms=float(r.get("iqr_ms") or 0.0), fma=fma,
+        fma_per_s=r.get("fma_per_s") or ((fma / (median / 1e3)) if fma and median else None),
+        params=r.get("params"), per_layer=r.get("per_layer"),
+        settings={**{k: r[k] for k in ("optimized", "channels_last", "mode", "execution") if k in r}, **(settings or {})},
+        machine_key=key, machine=machine, runs=int(runs) if runs is not None else None,
+        load_before=r.get("load_before"), load_during=r.get("load_during"), unstable=r.get("unstable") or None,
+        versions=library_versions(), source=source)
 
 
 class Workspace:
@@ -192,6 +246,7 @@ class Workspace:
             else:
                 row.design_yaml, row.cfg_sha256, row.updated = text, sha, utcnow()
                 row.derived_from = derived_from if derived_from is not None else row.derived_from
+            self._fill_layers(s, sha, arch_layers_sha256(arch))
             s.flush()
             return row
 
@@ -232,6 +287,7 @@ class Workspace:
             else:
                 row.kind, row.text, row.cfg_sha256, row.filename = kind, text, sha, filename
                 row.created = utcnow()
+            self._fill_layers(s, sha, layers_sha256(emitted_cfg(design)))
             s.flush()
             return row
 
@@ -258,34 +314,36 @@ class Workspace:
         fields.setdefault("versions", library_versions())
         return self._add(MeasurementRow(**fields))
 
-    def add_bench_result(self, r: Mapping[str, Any], *, design_name: str, cfg_sha256: str, source: str,
+    def add_bench_result(self, r: Mapping[str, Any], *, design_name: str, source: str,
+                         cfg_text: str | None = None, cfg_sha256: str | None = None,
                          settings: Mapping[str, Any] | None = None,
                          backend: str | None = None) -> MeasurementRow:
         """Record one result of runtime.bench / runtime.train_step (BenchResult.to_json(), or a sweep trial with
-        the same keys): the one mapping from a measurement to its row, for the CLI, the app and sweeps."""
-        fma, median = r.get("fma"), float(r["median_ms"])
-        return self.add_measurement(
-            design_name=str(design_name)[:200], cfg_sha256=cfg_sha256, device=r.get("device", "cpu"),
-            device_name=r.get("device_name", ""), backend=str(r.get("backend") or backend or "torch"),
-            dtype=r.get("dtype", "fp32"), batch=int(r.get("batch") or 1), threads=r.get("threads"),
-            median_ms=median, iqr_ms=float(r.get("iqr_ms") or 0.0), fma=fma,
-            fma_per_s=r.get("fma_per_s") or ((fma / (median / 1e3)) if fma and median else None),
-            params=r.get("params"), per_layer=r.get("per_layer"),
-            settings={**{k: r[k] for k in ("optimized", "channels_last", "mode") if k in r}, **(settings or {})},
-            source=source)
+        the same keys): the one mapping from a measurement to its row, for the CLI, the app and sweeps. Pass the
+        emitted `cfg_text` (both hashes are taken from it); a bare `cfg_sha256` leaves the layers hash to be
+        filled when a design or import with that cfg is saved."""
+        return self._add(bench_row(r, design_name=design_name, source=source, cfg_text=cfg_text,
+                                   cfg_sha256=cfg_sha256, settings=settings, backend=backend))
 
     def measurements(self, *, design: str | None = None, cfg_sha256: str | None = None, device: str | None = None,
-                     backend: str | None = None, source: str | None = None,
-                     limit: int | None = None) -> list[MeasurementRow]:
+                     backend: str | None = None, source: str | None = None, machine_key: str | None = None,
+                     layers_sha256: str | None = None, limit: int | None = None) -> list[MeasurementRow]:
         """Newest first; each filter that is given must match."""
         q = select(MeasurementRow).order_by(MeasurementRow.measured_at.desc(), MeasurementRow.id.desc())
         for col, value in ((MeasurementRow.design_name, design), (MeasurementRow.cfg_sha256, cfg_sha256),
                            (MeasurementRow.device, device), (MeasurementRow.backend, backend),
-                           (MeasurementRow.source, source)):
+                           (MeasurementRow.source, source), (MeasurementRow.machine_key, machine_key),
+                           (MeasurementRow.layers_sha256, layers_sha256)):
             if value is not None:
                 q = q.where(col == value)
         with self.session() as s:
             return list(s.scalars(q.limit(limit)).all())
+
+    def _fill_layers(self, s: Session, cfg_sha: str, layers: str) -> None:
+        """Measurements recorded under `cfg_sha` before its text was known here get its layers hash."""
+        s.execute(update(MeasurementRow).where(MeasurementRow.cfg_sha256 == cfg_sha,
+                                               MeasurementRow.layers_sha256.is_(None))
+                  .values(layers_sha256=layers))
 
     # ------------------------------------------------------------ training runs
 
@@ -306,13 +364,46 @@ class Workspace:
 
     # ------------------------------------------------------------ sweeps
 
-    def add_sweep(self, spec: dict[str, Any]) -> SweepRow:
-        return self._add(SweepRow(spec=spec))
+    def add_sweep(self, spec: dict[str, Any], *, settings_hash: str) -> SweepRow:
+        """The sweep of this settings hash (designer.explore.space.spec_hash of its spec): the row already here,
+        or a new one with a random uid. One row per settings hash, even when two processes start it at once."""
+        for _ in range(2):
+            found = self.sweep(settings_hash)
+            if found is not None:
+                return found
+            try:
+                return self._add(SweepRow(spec=spec, settings_hash=settings_hash))
+            except WorkspaceError:  # another process added it between the two statements: read theirs
+                continue
+        raise WorkspaceError(f"cannot record sweep {settings_hash}", file=self.location)
 
-    def add_trial(self, sweep_id: int, point: dict[str, Any], *, measurement_id: int | None = None,
-                  status: str = "done", message: str | None = None) -> SweepTrialRow:
-        return self._add(SweepTrialRow(sweep_id=sweep_id, point=point, measurement_id=measurement_id,
-                                       status=status, message=message))
+    def sweep(self, settings_hash: str) -> SweepRow | None:
+        with self.session() as s:
+            return s.scalar(select(SweepRow).where(SweepRow.settings_hash == settings_hash))
+
+    def add_trial(self, sweep_id: int, trial_key: str, *, kind: str = "count", round: int = 0,
+                  status: str = "ok", message: str | None = None, point: Mapping[str, Any] | None = None,
+                  result: Mapping[str, Any] | None = None, machine_key: str | None = None,
+                  measurement: MeasurementRow | None = None) -> SweepTrialRow:
+        """Record one trial and, for a timed one, its measurement row, in ONE transaction (a kill leaves both or
+        neither). A trial key already in the sweep is replaced (a retried failure), keeping one row per key."""
+        if status not in TRIAL_STATUSES:
+            raise WorkspaceError(f"trial status {status!r}: use one of {', '.join(TRIAL_STATUSES)}")
+        with self.session() as s:
+            if measurement is not None:
+                s.add(measurement)
+                s.flush()
+            row = s.scalar(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id,
+                                                       SweepTrialRow.trial_key == trial_key))
+            if row is None:
+                row = SweepTrialRow(sweep_id=sweep_id, trial_key=trial_key)
+                s.add(row)
+            row.kind, row.round, row.status, row.message = kind, round, status, message
+            row.point, row.result, row.machine_key = dict(point or {}), dict(result or {}) or None, machine_key
+            row.measurement_id = measurement.id if measurement is not None else None
+            row.created = utcnow()
+            s.flush()
+            return row
 
     def sweeps(self) -> list[SweepRow]:
         with self.session() as s:
@@ -401,7 +492,5 @@ def _load_import(kind: str, text: str) -> Any:
 
 
 def _import_sha(design: Any) -> str:
-    from designer import Arch, emit_cfg
-
-    return arch_cfg_sha256(design) if isinstance(design, Arch) else cfg_sha256(emit_cfg(design))
+    return cfg_sha256(emitted_cfg(design))
 

@@ -6,9 +6,15 @@ file, no -wal/-shm beside it). Why SQLite rather than JSON: a colleague can open
 keeps the column types and its schema revision, and an export from an older version is migrated on import by
 the same Alembic revisions as any workspace. JSON would need a second reader and its own versioning.
 
+Export reads every table in ONE transaction (a consistent snapshot even while another process records), and
+its report counts the rows in the written file, not the rows it meant to write.
+
 Import merges: rows already present (same uid) are skipped, so importing the same file twice adds nothing; a
-design or import whose name is taken by different content is added under "NAME (imported)". The file being
-imported is never written: it is checked read-only, copied with SQLite's backup API, and the copy is migrated.
+design or import whose name is taken by different content is added under "NAME (imported)". A sweep is the
+same sweep when its uid or its settings hash matches one already here: its trials are merged by trial key (a
+colleague's trials of the same sweep, on their machine, are added; the trials already here are skipped). The
+file being imported is never written: it is checked read-only, copied with SQLite's backup API, and the copy is
+migrated. A database error on either side is one WorkspaceError line.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from designer.workspace.engine import WorkspaceError, preflight_sqlite
-from designer.workspace.models import DesignRow, ImportedCfgRow, MeasurementRow, SweepTrialRow
+from designer.workspace.models import DesignRow, ImportedCfgRow, SweepRow, SweepTrialRow
 from designer.workspace.store import MODELS, Workspace
 
 
@@ -45,13 +54,34 @@ class TransferReport:
         return s
 
 
-def _rows(ws: Workspace, model) -> list[dict]:
-    with ws.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(model.__table__).order_by(model.__table__.c.id))]
+@contextmanager
+def _one_line(what: str, where: str) -> Iterator[None]:
+    """Database errors of an export or import as one WorkspaceError line."""
+    try:
+        yield
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise WorkspaceError(f"{what} failed ({first}); nothing was changed", file=where) from None
+
+
+def _rows(conn: Connection, model) -> list[dict]:
+    t = model.__table__
+    return [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.id))]
+
+
+def snapshot(ws: Workspace) -> dict[str, list[dict]]:
+    """Every row of every table, read in one transaction (repeatable read on a server database)."""
+    with _one_line("reading the workspace", ws.location), ws.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":  # SQLite's transaction (BEGIN IMMEDIATE) is a snapshot already
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            return {m.__tablename__: _rows(conn, m) for m in MODELS}
 
 
 def export_workspace(ws: Workspace, dest: str | Path) -> TransferReport:
-    """Write every row of `ws` into a new SQLite file `dest` (refused if it exists; never half-written)."""
+    """Write every row of `ws` into a new SQLite file `dest` (refused if it exists; never half-written). The report
+    counts the rows of each table in the written file."""
     dest = Path(dest).expanduser().resolve()
     if dest.exists():
         raise WorkspaceError("exists already; export writes a new file (choose another name or delete it)",
@@ -60,16 +90,17 @@ def export_workspace(ws: Workspace, dest: str | Path) -> TransferReport:
         raise WorkspaceError("that is the workspace itself", file=str(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tables = snapshot(ws)
     report = TransferReport()
     try:
         out = Workspace.open(tmp)
         try:
-            with out.engine.begin() as conn:
+            with _one_line("writing the export", str(dest)), out.engine.begin() as conn:
                 for model in MODELS:
-                    rows = _rows(ws, model)
+                    rows = tables[model.__tablename__]
                     if rows:
                         conn.execute(insert(model.__table__), rows)
-                    report.added[model.__tablename__] = len(rows)
+            report.added = out.counts()
         finally:
             out.close()
         con = sqlite3.connect(tmp)
@@ -115,53 +146,81 @@ def _free_name(name: str, taken: set[str]) -> str:
 
 def _merge(ws: Workspace, other: Workspace) -> TransferReport:
     report = TransferReport()
-    ids: dict[str, dict[int, int]] = {}
-    with ws.engine.begin() as conn:
+    tables = snapshot(other)
+    with _one_line(f"importing {other.location}", ws.location), ws.engine.begin() as conn:
+        ids: dict[str, dict[int, int]] = {}
         for model in MODELS:
-            table = model.__table__
-            name = table.name
-            added = skipped = 0
+            name = model.__tablename__
             ids[name] = {}
-            have_uid = "uid" in table.c
-            known = set(conn.execute(select(table.c.uid)).scalars()) if have_uid else set()
-            names = ({r.name: r.content for r in conn.execute(
-                select(table.c.name, (table.c.design_yaml if model is DesignRow else table.c.text).label("content")))}
-                if model in (DesignRow, ImportedCfgRow) else {})
-            for row in _rows(other, model):
-                old_id = row.pop("id")
-                if have_uid and row["uid"] in known:
-                    skipped += 1
-                    continue
-                if names:
-                    content = row["design_yaml"] if model is DesignRow else row["text"]
-                    if names.get(row["name"]) == content:
-                        skipped += 1
-                        continue
-                    if row["name"] in names:
-                        new = _free_name(row["name"], set(names))
-                        report.renamed.append((row["name"], new))
-                        row["name"] = new
-                    names[row["name"]] = content
-                if model is SweepTrialRow:
-                    if row["sweep_id"] not in ids["sweeps"]:
-                        skipped += 1  # its sweep was already here, with its trials
-                        continue
-                    row["sweep_id"] = ids["sweeps"][row["sweep_id"]]
-                    mid = row.get("measurement_id")
-                    row["measurement_id"] = ids["measurements"].get(mid, _by_uid(conn, other, mid))
-                new_id = conn.execute(insert(table).values(**row)).inserted_primary_key[0]
-                ids[name][old_id] = new_id
-                added += 1
-            report.added[name] = added
-            report.skipped[name] = skipped
+            merge = _merge_trials if model is SweepTrialRow else _merge_sweeps if model is SweepRow else _merge_rows
+            report.added[name], report.skipped[name] = merge(conn, model, tables[name], ids, report)
     return report
 
 
-def _by_uid(conn, other: Workspace, measurement_id: int | None) -> int | None:
-    """A trial's measurement that was already in the target workspace: find it by its uid."""
-    if measurement_id is None:
-        return None
-    t = MeasurementRow.__table__
-    with other.engine.connect() as oc:
-        uid = oc.execute(select(t.c.uid).where(t.c.id == measurement_id)).scalar()
-    return conn.execute(select(t.c.id).where(t.c.uid == uid)).scalar() if uid else None
+def _insert(conn: Connection, model, row: dict) -> int:
+    return conn.execute(insert(model.__table__).values(**row)).inserted_primary_key[0]
+
+
+def _merge_rows(conn: Connection, model, rows: list[dict], ids: dict, report: TransferReport) -> tuple[int, int]:
+    """Designs, imports, measurements, training runs: by uid; a name taken by other content gets a new name."""
+    table = model.__table__
+    added = skipped = 0
+    known = {uid: i for i, uid in conn.execute(select(table.c.id, table.c.uid))}
+    named = model in (DesignRow, ImportedCfgRow)
+    content_col = "design_yaml" if model is DesignRow else "text"
+    names = ({r.name: r.content for r in conn.execute(select(table.c.name, table.c[content_col].label("content")))}
+             if named else {})
+    for row in rows:
+        old_id = row.pop("id")
+        if row["uid"] in known:
+            ids[table.name][old_id] = known[row["uid"]]
+            skipped += 1
+            continue
+        if named:
+            if names.get(row["name"]) == row[content_col]:
+                skipped += 1
+                continue
+            if row["name"] in names:
+                new = _free_name(row["name"], set(names))
+                report.renamed.append((row["name"], new))
+                row["name"] = new
+            names[row["name"]] = row[content_col]
+        ids[table.name][old_id] = _insert(conn, model, row)
+        added += 1
+    return added, skipped
+
+
+def _merge_sweeps(conn: Connection, model, rows: list[dict], ids: dict, report: TransferReport) -> tuple[int, int]:
+    """A sweep already here (same uid, or same settings hash: the same sweep run elsewhere) takes the trials."""
+    t = SweepRow.__table__
+    by_uid = {u: i for i, u in conn.execute(select(t.c.id, t.c.uid))}
+    by_hash = {h: i for i, h in conn.execute(select(t.c.id, t.c.settings_hash))}
+    added = skipped = 0
+    for row in rows:
+        old_id = row.pop("id")
+        here = by_uid.get(row["uid"], by_hash.get(row["settings_hash"]))
+        if here is not None:
+            ids["sweeps"][old_id] = here
+            skipped += 1
+            continue
+        ids["sweeps"][old_id] = by_hash[row["settings_hash"]] = _insert(conn, SweepRow, row)
+        added += 1
+    return added, skipped
+
+
+def _merge_trials(conn: Connection, model, rows: list[dict], ids: dict, report: TransferReport) -> tuple[int, int]:
+    """Trials by (sweep, trial key): a key already in the sweep is skipped, a new one added with its links."""
+    t = SweepTrialRow.__table__
+    have = {(s, k) for s, k in conn.execute(select(t.c.sweep_id, t.c.trial_key))}
+    added = skipped = 0
+    for row in rows:
+        row.pop("id")
+        row["sweep_id"] = ids["sweeps"][row["sweep_id"]]
+        if (row["sweep_id"], row["trial_key"]) in have:
+            skipped += 1
+            continue
+        row["measurement_id"] = ids["measurements"].get(row["measurement_id"])
+        _insert(conn, SweepTrialRow, row)
+        have.add((row["sweep_id"], row["trial_key"]))
+        added += 1
+    return added, skipped

@@ -14,3 +14,19 @@ and returns the same BenchResult. torch, onnx, onnxruntime and openvino are impo
 #: Every backend runtime.bench.measure takes, and its label in the app: the one list that the CLI's --backend,
 #: the Latency and Explore pages and sweeps offer. Importing this package imports nothing heavy.
 BACKEND_LABELS = {"torch": "torch (runtime)", "onnxruntime": "onnxruntime (ONNX)", "openvino": "OpenVINO (ONNX)"}
+#: The device kinds each backend runs on here (designer.machine.Device.kind): OpenVINO through its CPU plugin only.
+DEVICE_KINDS = {"torch": ("cpu", "cuda"), "onnxruntime": ("cpu", "cuda"), "openvino": ("cpu",)}
+
+
+def check_backend_device(backend: str, device) -> None:
+    """A BenchError (one line, with the fix) when `backend` does not run on `device` (a designer.machine.Device
+    or its spelling) here; checked before anything is built or the device's memory is asked."""
+    from designer.machine import Device
+
+    dev = Device.parse(device)
+    if backend in DEVICE_KINDS and dev.kind not in DEVICE_KINDS[backend]:
+        from runtime.bench import BenchError
+
+        raise BenchError(f"device {dev}: the {backend} backend runs on the CPU here (this tool drives OpenVINO's "
+                         f"CPU plugin only); measure {backend} with --device cpu, or use --backend torch or "
+                         "onnxruntime on CUDA")

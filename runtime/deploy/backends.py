@@ -10,9 +10,16 @@ runtime inserts, is under None).
 
 Threads are set the same way in every backend: torch.set_num_threads(threads) for torch, onnxruntime's
 intra_op_num_threads=threads with inter_op_num_threads=1 (sequential execution), OpenVINO's
-INFERENCE_NUM_THREADS=threads with one stream and the latency hint. Where OMP_WAIT_POLICY=PASSIVE (what the
-benchmarks set so that torch's OpenMP threads do not spin-wait on a shared machine), onnxruntime's intra-op
-threads do not spin either (session.intra_op.allow_spinning=0); otherwise each runtime keeps its default.
+INFERENCE_NUM_THREADS=threads with one stream and the latency hint. The count recorded is read back from the
+runtime (`Runner.threads`: the session's own options, the compiled model's property), not from what was asked.
+Where OMP_WAIT_POLICY=PASSIVE (what the benchmarks set so that torch's OpenMP threads do not spin-wait on a
+shared machine), onnxruntime's intra-op threads do not spin either (session.intra_op.allow_spinning=0);
+otherwise each runtime keeps its default.
+
+Devices (designer.machine.Device): onnxruntime runs `cuda:N` on its CUDA execution provider with device_id N,
+and refuses (one line) when the provider is missing or the session it made does not run on it (onnxruntime
+falls back to the CPU silently when the CUDA provider cannot load); OpenVINO runs on the CPU only
+(runtime.deploy.check_backend_device).
 
 Precision: onnxruntime runs the fp32 model as exported (on CPU, or on CUDA through its CUDA provider where the
 installed onnxruntime has one). OpenVINO's CPU plugin would pick bf16 on its own where the CPU has it (AMX /
@@ -32,8 +39,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from designer.ir import Network
+from designer.machine import Device
 from runtime.bench import BenchError
-from runtime.deploy import BACKEND_LABELS
+from runtime.deploy import BACKEND_LABELS, check_backend_device
 from runtime.deploy.onnx_export import INPUT_NAME, StepName, export_network, layer_of
 
 LayerSeconds = dict[StepName | None, float]
@@ -43,6 +51,7 @@ class Runner(Protocol):
     backend: str
     precision: str  # what the runtime computes in: fp32, bf16, fp16
     device_name: str
+    threads: int  # intra-op threads, as the runtime reports them
 
     def run(self) -> Any: ...
 
@@ -54,7 +63,7 @@ class Runner(Protocol):
 class Backend(Protocol):
     name: str
 
-    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str, *,
+    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
                 optimized: bool = True, model: bytes | None = None) -> Runner: ...
 
 
@@ -81,30 +90,34 @@ class OnnxRuntimeRunner:
     backend = "onnxruntime"
     precision = "fp32"
 
-    def __init__(self, model: bytes, x: np.ndarray, threads: int, device: str):
+    def __init__(self, model: bytes, x: np.ndarray, threads: int, device: str | Device):
         import onnxruntime as ort
 
         self._ort = ort
-        self.model, self.threads, self.x = model, threads, x
-        if device == "cuda":
+        self.model, self._threads, self.x = model, threads, x
+        dev = Device.parse(device)
+        if dev.is_cuda:
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise BenchError("this onnxruntime has no CUDA provider (it has "
+                raise BenchError(f"device {dev}: this onnxruntime has no CUDA provider (it has "
                                  f"{', '.join(ort.get_available_providers())}): install onnxruntime-gpu, or "
                                  "measure onnxruntime with --device cpu")
-            self.providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-            import torch
-
-            self.device_name = torch.cuda.get_device_name() if torch.cuda.is_available() else "CUDA device"
+            self.device_name = dev.name()
+            self.providers = [("CUDAExecutionProvider", {"device_id": dev.index}), "CPUExecutionProvider"]
         else:
-            from runtime.bench import device_name
-
+            self.device_name = dev.name()
             self.providers = ["CPUExecutionProvider"]
-            self.device_name = device_name("cpu")
         self.session = self._session(profile_dir=None)
+        if dev.is_cuda:
+            check_cuda_session(self.session, dev)
+
+    @property
+    def threads(self) -> int:
+        """intra_op_num_threads as the session holds it."""
+        return int(self.session.get_session_options().intra_op_num_threads)
 
     def _session(self, profile_dir: str | None):
         so = self._ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
+        so.intra_op_num_threads = self._threads
         so.inter_op_num_threads = 1
         so.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -138,10 +151,23 @@ class OnnxRuntimeRunner:
         return _group(samples, max(1, len(runs) - 1))
 
 
+def check_cuda_session(session, dev: Device) -> None:
+    """BenchError unless the session runs on the CUDA provider with device_id = dev.index (onnxruntime drops a
+    provider it cannot load, e.g. without cuDNN, and runs on the CPU with a log line only)."""
+    used = session.get_providers()
+    if "CUDAExecutionProvider" not in used:
+        raise BenchError(f"device {dev}: onnxruntime could not start its CUDA provider here (the session runs on "
+                         f"{', '.join(used)}; check the CUDA and cuDNN libraries onnxruntime-gpu needs), or "
+                         "measure onnxruntime with --device cpu")
+    got = session.get_provider_options().get("CUDAExecutionProvider", {}).get("device_id")
+    if got is not None and int(got) != dev.index:
+        raise BenchError(f"device {dev}: onnxruntime's CUDA provider runs on cuda:{got} instead")
+
+
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str, *,
+    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
                 optimized: bool = True, model: bytes | None = None) -> OnnxRuntimeRunner:
         if dtype != "fp32":
             raise BenchError(f"the onnxruntime backend runs the exported fp32 model; --dtype {dtype} is measured "
@@ -169,6 +195,7 @@ class OpenVinoRunner:
         self.request = self.compiled.create_infer_request()
         self.request.set_input_tensor(ov.Tensor(x))
         hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))  # what it compiled with
         self.precision = {"float32": "fp32", "f32": "fp32", "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16",
                           "f16": "fp16"}.get(hint.split("'")[1] if "'" in hint else hint, hint)
 
@@ -212,11 +239,9 @@ def openvino_capabilities() -> list[str]:
 class OpenVinoBackend:
     name = "openvino"
 
-    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str, *,
+    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
                 optimized: bool = True, model: bytes | None = None) -> OpenVinoRunner:
-        if device != "cpu":
-            raise BenchError(f"the openvino backend runs on the CPU here (OpenVINO has no {device} device); "
-                             "measure with --device cpu")
+        check_backend_device(self.name, device)
         if dtype not in _OV_PRECISION:
             raise BenchError(f"dtype {dtype!r} is not one of {', '.join(_OV_PRECISION)}")
         if dtype in _OV_CAPABILITY:
@@ -244,29 +269,34 @@ def measure_backend(network: Network, *, backend: str, device: str = "cpu", batc
                     threads: int | None = None, optimized: bool = True, per_layer: bool = False,
                     min_run_time: float = 1.0, model: bytes | None = None,
                     timer: Callable[..., Any] | None = None):
-    """runtime.bench.measure for onnxruntime / OpenVINO: the same BenchResult, with backend and precision."""
+    """runtime.bench.measure for onnxruntime / OpenVINO: the same BenchResult, with backend and precision, the
+    threads the runtime reports and runtime.bench.time_runs's runs, load and verdict (`timer`: a stand-in for
+    time_runs in tests)."""
     import torch
 
     from designer.cost import count
-    from runtime.bench import BenchResult, _timer
+    from runtime.bench import BenchResult, check_threads, time_runs, timing_fields
 
     if batch < 1:
         raise BenchError(f"batch must be at least 1, got {batch}")
-    threads = int(threads or torch.get_num_threads())
-    runner = get_backend(backend).prepare(network, batch, dtype, threads, device, optimized=optimized, model=model)
+    check_threads(threads)
+    dev = Device.parse(device)
+    threads = int(threads if threads is not None else torch.get_num_threads())
+    runner = get_backend(backend).prepare(network, batch, dtype, threads, dev, optimized=optimized, model=model)
     for _ in range(3):
         runner.run()
-    m = (timer or _timer)(runner.run, threads, min_run_time)
+    threads = runner.threads
+    timed = timing_fields((timer or time_runs)(runner.run, threads, min_run_time), device=dev, threads=threads)
     cost = count(network)
     fma = cost.fma * batch
     layers = None
     if per_layer:
-        repeats = max(3, min(50, int(min_run_time / max(m.median, 1e-6))))
+        repeats = max(3, min(50, int(min_run_time / max(timed["median_ms"] / 1e3, 1e-6))))
         layers = layer_times(network, runner.layer_seconds(repeats), batch)
-    return BenchResult(device=device, device_name=runner.device_name, threads=threads, batch=batch,
-                       dtype=runner.precision, optimized=optimized, channels_last=False, median_ms=m.median * 1e3,
-                       iqr_ms=m.iqr * 1e3, fma=fma, fma_per_s=fma / m.median, per_layer=layers, params=cost.params,
-                       backend=backend)
+    return BenchResult(device=str(dev), device_name=runner.device_name, threads=threads, batch=batch,
+                       dtype=runner.precision, optimized=optimized, channels_last=False, fma=fma,
+                       fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, params=cost.params,
+                       backend=backend, **timed)
 
 
 def layer_times(network: Network, seconds: LayerSeconds, batch: int):

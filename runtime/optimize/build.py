@@ -11,8 +11,10 @@
   as mean, two matrix-vector products and one multiply.
 - channels_last: NHWC weights, and the input converted once at the start.
 - freeze (optional): the runner traced per input signature (shape, dtype, device, memory format) with
-  torch.jit.trace, then torch.jit.freeze + optimize_for_inference (constant weights, oneDNN pre-packed convs,
-  no Python between layers).
+  torch.jit.trace, then torch.jit.freeze (weights as constants, no Python between layers): what timm calls its
+  best PyTorch inference mode. Without it, the runner's Python between its ~250 steps is a serial cost that a
+  second thread cannot share. torch.jit.optimize_for_inference is not applied: it converts the graph to oneDNN's
+  blocked layout, which was slower on CPU side by side (benchmarks/bench_vs_timm.py).
 - torch.compile (optional): the whole runner traced by dynamo.
 
 The result is a new model in eval mode (the plain one is left as it was); it is for inference only: weights
@@ -124,8 +126,7 @@ class FrozenModel(nn.Module):
 
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about Python values baked into the graph
-                traced = torch.jit.trace(self.model.eval(), x, check_trace=False)
-                graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+                graph = torch.jit.freeze(torch.jit.trace(self.model.eval(), x, check_trace=False))
             self._graphs[key] = graph
         return graph(x)
 

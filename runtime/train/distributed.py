@@ -15,11 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from designer.errors import MixdesignError
-
-
-class DeviceError(MixdesignError):
-    """A device the user asked for that this machine does not have."""
+from designer.machine import Device, DeviceError  # noqa: F401 (DeviceError: what setup raises)
 
 
 @dataclass(frozen=True)
@@ -51,13 +47,12 @@ def setup(device: str) -> Dist:
     rank, world, local_rank, local_world = from_env()
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
-    cuda = device.startswith("cuda")
-    if cuda and not torch.cuda.is_available():
-        raise DeviceError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    asked = Device.parse(device).require()  # designer.machine: cpu, cuda, cuda:N that this machine has
+    cuda = asked.is_cuda
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
-    if cuda:
-        dev = torch.device("cuda", local_rank) if world > 1 or device == "cuda" else torch.device(device)
+    if cuda:  # under torchrun each process takes its local rank's GPU
+        dev = torch.device("cuda", local_rank if world > 1 else asked.index)
         torch.cuda.set_device(dev)
     else:
         dev = torch.device("cpu")

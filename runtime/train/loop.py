@@ -29,6 +29,7 @@ from designer.cfg import emit_cfg, parse_cfg
 from designer.edits import logits_index, prepare_network
 from designer.errors import EditError
 from designer.files import atomic_write_text
+from designer.memory import check_fits
 from runtime.train.checkpoints import RunFiles, save_checkpoint, write_metrics
 from runtime.train.data import Split, load_dataset
 
@@ -94,8 +95,27 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
 
     `split` passes an already loaded train/val split (to train two designs on the same data). Returns
     after the last epoch, or early (stopped=True) when `stop` is set or on KeyboardInterrupt; files written
-    up to then stay complete.
+    up to then stay complete. Refuses (designer/memory.py, training estimate) what would not fit on the device.
+    torch's thread count, which the run sets (designer.threads policy), is restored when it returns: it is
+    process-wide, and the app measures latency in the same process afterwards.
     """
+    import torch
+
+    old_threads = torch.get_num_threads()
+    try:
+        return _train(network, cfg, on_epoch=on_epoch, stop=stop, progress=progress, split=split)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None,
+           stop: threading.Event | None, progress: bool, split: Split | None) -> TrainResult:
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data.distributed import DistributedSampler
+    from tqdm import tqdm
+
+    from runtime import build_model
     from runtime.train import distributed as td
 
     t0 = time.perf_counter()
@@ -103,79 +123,9 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
     td.set_threads(cfg.threads, d)
     if split is None:
         split = load_dataset(cfg.data, cfg.size, _channels(network), cfg.val_fraction, cfg.seed)
-    run = _start(network, cfg, split, d)
-    history: list[dict] = []
-    best_top1, best_epoch = 0.0, 0
-    stopped = interrupted = False
-    summary = {"config": asdict(cfg), "classes": list(split.classes), "world_size": d.world,
-               "data": split.train.source, "train_images": len(split.train), "val_images": len(split.val),
-               "finished": False, "stopped": False}
-    try:
-        for epoch in range(1, cfg.epochs + 1):
-            t_ep = time.perf_counter()
-            loss_sum, seen, stopped = _train_epoch(run, epoch, stop=stop, progress=progress)
-            if stopped:
-                break
-            train_time = time.perf_counter() - t_ep
-            loss_sum, seen = td.sum_all([loss_sum, seen], d)
-            val_loss, top1 = _evaluate(run)
-            row = {"epoch": epoch, "train_loss": loss_sum / max(1.0, seen), "val_loss": val_loss, "val_top1": top1,
-                   "images_per_s": seen / max(1e-9, train_time), "elapsed_s": time.perf_counter() - t0,
-                   "lr": run.opt.param_groups[0]["lr"]}
-            history.append(row)
-            if d.main:
-                if top1 > best_top1:
-                    best_top1, best_epoch = top1, epoch
-                    save_checkpoint(run.files, run.model, {"epoch": epoch, "val_top1": top1, "cfg": run.cfg_text,
-                                                           "classes": list(split.classes),
-                                                           "train_config": asdict(cfg)})
-                write_metrics(run.files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch})
-                _report_epoch(row, on_epoch=on_epoch, progress=progress)
-    except KeyboardInterrupt:
-        stopped = interrupted = True
-    finished = not stopped
-    files = run.files
-    if d.main and (history or finished):
-        write_metrics(files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch,
-                                       "finished": finished, "stopped": stopped})
-    return TrainResult(history, best_top1, best_epoch, stopped, files.out_dir, files.cfg, files.weights,
-                       files.state, files.metrics_csv, files.metrics_json, split.classes, interrupted, d.world)
-
-
-@dataclass
-class _Run:
-    """What the epochs of one training run share: the model, the data on tensors, the schedule, the files."""
-
-    d: Any  # runtime.train.distributed's process layout (device, rank, world, main)
-    cfg: TrainConfig
-    files: RunFiles
-    cfg_text: str
-    model: Any  # the whole network, run up to the logits
-    net_for_step: Any  # the model, wrapped in DistributedDataParallel under torchrun
-    opt: Any
-    sampler: Any
-    x_train: Any
-    y_train: Any
-    x_val: Any
-    y_val: Any
-    per_rank: int
-    steps_per_epoch: int
-    total_steps: int
-    warmup: int
-    step: int = 0  # optimiser steps taken so far (the learning-rate schedule's clock)
-
-    def to_input(self, xb):
-        return xb.to(self.d.device, non_blocking=True).float().div_(255.0)
-
-
-def _start(network: designer.Network, cfg: TrainConfig, split: Split, d) -> _Run:
-    """Write model.cfg and labels.txt, build the model from the cfg text, and lay out the data and schedule."""
-    import torch
-    from torch.utils.data.distributed import DistributedSampler
-
-    from runtime import build_model
-
-    network = prepare_network(network, cfg.size, len(split.classes))
+    classes = split.classes
+    network = prepare_network(network, cfg.size, len(classes))
+    check_fits(network, cfg.batch, training=True, device=cfg.device)  # before torch allocates
     cfg_text = emit_cfg(network)
     trained = parse_cfg(cfg_text)  # train what darknet reads, not the in-memory IR
     files = RunFiles(Path(cfg.out_dir))

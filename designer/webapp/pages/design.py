@@ -15,6 +15,7 @@ import streamlit as st
 from designer import Arch, DesignIssue, gpu_variant
 from designer.spec import ACTIVATION_NAMES, gpu_variant_report, rounding_report
 from designer.webapp import advisor, fmt, stages, state
+from designer.webapp import estimate as latency
 from designer.webapp.cache import current, layer_table
 from designer.webapp.model import Design
 from designer.webapp.shell import guarded, notice
@@ -154,7 +155,7 @@ def _metrics(arch_or_design) -> None:
         except Exception:  # noqa: BLE001 - an old design that no longer counts just has no delta
             pc = None
     c = a.cost
-    cols = st.columns(5)
+    cols = st.columns(6)
     items = [
         (fmt.LABEL_PARAMS, fmt.millions(c.params, 3), pc and fmt.pct_change(c.params, pc.params)),
         (fmt.LABEL_PARAMS_STORED, fmt.millions(c.params_stored, 3),
@@ -166,6 +167,26 @@ def _metrics(arch_or_design) -> None:
     for col, (label, value, delta) in zip(cols, items):
         col.metric(label, value, delta=delta if delta and delta != "+0.0%" else None, delta_color="inverse",
                    help=fmt.HELP_UNITS + (" Delta: against the design before the last change." if pc else ""))
+    _estimated_latency(cols[5], arch_or_design, prev if pc is not None else None)
+
+
+def _estimated_latency(col, design, prev) -> None:
+    """This machine's latency model on the design (designer/webapp/estimate.py), or how to make one."""
+    m = latency.model()
+    if m is None:
+        col.metric("Estimated latency", "no model",
+                   help="No latency model for this machine in the workspace. Make one (it measures sampled designs "
+                        f"and fits per-kernel models): {latency.how_to_calibrate()}")
+        st.caption(f"Estimated latency: no latency model for this machine yet. Run `{latency.how_to_calibrate()}`.")
+        return
+    e = latency.estimate(design, m)
+    delta = None
+    if prev is not None:
+        delta = fmt.pct_change(e.ms, latency.estimate(prev, m).ms)
+    col.metric("Estimated latency", f"{e.ms:.2f} ms", delta=delta if delta and delta != "+0.0%" else None,
+               delta_color="inverse",
+               help=f"{latency.describe(m)}. Interval {e.low_ms:.2f}-{e.high_ms:.2f} ms (held-out designs). "
+                    "Measure it on the Latency page.")
 
 
 def _picker() -> None:
@@ -210,10 +231,15 @@ def _gpu(arch: Arch) -> None:
     preview = gpu_variant(arch, g)
     if preview != arch:
         now, then = current(arch)[1].cost, current(preview)[1].cost
+        m = latency.model()
+        est = ""
+        if m is not None:
+            ratio = latency.estimate(preview, m).ms / max(latency.estimate(arch, m).ms, 1e-9)
+            est = f"; estimated latency x{ratio:.2f} on this CPU in {m.setting.backend}"
         c3.caption(f"Preview ({g} per group): FMA (multiply-adds) {fmt.millions(now.fma, 1)} -> "
                    f"{fmt.millions(then.fma, 1)} ({fmt.pct_change(then.fma, now.fma)}); params "
                    f"{fmt.millions(now.params, 3)} -> {fmt.millions(then.params, 3)}; Darknet BFLOPs "
-                   f"{now.bflops:.3f} -> {then.bflops:.3f}.")
+                   f"{now.bflops:.3f} -> {then.bflops:.3f}{est}.")
     else:
         c3.caption(f"The design already uses {g} channel(s) per group.")
 

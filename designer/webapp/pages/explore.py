@@ -143,7 +143,7 @@ def _earlier(current: SweepPlan | None) -> SweepPlan | None:
     """The sweep to show: the one just run, or one picked from the store."""
     from designer.webapp.explore_work import store
 
-    headers = {h["sweep_id"]: h for h in store().sweeps()}
+    headers = {h["sweep_id"]: h for h in store().sweeps() if "axes" in (h.get("spec") or {})}
     if not headers:
         return None
     ids = list(reversed(headers))
@@ -203,10 +203,27 @@ def render() -> None:
     if shown is None:
         st.info("No sweeps yet: run one above (or `mixdesign sweep` in a shell).")
         return
-    from designer.explore.runner import summarize
+    from designer.explore.sweep import failures, summary
     from designer.webapp.explore_work import store
 
-    _results(shown, summarize(shown.sweep_id, shown.designs, shown.invalid, shown.settings, store()))
+    trials = store()  # read afresh on every rerun: trials the CLI recorded meanwhile show up
+    st.caption(f"Timings of this machine ({shown.machine.describe()}; key {shown.machine.key}): trials measured "
+               "on another machine are kept apart and never reused here.")
+    rows = summary(shown, trials)
+    _problems(rows, failures(shown, trials))
+    _results(shown, rows)
+
+
+def _problems(rows: list[dict], failed: list[tuple[str, str, int, str]]) -> None:
+    """Failed trials with their message, and unstable figures with why and what to do (pyperf-style)."""
+    if failed:
+        st.error(f"{len(failed)} trial(s) failed and were recorded; the sweep went on (the Run button skips them):\n\n"
+                 + "\n".join(f"- {d}: {k} round {r + 1}: {m}" for d, k, r, m in failed))
+    shaky = [(r["design"], k, r[f"{k}_unstable"]) for r in rows for k in ("infer", "train") if r.get(f"{k}_unstable")]
+    if shaky:
+        st.warning("Unstable figures (the spread or the load says they may be off; each unstable trial was measured "
+                   "once more at the end):\n\n" + "\n".join(f"- {d}, {k}: {why}" for d, k, why in shaky)
+                   + "\n\nFix: run the sweep again when fewer cores are busy, or with more timed seconds per trial.")
 
 
 if __name__ == "__main__":

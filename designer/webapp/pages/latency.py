@@ -41,8 +41,10 @@ def record_finished() -> None:
 
 def _controls(running: bool) -> None:
     devs = cache.devices()
+    from designer.webapp.workers import default_device
+
     labels = list(state.measurable())
-    state.remember({"lat_design": labels[0], "lat_device": "cuda" if "cuda" in devs else "cpu", "lat_batch": 1,
+    state.remember({"lat_design": labels[0], "lat_device": default_device(devs), "lat_batch": 1,
                     "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
                     "lat_per_layer": True, "lat_mode": "infer", "lat_backend": "torch"})
     if st.session_state["lat_design"] not in labels:  # the current design was renamed, a saved one dropped
@@ -55,11 +57,11 @@ def _controls(running: bool) -> None:
     backend = c3.selectbox("Backend", list(BACKENDS), index=None, format_func=BACKENDS.get, key="lat_backend",
                            help="torch runs the runtime's modules; onnxruntime and OpenVINO run the exported ONNX "
                                 "model (fp32 unless bf16 is picked; OpenVINO on the CPU only)") or "torch"
-    if "cuda" not in devs:
+    if list(devs) == ["cpu"]:
         st.info("No CUDA device on this machine: the measurement runs on the CPU, and the results say so.")
     c = st.columns(6)
     batch = c[0].number_input("Batch", 1, 256, None, key="lat_batch")
-    dtypes = ["fp32", "fp16", "bf16"] if device == "cuda" else ["fp32", "bf16"]
+    dtypes = ["fp32", "fp16", "bf16"] if str(device).startswith("cuda") else ["fp32", "bf16"]
     dtypes = {"onnxruntime": ["fp32"], "openvino": ["fp32", "bf16"]}.get(backend, dtypes)
     if st.session_state["lat_dtype"] not in dtypes:
         st.session_state["lat_dtype"] = "fp32"
@@ -90,15 +92,19 @@ def _result(r: dict) -> None:
                + (f", {r['threads']} threads" if r["device"] == "cpu" else "") + f", {r['dtype']}"
                + f", {BACKENDS.get(r.get('backend', 'torch'), r.get('backend'))}"
                + (", optimized" if r["optimized"] else ", plain") + (", channels_last" if r["channels_last"] else ""))
-    if r["iqr_ms"] > 0.25 * r["median_ms"]:
-        st.warning("The spread (IQR) is large next to the median: something else was using the "
-                   f"{'GPU' if r['device'] == 'cuda' else 'CPU'} while it measured. Measure again, with more timed "
-                   "seconds, before comparing variants.")
-    cols = st.columns(4)
+    if r.get("unstable"):  # designer/noise.py's verdict on the spread and the load around the timing
+        from designer.noise import warning
+
+        st.warning(warning(r["unstable"]).capitalize() + ". Compare variants only once it is stable.")
+    cols = st.columns(5)
     cols[0].metric("Median latency (ms per batch)", f"{r['median_ms']:.3f}")
     cols[1].metric("IQR (ms)", f"{r['iqr_ms']:.3f}")
-    cols[2].metric(fmt.LABEL_FMA + " per image", fmt.millions(r["fma_counted"], 1))
-    cols[3].metric("Throughput (G FMA per s)", f"{r['fma_per_s'] / 1e9:.2f}")
+    cols[2].metric("Timed runs", f"{r.get('runs', 0)}", help="the runs the median and IQR rest on")
+    cols[3].metric(fmt.LABEL_FMA + " per image", fmt.millions(r["fma_counted"], 1))
+    cols[4].metric("Throughput (G FMA per s)", f"{r['fma_per_s'] / 1e9:.2f}")
+    st.caption(f"Load: other processes kept {r.get('load_before', 0.0):.1f} cores busy just before the timing and "
+               f"{r.get('load_during', 0.0):.1f} during it (of the cores this process may use).")
+    _beside_estimate(r)
     per = r.get("per_layer")
     if per:
         from designer.webapp import charts
@@ -118,6 +124,21 @@ def _result(r: dict) -> None:
                                     "FMA share %": st.column_config.NumberColumn(format="%.2f")})
 
 
+def _beside_estimate(r: dict) -> None:
+    """The latency model's estimate for the same design and setting, beside the measurement (designer/latency)."""
+    from designer.webapp import estimate as latency
+
+    design = next((d for label, d in state.measurable().items() if label.split(": ", 1)[-1] == r["label"]), None)
+    if design is None:
+        return
+    e, about = latency.for_measurement(r, design)
+    if e is None:
+        st.caption(f"Estimate: {about}.")
+    else:
+        st.caption(f"Estimated {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) by the latency model ({about}): "
+                   f"measured / estimated = {r['median_ms'] / e.ms:.2f}.")
+
+
 def _history() -> None:
     hist = state.ws().bench_history
     if not hist:
@@ -131,7 +152,9 @@ def _history() -> None:
         "device": f"{h['device']} ({h['device_name']})",
         "mode": h.get("mode", "infer"), "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"],
         "median (ms)": h["median_ms"],
-        "IQR (ms)": h["iqr_ms"], "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
+        "IQR (ms)": h["iqr_ms"], "runs": h.get("runs"),
+        "load before / during": f"{h.get('load_before', 0.0):.1f} / {h.get('load_during', 0.0):.1f}",
+        "unstable": h.get("unstable") or "", "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
         "params (M)": h["params"] / 1e6,
     } for h in hist]), hide_index=True, width="stretch")
     st.button("Clear history", on_click=lambda: state.ws().bench_history.clear(), key="lat_clear")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from designer.webapp import cache, charts, fmt, state
+from designer.webapp import estimate as latency
 from designer.webapp.model import Design
 from designer.webapp.references import reference_models
 from designer.webapp.shell import guarded
@@ -94,6 +95,14 @@ def render() -> None:
     st.subheader("Per stage")
     stages = cache.stage_table(low.cfg_text, a)
     st.plotly_chart(charts.stage_bars(stages), width="stretch")
+    m = latency.model()
+    if m is not None:  # estimated time beside FMA: where FMA misleads
+        per = latency.stage_ms(d, m)
+        total_ms, total_fma = sum(per.values()) or 1.0, a.cost.fma or 1
+        stages = [{**r, "est. ms": round(per.get(r["stage"], 0.0), 3),
+                   "est. time share %": round(100 * per.get(r["stage"], 0.0) / total_ms, 1),
+                   "FMA share %": round(100 * r["FMA (multiply-adds)"] / total_fma, 1)} for r in stages]
+        st.caption(f"Estimated time per stage: {latency.describe(m)} (runtime overhead not in any stage).")
     with st.expander("Per-stage table"):
         st.dataframe(pd.DataFrame(stages), hide_index=True, width="stretch",
                      column_config={"Darknet BFLOPs": st.column_config.NumberColumn(format="%.4f")})

@@ -52,7 +52,9 @@ def _controls(running: bool) -> None:
     sources = state.measurable()
     labels = list(sources)
     devs = cache.devices()
-    state.remember({"qt_designs": [labels[0]], "qt_device": "cuda" if "cuda" in devs else "cpu",
+    from designer.webapp.workers import default_device
+
+    state.remember({"qt_designs": [labels[0]], "qt_device": default_device(devs),
                     "qt_data": "digits", "qt_size": 32, "qt_epochs": 10, "qt_batch": 64, "qt_lr": 0.05})
     st.session_state["qt_designs"] = [x for x in st.session_state["qt_designs"] if x in labels][:2] or [labels[0]]
     if st.session_state["qt_device"] not in devs:
@@ -73,7 +75,7 @@ def _controls(running: bool) -> None:
     lr = c[4].number_input("Learning rate", 0.0001, 5.0, None, step=0.01, format="%.4f", key="qt_lr")
     settings = dict(data=data or "digits", size=int(size or 32), epochs=int(epochs or 1), batch=int(batch or 64),
                     lr=float(lr or 0.05), device=device or "cpu")
-    if device == "cpu" and "cuda" not in devs:
+    if list(devs) == ["cpu"]:
         st.caption("No CUDA device on this machine: training runs on the CPU.")
     st.button("Train", type="primary", disabled=running or not picked, on_click=_start, args=(picked, settings),
               help="runs in the background: switching pages or changing widgets does not stop it")

@@ -8,7 +8,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,9 +23,13 @@ TS = sa.DateTime(timezone=True)
 
 
 def _fill_uids(table: str) -> None:
+    """Each row's uid from its own content (table and every revision-1 column), never random: upgrading the same
+    revision-1 file twice gives the same uids, so importing both copies adds nothing the second time."""
     conn = op.get_bind()
-    for (row_id,) in conn.execute(sa.text(f"SELECT id FROM {table} WHERE uid IS NULL")).all():
-        conn.execute(sa.text(f"UPDATE {table} SET uid = :u WHERE id = :i"), {"u": uuid.uuid4().hex, "i": row_id})
+    for row in conn.execute(sa.text(f"SELECT * FROM {table} WHERE uid IS NULL")).mappings().all():
+        content = json.dumps({k: row[k] for k in sorted(row.keys()) if k != "uid"}, default=str, sort_keys=True)
+        uid = hashlib.sha256(f"{table}:{content}".encode()).hexdigest()[:32]
+        conn.execute(sa.text(f"UPDATE {table} SET uid = :u WHERE id = :i"), {"u": uid, "i": row["id"]})
 
 
 def upgrade() -> None:

@@ -1,0 +1,92 @@
+"""From calibration measurements to a LatencyModel: per-kind regressors, network terms, interval, held-out errors.
+
+Input: one `DesignSample` per measured design (its kernels, each kernel's measured time, the whole pass's
+median). Kernels are fitted per kind (designer.latency.regress.fit_kind, candidates judged on held-out designs);
+the network terms (scale, per run, per kernel) by non-negative least squares of the whole-pass times on the
+measured kernel sums (how a pass relates to its kernels timed alone is the runtime's, not the kernel models'
+doing). The network-level errors reported are those of held-out kernel predictions: designs whose kernels the
+kernel models did not see. The interval is the 5th and 95th percentile of measured / estimated over those designs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from designer.latency.kernels import Kernel
+from designer.latency.model import LatencyModel, NetworkTerms
+from designer.latency.regress import fit_kind, fit_roofline
+from designer.latency.setting import Setting
+from designer.machine import Fingerprint
+
+MIN_DESIGNS_FOR_TERMS = 8  # fewer designs fit only the scale (nothing per run or per kernel)
+MIN_HALF_WIDTH = 0.02  # an interval never narrower than +-2 %: the run-to-run spread of a quiet CPU
+
+
+@dataclass(frozen=True)
+class DesignSample:
+    label: str
+    kernels: tuple[Kernel, ...]
+    kernel_ms: tuple[float, ...]  # measured per kernel, aligned with `kernels` (0 where the backend fused it away)
+    total_ms: float  # the whole pass (or training step), ms: the fastest timed block (runtime/calibrate.py)
+
+
+def _network_terms(sums: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> NetworkTerms:
+    """total ~ scale * sum + per_run + per_kernel * kernels, least relative squares with non-negative terms; a
+    design whose whole pass is off the fit by more than 3 median deviations (at least 15 %: a pass another process
+    interrupted) is left out of a second fit."""
+    if len(totals) < MIN_DESIGNS_FOR_TERMS:
+        return NetworkTerms(float(np.median(totals / np.maximum(sums, 1e-9))), 0.0, 0.0)
+    from scipy.optimize import nnls
+
+    A = np.column_stack([sums, np.ones(len(sums)), counts]) / totals[:, None]  # relative error per design
+    coef, _ = nnls(A, np.ones(len(totals)))
+    resid = A @ coef - 1.0
+    keep = np.abs(resid - np.median(resid)) <= max(0.15, 3 * np.median(np.abs(resid - np.median(resid))))
+    if MIN_DESIGNS_FOR_TERMS <= keep.sum() < len(keep):
+        coef, _ = nnls(A[keep], np.ones(int(keep.sum())))
+    return NetworkTerms(float(coef[0]), float(coef[1]), float(coef[2]))
+
+
+def fit_model(samples: list[DesignSample], setting: Setting, fingerprint: Fingerprint, *,
+              seconds: float, extra: dict[str, Any] | None = None, started: float | None = None) -> LatencyModel:
+    """The model for `setting` on `fingerprint`'s machine from the calibration's samples (at least 2 designs).
+    `started`: time.perf_counter() when calibration began, so calibration_s includes the fit (else `seconds`)."""
+    if len(samples) < 2:
+        raise ValueError("a latency model needs at least 2 measured designs")
+    X = np.array([k.features for s in samples for k in s.kernels], dtype=float)
+    y = np.array([ms for s in samples for ms in s.kernel_ms], dtype=float)
+    kinds = np.array([k.kind for s in samples for k in s.kernels])
+    design = np.array([d for d, s in enumerate(samples) for _ in s.kernels])
+    oof = np.zeros(len(y))
+    regressors, per_kind = {}, {}
+    for kind in sorted(set(kinds.tolist())):
+        idx = np.flatnonzero(kinds == kind)
+        kf = fit_kind(X[idx], y[idx], design[idx])
+        regressors[kind] = kf.regressor
+        oof[idx] = kf.out_of_fold
+        per_kind[kind] = {"samples": kf.samples, "form": kf.regressor.name,
+                          "held_out_median_error": kf.held_out_error}
+    measured = np.array([y[design == d].sum() for d in range(len(samples))])
+    sums = np.array([oof[design == d].sum() for d in range(len(samples))])
+    counts = np.array([len(s.kernels) for s in samples], dtype=float)
+    totals = np.array([s.total_ms for s in samples], dtype=float)
+    terms = _network_terms(measured, counts, totals)
+    held_out = terms.scale * sums + terms.per_run_ms + terms.per_kernel_ms * counts
+    ratio = totals / np.maximum(held_out, 1e-9)
+    lo = min(float(np.quantile(ratio, 0.05)), 1.0 - MIN_HALF_WIDTH)
+    hi = max(float(np.quantile(ratio, 0.95)), 1.0 + MIN_HALF_WIDTH)
+    rel = np.abs(held_out / totals - 1.0)
+    if started is not None:
+        seconds = time.perf_counter() - started
+    metrics = {"designs": len(samples), "kernels": len(y), "calibration_s": round(seconds, 1),
+               "held_out_within_10pct": float(np.mean(rel <= 0.10)),
+               "held_out_median_abs_pct": float(100 * np.median(rel)),
+               "kinds": per_kind, **(extra or {})}
+    return LatencyModel(setting, fingerprint, regressors, fit_roofline(X, y), terms, (lo, hi), metrics,
+                        uid=uuid.uuid4().hex, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

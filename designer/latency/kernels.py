@@ -1,0 +1,163 @@
+"""A network as the kernels a backend runs, each with the shape features its time depends on.
+
+A kernel is one step of the runtime: one darknet layer, or a fused span (designer.latency.spans) where the
+backend runs the optimised build (torch inference and the ONNX models exported from it: MixConv spans as one
+grouped conv with every kernel zero-padded to the largest, squeeze-excite spans as one module). A training step
+runs the plain build, so there every layer is its own kernel. Per-layer timings of every backend are keyed the
+same way (the first darknet layer of the step: runtime.bench's LayerTime.index, the ONNX node names' L<first>),
+which is how calibration pairs a measured time with the kernel here.
+
+Each kernel has a `kind` (which regression model predicts it: "conv", "conv1x1", "gconv", "gconv1x1", "mixconv",
+"squeeze_excite", or the darknet layer type) and features in FEATURES order, counted for the whole batch:
+    fma      multiply-adds the kernel runs (a padded MixConv runs its zero taps too, so more than designer.count's)
+    in, out, weights   elements read, written, and weights (bytes moved = element size x their sum)
+    act      output elements times the activation's relative cost (0 linear, 1 relu-like, 2 exp/tanh-based)
+    k, stride, cpg, groups, out_c, out_hw   kernel size (largest), stride, input channels per group, groups,
+             output channels, output pixels
+Torch-free; computed from designer.infer_shapes and designer.count, which the counts already need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from designer.cost import Cost
+from designer.ir import Layer, Network, layer_inputs
+from designer.latency.spans import FusedSpan, fused_spans
+from designer.shapes import Shape, conv_groups, conv_padding, strides
+
+FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw")
+# Activations built from exp / tanh / erf cost a few times a max(): relative cost 2; linear 0; the rest 1.
+_COSTLY_ACTIVATIONS = frozenset({"swish", "mish", "hard_mish", "gelu", "elu", "selu", "tanh", "logistic", "loggy",
+                                 "plse", "lhtan", "normalize_channels", "normalize_channels_softmax",
+                                 "normalize_channels_softmax_maxval"})
+NOT_RUN = frozenset({"cost"})  # no runtime runs these in inference (darknet's output is the layer before)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One step of the runtime: IR layers first..last, the model that predicts it, its features, counted FMA."""
+
+    first: int
+    last: int
+    kind: str
+    label: str  # what per-layer timings call it: the darknet type, "mixconv" or "squeeze_excite"
+    features: tuple[float, ...]  # in FEATURES order
+    fma: int  # designer.count's multiply-adds of layers first..last, for the batch (the FMA share)
+
+
+def activation_cost(name: str | None) -> float:
+    if not name or name == "linear":
+        return 0.0
+    return 2.0 if name in _COSTLY_ACTIVATIONS else 1.0
+
+
+def _conv_kind(layer: Layer) -> str:
+    """dense or grouped, 1x1 or larger: four kinds whose time per multiply-add differs by up to 10x."""
+    kind = "gconv" if conv_groups(layer) > 1 else "conv"
+    return kind + "1x1" if int(layer["size"]) == 1 else kind
+
+
+def _elements(s: Shape) -> int:
+    return s.c * s.h * s.w if s.c * s.h * s.w else s.outputs
+
+
+def _read_elements(network: Network, shapes: tuple[Shape, ...], i: int) -> int:
+    """Elements layer i reads: each input it takes (the network input for layer 0)."""
+    total = 0
+    for r in layer_inputs(network.layers[i], i):
+        if r < 0:
+            c, h, w = network.input_shape
+            total += c * h * w
+        else:
+            total += _elements(shapes[r])
+    return total
+
+
+def _layer_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, i: int) -> dict[str, float]:
+    layer, s = network.layers[i], shapes[i]
+    out = _elements(s)
+    f = {"fma": float(cost.layers[i].fma), "in": float(_read_elements(network, shapes, i)), "out": float(out),
+         "weights": float(cost.layers[i].params), "act": out * activation_cost(layer.get("activation")),
+         "k": 1.0, "stride": 1.0, "cpg": float(s.in_c), "groups": 1.0, "out_c": float(s.c),
+         "out_hw": float(s.h * s.w)}
+    if layer.type in ("convolutional", "maxpool", "local_avgpool"):
+        f["k"] = float(layer.get("size", 1))
+        f["stride"] = float(max(strides(layer)))
+    if layer.type == "convolutional":
+        g = conv_groups(layer)
+        f["groups"], f["cpg"] = float(g), float(s.in_c // max(1, g))
+    return f
+
+
+def _padded(network: Network, span: FusedSpan) -> bool:
+    """Whether runtime.optimize.mixconv.padded_conv can make one grouped conv of the span (same stride, odd square
+    kernels with 'same' padding, equal channels per group, one activation): else it runs split."""
+    convs = [network.layers[c] for c in span.convs]
+    return (len({(int(c["filters"]), conv_groups(c), strides(c), str(c["activation"])) for c in convs}) == 1
+            and len({conv_padding(c) - int(c["size"]) // 2 for c in convs}) == 1
+            and all(int(c["size"]) % 2 == 1 and int(c["dilation"]) == 1 for c in convs))
+
+
+def _span_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, span: FusedSpan) -> dict[str, float]:
+    src, last = shapes[span.source], shapes[span.last]
+    parts = [_layer_features(network, shapes, cost, c) for c in span.convs]
+    f = {"fma": sum(p["fma"] for p in parts), "in": float(_elements(src)), "out": float(_elements(last)),
+         "weights": sum(p["weights"] for p in parts), "act": sum(p["act"] for p in parts), "k": 1.0,
+         "stride": 1.0, "cpg": 1.0, "groups": 1.0, "out_c": float(last.c), "out_hw": float(last.h * last.w)}
+    if span.kind == "mixconv":
+        convs = [network.layers[c] for c in span.convs]
+        kmax = max(int(c["size"]) for c in convs)
+        cpg = parts[0]["cpg"]
+        f.update(k=float(kmax), stride=parts[0]["stride"], cpg=cpg, groups=sum(p["groups"] for p in parts))
+        if _padded(network, span):  # one grouped conv, every kernel padded to kmax: its zero taps run too
+            f["fma"] = float(last.c * cpg * kmax * kmax * last.h * last.w)
+            f["weights"] = float(last.c * cpg * kmax * kmax + last.c)
+    else:  # squeeze-excite: pool and scale stream X twice; the two 1x1 convs are matrix-vector products
+        f["in"] = 2.0 * _elements(src)
+        f["act"] += _elements(last) * activation_cost(network.layers[span.last].get("activation"))
+        f["out_c"] = float(shapes[span.convs[0]].c)  # the squeezed width
+    return f
+
+
+def default_outputs(network: Network, backend: str) -> tuple[int, ...]:
+    """The layers the model returns: every [yolo] in an exported detector (runtime.deploy.onnx_export), else
+    darknet's output, the last layer that is not [cost] (runtime.model.default_outputs)."""
+    yolo = tuple(i for i, L in enumerate(network.layers) if L.type == "yolo")
+    if backend != "torch" and yolo:
+        return yolo
+    last = max((i for i, L in enumerate(network.layers) if L.type not in NOT_RUN), default=len(network.layers) - 1)
+    return (last,)
+
+
+def kernels(network: Network, shapes: tuple[Shape, ...], cost: Cost, *, fused: bool, batch: int = 1,
+            backend: str = "torch", upto: int | None = None) -> tuple[Kernel, ...]:
+    """The steps a backend runs for `network`, in order: fused spans as one kernel when `fused` (the optimised
+    build), every other layer alone; [cost] layers are left out, and layers after `upto` (a training step stops
+    at the logits). Features and FMA are for `batch` images."""
+    outputs = (upto,) if upto is not None else default_outputs(network, backend)
+    spans = fused_spans(network, shapes, outputs) if fused else {}
+    end = len(network.layers) if upto is None else upto + 1
+    out: list[Kernel] = []
+    i = 0
+    while i < end:
+        span = spans.get(i)
+        if span is not None:
+            f = _span_features(network, shapes, cost, span)
+            first, last, kind = span.first, span.last, span.kind
+            label = kind
+        else:
+            layer = network.layers[i]
+            first = last = i
+            if layer.type in NOT_RUN:
+                i += 1
+                continue
+            f = _layer_features(network, shapes, cost, i)
+            kind = _conv_kind(layer) if layer.type == "convolutional" else layer.type
+            label = layer.type
+        scale = {"fma", "in", "out", "act"}
+        feats = tuple(f[n] * batch if n in scale else f[n] for n in FEATURES)
+        fma = sum(c.fma for c in cost.layers[first : last + 1]) * batch
+        out.append(Kernel(first, last, kind, label, feats, fma))
+        i = last + 1
+    return tuple(out)

@@ -1,0 +1,160 @@
+"""A fitted latency model for one machine and setting, and the estimate it makes for a network.
+
+    estimate = scale * sum(kernel predictions) + per_run_ms + per_kernel_ms * kernels      (milliseconds)
+
+Each kernel (designer.latency.kernels) is predicted by its kind's regressor (designer.latency.regress); a kind
+the calibration never saw uses the fallback regressor, fitted on every kernel, and the estimate says which
+layers that covered. The network-level terms are fitted on whole-network measurements: the runtime's own cost
+per inference (dispatch, the unprofiled reorders of onnxruntime / OpenVINO, a training step's loss and SGD
+update) and the difference between a kernel timed alone and inside a pass. The interval is the spread of the
+calibration's held-out network errors (quantiles of measured / estimated).
+
+A model is plain JSON (`to_json` / `from_json`, with a format number): stored in the workspace with the
+fingerprint of the machine it was measured on (designer/latency/store.py), never used under another one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from designer.cost import Cost, count
+from designer.ir import Network
+from designer.latency.kernels import Kernel, kernels
+from designer.latency.regress import Regressor
+from designer.latency.setting import Setting
+from designer.machine import Fingerprint
+from designer.shapes import Shape, infer_shapes
+
+FORMAT = 1  # the JSON layout of a model; a stored model of another format is not used
+
+
+@dataclass(frozen=True)
+class NetworkTerms:
+    scale: float = 1.0  # whole pass / sum of kernels timed alone
+    per_run_ms: float = 0.0
+    per_kernel_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class KernelEstimate:
+    first: int
+    last: int
+    label: str  # darknet type or fused kind, as per-layer timings name it
+    kind: str
+    ms: float  # the kernel's share of the estimate (scaled like the total's kernel part)
+    fma: int
+    fallback: bool  # predicted by the fallback model (a kind calibration never saw)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    ms: float
+    low_ms: float
+    high_ms: float
+    overhead_ms: float  # per_run_ms + per_kernel_ms * kernels
+    kernels: tuple[KernelEstimate, ...]
+    setting: Setting
+    model_uid: str
+    model_created: str
+    fingerprint: Fingerprint
+
+    @property
+    def fallback_share(self) -> float:
+        """Fraction of the kernel time predicted by the fallback (kinds the calibration did not see)."""
+        total = sum(k.ms for k in self.kernels) or 1.0
+        return sum(k.ms for k in self.kernels if k.fallback) / total
+
+    def to_json(self, per_layer: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {"estimate_ms": self.ms, "low_ms": self.low_ms, "high_ms": self.high_ms,
+                             **self.setting.to_json(), "overhead_ms": self.overhead_ms,
+                             "fallback_share": self.fallback_share,
+                             "model": {"uid": self.model_uid, "created": self.model_created,
+                                       "fingerprint": self.fingerprint.key, "machine": self.fingerprint.describe()}}
+        if per_layer:
+            total_ms = sum(k.ms for k in self.kernels) or 1.0
+            total_fma = sum(k.fma for k in self.kernels) or 1
+            d["per_layer"] = [{"first": k.first, "last": k.last, "type": k.label, "kind": k.kind, "ms": k.ms,
+                               "time_share": k.ms / total_ms, "fma": k.fma, "fma_share": k.fma / total_fma,
+                               "fallback": k.fallback} for k in self.kernels]
+        return d
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    setting: Setting
+    fingerprint: Fingerprint
+    kinds: dict[str, Regressor]
+    fallback: Regressor
+    network: NetworkTerms
+    interval: tuple[float, float]  # measured / estimated: low and high quantiles over held-out designs
+    metrics: dict[str, Any] = field(default_factory=dict)  # held-out errors, sample counts, calibration seconds
+    uid: str = ""
+    created: str = ""  # ISO 8601, UTC
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "setting": self.setting.to_json(), "fingerprint": self.fingerprint.to_json(),
+                "kinds": {k: r.to_json() for k, r in sorted(self.kinds.items())},
+                "fallback": self.fallback.to_json(), "network": vars(self.network).copy(),
+                "interval": list(self.interval), "metrics": self.metrics, "uid": self.uid, "created": self.created}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LatencyModel:
+        if d.get("format") != FORMAT:
+            raise ValueError(f"latency model format {d.get('format')!r}; this version reads format {FORMAT}")
+        return cls(Setting.from_json(d["setting"]), Fingerprint.from_json(d["fingerprint"]),
+                   {k: Regressor.from_json(r) for k, r in d["kinds"].items()}, Regressor.from_json(d["fallback"]),
+                   NetworkTerms(**d["network"]), (float(d["interval"][0]), float(d["interval"][1])),
+                   dict(d.get("metrics") or {}), str(d.get("uid", "")), str(d.get("created", "")))
+
+    def kernels_of(self, network: Network, shapes: tuple[Shape, ...] | None = None,
+                   cost: Cost | None = None) -> tuple[Kernel, ...]:
+        return network_kernels(network, self.setting, shapes, cost)
+
+    def predict_kernels(self, ks: tuple[Kernel, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Milliseconds per kernel (before the network terms) and whether the fallback predicted it."""
+        ms = np.zeros(len(ks))
+        fb = np.zeros(len(ks), dtype=bool)
+        by_kind: dict[str, list[int]] = {}
+        for i, k in enumerate(ks):
+            by_kind.setdefault(k.kind, []).append(i)
+        for kind, idx in by_kind.items():
+            reg = self.kinds.get(kind)
+            if reg is None:
+                reg = self.fallback
+                fb[idx] = True
+            ms[idx] = reg.predict(np.array([ks[i].features for i in idx]))
+        return ms, fb
+
+    def estimate(self, network: Network, shapes: tuple[Shape, ...] | None = None,
+                 cost: Cost | None = None) -> Estimate:
+        """The network's estimated latency in ms for the model's setting, with its interval and per kernel."""
+        ks = self.kernels_of(network, shapes, cost)
+        ms, fb = self.predict_kernels(ks)
+        t = self.network
+        part = t.scale * ms
+        overhead = t.per_run_ms + t.per_kernel_ms * len(ks)
+        total = float(part.sum() + overhead)
+        rows = tuple(KernelEstimate(k.first, k.last, k.label, k.kind, float(p), k.fma, bool(f))
+                     for k, p, f in zip(ks, part, fb))
+        lo, hi = self.interval
+        return Estimate(total, total * lo, total * hi, overhead, rows, self.setting, self.uid, self.created,
+                        self.fingerprint)
+
+
+def network_kernels(network: Network, setting: Setting, shapes: tuple[Shape, ...] | None = None,
+                    cost: Cost | None = None) -> tuple[Kernel, ...]:
+    """The kernels `setting`'s runtime runs for `network` (runtime.bench, runtime.train_step, the ONNX backends)."""
+    if shapes is None:
+        shapes = infer_shapes(network)
+    if cost is None:
+        cost = count(network, shapes)
+    upto = None
+    if setting.mode == "train" and any(L.type == "softmax" for L in network.layers):
+        from designer.edits import logits_index
+
+        upto = logits_index(network)  # runtime.train_step runs the model up to the logits
+    return kernels(network, shapes, cost, fused=setting.fused, batch=setting.batch, backend=setting.backend,
+                   upto=upto)

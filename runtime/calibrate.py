@@ -1,0 +1,198 @@
+"""Calibrate a latency model on this machine: measure the kernels of sampled designs, then fit.
+
+`calibrate(setting, budget_s=...)` draws designs across the design space (designer.latency.sampling), measures
+each with the runtime's own per-layer timing, the same code `mixdesign bench --per-layer` runs:
+    torch inference     runtime.bench.measure(per_layer=True): each step of the optimised build timed alone
+    onnxruntime         its profiler; OpenVINO: its performance counters (runtime.deploy.backends), node names
+                        mapped back to darknet layers; time in unnamed nodes (inserted reorders) is overhead
+    training step       runtime.train_step.measure_train_step(per_layer=True): forward + backward per layer
+and the whole pass (median) for the network-level terms, until the budget is spent (a progress bar on stderr),
+then fits designer.latency.fit.fit_model. A kernel the backend fused into a neighbour (OpenVINO folds some adds
+and concatenations) is measured as 0 ms: its time is in the neighbour, as it will be for a new design.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Iterable, Iterator
+
+from designer.ir import Network
+from designer.latency.fit import DesignSample, fit_model
+from designer.latency.model import LatencyModel, network_kernels
+from designer.latency.sampling import PLAIN_EVERY, random_designs, random_plain_net
+from designer.latency.setting import DEFAULT_BUDGET_S, Setting
+from designer.machine import fingerprint
+from designer.shapes import infer_shapes
+
+MIN_DESIGNS = 3  # measured whatever the budget: fewer cannot judge a model on held-out designs
+MIN_RUN_TIME_S = 0.25  # per design: the whole pass, and the per-layer windows together
+
+
+def measure_design(network: Network, setting: Setting, *, label: str = "",
+                   min_run_time: float = MIN_RUN_TIME_S) -> DesignSample:
+    """One design's kernels with their measured ms, and its whole pass, in `setting`."""
+    shapes = infer_shapes(network)
+    ks = network_kernels(network, setting, shapes)
+    if setting.mode == "train":
+        by_first, total_ms = _train_kernels(network, setting, shapes, min_run_time)
+    elif setting.backend == "torch":
+        by_first, total_ms = _torch_kernels(network, setting, shapes, min_run_time)
+    else:
+        by_first, total_ms = _onnx_kernels(network, setting, min_run_time)
+    return DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) for k in ks), total_ms)
+
+
+def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3, at_most: int = 1000) -> float:
+    """The fastest of repeated single calls of `fn` within about `min_run_time` seconds, in ms: the call the rest
+    of a shared machine disturbed least. On a quiet machine it is within a few % of the median `bench` reports;
+    on a busy one a median of timed blocks is mostly other processes' time slices, the fastest call is not.
+    Kernels and whole passes are timed the same way, so their ratio does not depend on the load."""
+    import torch
+
+    best, spent, calls = float("inf"), 0.0, 0
+    while calls < at_least or (spent < min_run_time and calls < at_most):
+        if cuda:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t
+        best, spent, calls = min(best, dt), spent + dt, calls + 1
+    return best * 1e3
+
+
+def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
+    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by fastest_ms, and its
+    per-layer forward + backward scaffold (time_layers_train) with the same timer."""
+    import torch
+    import torch.nn.functional as F
+
+    from runtime.bench import DTYPES, timing_threads
+    from runtime.train_step import MOMENTUM, time_layers_train, train_model
+
+    with timing_threads(setting.batch, setting.threads) as threads:
+        torch.manual_seed(0)
+        model = train_model(network, device=setting.device, dtype=setting.dtype, shapes=shapes)
+        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
+        y = torch.randint(0, model.shapes[model.outputs[0]].outputs, (setting.batch,), device=setting.device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
+
+        def step() -> None:  # measure_train_step's iteration
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x).flatten(1).float(), y).backward()
+            opt.step()
+
+        step()
+        cuda = setting.device.startswith("cuda")
+        total_ms = fastest_ms(step, min_run_time, cuda=cuda, at_least=5)
+        rows = time_layers_train(model, x, threads, min_run_time,
+                                 timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3)
+        return {t.index: t.ms for t in rows}, total_ms
+
+
+def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
+    """runtime.deploy.backends' runner: the whole inference timed by fastest_ms, then the runtime's own profiler
+    per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one (OpenVINO's
+    performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the plain pass;
+    the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime overhead."""
+    from runtime.deploy.backends import get_backend
+
+    runner = get_backend(setting.backend).prepare(network, setting.batch, setting.dtype, setting.threads,
+                                                  setting.device, optimized=True)
+    for _ in range(3):
+        runner.run()
+    total_ms = fastest_ms(runner.run, min_run_time, at_least=5)
+    seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(total_ms, 1e-3)))))
+    per_ms = total_ms / max(sum(seconds.values()), 1e-12)
+    return {step.first: sec * per_ms for step, sec in seconds.items() if step is not None}, total_ms
+
+
+def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
+    """runtime.bench.measure's build (prepare) and its per-step scaffold (time_steps), each step and the whole
+    pass timed by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
+    import torch
+
+    from runtime.bench import DTYPES, prepare, time_steps, timing_threads
+    from runtime.execution import resolve_execution
+    from runtime.optimize.build import FrozenModel
+
+    with timing_threads(setting.batch, setting.threads):
+        model = prepare(network, device=setting.device, dtype=setting.dtype, optimized=True, shapes=shapes)
+        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
+        cuda = setting.device.startswith("cuda")
+        # the whole pass as `mixdesign bench` times it by default (traced and frozen on CPU: no Python between
+        # steps); the steps themselves can only be timed one by one in the eager model
+        whole = FrozenModel(model) if resolve_execution("auto", device=setting.device, optimized=True) == \
+            "torchscript" else model
+
+        @torch.no_grad()
+        def run():
+            return whole(x)
+
+        for _ in range(3):
+            run()
+        total_ms = fastest_ms(run, min_run_time, cuda=cuda, at_least=5)
+
+        def one_step(p, module, ins, out, window: float) -> float:
+            return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
+
+        best = time_steps(model, x, min_run_time, 2, one_step)
+        return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
+
+
+def _designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:
+    """Random MixNet-family designs, every PLAIN_EVERY-th a darknet-style plain net (designer.latency.sampling)."""
+    rng = random.Random(seed + 1)
+    for i, (label, _, network) in enumerate(random_designs(seed, sizes=sizes)):
+        if i % PLAIN_EVERY == PLAIN_EVERY - 1:
+            yield random_plain_net(rng, sizes)
+        yield label, network
+
+
+def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
+            designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
+            min_run_time: float = MIN_RUN_TIME_S, sizes: tuple[int, ...] | None = None) -> list[DesignSample]:
+    """Measure designs (default: random ones across the space, at `sizes` where given) for about `budget_s`
+    seconds, at least MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False)."""
+    from tqdm import tqdm
+
+    if setting.device == "cpu":
+        from runtime.bench import tune_cpu_allocator
+
+        tune_cpu_allocator()
+    start = time.perf_counter()
+    samples: list[DesignSample] = []
+    total = max(1, round(budget_s))
+    bar = tqdm(total=total, unit="s", desc=f"calibrating {setting.backend}, {setting.threads} thr", file=sys.stderr,
+               disable=not progress, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s {postfix}")
+    shown = 0
+    try:
+        for label, network in designs if designs is not None else _designs(seed, sizes):
+            elapsed = time.perf_counter() - start
+            per_design = elapsed / len(samples) if samples else 0.0
+            if len(samples) >= MIN_DESIGNS and elapsed + per_design > budget_s:
+                break
+            samples.append(measure_design(network, setting, label=label, min_run_time=min_run_time))
+            now = min(total, round(time.perf_counter() - start))
+            bar.update(now - shown)
+            shown = now
+            bar.set_postfix_str(f"{len(samples)} designs, {sum(len(s.kernels) for s in samples)} kernels")
+    finally:
+        bar.close()
+    return samples
+
+
+def calibrate(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
+              designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
+              min_run_time: float = MIN_RUN_TIME_S, sizes: tuple[int, ...] | None = None) -> LatencyModel:
+    """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took."""
+    start = time.perf_counter()
+    samples = collect(setting, budget_s=budget_s, designs=designs, seed=seed, progress=progress,
+                      min_run_time=min_run_time, sizes=sizes)
+    measured = time.perf_counter() - start
+    return fit_model(samples, setting, fingerprint(setting.device), seconds=measured,
+                     extra={"budget_s": budget_s, "measure_s": round(measured, 1),
+                            "sizes": list(sizes) if sizes else "sweep"}, started=start)

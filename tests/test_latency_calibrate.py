@@ -1,0 +1,105 @@
+"""Calibration on this CPU with tiny designs and a tiny budget (seconds): it round-trips through the workspace and
+export/import, and the model it fits reacts to channels per group as measurements do. Tests never assert on time:
+the last test compares a ratio of estimates with the same ratio measured (fastest whole passes, which a shared
+machine disturbs least)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from designer import load_yaml, parse_cfg
+from designer.latency.sampling import random_designs
+from designer.latency.setting import Setting
+from designer.latency.store import find_model, save_model
+from designer.machine import fingerprint
+from tests.conftest import TINY_YAML
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def tiny_designs(n: int, seed: int = 0):
+    base = load_yaml(TINY_YAML)
+    return [(label, net) for label, _, net in itertools.islice(random_designs(seed, bases=(base,), sizes=(16, 24, 32)),
+                                                                n)]
+
+
+def test_a_calibration_round_trips_through_the_workspace_and_export_import(tmp_path):
+    from designer.workspace import Workspace
+    from designer.workspace.transfer import export_workspace, import_workspace
+    from runtime.calibrate import calibrate
+
+    setting = Setting.make(threads=1)
+    model = calibrate(setting, budget_s=1, designs=tiny_designs(4), progress=False, min_run_time=0.02)
+    assert model.metrics["designs"] >= 3 and model.fingerprint == fingerprint("cpu")
+    check = tiny_designs(1, seed=5)[0][1]
+    with Workspace.open(tmp_path / "a.sqlite") as a:
+        save_model(a, model)
+        stored = find_model(a, setting)
+        assert stored.to_json() == model.to_json()
+        export_workspace(a, tmp_path / "shared.sqlite")
+    with Workspace.open(tmp_path / "b.sqlite") as b:
+        assert import_workspace(b, tmp_path / "shared.sqlite").added["latency_models"] == 1
+        assert import_workspace(b, tmp_path / "shared.sqlite").added["latency_models"] == 0  # once only
+        back = find_model(b, setting)
+    assert back.to_json() == model.to_json()
+    assert back.estimate(check).ms == model.estimate(check).ms > 0
+
+
+def _grouped(groups: int, size: int):
+    """Two 3x3 convs over 64 channels at size x size, `groups` groups (64 / groups channels per group)."""
+    conv = f"[convolutional]\nfilters=64\nsize=3\nstride=1\npad=1\ngroups={groups}\nactivation=relu\n"
+    return parse_cfg(f"[net]\nwidth={size}\nheight={size}\nchannels=64\n{conv}{conv}")
+
+
+def test_the_estimate_reacts_to_channels_per_group_as_measurements_do():
+    """Two 3x3 convs over 64 channels: 32 channels per group is 32x the multiply-adds of depthwise, but on a CPU
+    only a few times the time (depthwise convs run far below the CPU's multiply-add rate). The model's ratio must
+    follow the measured one, not the FMA's."""
+    from runtime.calibrate import calibrate, measure_design
+
+    setting = Setting.make(threads=1)
+    designs = [(f"g{g} s{s}", _grouped(g, s)) for g in (64, 32, 16, 8, 4, 2) for s in (40, 56)]
+    model = calibrate(setting, budget_s=60, designs=designs, progress=False, min_run_time=0.05)
+    assert model.metrics["designs"] == len(designs)  # the list ends long before the budget
+    dw, wide = _grouped(64, 48), _grouped(2, 48)  # 1 and 32 channels per group, at a size calibration never saw
+    measured = [measure_design(n, setting, min_run_time=0.3) for n in (dw, wide)]
+    estimated = [model.estimate(n) for n in (dw, wide)]
+    for m, e in zip(measured, estimated):
+        assert [k.first for k in m.kernels] == [k.first for k in e.kernels] == [0, 1]
+    kernel_ratio = measured[1].kernel_ms[0] / measured[0].kernel_ms[0]  # the first conv, timed alone
+    assert kernel_ratio < 16  # FMA says 32
+    assert 0.5 < (estimated[1].kernels[0].ms / estimated[0].kernels[0].ms) / kernel_ratio < 2.0
+    pass_ratio = measured[1].total_ms / measured[0].total_ms
+    assert 0.5 < (estimated[1].ms / estimated[0].ms) / pass_ratio < 2.0, (measured, estimated)
+
+
+def test_calibrate_then_estimate_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from designer.cli.main import main
+
+    ws = str(tmp_path / "ws.sqlite")
+    assert main(["calibrate", "--threads", "1", "--budget", "1", "--sizes", "32", "--quiet", "--workspace", ws]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated torch on cpu, 1 thread, batch 1, fp32, inference" in out and "stored in" in out
+    assert main(["estimate", "mixnet-s", "--size", "32", "--threads", "1", "--json", "--workspace", ws]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["low_ms"] <= d["estimate_ms"] <= d["high_ms"] and d["threads"] == 1
+    with pytest.raises(SystemExit) as done:  # argparse refuses a bad size before anything runs
+        main(["calibrate", "--threads", "1", "--sizes", "2", "--workspace", ws])
+    assert done.value.code == 2 and "--sizes 2: input size 2 is below the minimum 8" in capsys.readouterr().err
+
+
+def test_a_training_step_is_calibrated_on_the_plain_build_layer_by_layer():
+    from designer.latency.fit import fit_model
+    from runtime.calibrate import collect
+
+    setting = Setting.make(threads=1, mode="train", batch=2)
+    samples = collect(setting, budget_s=1, designs=tiny_designs(3), progress=False, min_run_time=0.02)
+    for s in samples:  # every layer up to the logits is one kernel, and each got its own forward+backward time
+        assert [k.first for k in s.kernels] == list(range(len(s.kernels)))
+        assert all(ms > 0 for ms in s.kernel_ms) and s.total_ms > 0
+    model = fit_model(samples, setting, fingerprint("cpu"), seconds=1.0)
+    assert "route" in model.kinds and "mixconv" not in model.kinds  # MixConv's split routes, unfused

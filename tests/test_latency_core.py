@@ -1,0 +1,163 @@
+"""The latency model's torch-free core: kernels (fused spans as the runtime fuses them), the JSON regressors, the
+estimate's sum, the fingerprint that keeps a model on its own machine, and the `estimate` command.
+
+Models here are made by hand (constant per kind), so every expected total is counted from the tiny design's layer
+list below, not computed by the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from designer import count, infer_shapes, load_preset, load_yaml, lower
+from designer.latency.kernels import kernels
+from designer.latency.model import LatencyModel, NetworkTerms
+from designer.latency.regress import Regressor, Trees
+from designer.latency.setting import Setting, SettingError
+from designer.latency.store import NoLatencyModel, find_model, save_model
+from designer.machine import fingerprint
+from tests.conftest import TINY_YAML
+
+# tests/data/tiny.yaml lowers to 20 layers: 0 conv 3x3, 1 conv 1x1, 2-6 MixConv k3.5 (route, conv, route, conv,
+# route), 7-10 SE (avgpool, conv, conv, scale_channels), 11 conv 1x1, 12 conv 1x1, 13 grouped conv 3x3, 14 conv 1x1,
+# 15 conv 1x1, 16 avgpool, 17 dropout, 18 conv 1x1 (the logits), 19 softmax.
+TINY = lower(load_yaml(TINY_YAML))
+
+
+def const_model(setting: Setting, machine=None, kinds: dict[str, float] | None = None, other: float = 1.0,
+                uid: str = "m1") -> LatencyModel:
+    """A model whose every kind costs a constant (kinds not listed: `other` ms, through the fallback)."""
+    return LatencyModel(setting, machine or fingerprint("cpu"),
+                        {k: Regressor("const", (v,)) for k, v in (kinds or {}).items()},
+                        Regressor("const", (other,)), NetworkTerms(1.0, 0.0, 0.0), (0.9, 1.1),
+                        {"designs": 3}, uid=uid, created="2026-12-03T07:00:00+00:00")
+
+
+def test_a_fused_mixconv_is_estimated_as_its_one_kernel_not_its_split_layers():
+    m = const_model(Setting(threads=1), kinds={"mixconv": 7.0, "squeeze_excite": 3.0})
+    e = m.estimate(TINY)
+    spans = [(k.first, k.last, k.label, k.ms) for k in e.kernels if k.first != k.last]
+    assert spans == [(2, 6, "mixconv", 7.0), (7, 10, "squeeze_excite", 3.0)]
+    assert not any(3 <= k.first <= 6 for k in e.kernels)  # no row for the split routes and convs
+    assert e.ms == pytest.approx(7.0 + 3.0 + 11 * 1.0)  # 11 other layers (0, 1, 11-19) at 1 ms
+    # the plain build runs the 20 layers one by one: 20 x 1 ms with the same model
+    plain = kernels(TINY, infer_shapes(TINY), count(TINY), fused=False)
+    assert [k.first for k in plain] == list(range(20))
+    assert m.predict_kernels(plain)[0].sum() == pytest.approx(20.0)
+
+
+def test_a_training_step_stops_at_the_logits_and_fuses_nothing():
+    m = const_model(Setting(threads=1, mode="train"), kinds={"mixconv": 7.0})
+    e = m.estimate(TINY)
+    assert [k.first for k in e.kernels] == list(range(19))  # layers 0..18; [softmax] is not run
+    assert e.ms == pytest.approx(19.0)
+
+
+def test_kernel_kinds_and_padded_mixconv_features():
+    shapes = infer_shapes(TINY)
+    ks = {k.first: k for k in kernels(TINY, shapes, count(TINY, shapes), fused=True)}
+    assert [ks[i].kind for i in (0, 1, 13, 16)] == ["conv", "conv1x1", "gconv", "avgpool"]
+    mix = ks[2]
+    s = shapes[6]  # the concatenated MixConv output: 8 channels per kernel group... run as one 5x5 grouped conv
+    assert dict(zip(("k", "cpg", "out_c"), (mix.features[5], mix.features[7], mix.features[9]))) == \
+        {"k": 5.0, "cpg": 1.0, "out_c": float(s.c)}
+    assert mix.features[0] == s.c * 1 * 5 * 5 * s.h * s.w  # padded FMA: every channel with the 5x5 kernel
+    assert mix.fma == count(TINY).layers[3].fma + count(TINY).layers[5].fma  # the counted FMA stays the count's
+
+
+@pytest.mark.parametrize("preset", ["mixnet-s", "mixnet-m", "efficientnet-b0", "mixnet-m-gpu"])
+def test_spans_are_the_runtimes_spans(preset):
+    """designer.latency.spans restates runtime.optimize's finders without torch: both find the same spans."""
+    from designer.latency.spans import fused_spans
+    from runtime.optimize.mixconv import find_mixconv
+    from runtime.optimize.squeeze_excite import find_squeeze_excite
+
+    net = lower(load_preset(preset))
+    shapes = infer_shapes(net)
+    keep = (len(net.layers) - 1,)
+    mine = {(p.kind, p.first, p.last, p.source, p.convs) for p in fused_spans(net, shapes, keep).values()}
+    theirs = {("mixconv", p.first, p.last, p.source, p.convs) for p in find_mixconv(net, shapes, keep)}
+    theirs |= {("squeeze_excite", p.first, p.last, p.source, p.convs) for p in find_squeeze_excite(net, shapes, keep)}
+    assert mine == theirs and mine
+
+
+def test_json_trees_predict_what_sklearn_predicts():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = X[:, 0] ** 2 + np.where(X[:, 1] > 0.3, 2.0, -1.0) + rng.normal(scale=0.1, size=200)
+    gbr = GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(X, y)
+    trees = Trees.from_json(json.loads(json.dumps(Trees.from_sklearn(gbr).to_json())))
+    Z = rng.normal(size=(50, 5))
+    np.testing.assert_allclose(trees.predict(Z), gbr.predict(Z), rtol=1e-12, atol=1e-12)
+
+
+def test_regressor_forms_round_trip_through_json():
+    X = np.array([[1e6, 1e4, 1e4, 100, 1e4, 3, 1, 1, 16, 16, 100]], dtype=float)
+    for r in (Regressor("roofline", (0.01, 2e-8, 1e-6, 0.0)),
+              Regressor("loglinear", tuple(range(12)), tuple([1.0] * 11), tuple([2.0] * 11))):
+        back = Regressor.from_json(json.loads(json.dumps(r.to_json())))
+        assert back == r and back.predict(X)[0] == r.predict(X)[0]
+    # roofline by hand: 0.01 + 2e-8 * 1e6 + 1e-6 * (1e4 + 1e4 + 100)
+    assert Regressor("roofline", (0.01, 2e-8, 1e-6, 0.0)).predict(X)[0] == pytest.approx(0.01 + 0.02 + 0.0201)
+
+
+def test_settings_refuse_what_cannot_be_measured():
+    with pytest.raises(SettingError, match="torch backend"):
+        Setting.make(backend="openvino", mode="train")
+    with pytest.raises(SettingError, match="--device cpu"):
+        Setting.make(backend="openvino", device="cuda")
+    s = Setting.make(threads=2, batch=4)
+    assert "mixdesign calibrate --backend torch --device cpu --threads 2 --batch 4 (about 3 minutes)" == \
+        s.calibrate_command()
+
+
+def test_a_model_from_another_machine_or_other_libraries_is_never_used(tmp_path):
+    from designer.workspace import Workspace
+
+    here = fingerprint("cpu")
+    setting = Setting(threads=1)
+    other_cpu = replace(here, cpu="Some Other CPU @ 1.0GHz")
+    libs = dict(here.libraries)
+    libs["torch"] = "0.0.1"
+    other_torch = replace(here, libraries=tuple(sorted(libs.items())))
+    with Workspace.open(tmp_path / "ws.sqlite") as ws:
+        save_model(ws, const_model(setting, other_cpu, uid="a"))
+        save_model(ws, const_model(setting, other_torch, uid="b"))
+        with pytest.raises(NoLatencyModel) as err:
+            find_model(ws, setting, here)
+        msg = str(err.value)
+        assert "no latency model for this machine" in msg and "2 for this setting from other machines" in msg
+        assert "Some Other CPU" in msg and "torch 0.0.1 vs" in msg
+        assert "mixdesign calibrate --backend torch --device cpu --threads 1" in msg
+        save_model(ws, const_model(setting, here, uid="c"))
+        assert find_model(ws, setting, here).uid == "c"
+        with pytest.raises(NoLatencyModel):  # same machine, another setting
+            find_model(ws, Setting(threads=2), here)
+
+
+def test_estimate_command_json_and_the_no_model_message(tmp_path, capsys):
+    from designer.cli.main import main
+    from designer.workspace import Workspace
+
+    ws_path = str(tmp_path / "ws.sqlite")
+    assert main(["estimate", "mixnet-s", "--threads", "1", "--workspace", ws_path]) == 2
+    assert "no latency model for this machine" in capsys.readouterr().err
+    with Workspace.open(ws_path) as ws:
+        save_model(ws, const_model(Setting(threads=1), kinds={"mixconv": 2.0}))
+    assert main(["estimate", "mixnet-s", "--threads", "1", "--json", "--per-layer", "--workspace", ws_path]) == 0
+    d = json.loads(capsys.readouterr().out)
+    net = lower(load_preset("mixnet-s"))
+    ks = kernels(net, infer_shapes(net), count(net), fused=True)
+    n_mix = sum(k.kind == "mixconv" for k in ks)
+    assert d["estimate_ms"] == pytest.approx(2.0 * n_mix + (len(ks) - n_mix))
+    assert (d["low_ms"], d["high_ms"]) == pytest.approx((0.9 * d["estimate_ms"], 1.1 * d["estimate_ms"]))
+    assert {k: d[k] for k in ("backend", "device", "threads", "batch", "mode")} == \
+        {"backend": "torch", "device": "cpu", "threads": 1, "batch": 1, "mode": "infer"}
+    assert d["model"]["uid"] == "m1" and len(d["per_layer"]) == len(ks)
+    assert sum(r["fma_share"] for r in d["per_layer"]) == pytest.approx(1.0)
