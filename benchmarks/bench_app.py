@@ -78,8 +78,9 @@ def bench_pure(repeat: int) -> None:
     print(f"pure re-render path after one stage edit      {ms(warm)}")
     print(f"  same, every cache cleared first               {ms(cold)}")
     # the parts, warm
-    parts: dict[str, list[float]] = {k: [] for k in ("validate+rows", "lower+emit", "shapes+count", "graph+DOT",
-                                                      "tables")}
+    parts: dict[str, list[float]] = {
+        k: [] for k in ("validate+rows", "lower+emit", "shapes+count", "graph+DOT", "tables")
+    }
     for i in range(repeat):
         rows = [dict(r) for r in base]
         rows[3]["SE ratio"] = 0.20 + 0.001 * i
@@ -114,7 +115,10 @@ def bench_apptest(repeat: int) -> None:
         plain.append(time.perf_counter() - t)
         w = at.session_state["_mixdesign"]
         at.session_state[f"stages_{w.table_rev}"] = {
-            "edited_rows": {3: {"SE ratio": 0.30 + 0.001 * i}}, "added_rows": [], "deleted_rows": []}
+            "edited_rows": {3: {"SE ratio": 0.30 + 0.001 * i}},
+            "added_rows": [],
+            "deleted_rows": [],
+        }
         t = time.perf_counter()
         at.run()
         edit.append(time.perf_counter() - t)
@@ -139,16 +143,20 @@ def bench_large() -> None:
         times.append(time.perf_counter() - t)
         n_groups, dot_len = len(a.groups), len(dot)
     all_dot = graph.to_dot(g, a.groups, [grp.label for grp in a.groups])
-    print(f"yolov4.cfg ({len(net.layers)} layers -> {n_groups} chunks, DOT {dot_len} chars; all expanded "
-          f"{len(all_dot)} chars): shapes+count+chunks+graph+DOT {ms(times)}")
+    print(
+        f"yolov4.cfg ({len(net.layers)} layers -> {n_groups} chunks, DOT {dot_len} chars; all expanded "
+        f"{len(all_dot)} chars): shapes+count+chunks+graph+DOT {ms(times)}"
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=40)
     args = p.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     bench_pure(args.repeat)
     bench_apptest(max(5, args.repeat // 4))
     bench_large()

@@ -46,8 +46,12 @@ from runtime.bench import device_name, prepare, tune_cpu_allocator  # noqa: E402
 from runtime.deploy.backends import BACKENDS  # noqa: E402
 from runtime.deploy.onnx_export import export_network  # noqa: E402
 
-NAMES = {"mixnet-s": "MixNet-S", "mixnet-m": "MixNet-M", "mixnet-m-gpu": "MixNet-M-GPU",
-         "efficientnet-b0": "EfficientNet-B0"}
+NAMES = {
+    "mixnet-s": "MixNet-S",
+    "mixnet-m": "MixNet-M",
+    "mixnet-m-gpu": "MixNet-M-GPU",
+    "efficientnet-b0": "EfficientNet-B0",
+}
 KINDS = ("torch", "onnxruntime", "openvino")
 
 
@@ -104,20 +108,27 @@ def main(argv: list[str] | None = None) -> int:
                         runs[k].append(t(args.min_run_time))
                     mm_times[threads].append(mm[threads](args.min_run_time).median)
                 results.append((name, batch, threads, fma1 * batch, runs))
-                print(f"measured {name} batch {batch} threads {threads} ({time.time() - started:.0f} s)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"measured {name} batch {batch} threads {threads} ({time.time() - started:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     import onnxruntime
     import openvino
 
     peak = {t: args.matmul**3 / min(v) for t, v in mm_times.items()}  # the best rate seen: practical peak
-    print(f"device cpu ({device_name('cpu')}), torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
-          f"openvino {openvino.__version__.split('-')[0]}, fp32, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
-          f"glibc mmap threshold {'1 GiB' if tuned else 'default'}, input 224x224, {args.reps} repetitions of "
-          f"{args.min_run_time} s per backend, {time.time() - started:.0f} s in all")
+    print(
+        f"device cpu ({device_name('cpu')}), torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"openvino {openvino.__version__.split('-')[0]}, fp32, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+        f"glibc mmap threshold {'1 GiB' if tuned else 'default'}, input 224x224, {args.reps} repetitions of "
+        f"{args.min_run_time} s per backend, {time.time() - started:.0f} s in all"
+    )
     for t in thread_counts:
-        print(f"peak at {t} thread(s): {args.matmul}^3 fp32 matmul, fastest of {len(mm_times[t])} timings = "
-              f"{peak[t] / 1e9:.1f} GFMA/s (median {args.matmul**3 / statistics.median(mm_times[t]) / 1e9:.1f})")
+        print(
+            f"peak at {t} thread(s): {args.matmul}^3 fp32 matmul, fastest of {len(mm_times[t])} timings = "
+            f"{peak[t] / 1e9:.1f} GFMA/s (median {args.matmul**3 / statistics.median(mm_times[t]) / 1e9:.1f})"
+        )
     print()
     head = f"{'network':<15} {'batch':>5} {'thr':>3} {'FMA':>14} {'floor ms':>8}"
     for k in KINDS:

@@ -37,8 +37,10 @@ FIRST_METRIC = "[data-testid='stMetricValue']"
 
 
 def summary(label: str, xs: list[float]) -> str:
-    return (f"{label:58s} median {statistics.median(xs):6.2f} s  min {min(xs):6.2f}  max {max(xs):6.2f}  "
-            f"(n={len(xs)}: {', '.join(f'{x:.2f}' for x in xs)})")
+    return (
+        f"{label:58s} median {statistics.median(xs):6.2f} s  min {min(xs):6.2f}  max {max(xs):6.2f}  "
+        f"(n={len(xs)}: {', '.join(f'{x:.2f}' for x in xs)})"
+    )
 
 
 def fma_text(arch: designer.Arch) -> str:
@@ -53,11 +55,14 @@ def main() -> int:
     import streamlit
     from playwright.sync_api import sync_playwright
 
-    print(f"python {platform.python_version()}, streamlit {streamlit.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, Chromium {CHROMIUM} (headless)")
+    print(
+        f"python {platform.python_version()}, streamlit {streamlit.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, Chromium {CHROMIUM} (headless)"
+    )
     base = designer.load_preset("mixnet-m")
-    edited = replace(base, blocks=tuple(replace(b, kernels=(3, 5, 7)) if i == 3 else b
-                                        for i, b in enumerate(base.blocks)))
+    edited = replace(
+        base, blocks=tuple(replace(b, kernels=(3, 5, 7)) if i == 3 else b for i, b in enumerate(base.blocks))
+    )
     original_kernels = ".".join(map(str, base.blocks[3].kernels))
     up, page_s, total, warm, edits, graph = [], [], [], [], [], []
     runs_dir = tempfile.mkdtemp(prefix="bench_browser.")
@@ -74,8 +79,10 @@ def main() -> int:
                 page.locator(FIRST_METRIC).first.wait_for(timeout=120_000)
                 t2 = time.perf_counter()
                 up.append(t1 - t0), page_s.append(t2 - t1), total.append(t2 - t0)
-                print(f"cold start {k + 1}: server up {t1 - t0:.2f} s, page {t2 - t1:.2f} s, total {t2 - t0:.2f} s",
-                      flush=True)
+                print(
+                    f"cold start {k + 1}: server up {t1 - t0:.2f} s, page {t2 - t1:.2f} s, total {t2 - t0:.2f} s",
+                    flush=True,
+                )
                 if k < args.starts - 1:
                     continue
                 for _ in range(3):  # warm first page: new tabs on this server
@@ -114,8 +121,10 @@ def main() -> int:
     print(summary("warm first page (server running, new tab)", warm))
     print(summary("stage edit (Enter) -> new FMA figure on screen, MixNet-M", edits))
     print(summary("Graph page: sidebar click -> MixNet-M block graph drawn", graph))
-    print(f"targets: cold start <= 5 s -> {'met' if statistics.median(total) <= 5 else 'NOT met'} (median); "
-          f"edit-to-figure <= 0.5 s -> {'met' if statistics.median(edits) <= 0.5 else 'NOT met'} (median)")
+    print(
+        f"targets: cold start <= 5 s -> {'met' if statistics.median(total) <= 5 else 'NOT met'} (median); "
+        f"edit-to-figure <= 0.5 s -> {'met' if statistics.median(edits) <= 0.5 else 'NOT met'} (median)"
+    )
     return 0
 
 

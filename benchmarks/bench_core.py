@@ -36,8 +36,9 @@ def per_call_ms(fn, repeat: int = 7) -> tuple[float, float]:
 
 def variants(n: int) -> list[designer.Arch]:
     base = designer.load_preset("mixnet-m")
-    grid = itertools.product([0.5, 0.75, 1.0, 1.25, 1.5], [0.5, 1.0, 1.5, 2.0], [128, 160, 192, 224, 256],
-                             [0, 2, 4, 8], [10, 100, 1000])
+    grid = itertools.product(
+        [0.5, 0.75, 1.0, 1.25, 1.5], [0.5, 1.0, 1.5, 2.0], [128, 160, 192, 224, 256], [0, 2, 4, 8], [10, 100, 1000]
+    )
     out = []
     for w, d, size, gs, classes in grid:
         arch = replace(base, width_mult=w, depth_mult=d, input_size=size, classes=classes)
@@ -59,8 +60,10 @@ def main() -> int:
         label = "mixnet-l cfg (../shared absent, yolov4.cfg not found)"
     net = designer.parse_cfg(text)
     med, best = per_call_ms(lambda: designer.count(designer.parse_cfg(text)))
-    print(f"parse+shape+count {label} ({len(net.layers)} layers): median {med:.2f} ms, best {best:.2f} ms "
-          f"(target < 20 ms) -> {'OK' if med < 20 else 'MISSED'}")
+    print(
+        f"parse+shape+count {label} ({len(net.layers)} layers): median {med:.2f} ms, best {best:.2f} ms "
+        f"(target < 20 ms) -> {'OK' if med < 20 else 'MISSED'}"
+    )
 
     archs = variants(1000)
     valid = [a for a in archs if not designer.validate(a)]
@@ -80,20 +83,26 @@ def main() -> int:
     for _ in range(args.rounds):
         warm.append(sweep(cold=False))
         cold.append(sweep(cold=True))
-    print(f"sweep of {len(archs)} MixNet-M variants (width x depth x size x dw group size x classes; "
-          f"{len(archs) - len(valid)} rejected by validation), lower+count, median of {args.rounds} interleaved "
-          "rounds; 'CPU' = per second of this process's CPU time (what other jobs on a shared machine do not steal):")
+    print(
+        f"sweep of {len(archs)} MixNet-M variants (width x depth x size x dw group size x classes; "
+        f"{len(archs) - len(valid)} rejected by validation), lower+count, median of {args.rounds} interleaved "
+        "rounds; 'CPU' = per second of this process's CPU time (what other jobs on a shared machine do not steal):"
+    )
     for label, rates in (("warm per-block cache", warm), ("cold (cache cleared per design)", cold)):
         wall, cpu = statistics.median(r[0] for r in rates), statistics.median(r[1] for r in rates)
-        print(f"  {label:32s} {wall:6,.0f} designs/s wall, {cpu:6,.0f} designs/s CPU "
-              f"(target > 500/s: {'OK' if cpu > 500 else 'MISSED'} by CPU time, {'OK' if wall > 500 else 'MISSED'} "
-              f"by wall; wall per round: {', '.join(f'{r[0]:,.0f}' for r in rates)})")
+        print(
+            f"  {label:32s} {wall:6,.0f} designs/s wall, {cpu:6,.0f} designs/s CPU "
+            f"(target > 500/s: {'OK' if cpu > 500 else 'MISSED'} by CPU time, {'OK' if wall > 500 else 'MISSED'} "
+            f"by wall; wall per round: {', '.join(f'{r[0]:,.0f}' for r in rates)})"
+        )
     print(f"  cold / warm rate: x{statistics.median(c[1] / w[1] for c, w in zip(cold, warm)):.2f} (CPU time)")
     t0, c0 = time.perf_counter(), time.process_time()
     for a in valid[:200]:
         designer.count(designer.parse_cfg(designer.emit_cfg(designer.lower(a))))
-    print(f"same, with the cfg text round trip lower->emit->parse->count (200 designs, warm cache): "
-          f"{200 / (time.perf_counter() - t0):,.0f} designs/s wall, {200 / (time.process_time() - c0):,.0f} CPU")
+    print(
+        f"same, with the cfg text round trip lower->emit->parse->count (200 designs, warm cache): "
+        f"{200 / (time.perf_counter() - t0):,.0f} designs/s wall, {200 / (time.process_time() - c0):,.0f} CPU"
+    )
     return 0
 
 

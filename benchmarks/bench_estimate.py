@@ -53,12 +53,26 @@ def bench_once(network, setting: Setting, min_run_time: float) -> float:
     if setting.mode == "train":
         from runtime.train_step import measure_train_step
 
-        return measure_train_step(network, device=setting.device, batch=setting.batch, dtype=setting.dtype,
-                                  threads=setting.threads, min_run_time=min_run_time).median_ms
+        return measure_train_step(
+            network,
+            device=setting.device,
+            batch=setting.batch,
+            dtype=setting.dtype,
+            threads=setting.threads,
+            min_run_time=min_run_time,
+        ).median_ms
     from runtime.bench import measure
 
-    return measure(network, device=setting.device, batch=setting.batch, dtype=setting.dtype, threads=setting.threads,
-                   optimized=True, min_run_time=min_run_time, backend=setting.backend).median_ms
+    return measure(
+        network,
+        device=setting.device,
+        batch=setting.batch,
+        dtype=setting.dtype,
+        threads=setting.threads,
+        optimized=True,
+        min_run_time=min_run_time,
+        backend=setting.backend,
+    ).median_ms
 
 
 def measure_rounds(networks: dict, setting: Setting, rounds: int, min_run_time: float) -> dict[str, float]:
@@ -94,11 +108,12 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     start = time.perf_counter()
     sizes = tuple(int(v) for v in args.train_sizes.split(",")) if setting.mode == "train" else None
     samples = collect(setting, budget_s=args.budget, seed=0, sizes=sizes)
-    model = fit_model(samples, setting, fingerprint(setting.device), seconds=time.perf_counter() - start,
-                      started=start)
+    model = fit_model(samples, setting, fingerprint(setting.device), seconds=time.perf_counter() - start, started=start)
     seen = frozenset(s.label for s in samples)
-    family = {label: net for label, _, net in
-              itertools.islice(random_designs(args.seed, exclude=seen, sizes=sizes), args.designs)}
+    family = {
+        label: net
+        for label, _, net in itertools.islice(random_designs(args.seed, exclude=seen, sizes=sizes), args.designs)
+    }
     ood = out_of_family(args.ood_size)
     if setting.mode == "train":  # a training step needs a classifier ([softmax] after the logits)
         ood = {k: n for k, n in ood.items() if any(L.type == "softmax" for L in n.layers)}
@@ -115,20 +130,27 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     met = "met" if within >= 0.9 and tau >= 0.9 else "NOT met"
     m = model.metrics
     lines.append(f"## {setting.describe()}")
-    lines.append(f"calibration: {m['calibration_s']:.0f} s, {m['designs']} designs, {m['kernels']} kernels; held-out "
-                 f"in calibration: {m['held_out_within_10pct']:.0%} within +-10%, median {m['held_out_median_abs_pct']:.1f}%")
-    lines.append(f"MixNet family ({len(fam)} unseen designs): {within:.0%} within +-10%, median |error| {mape:.1f}%, "
-                 f"Kendall tau {tau:.3f}  -> target (>= 90% and tau >= 0.9) {met}"
-                 + ("" if setting.threads == 1 else " (the target is for 1 thread)"))
+    lines.append(
+        f"calibration: {m['calibration_s']:.0f} s, {m['designs']} designs, {m['kernels']} kernels; held-out "
+        f"in calibration: {m['held_out_within_10pct']:.0%} within +-10%, median {m['held_out_median_abs_pct']:.1f}%"
+    )
+    lines.append(
+        f"MixNet family ({len(fam)} unseen designs): {within:.0%} within +-10%, median |error| {mape:.1f}%, "
+        f"Kendall tau {tau:.3f}  -> target (>= 90% and tau >= 0.9) {met}"
+        + ("" if setting.threads == 1 else " (the target is for 1 thread)")
+    )
     lines.append(f"estimate: {per_estimate_ms:.2f} ms per network (shapes, counts, kernels, prediction)")
-    lines.append(f"{'design':<60} {'measured ms':>11} {'estimate ms':>11} {'interval':>17} {'error':>7} "
-                 f"{'fallback':>8}")
+    lines.append(
+        f"{'design':<60} {'measured ms':>11} {'estimate ms':>11} {'interval':>17} {'error':>7} {'fallback':>8}"
+    )
     for label in nets:
         e = est[label]
-        lines.append(f"{label[:60]:<60} {measured[label]:>11.2f} {e.ms:>11.2f} {e.low_ms:>8.2f}-{e.high_ms:<8.2f} "
-                     f"{err[label]:>+7.1%} {e.fallback_share:>8.0%}")
+        lines.append(
+            f"{label[:60]:<60} {measured[label]:>11.2f} {e.ms:>11.2f} {e.low_ms:>8.2f}-{e.high_ms:<8.2f} "
+            f"{err[label]:>+7.1%} {e.fallback_share:>8.0%}"
+        )
     lines.append("")
-    print("\n".join(lines[-(len(nets) + 6):]), flush=True)
+    print("\n".join(lines[-(len(nets) + 6) :]), flush=True)
     if args.workspace:
         from designer.latency.store import save_model
         from designer.workspace import Workspace
@@ -145,18 +167,34 @@ def main() -> int:
     ap.add_argument("--designs", type=int, default=40, help="unseen MixNet-family designs per setting")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     ap.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timing (blocked_autorange)")
-    ap.add_argument("--ood-size", type=int, default=None, help="input size for the out-of-family cfgs (default: "
-                                                                "each cfg's own)")
-    ap.add_argument("--train-batch", type=int, default=0, metavar="N",
-                    help="also a training step (torch, 1 thread, batch N; out-of-family detectors left out)")
+    ap.add_argument(
+        "--ood-size", type=int, default=None, help="input size for the out-of-family cfgs (default: each cfg's own)"
+    )
+    ap.add_argument(
+        "--train-batch",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also a training step (torch, 1 thread, batch N; out-of-family detectors left out)",
+    )
     ap.add_argument("--train-sizes", default="64,96,128", help="input sizes of the training-step designs")
     ap.add_argument("--seed", type=int, default=1000, help="seed of the unseen designs (calibration uses 0)")
-    ap.add_argument("--quick", action="store_true", help="smoke run: budget 20 s, 6 designs, 1 round, "
-                                                         "out-of-family at 128 px, 1 thread")
-    ap.add_argument("--workspace", default=None, metavar="PATH|URL",
-                    help="also keep each calibrated model in this workspace (to inspect or reuse)")
-    ap.add_argument("--out", default=None, help="results file (default benchmarks/results/bench_estimate_cpu.txt; "
-                                                "--quick: ..._quick.txt)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: budget 20 s, 6 designs, 1 round, out-of-family at 128 px, 1 thread",
+    )
+    ap.add_argument(
+        "--workspace",
+        default=None,
+        metavar="PATH|URL",
+        help="also keep each calibrated model in this workspace (to inspect or reuse)",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="results file (default benchmarks/results/bench_estimate_cpu.txt; --quick: ..._quick.txt)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.budget, args.designs, args.rounds, args.min_run_time = 20.0, 6, 1, 0.2
@@ -165,26 +203,38 @@ def main() -> int:
     from runtime.bench import tune_cpu_allocator
 
     tune_cpu_allocator()
-    out = Path(args.out or Path(__file__).parent / "results" /
-               f"bench_estimate_cpu{'_quick' if args.quick else ''}.txt")
+    out = Path(
+        args.out or Path(__file__).parent / "results" / f"bench_estimate_cpu{'_quick' if args.quick else ''}.txt"
+    )
     fp = fingerprint("cpu")
     load_before = os.getloadavg()
     started = time.perf_counter()
-    lines = [f"# bench_estimate {' '.join(sys.argv[1:])}",
-             (f"date {datetime.now(timezone.utc).isoformat(timespec='seconds')}; machine {fp.describe()} "
-              f"(fingerprint {fp.key})"),
-             f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
-             ("errors: estimate / measured - 1; measured: median over rounds of `mixdesign bench`'s median "
-              "(runtime.bench.measure: built, warmed up, blocked_autorange)"), ""]
-    settings = [Setting.make(backend=b.strip(), threads=t)
-                for b, t in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(",")))]
+    lines = [
+        f"# bench_estimate {' '.join(sys.argv[1:])}",
+        (
+            f"date {datetime.now(timezone.utc).isoformat(timespec='seconds')}; machine {fp.describe()} "
+            f"(fingerprint {fp.key})"
+        ),
+        f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
+        (
+            "errors: estimate / measured - 1; measured: median over rounds of `mixdesign bench`'s median "
+            "(runtime.bench.measure: built, warmed up, blocked_autorange)"
+        ),
+        "",
+    ]
+    settings = [
+        Setting.make(backend=b.strip(), threads=t)
+        for b, t in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(",")))
+    ]
     if args.train_batch:
         settings.append(Setting.make(threads=1, batch=args.train_batch, mode="train"))
     for setting in settings:
         one_setting(setting, args, lines)
     load_after = os.getloadavg()
-    lines.append(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
-                 f"whole run {time.perf_counter() - started:.0f} s")
+    lines.append(
+        f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
+        f"whole run {time.perf_counter() - started:.0f} s"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(lines[-1])

@@ -55,16 +55,20 @@ def sweep(base: designer.Arch, settings: Settings, store_dir: str, title: str, a
     total = time.perf_counter() - t0
     kind = next(k for k in ("infer", "train") if k in settings.measure)
     r0 = next(r for r in rows if r.get("device_name"))
-    print(f"\n== {title}: {settings.device} ({r0['device_name']}), {r0['threads']} threads, {settings.dtype}, "
-          f"backend {r0.get(f'{kind}_backend')}, batch {settings.batch if kind == 'infer' else settings.train_batch},"
-          f" input {base.input_size}x{base.input_size}, {settings.rounds} interleaved rounds")
+    print(
+        f"\n== {title}: {settings.device} ({r0['device_name']}), {r0['threads']} threads, {settings.dtype}, "
+        f"backend {r0.get(f'{kind}_backend')}, batch {settings.batch if kind == 'infer' else settings.train_batch},"
+        f" input {base.input_size}x{base.input_size}, {settings.rounds} interleaved rounds"
+    )
     head, body = output.table_rows(rows, ["dw-group-size", "width-mult"])
     _print_table(head, body, right=set(range(2, len(head) - 1)))
     front = [r["design"] for r in rows if r.get(f"pareto_{kind}")]
     print(f"Pareto front ({kind} time, FMA, params): {' | '.join(front)}")
-    print(f"{len(plan.designs)} designs, {plan.measured} trials in {total:.1f} s: "
-          f"{statistics.median(plan.trial_s):.2f} s per trial (median; min {min(plan.trial_s):.2f}, max "
-          f"{max(plan.trial_s):.2f}; build + warm-up + {settings.min_run_time} s timed)")
+    print(
+        f"{len(plan.designs)} designs, {plan.measured} trials in {total:.1f} s: "
+        f"{statistics.median(plan.trial_s):.2f} s per trial (median; min {min(plan.trial_s):.2f}, max "
+        f"{max(plan.trial_s):.2f}; build + warm-up + {settings.min_run_time} s timed)"
+    )
     return rows
 
 
@@ -91,44 +95,89 @@ def main(argv: list[str] | None = None) -> int:
         tune_cpu_allocator()
     base = designer.load_preset("mixnet-m")
     assert designer.gpu_variant(base, 4).blocks == designer.load_preset("mixnet-m-gpu").blocks
-    print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
-          f"{os.cpu_count()} logical CPUs (shared with other jobs); load average before: "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+        f"{os.cpu_count()} logical CPUs (shared with other jobs); load average before: "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        infer = sweep(base, Settings(measure=("count", "infer"), device=args.device, backend=args.backend,
-                                     batch=args.batch,
-                                     threads=args.threads, rounds=3, min_run_time=args.min_run_time), tmp,
-                      f"inference, {args.backend}" + (" optimised build" if args.backend == "torch" else ""))
+        infer = sweep(
+            base,
+            Settings(
+                measure=("count", "infer"),
+                device=args.device,
+                backend=args.backend,
+                batch=args.batch,
+                threads=args.threads,
+                rounds=3,
+                min_run_time=args.min_run_time,
+            ),
+            tmp,
+            f"inference, {args.backend}" + (" optimised build" if args.backend == "torch" else ""),
+        )
         t_infer = time.perf_counter() - t_all
         small = designer.scaled(base, input_size=args.train_size)
-        train = sweep(small, Settings(measure=("count", "train"), device=args.device, train_batch=args.train_batch,
-                                      threads=args.threads, rounds=3, min_run_time=args.min_run_time), tmp,
-                      "training step (forward, loss, backward, SGD), torch plain build")
-        pair = sweep(base, Settings(measure=("count", "train"), device=args.device, train_batch=args.train_batch,
-                                    threads=args.threads, rounds=3, min_run_time=args.min_run_time), tmp,
-                     "the seed's pair, training step at 224x224", SEED_PAIR)
-    print(f"\n12-design inference sweep at batch {args.batch}: {t_infer:.1f} s "
-          f"({'under' if t_infer < 180 else 'OVER'} the 3-minute target)")
+        train = sweep(
+            small,
+            Settings(
+                measure=("count", "train"),
+                device=args.device,
+                train_batch=args.train_batch,
+                threads=args.threads,
+                rounds=3,
+                min_run_time=args.min_run_time,
+            ),
+            tmp,
+            "training step (forward, loss, backward, SGD), torch plain build",
+        )
+        pair = sweep(
+            base,
+            Settings(
+                measure=("count", "train"),
+                device=args.device,
+                train_batch=args.train_batch,
+                threads=args.threads,
+                rounds=3,
+                min_run_time=args.min_run_time,
+            ),
+            tmp,
+            "the seed's pair, training step at 224x224",
+            SEED_PAIR,
+        )
+    print(
+        f"\n12-design inference sweep at batch {args.batch}: {t_infer:.1f} s "
+        f"({'under' if t_infer < 180 else 'OVER'} the 3-minute target)"
+    )
     m_inf, g_inf = at(infer, 1, 1.0, "infer_ms"), at(infer, 4, 1.0, "infer_ms")
     m_tr, g_tr = at(pair, 1, 1.0, "train_ms"), at(pair, 4, 1.0, "train_ms")
     m_small, g_small = at(train, 1, 1.0, "train_ms"), at(train, 4, 1.0, "train_ms")
     speedup = m_tr / g_tr
-    print("\nThe seed's claim (darknet, RTX 2070): MixNet-M-GPU trains ~2x faster per iteration than MixNet-M "
-          f"(4.6 s vs 2.7 s = {CLAIM:.2f}x) at the same inference speed.")
-    print(f"Here ({args.device}, {args.threads} threads): training step (torch) MixNet-M {m_tr:.1f} ms, MixNet-M-GPU "
-          f"{g_tr:.1f} ms at 224x224 batch {args.train_batch}: MixNet-M-GPU is {speedup:.2f}x as fast "
-          f"({'faster' if speedup > 1 else 'slower'}; at {args.train_size}x{args.train_size}: {m_small / g_small:.2f}x); "
-          f"inference MixNet-M {m_inf:.2f} ms, "
-          f"MixNet-M-GPU {g_inf:.2f} ms at batch {args.batch} ({args.backend}; GPU variant takes {g_inf / m_inf:.2f}x the time).")
+    print(
+        "\nThe seed's claim (darknet, RTX 2070): MixNet-M-GPU trains ~2x faster per iteration than MixNet-M "
+        f"(4.6 s vs 2.7 s = {CLAIM:.2f}x) at the same inference speed."
+    )
+    print(
+        f"Here ({args.device}, {args.threads} threads): training step (torch) MixNet-M {m_tr:.1f} ms, MixNet-M-GPU "
+        f"{g_tr:.1f} ms at 224x224 batch {args.train_batch}: MixNet-M-GPU is {speedup:.2f}x as fast "
+        f"({'faster' if speedup > 1 else 'slower'}; at {args.train_size}x{args.train_size}: {m_small / g_small:.2f}x); "
+        f"inference MixNet-M {m_inf:.2f} ms, "
+        f"MixNet-M-GPU {g_inf:.2f} ms at batch {args.batch} ({args.backend}; GPU variant takes {g_inf / m_inf:.2f}x the time)."
+    )
     holds = speedup >= 1.5 and g_inf / m_inf <= 1.1
-    print(f"Verdict: the claim {'HOLDS' if holds else 'does NOT hold'} on this device "
-          f"(held if the GPU variant's training step is >= 1.5x as fast and its inference within 1.1x).")
+    print(
+        f"Verdict: the claim {'HOLDS' if holds else 'does NOT hold'} on this device "
+        f"(held if the GPU variant's training step is >= 1.5x as fast and its inference within 1.1x)."
+    )
     best = min(train, key=lambda r: r.get("train_ms") or float("inf"))
-    print(f"Fastest training step here: dw-group-size={best['dw-group-size']}, width-mult={best['width-mult']} "
-          f"({best['train_ms']:.1f} ms).")
-    print(f"\nwhole script: {time.perf_counter() - t_all:.0f} s; load average after: "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"Fastest training step here: dw-group-size={best['dw-group-size']}, width-mult={best['width-mult']} "
+        f"({best['train_ms']:.1f} ms)."
+    )
+    print(
+        f"\nwhole script: {time.perf_counter() - t_all:.0f} s; load average after: "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     return 0
 
 

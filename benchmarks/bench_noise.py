@@ -43,9 +43,23 @@ BUSY_LOOP = f"import time\nend = time.monotonic() + {BUSY_LIMIT_S}\nwhile time.m
 def bench_once(args: argparse.Namespace) -> dict:
     """One `mixdesign bench ... --json` in a fresh process; its JSON record."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-c", "import sys; from designer.cli import main; sys.exit(main())", "bench", args.design,
-           "--backend", "torch", "--threads", str(args.threads), "--batch", "1", "--json", "--no-record",
-           "--min-run-time", str(args.min_run_time)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from designer.cli import main; sys.exit(main())",
+        "bench",
+        args.design,
+        "--backend",
+        "torch",
+        "--threads",
+        str(args.threads),
+        "--batch",
+        "1",
+        "--json",
+        "--no-record",
+        "--min-run-time",
+        str(args.min_run_time),
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=REPO).stdout
     return json.loads(out)
 
@@ -59,12 +73,16 @@ def loadavg() -> str:
 
 
 def run(args: argparse.Namespace, say) -> bool:
-    say(f"bench_noise: `mixdesign bench {args.design} --backend torch --threads {args.threads} --batch 1`, quiet "
-        f"and beside one busy process, {args.rounds} alternating rounds, --min-run-time {args.min_run_time:g} s")
+    say(
+        f"bench_noise: `mixdesign bench {args.design} --backend torch --threads {args.threads} --batch 1`, quiet "
+        f"and beside one busy process, {args.rounds} alternating rounds, --min-run-time {args.min_run_time:g} s"
+    )
     say(f"machine: {fingerprint('cpu').describe()} ({usable_cores()} usable cores)")
     say(f"load average before: {loadavg()}")
-    say(f"{'round':>5}  {'condition':<9}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'load before/during':>18}  "
-        "verdict")
+    say(
+        f"{'round':>5}  {'condition':<9}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'load before/during':>18}  "
+        "verdict"
+    )
     runs: dict[str, list[dict]] = {"quiet": [], "loaded": []}
     t0 = time.perf_counter()
     for r in range(args.rounds):
@@ -80,19 +98,25 @@ def run(args: argparse.Namespace, say) -> bool:
                     hog.wait()
             runs[cond].append(d)
             load = f"{d['load_before']:.1f} / {d['load_during']:.1f}"
-            say(f"{r + 1:>5}  {cond:<9}  {d['median_ms']:>10.2f}  {d['iqr_ms']:>8.2f}  {d['runs']:>5}  {load:>18}  "
-                f"{warning(d['unstable']) if d['unstable'] else 'stable'}")
+            say(
+                f"{r + 1:>5}  {cond:<9}  {d['median_ms']:>10.2f}  {d['iqr_ms']:>8.2f}  {d['runs']:>5}  {load:>18}  "
+                f"{warning(d['unstable']) if d['unstable'] else 'stable'}"
+            )
     quiet = statistics.median(d["median_ms"] for d in runs["quiet"])
     loaded = statistics.median(d["median_ms"] for d in runs["loaded"])
     quiet_flagged = sum(bool(d["unstable"]) for d in runs["quiet"])
     loaded_flagged = sum(bool(d["unstable"]) for d in runs["loaded"])
     ratio = loaded / quiet
-    say(f"\nquiet {quiet:.2f} ms, loaded {loaded:.2f} ms (medians of the run medians): loaded / quiet {ratio:.2f}x; "
-        f"flagged unstable: quiet {quiet_flagged} of {args.rounds}, loaded {loaded_flagged} of {args.rounds}")
+    say(
+        f"\nquiet {quiet:.2f} ms, loaded {loaded:.2f} ms (medians of the run medians): loaded / quiet {ratio:.2f}x; "
+        f"flagged unstable: quiet {quiet_flagged} of {args.rounds}, loaded {loaded_flagged} of {args.rounds}"
+    )
     ok_quiet = quiet_flagged == 0
     ok_loaded = loaded_flagged == args.rounds or ratio <= LOADED_WITHIN
-    say(f"Done-when: quiet not flagged: {'yes' if ok_quiet else 'NO'}; loaded flagged or within "
-        f"{LOADED_WITHIN}x of quiet: {'yes' if ok_loaded else 'NO'}")
+    say(
+        f"Done-when: quiet not flagged: {'yes' if ok_quiet else 'NO'}; loaded flagged or within "
+        f"{LOADED_WITHIN}x of quiet: {'yes' if ok_loaded else 'NO'}"
+    )
     say(f"wall {time.perf_counter() - t0:.0f} s; load average after: {loadavg()}")
     return ok_quiet and ok_loaded
 

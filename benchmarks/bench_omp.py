@@ -47,8 +47,18 @@ def bench_once(policy: dict[str, str], design: str, min_run_time: float) -> tupl
     env = {k: v for k, v in os.environ.items() if k not in OMP_VARS}
     env.update(policy)
     env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, "-c", "import sys; from designer.cli import main; sys.exit(main())", "bench", design,
-           "--batch", "1", "--json", "--min-run-time", str(min_run_time)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from designer.cli import main; sys.exit(main())",
+        "bench",
+        design,
+        "--batch",
+        "1",
+        "--json",
+        "--min-run-time",
+        str(min_run_time),
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=REPO).stdout
     r = json.loads(out)
     return float(r["median_ms"]), int(r["threads"])
@@ -66,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with open("/proc/loadavg") as f:
         load0 = f.read().split()[:3]
-    print(f"bench_omp: `mixdesign bench {args.design} --batch 1` per OpenMP policy, {CORES} usable cores, "
-          f"{args.rounds} rounds (median of run medians, --min-run-time {args.min_run_time:g} s each); "
-          f"load average at start {' '.join(load0)}")
+    print(
+        f"bench_omp: `mixdesign bench {args.design} --batch 1` per OpenMP policy, {CORES} usable cores, "
+        f"{args.rounds} rounds (median of run medians, --min-run-time {args.min_run_time:g} s each); "
+        f"load average at start {' '.join(load0)}"
+    )
     results: dict[tuple[str, str], list[float]] = {}
     threads: dict[tuple[str, str], set[int]] = {}
     t0 = time.perf_counter()
@@ -89,16 +101,22 @@ def main(argv: list[str] | None = None) -> int:
                 hog.wait()
     med = {k: statistics.median(v) for k, v in results.items()}
     fastest = min(med[("quiet", n)] for n in POLICIES)
-    print(f"\n{'policy':13s} {'quiet ms':>9s} {'loaded ms':>10s} {'quiet/fastest':>14s} {'loaded/quiet':>13s}  threads "
-          "(quiet; loaded)")
+    print(
+        f"\n{'policy':13s} {'quiet ms':>9s} {'loaded ms':>10s} {'quiet/fastest':>14s} {'loaded/quiet':>13s}  threads "
+        "(quiet; loaded)"
+    )
     for n in POLICIES:
         q, lo = med[("quiet", n)], med[("loaded", n)]
-        print(f"{n:13s} {q:9.2f} {lo:10.2f} {q / fastest:13.2f}x {lo / q:12.2f}x  "
-              f"{sorted(threads[('quiet', n)])}; {sorted(threads[('loaded', n)])}")
+        print(
+            f"{n:13s} {q:9.2f} {lo:10.2f} {q / fastest:13.2f}x {lo / q:12.2f}x  "
+            f"{sorted(threads[('quiet', n)])}; {sorted(threads[('loaded', n)])}"
+        )
     q, lo = med[("quiet", "mixdesign")], med[("loaded", "mixdesign")]
     ok_q, ok_l = q / fastest <= 1.1, lo / q <= 1.5
-    print(f"\nDone-when (mixdesign's policy): quiet {q / fastest:.2f}x the fastest quiet policy (<= 1.1: "
-          f"{'yes' if ok_q else 'NO'}); loaded {lo / q:.2f}x its quiet median (<= 1.5: {'yes' if ok_l else 'NO'})")
+    print(
+        f"\nDone-when (mixdesign's policy): quiet {q / fastest:.2f}x the fastest quiet policy (<= 1.1: "
+        f"{'yes' if ok_q else 'NO'}); loaded {lo / q:.2f}x its quiet median (<= 1.5: {'yes' if ok_l else 'NO'})"
+    )
     with open("/proc/loadavg") as f:
         print(f"wall {time.perf_counter() - t0:.0f} s; load average at end {' '.join(f.read().split()[:3])}")
     return 0

@@ -77,7 +77,8 @@ def time_once(model, x, threads: int, min_run_time: float) -> benchmark.Measurem
         return model(x)
 
     return benchmark.Timer("run()", globals={"run": run}, num_threads=threads).blocked_autorange(
-        min_run_time=min_run_time)
+        min_run_time=min_run_time
+    )
 
 
 ABLATION = {  # name -> (runtime.optimize options or None for the plain build, channels_last)
@@ -99,8 +100,7 @@ def ablation(args: argparse.Namespace) -> None:
 
     print(f"ablation, batch {args.batches.split(',')[0]}: ratio = variant / plain per repetition, median (min-max)")
     for name in args.nets.split(","):
-        network = designer.cfg.with_net(designer.lower(designer.load_preset(name)), width=args.size,
-                                        height=args.size)
+        network = designer.cfg.with_net(designer.lower(designer.load_preset(name)), width=args.size, height=args.size)
         plain = build_model(network).to(args.device)
         models = {}
         for label, (opts, nhwc) in ABLATION.items():
@@ -119,8 +119,11 @@ def ablation(args: argparse.Namespace) -> None:
                 runs[k].append(time_once(m, x, args.threads, args.min_run_time).median)
         for k, v in runs.items():
             r = [a / b for a, b in zip(v, runs["plain"])]
-            print(f"  {name:<9} {k:<30} {statistics.median(v) * 1e3:8.2f} ms  {statistics.median(r):5.2f} "
-                  f"({min(r):.2f}-{max(r):.2f})", flush=True)
+            print(
+                f"  {name:<9} {k:<30} {statistics.median(v) * 1e3:8.2f} ms  {statistics.median(r):5.2f} "
+                f"({min(r):.2f}-{max(r):.2f})",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,10 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per build (at least 5 calls)")
     ap.add_argument("--matmul", type=int, default=2048, help="matmul size for the peak FMA/s")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile build")
-    ap.add_argument("--no-malloc-tuning", action="store_true",
-                    help="keep glibc's default mmap threshold (see runtime.bench.tune_cpu_allocator)")
-    ap.add_argument("--ablation", action="store_true",
-                    help="instead: time each optimisation step added in turn (first batch size only)")
+    ap.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="keep glibc's default mmap threshold (see runtime.bench.tune_cpu_allocator)",
+    )
+    ap.add_argument(
+        "--ablation",
+        action="store_true",
+        help="instead: time each optimisation step added in turn (first batch size only)",
+    )
     args = ap.parse_args(argv)
     tuned = not args.no_malloc_tuning and tune_cpu_allocator()
     torch.set_num_threads(args.threads)
@@ -146,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     if args.ablation:
-        print(f"device {args.device} ({device_name(args.device)}), {args.threads} threads, "
-              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
-              f"{'1 GiB' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} repetitions")
+        print(
+            f"device {args.device} ({device_name(args.device)}), {args.threads} threads, "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
+            f"{'1 GiB' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} repetitions"
+        )
         ablation(args)
         return 0
 
@@ -157,16 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["plain", "optimised", "frozen"] + ([] if args.no_compile else ["compiled"])
     results = []  # (network, batch, fma, {kind: [Measurement per rep]})
     for name in args.nets.split(","):
-        network = designer.cfg.with_net(designer.lower(designer.load_preset(name)), width=args.size,
-                                        height=args.size)
+        network = designer.cfg.with_net(designer.lower(designer.load_preset(name)), width=args.size, height=args.size)
         fma1 = designer.count(network).fma
         for batch in (int(b) for b in args.batches.split(",")):
-            builds = {"plain": prepare(network, device=args.device, optimized=False),
-                      "optimised": prepare(network, device=args.device, optimized=True, channels_last=True)}
+            builds = {
+                "plain": prepare(network, device=args.device, optimized=False),
+                "optimised": prepare(network, device=args.device, optimized=True, channels_last=True),
+            }
             builds["frozen"] = FrozenModel(builds["optimised"])
             if "compiled" in kinds:  # a fresh compiled model per batch: static shapes, no recompilation
-                builds["compiled"] = prepare(network, device=args.device, optimized=True, channels_last=True,
-                                             compile=True)
+                builds["compiled"] = prepare(
+                    network, device=args.device, optimized=True, channels_last=True, compile=True
+                )
             x = torch.randn(batch, *network.input_shape, device=args.device)
             for m in builds.values():  # warm-up: kernel selection, profiling runs, compilation
                 warm_up(m, x, args.warmup)
@@ -181,12 +194,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"measured {name} batch {batch}", file=sys.stderr, flush=True)
 
     peak = args.matmul**3 / min(mm_times)  # the best rate seen: the machine's practical peak
-    print(f"device {args.device} ({device_name(args.device)}), {args.threads} threads, torch {torch.__version__}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
-          f"{'1 GiB (tune_cpu_allocator)' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} "
-          f"repetitions of {args.min_run_time} s per build after {args.warmup} s of warm-up and one discarded round")
-    print(f"peak: {args.matmul}^3 fp32 matmul, fastest of {len(mm_times)} timings = {peak / 1e9:.1f} GFMA/s "
-          f"(median {args.matmul**3 / statistics.median(mm_times) / 1e9:.1f}); floor = FMA / peak")
+    print(
+        f"device {args.device} ({device_name(args.device)}), {args.threads} threads, torch {torch.__version__}, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
+        f"{'1 GiB (tune_cpu_allocator)' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} "
+        f"repetitions of {args.min_run_time} s per build after {args.warmup} s of warm-up and one discarded round"
+    )
+    print(
+        f"peak: {args.matmul}^3 fp32 matmul, fastest of {len(mm_times)} timings = {peak / 1e9:.1f} GFMA/s "
+        f"(median {args.matmul**3 / statistics.median(mm_times) / 1e9:.1f}); floor = FMA / peak"
+    )
     print()
     head = f"{'network':<9} {'batch':>5} {'FMA':>14} {'floor ms':>8}"
     for k in kinds:

@@ -45,17 +45,26 @@ def main(argv: list[str] | None = None) -> int:
         tune_cpu_allocator()
     names = args.nets.split(",")
     base = "mixnet-m" if "mixnet-m" in names else names[0]
-    nets = {n: designer.cfg.with_net(designer.lower(designer.load_preset(n)), width=args.size, height=args.size)
-            for n in names}
+    nets = {
+        n: designer.cfg.with_net(designer.lower(designer.load_preset(n)), width=args.size, height=args.size)
+        for n in names
+    }
     fma = {n: designer.count(net).fma for n, net in nets.items()}
     models = {n: prepare(net, device=args.device, dtype=args.dtype, channels_last=True) for n, net in nets.items()}
-    print(f"{device_name(args.device)}, {args.dtype}, {args.threads} CPU threads, input {args.size}x{args.size}, "
-          f"{args.reps} interleaved repetitions; ratios against {base}")
+    print(
+        f"{device_name(args.device)}, {args.dtype}, {args.threads} CPU threads, input {args.size}x{args.size}, "
+        f"{args.reps} interleaved repetitions; ratios against {base}"
+    )
     for batch in (int(b) for b in args.batches.split(",")):
-        xs = {n: torch.randn(batch, *nets[n].input_shape, device=args.device, dtype=DTYPES[args.dtype])
-              .contiguous(memory_format=torch.channels_last) for n in names}
+        xs = {
+            n: torch.randn(batch, *nets[n].input_shape, device=args.device, dtype=DTYPES[args.dtype]).contiguous(
+                memory_format=torch.channels_last
+            )
+            for n in names
+        }
         timers = {}
         for n, m in models.items():
+
             @torch.no_grad()
             def run(m=m, x=xs[n]):
                 return m(x)
@@ -67,13 +76,17 @@ def main(argv: list[str] | None = None) -> int:
             for n in names:
                 runs[n].append(timers[n].blocked_autorange(min_run_time=args.min_run_time).median)
         print(f"\nbatch {batch}")
-        print(f"{'network':<16}{'FMA/image':>14}{'FMA vs base':>12}{'median ms':>11}{'latency vs base':>17}"
-              f"{'GFMA/s':>9}")
+        print(
+            f"{'network':<16}{'FMA/image':>14}{'FMA vs base':>12}{'median ms':>11}{'latency vs base':>17}{'GFMA/s':>9}"
+        )
         for n in names:
             ratio = statistics.median(a / b for a, b in zip(runs[n], runs[base]))
             med = statistics.median(runs[n])
-            print(f"{n:<16}{fma[n]:>14,}{fma[n] / fma[base]:>12.2f}{med * 1e3:>11.2f}{ratio:>17.2f}"
-                  f"{fma[n] * batch / med / 1e9:>9.1f}", flush=True)
+            print(
+                f"{n:<16}{fma[n]:>14,}{fma[n] / fma[base]:>12.2f}{med * 1e3:>11.2f}{ratio:>17.2f}"
+                f"{fma[n] * batch / med / 1e9:>9.1f}",
+                flush=True,
+            )
     return 0
 
 

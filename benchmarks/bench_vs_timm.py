@@ -37,14 +37,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # ours (preset) -> timm's model name, or None where timm has no counterpart (compared with `BASE` instead)
-NETWORKS: dict[str, str | None] = {"mixnet-s": "mixnet_s", "mixnet-m": "mixnet_m",
-                                   "efficientnet-b0": "efficientnet_b0", "mixnet-m-gpu": None}
+NETWORKS: dict[str, str | None] = {
+    "mixnet-s": "mixnet_s",
+    "mixnet-m": "mixnet_m",
+    "efficientnet-b0": "efficientnet_b0",
+    "mixnet-m-gpu": None,
+}
 BASE = {"mixnet-m-gpu": "mixnet-m"}
 CUDA_DTYPES = ("fp32", "fp16")
 CUDA_EXECUTIONS = ("eager", "cuda-graph")
 
 
 # ------------------------------------------------------------------ one measurement (child process)
+
 
 def _timm_model(name: str, device: str, dtype: str):
     import torch
@@ -55,8 +60,7 @@ def _timm_model(name: str, device: str, dtype: str):
     timm, how = import_timm()
     if timm is None:
         raise RuntimeError(how)
-    return timm.create_model(name).eval().to(device=device, dtype=DTYPES[dtype]).to(
-        memory_format=torch.channels_last)
+    return timm.create_model(name).eval().to(device=device, dtype=DTYPES[dtype]).to(memory_format=torch.channels_last)
 
 
 def _time_timm(model, x, *, threads: int, execution: str, min_run_time: float) -> tuple[float, float]:
@@ -94,16 +98,25 @@ def child(spec: dict) -> list[dict]:
                 row = dict(batch=batch, dtype=dtype, execution=execution)
                 try:
                     if spec["impl"] == "ours":
-                        r = measure(resolve_network(spec["network"]), device=spec["device"], batch=batch,
-                                    dtype=dtype, channels_last=True, threads=spec["threads"], optimized=True,
-                                    execution=execution, min_run_time=spec["min_run_time"])
+                        r = measure(
+                            resolve_network(spec["network"]),
+                            device=spec["device"],
+                            batch=batch,
+                            dtype=dtype,
+                            channels_last=True,
+                            threads=spec["threads"],
+                            optimized=True,
+                            execution=execution,
+                            min_run_time=spec["min_run_time"],
+                        )
                         row.update(median_ms=r.median_ms, iqr_ms=r.iqr_ms)
                     else:
                         model = _timm_model(spec["network"], spec["device"], dtype)
                         x = torch.randn(batch, 3, 224, 224, device=spec["device"], dtype=DTYPES[dtype])
                         x = x.contiguous(memory_format=torch.channels_last)
-                        med, iqr = _time_timm(model, x, threads=spec["threads"], execution=execution,
-                                              min_run_time=spec["min_run_time"])
+                        med, iqr = _time_timm(
+                            model, x, threads=spec["threads"], execution=execution, min_run_time=spec["min_run_time"]
+                        )
                         row.update(median_ms=med * 1e3, iqr_ms=iqr * 1e3)
                 except Exception as e:  # a setting that cannot run here is a row that says why
                     row["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
@@ -127,6 +140,7 @@ def run_child(spec: dict, timeout: float) -> list[dict]:
 
 # ------------------------------------------------------------------ plan, rounds, summary
 
+
 def plan(args) -> list[dict]:
     """Every child process of one round, in run order: per setting ours then timm."""
     specs = []
@@ -140,8 +154,9 @@ def plan(args) -> list[dict]:
                     if timm_name:
                         specs.append(dict(common, impl="timm", network=timm_name))
         else:
-            common = dict(base, batches=args.batches, threads=1, dtypes=list(CUDA_DTYPES),
-                          executions=list(CUDA_EXECUTIONS))
+            common = dict(
+                base, batches=args.batches, threads=1, dtypes=list(CUDA_DTYPES), executions=list(CUDA_EXECUTIONS)
+            )
             specs.append(dict(common, impl="ours", network=net))
             if timm_name:
                 specs.append(dict(common, impl="timm", network=timm_name))
@@ -161,11 +176,19 @@ def collect(args, log) -> dict[tuple, list[float | str]]:
         for spec in order:
             t0 = time.perf_counter()
             for row in run_child(spec, args.child_timeout):
-                key = (spec["impl"], _ours_name(spec), row.get("batch"), spec["threads"], row.get("dtype"),
-                       row.get("execution"))
+                key = (
+                    spec["impl"],
+                    _ours_name(spec),
+                    row.get("batch"),
+                    spec["threads"],
+                    row.get("dtype"),
+                    row.get("execution"),
+                )
                 results.setdefault(key, []).append(row.get("median_ms", row.get("error")))
-            log(f"round {r + 1}/{args.rounds}: {spec['impl']} {spec['network']} threads {spec['threads']} "
-                f"batches {spec['batches']} ({time.perf_counter() - t0:.1f} s)")
+            log(
+                f"round {r + 1}/{args.rounds}: {spec['impl']} {spec['network']} threads {spec['threads']} "
+                f"batches {spec['batches']} ({time.perf_counter() - t0:.1f} s)"
+            )
     return results
 
 
@@ -200,8 +223,10 @@ def report(args, results: dict) -> list[str]:
     lines = []
     errors = sorted({(k, v) for k, vs in results.items() for v in vs if isinstance(v, str)})
     if args.device == "cpu":
-        lines.append(f"{'network':<16}{'batch':>6}{'thr':>4} | {'ours ms (range)':>25} | {'timm ms (range)':>25} | "
-                     f"{'ours/timm (range)':>18}")
+        lines.append(
+            f"{'network':<16}{'batch':>6}{'thr':>4} | {'ours ms (range)':>25} | {'timm ms (range)':>25} | "
+            f"{'ours/timm (range)':>18}"
+        )
         for net in NETWORKS:
             for batch in args.batches:
                 for threads in args.threads:
@@ -224,8 +249,10 @@ def report(args, results: dict) -> list[str]:
                         row += f"   timm {_ratio(*(results.get(('timm', net, batch, t, 'fp32', 'torchscript'), []) for t in (t2, t1)))}"
                     lines.append(row)
     else:
-        lines.append(f"{'network':<16}{'batch':>6} {'dtype':<5} {'execution':<11}| {'ours ms (range)':>25} | "
-                     f"{'timm ms (range)':>25} | {'ours/timm (range)':>18}")
+        lines.append(
+            f"{'network':<16}{'batch':>6} {'dtype':<5} {'execution':<11}| {'ours ms (range)':>25} | "
+            f"{'timm ms (range)':>25} | {'ours/timm (range)':>18}"
+        )
         for net in NETWORKS:
             for batch in args.batches:
                 for dtype in CUDA_DTYPES:
@@ -236,9 +263,13 @@ def report(args, results: dict) -> list[str]:
                             vs = _ratio(ours, timm_v)
                         else:
                             timm_v = []
-                            vs = _ratio(ours, results.get(("ours", BASE[net], batch, 1, dtype, ex), [])) + \
-                                f" vs our {BASE[net]}"
-                        lines.append(f"{net:<16}{batch:>6} {dtype:<5} {ex:<11}| {_fmt_ms(ours)} | {_fmt_ms(timm_v)} | {vs}")
+                            vs = (
+                                _ratio(ours, results.get(("ours", BASE[net], batch, 1, dtype, ex), []))
+                                + f" vs our {BASE[net]}"
+                            )
+                        lines.append(
+                            f"{net:<16}{batch:>6} {dtype:<5} {ex:<11}| {_fmt_ms(ours)} | {_fmt_ms(timm_v)} | {vs}"
+                        )
     if errors:
         lines += ["", "settings that did not run:"]
         lines += [f"  {k[0]} {k[1]} batch {k[2]} threads {k[3]} {k[4]} {k[5]}: {v}" for k, v in errors]
@@ -250,12 +281,14 @@ def header(args, omp: str) -> list[str]:
     from designer.machine import fingerprint
 
     _, timm_how = import_timm()
-    return [f"bench_vs_timm --device {args.device} --rounds {args.rounds} --batches {','.join(map(str, args.batches))}"
-            + (f" --threads {','.join(map(str, args.threads))}" if args.device == "cpu" else "")
-            + f" --min-run-time {args.min_run_time}",
-            f"machine: {fingerprint(args.device).describe()}",
-            f"python {sys.version.split()[0]}, {timm_how}; OpenMP wait: {omp}",
-            f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}"]
+    return [
+        f"bench_vs_timm --device {args.device} --rounds {args.rounds} --batches {','.join(map(str, args.batches))}"
+        + (f" --threads {','.join(map(str, args.threads))}" if args.device == "cpu" else "")
+        + f" --min-run-time {args.min_run_time}",
+        f"machine: {fingerprint(args.device).describe()}",
+        f"python {sys.version.split()[0]}, {timm_how}; OpenMP wait: {omp}",
+        f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,16 +315,21 @@ def main(argv: list[str] | None = None) -> int:
     from designer.threads import configure
 
     omp = configure()  # before any child starts: the children inherit OMP_WAIT_POLICY
-    out = args.out or REPO / "benchmarks" / "results" / f"bench_vs_timm_{args.device}{'_quick' if args.quick else ''}.txt"
+    out = (
+        args.out or REPO / "benchmarks" / "results" / f"bench_vs_timm_{args.device}{'_quick' if args.quick else ''}.txt"
+    )
     lines = header(args, omp)
     shown = len(lines)
     for ln in lines:
         print(ln, flush=True)
     results = collect(args, lambda s: print(s, file=sys.stderr, flush=True))
     lines.append(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    lines += ["", *report(args, results), "",
-              "ms: median over rounds of each measurement's median (min-max over rounds); ratios per round, "
-              "median (min-max)"]
+    lines += [
+        "",
+        *report(args, results),
+        "",
+        "ms: median over rounds of each measurement's median (min-max over rounds); ratios per round, median (min-max)",
+    ]
     for ln in lines[shown:]:
         print(ln)
     out.parent.mkdir(parents=True, exist_ok=True)

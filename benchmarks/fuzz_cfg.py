@@ -31,14 +31,84 @@ CFG_DIR = REPO.parent / "shared" / "darknet" / "cfg"
 SMALL = 64
 BUILD_BUDGET = 512 * 10**6  # bytes the fuzz build may ask for (meta build allocates nothing; --real does)
 
-NUMBERS = ("0", "-1", "-7", "1e9", "2147483648", "99999999999999999999", "1e999", "abc", "1..2", "", "0x10",
-           "nan", "inf", "3.5", "1,2", "-0", "+2", "65536", "1000000", "9" * 5000, "1" + "0" * 400 + ".5")
-KEYS = ("stride", "size", "filters", "groups", "pad", "padding", "dilation", "layers", "from", "classes", "num",
-        "mask", "width", "height", "channels", "batch", "subdivisions", "stride_x", "stride_y", "output",
-        "probability", "group_id", "out_channels", "reverse", "coords", "side", "crop_height", "hidden")
-SECTIONS = ("convolutional", "maxpool", "route", "shortcut", "upsample", "avgpool", "reorg", "yolo", "connected",
-            "dropout", "softmax", "local_avgpool", "scale_channels", "sam", "crop", "conv_lstm", "bogus", "Conv",
-            "net", "region", "batchnorm", "rnn", "local")
+NUMBERS = (
+    "0",
+    "-1",
+    "-7",
+    "1e9",
+    "2147483648",
+    "99999999999999999999",
+    "1e999",
+    "abc",
+    "1..2",
+    "",
+    "0x10",
+    "nan",
+    "inf",
+    "3.5",
+    "1,2",
+    "-0",
+    "+2",
+    "65536",
+    "1000000",
+    "9" * 5000,
+    "1" + "0" * 400 + ".5",
+)
+KEYS = (
+    "stride",
+    "size",
+    "filters",
+    "groups",
+    "pad",
+    "padding",
+    "dilation",
+    "layers",
+    "from",
+    "classes",
+    "num",
+    "mask",
+    "width",
+    "height",
+    "channels",
+    "batch",
+    "subdivisions",
+    "stride_x",
+    "stride_y",
+    "output",
+    "probability",
+    "group_id",
+    "out_channels",
+    "reverse",
+    "coords",
+    "side",
+    "crop_height",
+    "hidden",
+)
+SECTIONS = (
+    "convolutional",
+    "maxpool",
+    "route",
+    "shortcut",
+    "upsample",
+    "avgpool",
+    "reorg",
+    "yolo",
+    "connected",
+    "dropout",
+    "softmax",
+    "local_avgpool",
+    "scale_channels",
+    "sam",
+    "crop",
+    "conv_lstm",
+    "bogus",
+    "Conv",
+    "net",
+    "region",
+    "batchnorm",
+    "rnn",
+    "local",
+)
 
 
 class Hang(Exception):
@@ -56,8 +126,22 @@ def _value_lines(lines: list[str]) -> list[int]:
 def mutate_once(lines: list[str], rng: random.Random) -> tuple[list[str], str]:
     """One mutation; returns the new lines and its name."""
     lines = list(lines)
-    op = rng.choice(("delete", "duplicate", "swap", "number", "number", "number", "key", "comment",
-                     "unknown_key", "section", "truncate", "blank_value"))
+    op = rng.choice(
+        (
+            "delete",
+            "duplicate",
+            "swap",
+            "number",
+            "number",
+            "number",
+            "key",
+            "comment",
+            "unknown_key",
+            "section",
+            "truncate",
+            "blank_value",
+        )
+    )
     vals = _value_lines(lines)
     n = len(lines)
     if op == "delete" and n > 1:
@@ -193,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     run_case(text, build=not args.no_build, real=args.real)
                     from designer.cfg import parse_cfg
+
                     parse_cfg(text)
                 except Exception:  # noqa: BLE001
                     crashes.append(traceback.format_exc(limit=-3))
@@ -200,18 +285,24 @@ def main(argv: list[str] | None = None) -> int:
     accepted = counts["accepted"]
     rejected = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("rejected:")}
     crash = sum(v for k, v in counts.items() if k.startswith("crash"))
-    print(f"fuzz_cfg: {args.cases} mutated cfgs from {len(cfgs)} files in {CFG_DIR.name}/, seed {args.seed}, "
-          f"timeout {args.timeout:g} s per case, runtime build: "
-          f"{'off' if args.no_build else 'meta device' + (' + real under 2M params' if args.real else '')}")
+    print(
+        f"fuzz_cfg: {args.cases} mutated cfgs from {len(cfgs)} files in {CFG_DIR.name}/, seed {args.seed}, "
+        f"timeout {args.timeout:g} s per case, runtime build: "
+        f"{'off' if args.no_build else 'meta device' + (' + real under 2M params' if args.real else '')}"
+    )
     print("mutations applied: " + ", ".join(f"{k} {v}" for k, v in sorted(ops_count.items())))
     print(f"accepted  {accepted}")
     print(f"rejected  {sum(rejected.values())}  (" + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())) + ")")
-    print(f"crashes   {crash}" + ("  (" + ", ".join(f"{k[6:]} {v}" for k, v in counts.items()
-                                                      if k.startswith("crash")) + ")" if crash else ""))
+    print(
+        f"crashes   {crash}"
+        + ("  (" + ", ".join(f"{k[6:]} {v}" for k, v in counts.items() if k.startswith("crash")) + ")" if crash else "")
+    )
     print(f"hangs     {counts['hang']}")
     print(f"wall time {wall:.1f} s ({1000 * wall / max(1, args.cases):.1f} ms per case)")
-    print("slowest cases: " + "; ".join(f"case {k} {name} {ops} -> {out} {sec:.2f} s"
-                                        for sec, k, name, ops, out in slowest))
+    print(
+        "slowest cases: "
+        + "; ".join(f"case {k} {name} {ops} -> {out} {sec:.2f} s" for sec, k, name, ops, out in slowest)
+    )
     for line in crashes:
         print(line)
     return 1 if crash or counts["hang"] else 0

@@ -54,12 +54,47 @@ class Bench:
 
 SUITE = (
     Bench("bench_core", ("--rounds", "3"), ("--rounds", "1"), 1),
-    Bench("bench_runtime", ("--reps", "5", "--min-run-time", "0.5", "--no-compile"),
-          ("--reps", "1", "--min-run-time", "0.05", "--warmup", "0.1", "--no-compile", "--nets", "mixnet-s",
-           "--batches", "1", "--size", "64", "--matmul", "256"), 3),
-    Bench("bench_backends", ("--reps", "3", "--min-run-time", "0.25"),
-          ("--reps", "1", "--min-run-time", "0.05", "--nets", "mixnet-s", "--batches", "1", "--threads", "1",
-           "--matmul", "256"), 5),
+    Bench(
+        "bench_runtime",
+        ("--reps", "5", "--min-run-time", "0.5", "--no-compile"),
+        (
+            "--reps",
+            "1",
+            "--min-run-time",
+            "0.05",
+            "--warmup",
+            "0.1",
+            "--no-compile",
+            "--nets",
+            "mixnet-s",
+            "--batches",
+            "1",
+            "--size",
+            "64",
+            "--matmul",
+            "256",
+        ),
+        3,
+    ),
+    Bench(
+        "bench_backends",
+        ("--reps", "3", "--min-run-time", "0.25"),
+        (
+            "--reps",
+            "1",
+            "--min-run-time",
+            "0.05",
+            "--nets",
+            "mixnet-s",
+            "--batches",
+            "1",
+            "--threads",
+            "1",
+            "--matmul",
+            "256",
+        ),
+        5,
+    ),
     Bench("bench_train", ("--rounds", "2"), ("--rounds", "1", "--epochs", "1"), 3),
     Bench("bench_explore", ("--backend", "openvino"), ("--min-run-time", "0.05", "--train-size", "32"), 5),
     Bench("bench_app", (), ("--repeat", "3"), 1),
@@ -78,18 +113,28 @@ def load() -> tuple[str, float]:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}", busy_cores(BUSY_SAMPLE_S)
 
 
-def header(*, command: str, started: str, machine, before: tuple[str, float], after: tuple[str, float],
-           wall_s: float, loaded: bool) -> str:
+def header(
+    *,
+    command: str,
+    started: str,
+    machine,
+    before: tuple[str, float],
+    after: tuple[str, float],
+    wall_s: float,
+    loaded: bool,
+) -> str:
     flag = "LOADED: other processes held the cores; do not quote. " if loaded else ""
-    return "\n".join([
-        f"# {flag}{command}   (benchmarks/run_all.py, {started})",
-        f"# machine: {machine.describe()}",
-        f"# machine key: {machine.key} ({machine.system})",
-        f"# load average before: {before[0]}; cores busy with other processes before: {before[1]:.2f}",
-        f"# load average after: {after[0]}; cores busy with other processes after: {after[1]:.2f}",
-        f"# wall time: {wall_s:.0f} s",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# {flag}{command}   (benchmarks/run_all.py, {started})",
+            f"# machine: {machine.describe()}",
+            f"# machine key: {machine.key} ({machine.system})",
+            f"# load average before: {before[0]}; cores busy with other processes before: {before[1]:.2f}",
+            f"# load average after: {after[0]}; cores busy with other processes after: {after[1]:.2f}",
+            f"# wall time: {wall_s:.0f} s",
+            "",
+        ]
+    )
 
 
 def run_one(b: Bench, *, quick: bool, out_dir: Path, allow_loaded: bool, machine) -> bool:
@@ -100,19 +145,31 @@ def run_one(b: Bench, *, quick: bool, out_dir: Path, allow_loaded: bool, machine
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"== {command}  (load {before[0]}, {before[1]:.2f} cores busy)", flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(script(b)), *args], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.run(
+        [sys.executable, str(script(b)), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
+    )
     wall_s = time.perf_counter() - t0
     after = load()
     if proc.returncode != 0:
         raise SystemExit(f"{command} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     loaded = max(before[1], after[1]) > LOADED_CORES
     if loaded and not allow_loaded:
-        print(f"   not written: other processes kept {max(before[1], after[1]):.2f} cores busy "
-              f"(more than {LOADED_CORES}); rerun on a quiet machine or pass --allow-loaded", flush=True)
+        print(
+            f"   not written: other processes kept {max(before[1], after[1]):.2f} cores busy "
+            f"(more than {LOADED_CORES}); rerun on a quiet machine or pass --allow-loaded",
+            flush=True,
+        )
         return False
-    text = header(command=command, started=started, machine=machine, before=before, after=after, wall_s=wall_s,
-                  loaded=loaded) + proc.stdout
+    text = (
+        header(
+            command=command, started=started, machine=machine, before=before, after=after, wall_s=wall_s, loaded=loaded
+        )
+        + proc.stdout
+    )
     out = out_dir / f"{b.name}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, text)
@@ -125,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma list of script names (default: the whole suite)")
     ap.add_argument("--quick", action="store_true", help="tiny settings, to check the scripts run (needs --out)")
     ap.add_argument("--dry-run", action="store_true", help="print the commands and the expected minutes")
-    ap.add_argument("--allow-loaded", action="store_true", help="write results measured beside other load, "
-                                                                 "marked LOADED")
+    ap.add_argument(
+        "--allow-loaded", action="store_true", help="write results measured beside other load, marked LOADED"
+    )
     ap.add_argument("--out", type=Path, default=RESULTS, help=f"results folder (default {RESULTS.relative_to(REPO)})")
     a = ap.parse_args(argv)
     if a.quick and a.out == RESULTS:
@@ -146,8 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"about {sum(b.minutes for b in present):g} minutes on 2 quiet cores")
         return 0
     machine = fingerprint()
-    refused = [b.name for b in present
-               if not run_one(b, quick=a.quick, out_dir=a.out, allow_loaded=a.allow_loaded, machine=machine)]
+    refused = [
+        b.name
+        for b in present
+        if not run_one(b, quick=a.quick, out_dir=a.out, allow_loaded=a.allow_loaded, machine=machine)
+    ]
     if refused:
         print(f"not written (the machine was loaded): {', '.join(refused)}")
         return 1

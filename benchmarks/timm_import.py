@@ -14,8 +14,15 @@ import enum
 import sys
 import types
 
-STUBBED = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional", "torchvision.ops",
-           "torchvision.ops.misc", "torchvision.datasets", "torchvision.utils")
+STUBBED = (
+    "torchvision",
+    "torchvision.transforms",
+    "torchvision.transforms.functional",
+    "torchvision.ops",
+    "torchvision.ops.misc",
+    "torchvision.datasets",
+    "torchvision.utils",
+)
 
 
 class _Unavailable:

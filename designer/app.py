@@ -20,7 +20,9 @@ pages = [
     st.Page("webapp/pages/numbers.py", title="Numbers", icon=":material/calculate:", url_path="numbers"),
     st.Page("webapp/pages/latency.py", title="Latency", icon=":material/speed:", url_path="latency"),
     st.Page("webapp/pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
-    st.Page("webapp/pages/quick_train.py", title="Quick-train", icon=":material/model_training:", url_path="quick-train"),
+    st.Page(
+        "webapp/pages/quick_train.py", title="Quick-train", icon=":material/model_training:", url_path="quick-train"
+    ),
     st.Page("webapp/pages/export.py", title="Export", icon=":material/download:", url_path="export"),
     st.Page("webapp/pages/import_cfg.py", title="Import", icon=":material/upload:", url_path="import"),
 ]

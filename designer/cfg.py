@@ -74,7 +74,9 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
         if line[0] == "[":
             m = re.fullmatch(r"\[([^\[\]]+)\]", line)
             if not m:
-                raise CfgError(lineno, f"malformed section header {excerpt(rawr.strip())}: a header line is only [name]")
+                raise CfgError(
+                    lineno, f"malformed section header {excerpt(rawr.strip())}: a header line is only [name]"
+                )
             sections.append(_Section(m.group(1), lineno))
             continue
         if not sections:
@@ -84,16 +86,24 @@ def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | 
         key, value = line.split("=", 1)
         sections[-1].options.append((key, value, lineno))
     if design_lines is not None:
-        raise CfgError(design_line, f"design block opened by {DESIGN_BEGIN!r} is never closed (add "
-                                    f"{DESIGN_END!r} after the design, before [net])")
+        raise CfgError(
+            design_line,
+            f"design block opened by {DESIGN_BEGIN!r} is never closed (add "
+            f"{DESIGN_END!r} after the design, before [net])",
+        )
     return sections, design
 
 
 def _number(kind: str, text: str, key: str, line: int, diags: list[Diagnostic]) -> Value:
     cut = re.split(r"[#;]", text, maxsplit=1)
     if len(cut) > 1:
-        diags.append(Diagnostic(line, "warning", f"inline comment after {key}= (darknet reads the number before "
-                                                 "it; hank-ai darknet rejects the file)"))
+        diags.append(
+            Diagnostic(
+                line,
+                "warning",
+                f"inline comment after {key}= (darknet reads the number before it; hank-ai darknet rejects the file)",
+            )
+        )
         text = cut[0]
     if kind == "int":
         if not _INT.fullmatch(text):
@@ -114,7 +124,9 @@ def _value(spec: KeySpec, text: str, line: int, diags: list[Diagnostic]) -> Valu
     if spec.kind in ("ints", "floats"):
         cut = re.split(r"[#;]", text, maxsplit=1)
         if len(cut) > 1:
-            diags.append(Diagnostic(line, "warning", f"inline comment after {spec.name}= (darknet stops reading there)"))
+            diags.append(
+                Diagnostic(line, "warning", f"inline comment after {spec.name}= (darknet stops reading there)")
+            )
         kind = spec.kind[:-1]
         items = [t for t in cut[0].split(",") if t]
         if not items:
@@ -122,11 +134,16 @@ def _value(spec: KeySpec, text: str, line: int, diags: list[Diagnostic]) -> Valu
         return tuple(_number(kind, t, spec.name, line, diags) for t in items)  # type: ignore[misc]
     # strings: darknet keeps everything, an inline comment included, and then fails the lookup silently
     if "#" in text or ";" in text:
-        raise CfgError(line, f"{spec.name}={excerpt(text)}: inline comment in a value; darknet reads the whole text "
-                             "(e.g. 'leaky#x') and silently falls back to a default. Put comments on their own line")
+        raise CfgError(
+            line,
+            f"{spec.name}={excerpt(text)}: inline comment in a value; darknet reads the whole text "
+            "(e.g. 'leaky#x') and silently falls back to a default. Put comments on their own line",
+        )
     if spec.name in ("activation", "lstm_activation") and text not in ACTIVATIONS:
-        raise CfgError(line, f"unknown activation {excerpt(text)} (darknet would silently use relu); "
-                             f"known: {', '.join(ACTIVATIONS)}")
+        raise CfgError(
+            line,
+            f"unknown activation {excerpt(text)} (darknet would silently use relu); known: {', '.join(ACTIVATIONS)}",
+        )
     choices = CHOICES.get(spec.name)
     if choices and text not in choices:
         raise CfgError(line, f"{spec.name}={excerpt(text)} is not one of {', '.join(choices)}")
@@ -169,8 +186,11 @@ def _check_required(layer: Layer) -> None:
     if key and layer[key] is None:
         raise CfgError(layer.line, f"[{layer.type}] needs {key}= (darknet crashes without it)")
     if layer.type == "shortcut" and layer["weights_type"] != "none" and layer["weights_normalization"] == "none":
-        raise CfgError(layer.line, "weights_type needs weights_normalization=relu or softmax (darknet exits with "
-                                   "'Incorrect weights_normalization')")
+        raise CfgError(
+            layer.line,
+            "weights_type needs weights_normalization=relu or softmax (darknet exits with "
+            "'Incorrect weights_normalization')",
+        )
     if layer.type == "net":
         c, h, w = layer["channels"], layer["height"], layer["width"]
         if not (c and h and w) and not layer["inputs"]:
@@ -220,6 +240,7 @@ def _read_source(source: str | Path) -> str:
 
 
 # ---------------------------------------------------------------- writer
+
 
 def fmt_number(v: float | int) -> str:
     """Shortest text that reads back to the same value, never with an exponent (hank-ai rejects 1e-3)."""
@@ -273,6 +294,7 @@ def with_net(network: Network, **changes: Value) -> Network:
 
 # ---------------------------------------------------------------- lint
 
+
 def lint(source: str | Path) -> list[Diagnostic]:
     """What darknet would silently mis-read, and what hank-ai darknet would reject. Never raises."""
     try:
@@ -287,8 +309,9 @@ def lint(source: str | Path) -> list[Diagnostic]:
         if stripped.startswith(";"):
             diags.append(Diagnostic(lineno, "warning", "a comment line starting with ';' is fatal in hank-ai darknet"))
         elif stripped and stripped[0] not in "#[" and re.search(r"[#;]", stripped):
-            diags.append(Diagnostic(lineno, "warning", "inline comment: darknet has none; the text becomes part "
-                                                       "of the value"))
+            diags.append(
+                Diagnostic(lineno, "warning", "inline comment: darknet has none; the text becomes part of the value")
+            )
     try:
         network = parse_cfg(text, validate=False)
     except CfgError as e:
@@ -301,11 +324,18 @@ def lint(source: str | Path) -> list[Diagnostic]:
         if act and act not in HANK_ACTIVATIONS:
             diags.append(Diagnostic(layer.line, "warning", f"activation={act} is unknown to hank-ai darknet"))
         if act and cpu_gives_zero(act, layer.type):
-            diags.append(Diagnostic(layer.line, "warning", f"activation={act} in [{layer.type}] gives 0 on CPU darknet"))
+            diags.append(
+                Diagnostic(layer.line, "warning", f"activation={act} in [{layer.type}] gives 0 on CPU darknet")
+            )
     for key in ("max_crop", "min_crop"):
         if network.net[key] is not None:
-            diags.append(Diagnostic(network.net.line, "info", f"[net] {key} is fatal in hank-ai darknet "
-                                                              "(AlexeyAB uses it for classifier training)"))
+            diags.append(
+                Diagnostic(
+                    network.net.line,
+                    "info",
+                    f"[net] {key} is fatal in hank-ai darknet (AlexeyAB uses it for classifier training)",
+                )
+            )
     try:
         from designer.shapes import infer_shapes
 
@@ -318,8 +348,14 @@ def lint(source: str | Path) -> list[Diagnostic]:
                 for src in shapes[i].sources:
                     c = shapes[src].c
                     if c % layer["groups"]:
-                        diags.append(Diagnostic(layer.line, "warning", f"route groups={layer['groups']} does not divide "
-                                                f"the {c} channels of layer {src}: darknet slices through a channel"))
+                        diags.append(
+                            Diagnostic(
+                                layer.line,
+                                "warning",
+                                f"route groups={layer['groups']} does not divide "
+                                f"the {c} channels of layer {src}: darknet slices through a channel",
+                            )
+                        )
     return _dedupe(diags)
 
 

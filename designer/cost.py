@@ -62,12 +62,24 @@ class Cost:
         return f"{self.bflops:5.3f}"
 
     def to_json(self, with_layers: bool = True) -> dict:
-        d: dict = {"params": self.params, "params_stored": self.params_stored, "fma": self.fma,
-                   "flops": self.flops, "bflops": round(self.bflops, 6)}
+        d: dict = {
+            "params": self.params,
+            "params_stored": self.params_stored,
+            "fma": self.fma,
+            "flops": self.flops,
+            "bflops": round(self.bflops, 6),
+        }
         if with_layers:
             d["layers"] = [
-                {"index": lc.index, "type": lc.type, "out": list(lc.shape.out), "params": lc.params,
-                 "params_stored": lc.params_stored, "fma": lc.fma, "bflops": lc.bflops}
+                {
+                    "index": lc.index,
+                    "type": lc.type,
+                    "out": list(lc.shape.out),
+                    "params": lc.params,
+                    "params_stored": lc.params_stored,
+                    "fma": lc.fma,
+                    "bflops": lc.bflops,
+                }
                 for lc in self.layers
             ]
         return d
@@ -88,8 +100,9 @@ class Sub(NamedTuple):
     bflops: float  # float32, as l.bflops
 
 
-def _sub_conv(c_in: int, n: int, size: int, groups: int, hw: int, bn: bool, xnor: bool = False,
-              load_scales: bool = True) -> Sub:
+def _sub_conv(
+    c_in: int, n: int, size: int, groups: int, hw: int, bn: bool, xnor: bool = False, load_scales: bool = True
+) -> Sub:
     """make_convolutional_layer: nweights = (c/groups)*n*size^2 (xnor forces groups=1), l.bflops =
     2*nweights*out_h*out_w/1e9 (/32 for xnor); load_convolutional_weights stores biases, the BN triple (unless
     dontloadscales) and the weights."""
@@ -97,8 +110,9 @@ def _sub_conv(c_in: int, n: int, size: int, groups: int, hw: int, bn: bool, xnor
     bflops = f32(2.0 * nweights * hw / 1e9)
     if xnor:
         bflops = f32(bflops / 32)
-    return Sub(n + nweights + (3 * n if bn and load_scales else 0), n + nweights + (n if bn else 0),
-               nweights * hw, bflops)
+    return Sub(
+        n + nweights + (3 * n if bn and load_scales else 0), n + nweights + (n if bn else 0), nweights * hw, bflops
+    )
 
 
 # What a cost rule returns: (params_stored, params trainable, fma, darknet bflops).
@@ -122,8 +136,16 @@ def _conv(L: Layer, s: Shape) -> Figures:
     blur's out, FMA counts it."""
     host_h, host_w = conv_host_hw(L, s.in_h, s.in_w)
     bn = bool(L["batch_normalize"] or L["cbn"])
-    sub = _sub_conv(s.in_c, int(L["filters"]), int(L["size"]), conv_groups(L), host_h * host_w, bn,
-                    bool(L["xnor"]), load_scales=not L["dontloadscales"])
+    sub = _sub_conv(
+        s.in_c,
+        int(L["filters"]),
+        int(L["size"]),
+        conv_groups(L),
+        host_h * host_w,
+        bn,
+        bool(L["xnor"]),
+        load_scales=not L["dontloadscales"],
+    )
     if L.get("share_index") is not None:  # the weights live in the shared layer
         return 0, 0, sub.fma + _blur_fma(L, s), sub.bflops
     return sub.stored, sub.trainable, sub.fma + _blur_fma(L, s), sub.bflops
@@ -136,8 +158,12 @@ def _recurrent_convs(L: Layer, s: Shape, convs: list[tuple[int, int]]) -> tuple[
     bflops = 0.0
     for c_in, n in convs:
         sub = _sub_conv(c_in, n, size, groups, s.h * s.w, bn, xnor)
-        stored, trainable, fma, bflops = (stored + sub.stored, trainable + sub.trainable, fma + sub.fma,
-                                          f32(bflops + sub.bflops))
+        stored, trainable, fma, bflops = (
+            stored + sub.stored,
+            trainable + sub.trainable,
+            fma + sub.fma,
+            f32(bflops + sub.bflops),
+        )
     return stored, trainable, fma, bflops
 
 
@@ -223,9 +249,31 @@ COST_RULES: dict[str, CostRule] = {
     "crnn": _crnn,
     "conv_lstm": _conv_lstm,
     "implicit": _implicit,
-    **{t: _none for t in ("route", "avgpool", "dropout", "scale_channels", "softmax", "cost", "contrastive",
-                          "upsample", "yolo", "Gaussian_yolo", "region", "detection", "reorg", "reorg3d", "sam",
-                          "crop", "activation", "empty", "normalization", "history")},
+    **{
+        t: _none
+        for t in (
+            "route",
+            "avgpool",
+            "dropout",
+            "scale_channels",
+            "softmax",
+            "cost",
+            "contrastive",
+            "upsample",
+            "yolo",
+            "Gaussian_yolo",
+            "region",
+            "detection",
+            "reorg",
+            "reorg3d",
+            "sam",
+            "crop",
+            "activation",
+            "empty",
+            "normalization",
+            "history",
+        )
+    },
 }
 
 

@@ -21,8 +21,7 @@ def refs_text(layer: Layer, index: int) -> str:
     refs = layer_refs(layer, index)
     if not refs:
         return ""
-    return (f"{refs[0].key}={','.join(str(r.written) for r in refs)}"
-            f" (= L{','.join(str(r.absolute) for r in refs)})")
+    return f"{refs[0].key}={','.join(str(r.written) for r in refs)} (= L{','.join(str(r.absolute) for r in refs)})"
 
 
 def _kernel(layer: Layer) -> str:
@@ -109,8 +108,7 @@ DESCRIPTIONS: dict[str, Detail] = {
     "shortcut": _shortcut,
     "scale_channels": lambda layer, index: refs_text(layer, index) + (" wh" if layer["scale_wh"] else ""),
     "sam": refs_text,
-    "upsample": lambda layer, index: (f"x{layer['stride']}" if int(layer["stride"]) > 0
-                                      else f"/{-int(layer['stride'])}"),
+    "upsample": lambda layer, index: f"x{layer['stride']}" if int(layer["stride"]) > 0 else f"/{-int(layer['stride'])}",
     "yolo": _masks,
     "Gaussian_yolo": _masks,
     "region": _key("classes={classes} num={num}"),

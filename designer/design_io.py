@@ -21,7 +21,6 @@ from designer.spec import ACTIVATION_NAMES, Arch, Block, Head, Stem
 PRESET_DIR = Path(__file__).resolve().parent.parent / "cfg_templates"
 
 
-
 class DesignFormatError(MixdesignError):
     """A design file or block string that cannot be read; says where."""
 
@@ -46,8 +45,10 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
             if key in NO_DARKNET:
                 raise DesignFormatError(f"block {excerpt(s)}: {NO_DARKNET[key]} has no darknet activation")
             if key not in TOKENS:
-                raise DesignFormatError(f"block {excerpt(s)}: unknown activation token {excerpt(tok)} "
-                                        f"(known: {', '.join('n' + k for k in TOKENS)})")
+                raise DesignFormatError(
+                    f"block {excerpt(s)}: unknown activation token {excerpt(tok)} "
+                    f"(known: {', '.join('n' + k for k in TOKENS)})"
+                )
             kw["activation"] = TOKENS[key]
             continue
         m = re.fullmatch(r"([a-z]+)(\d[\d.]*)", tok)
@@ -65,7 +66,9 @@ def parse_block_string(s: str, default_activation: str = "relu") -> Block:
             elif key in ("a", "p"):
                 ks = val.split(".")
                 if any(k != "1" for k in ks):
-                    raise DesignFormatError(f"block {excerpt(s)}: {key}{val}: only 1x1 expand/project groups are supported")
+                    raise DesignFormatError(
+                        f"block {excerpt(s)}: {key}{val}: only 1x1 expand/project groups are supported"
+                    )
                 kw["expand_groups" if key == "a" else "project_groups"] = len(ks)
             elif key == "s":
                 kw["stride"] = int(val)
@@ -114,6 +117,7 @@ def format_block_string(b: Block) -> str:
 
 # ------------------------------------------------------------------ YAML
 
+
 def to_dict(arch: Arch) -> dict:
     return {
         "name": arch.name,
@@ -141,7 +145,9 @@ def _sub(cls, data, where: str):
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise DesignFormatError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(names))})")
+        raise DesignFormatError(
+            f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(names))})"
+        )
     obj = cls(**data)
     for f in fields(cls):
         if f.name == "activation" and getattr(obj, f.name) not in ACTIVATION_NAMES:
@@ -188,8 +194,9 @@ def from_dict(d: dict) -> Arch:
 
 def load_yaml(source: str | Path) -> Arch:
     """Design YAML (a path or the text) -> Arch. PyYAML's safe loader only."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                    and source.endswith((".yaml", ".yml"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+    ):
         try:
             source = Path(source).read_text()
         except OSError as e:
@@ -205,6 +212,7 @@ def load_yaml(source: str | Path) -> Arch:
 
 # ------------------------------------------------------------------ presets
 
+
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
@@ -214,4 +222,3 @@ def load_preset(name: str) -> Arch:
     if not path.is_file():
         raise DesignFormatError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
     return load_yaml(path)
-

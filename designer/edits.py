@@ -30,16 +30,20 @@ def classifier_index(network: designer.Network) -> int:
     while i >= 0 and layers[i].type == "cost":
         i -= 1
     if i < 0 or layers[i].type != "softmax":
-        raise EditError("the cfg does not end in [softmax] (optionally followed by [cost]): quick-train needs a "
-                         "classifier; end it with a 1x1 [convolutional] filters=<classes> (or [connected]), "
-                         "[avgpool] and [softmax]")
+        raise EditError(
+            "the cfg does not end in [softmax] (optionally followed by [cost]): quick-train needs a "
+            "classifier; end it with a 1x1 [convolutional] filters=<classes> (or [connected]), "
+            "[avgpool] and [softmax]"
+        )
     i -= 1
     while i >= 0 and layers[i].type in _TAIL_SKIP:
         i -= 1
     if i < 0 or layers[i].type not in ("convolutional", "connected"):
         found = layers[i].type if i >= 0 else "nothing"
-        raise EditError(f"before [softmax] (skipping [avgpool]/[dropout]) there is [{found}] at layer {i}; "
-                         "quick-train needs a [convolutional] or [connected] classifier layer there")
+        raise EditError(
+            f"before [softmax] (skipping [avgpool]/[dropout]) there is [{found}] at layer {i}; "
+            "quick-train needs a [convolutional] or [connected] classifier layer there"
+        )
     return i
 
 
@@ -68,9 +72,11 @@ def prepare_network(source: designer.Arch | designer.Network, size: int, classes
     soft = next(i for i in range(len(layers) - 1, -1, -1) if layers[i].type == "softmax")
     if shapes[soft].outputs != classes:
         s = shapes[k]
-        raise EditError(f"[softmax] gets {shapes[soft].outputs} values at input {size}, not {classes}: layer {k} "
-                         f"outputs {s.c}x{s.h}x{s.w}; add an [avgpool] after it (global pooling) so the softmax "
-                         "sees one value per class")
+        raise EditError(
+            f"[softmax] gets {shapes[soft].outputs} values at input {size}, not {classes}: layer {k} "
+            f"outputs {s.c}x{s.h}x{s.w}; add an [avgpool] after it (global pooling) so the softmax "
+            "sees one value per class"
+        )
     return net
 
 
@@ -102,12 +108,14 @@ class TrainingRecipe:
 
 
 # The ImageNet recipe of darknet's darknet53.cfg: what the app's -train.cfg starts from.
-IMAGENET_RECIPE = TrainingRecipe(batch=128, subdivisions=4, learning_rate=0.1, policy="poly", max_batches=800000,
-                                 burn_in=1000)
+IMAGENET_RECIPE = TrainingRecipe(
+    batch=128, subdivisions=4, learning_rate=0.1, policy="poly", max_batches=800000, burn_in=1000
+)
 
 
-def training_net(network: designer.Network, recipe: TrainingRecipe, *, detector: bool = False,
-                 train_images: int | None = None) -> designer.Network:
+def training_net(
+    network: designer.Network, recipe: TrainingRecipe, *, detector: bool = False, train_images: int | None = None
+) -> designer.Network:
     """The same network (layers and embedded design unchanged) with [net] training keys set from `recipe`."""
     r = recipe
     if r.batch < 1 or r.subdivisions < 1 or r.batch % r.subdivisions:
@@ -120,9 +128,15 @@ def training_net(network: designer.Network, recipe: TrainingRecipe, *, detector:
     if not max_batches or max_batches < 1:
         raise EditError("max_batches must be positive (darknet classifier train never stops on 0)")
     policy = r.policy or ("steps" if detector else "poly")
-    keys: dict = {"batch": r.batch, "subdivisions": r.subdivisions, "momentum": r.momentum, "decay": r.decay,
-                  "learning_rate": r.learning_rate or (0.001 if detector else 0.1), "max_batches": max_batches,
-                  "policy": policy}
+    keys: dict = {
+        "batch": r.batch,
+        "subdivisions": r.subdivisions,
+        "momentum": r.momentum,
+        "decay": r.decay,
+        "learning_rate": r.learning_rate or (0.001 if detector else 0.1),
+        "max_batches": max_batches,
+        "policy": policy,
+    }
     if r.flip is not None:
         keys["flip"] = r.flip
     burn_in = r.burn_in if r.burn_in is not None else (min(1000, max_batches // 10) if detector else 0)

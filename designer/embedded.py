@@ -44,6 +44,7 @@ def embedded_design(network: Network) -> Embedded:
         issues = "; ".join(str(i) for i in e.issues) or str(e)
         return Embedded(None, f"carries an embedded design that does not lower ({issues})")
     if again.layers != network.layers or again.input_shape != network.input_shape:
-        return Embedded(None, f"was edited by hand after export (its layers differ from its embedded design "
-                              f"{arch.name!r})")
+        return Embedded(
+            None, f"was edited by hand after export (its layers differ from its embedded design {arch.name!r})"
+        )
     return Embedded(arch)

@@ -31,8 +31,15 @@ class MixdesignError(ValueError):
     """A problem with what the user gave. `file`, `line` (1-based), `layer` (darknet index) and `block` say
     where, when known; `str(e)` is the one-line message with the location in front."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 layer: int | None = None, block: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        layer: int | None = None,
+        block: str | None = None,
+    ):
         self.message = message
         self.file = file
         self.line = line
@@ -56,8 +63,11 @@ class MixdesignError(ValueError):
         w = self.where()
         text = f"{w}: {self.message}" if w else self.message
         if len(text) > MAX_MESSAGE:
-            text = text[: MAX_MESSAGE - 200] + f" ... [{len(text) - MAX_MESSAGE + 100:,} characters left out] ... " \
+            text = (
+                text[: MAX_MESSAGE - 200]
+                + f" ... [{len(text) - MAX_MESSAGE + 100:,} characters left out] ... "
                 + text[-100:]
+            )
         return text
 
     def __str__(self) -> str:

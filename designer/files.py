@@ -68,10 +68,15 @@ def output_error(path: str | Path, e: OSError) -> OutputError:
         return OutputError("an empty output path; give a file name")
     if p.is_dir():
         return OutputError(f"{path} is a folder; give a file name inside it")
-    reason = {errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EACCES: "permission denied",
-              errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full",
-              errno.ENAMETOOLONG: "the name is too long", errno.EISDIR: "it is a folder",
-              errno.EEXIST: "a part of the path is a file, not a folder"}.get(e.errno or 0, e.strerror or "cannot be written")
+    reason = {
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.ENAMETOOLONG: "the name is too long",
+        errno.EISDIR: "it is a folder",
+        errno.EEXIST: "a part of the path is a file, not a folder",
+    }.get(e.errno or 0, e.strerror or "cannot be written")
     return OutputError(f"cannot write {path}: {reason}")
 
 

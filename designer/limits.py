@@ -25,13 +25,25 @@ MAX_THREADS = 1024  # more intra-op threads than any CPU this tool targets has c
 LIMITS: dict[str, Limit] = {
     "width_mult": Limit(0.1, 4.0, "width multiplier", "use --width-mult between 0.1 and 4 (EfficientNet-B7 is 2.0)"),
     "depth_mult": Limit(0.1, 4.0, "depth multiplier", "use --depth-mult between 0.1 and 4 (EfficientNet-B7 is 3.1)"),
-    "input_size": Limit(8, MAX_SIZE, "input size", f"use --size between 8 and {MAX_SIZE}, and at least the "
-                                                    "design's total stride (32 for the presets)"),
-    "size": Limit(8, MAX_SIZE, "input size", f"use --size between 8 and {MAX_SIZE}, and at least the design's "
-                                             "total stride (32 for the presets)"),
+    "input_size": Limit(
+        8,
+        MAX_SIZE,
+        "input size",
+        f"use --size between 8 and {MAX_SIZE}, and at least the design's total stride (32 for the presets)",
+    ),
+    "size": Limit(
+        8,
+        MAX_SIZE,
+        "input size",
+        f"use --size between 8 and {MAX_SIZE}, and at least the design's total stride (32 for the presets)",
+    ),
     "classes": Limit(1, 100_000, "number of classes", "use --classes between 1 and 100000"),
-    "dw_group_size": Limit(1, 1024, "channels per group", "use --dw-group-size 1 (depthwise) or a small divisor "
-                                                         "of the kernel groups such as 4, 8 or 16"),
+    "dw_group_size": Limit(
+        1,
+        1024,
+        "channels per group",
+        "use --dw-group-size 1 (depthwise) or a small divisor of the kernel groups such as 4, 8 or 16",
+    ),
     "input_channels": Limit(1, 64, "input channels", "use 1 (grey) or 3 (RGB)"),
     "channels": Limit(1, 16_384, "channel count", "use at most 16384 channels"),
     "repeats": Limit(1, 64, "repeats of a block row", "use 1 to 64 repeats (the depth multiplier scales them)"),
@@ -41,8 +53,13 @@ LIMITS: dict[str, Limit] = {
     "se_ratio": Limit(0, 1, "SE ratio", "use an SE ratio from 0 (no SE) to 1"),
     "groups": Limit(1, 64, "group count", "use 1 to 64 groups"),
     "dropout": Limit(0, 0.99, "dropout", "use a dropout probability in [0, 1)"),
-    "threads": Limit(1, MAX_THREADS, "thread count", f"use --threads between 1 and {MAX_THREADS}, at most the "
-                                                     "cores this machine has (mixdesign bench --help says how many)"),
+    "threads": Limit(
+        1,
+        MAX_THREADS,
+        "thread count",
+        f"use --threads between 1 and {MAX_THREADS}, at most the "
+        "cores this machine has (mixdesign bench --help says how many)",
+    ),
 }
 
 

@@ -49,10 +49,19 @@ class _Builder:
         """Reference to absolute layer `target` from the layer about to be added."""
         return target - len(self.layers)
 
-    def conv(self, filters: int, size: int, stride: int = 1, groups: int = 1, bn: bool = True,
-             act: str = "linear") -> int:
-        return self.add("convolutional", batch_normalize=int(bn), filters=filters, size=size, stride=stride,
-                        pad=int(size > 1), groups=groups, activation=act)
+    def conv(
+        self, filters: int, size: int, stride: int = 1, groups: int = 1, bn: bool = True, act: str = "linear"
+    ) -> int:
+        return self.add(
+            "convolutional",
+            batch_normalize=int(bn),
+            filters=filters,
+            size=size,
+            stride=stride,
+            pad=int(size > 1),
+            groups=groups,
+            activation=act,
+        )
 
 
 @lru_cache(maxsize=4096)
@@ -95,8 +104,7 @@ def lower_with_spans(arch: Arch, design_yaml: str | None = None) -> tuple[Networ
     spans.append(Span("stem", 0, 1, "stem"))
     for rb in resolve(arch):
         start = len(b.layers)
-        b.layers += _lower_block(rb.spec, rb.mid_channels, rb.out_channels, rb.stride,
-                                 rb.se_channels, rb.residual)
+        b.layers += _lower_block(rb.spec, rb.mid_channels, rb.out_channels, rb.stride, rb.se_channels, rb.residual)
         spans.append(Span(rb.label, start, len(b.layers), "block"))
     start = len(b.layers)
     b.conv(head_channels(arch), 1, act=arch.head.activation)

@@ -72,10 +72,12 @@ class Device:
             import torch
 
             if not torch.cuda.is_available():
-                raise DeviceError(f"device {self}: torch sees no CUDA device here (torch.cuda.is_available() is "
-                                  "False); use --device cpu")
+                raise DeviceError(
+                    f"device {self}: torch sees no CUDA device here (torch.cuda.is_available() is "
+                    "False); use --device cpu"
+                )
             n = torch.cuda.device_count()
-            if self.index >= n:
+            if (self.index or 0) >= n:
                 raise DeviceError(f"device {self}: torch sees {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
         return self
 
@@ -176,9 +178,14 @@ class Fingerprint:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Fingerprint:
         libs = d.get("libraries") or {}
-        return cls(cpu=str(d.get("cpu", "")), cores=int(d.get("cores", 0)), system=str(d.get("system", "")),
-                   gpu=d.get("gpu"), gpu_driver=d.get("gpu_driver"),
-                   libraries=tuple(sorted((str(k), str(v)) for k, v in dict(libs).items())))
+        return cls(
+            cpu=str(d.get("cpu", "")),
+            cores=int(d.get("cores", 0)),
+            system=str(d.get("system", "")),
+            gpu=d.get("gpu"),
+            gpu_driver=d.get("gpu_driver"),
+            libraries=tuple(sorted((str(k), str(v)) for k, v in dict(libs).items())),
+        )
 
     def describe(self) -> str:
         """One line for people: `Intel Xeon ... (2 cores), torch 2.13.0, onnxruntime 1.22.0, ...`."""
@@ -209,5 +216,11 @@ def fingerprint(device: str | Device = "cpu") -> Fingerprint:
     gpu = driver = None
     if dev.is_cuda:
         gpu, driver = _cuda_identity(dev)
-    return Fingerprint(cpu=cpu_name(), cores=usable_cores(), system=f"{platform.system()} {platform.machine()}",
-                       gpu=gpu, gpu_driver=driver, libraries=tuple(sorted(installed_versions().items())))
+    return Fingerprint(
+        cpu=cpu_name(),
+        cores=usable_cores(),
+        system=f"{platform.system()} {platform.machine()}",
+        gpu=gpu,
+        gpu_driver=driver,
+        libraries=tuple(sorted(installed_versions().items())),
+    )

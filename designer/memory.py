@@ -48,8 +48,9 @@ def estimate(network: Network, batch: int = 1, training: bool = False, shapes=No
     c_in, h, w = network.input_shape
     acts = c_in * h * w + sum(lc.shape.outputs for lc in c.layers)  # the input and every layer's output
     if training:
-        return MemoryEstimate(c.params_stored * BYTES * TRAIN_PARAM_FACTOR,
-                              acts * batch * BYTES * TRAIN_ACTIVATION_FACTOR)
+        return MemoryEstimate(
+            c.params_stored * BYTES * TRAIN_PARAM_FACTOR, acts * batch * BYTES * TRAIN_ACTIVATION_FACTOR
+        )
     return MemoryEstimate(c.params_stored * BYTES, acts * batch * BYTES)
 
 
@@ -60,8 +61,14 @@ def _fmt(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
-def check_fits(network: Network, batch: int = 1, training: bool = False, limit: int | None = None,
-               shapes=None, device: str | Device = "cpu") -> MemoryEstimate:
+def check_fits(
+    network: Network,
+    batch: int = 1,
+    training: bool = False,
+    limit: int | None = None,
+    shapes=None,
+    device: str | Device = "cpu",
+) -> MemoryEstimate:
     """Raise MemoryEstimateError when the estimate exceeds `limit` bytes (default: 90 % of what `device` has
     free: host RAM for the CPU, the GPU's memory for CUDA; a CUDA device this machine lacks is a DeviceError)."""
     est = estimate(network, batch, training, shapes)
@@ -77,5 +84,6 @@ def check_fits(network: Network, batch: int = 1, training: bool = False, limit: 
         raise MemoryEstimateError(
             f"{what} at batch {batch} and input {w}x{h}x{c} needs about {_fmt(est.total)} "
             f"(weights {_fmt(est.params_bytes)}, activations {_fmt(est.activation_bytes)}); "
-            f"{_fmt(limit)} of {dev.memory_name} is free. Fix: use a smaller --batch, --size or --width-mult")
+            f"{_fmt(limit)} of {dev.memory_name} is free. Fix: use a smaller --batch, --size or --width-mult"
+        )
     return est

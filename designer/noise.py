@@ -43,23 +43,30 @@ def spread(times: list[float] | tuple[float, ...]) -> Spread:
     return Spread(statistics.median(times), q3 - q1, len(times))
 
 
-def verdict(*, median: float, iqr: float, runs: int, load_before: float, load_during: float, threads: int,
-            cores: int) -> str | None:
+def verdict(
+    *, median: float, iqr: float, runs: int, load_before: float, load_during: float, threads: int, cores: int
+) -> str | None:
     """Why the measurement may be unstable, each reason with its fix ("; "-joined); None when it looks sound."""
     reasons = []
     if runs < MIN_RUNS:
-        reasons.append(f"the median rests on {runs} timed run{'s' if runs != 1 else ''} (fewer than {MIN_RUNS}); "
-                       "use a longer --min-run-time")
+        reasons.append(
+            f"the median rests on {runs} timed run{'s' if runs != 1 else ''} (fewer than {MIN_RUNS}); "
+            "use a longer --min-run-time"
+        )
     if median > 0 and iqr / median > MAX_SPREAD:
-        reasons.append(f"the runs vary: the IQR is {iqr / median:.0%} of the median (more than "
-                       f"{MAX_SPREAD:.0%}); measure again with a longer --min-run-time on a quieter machine")
+        reasons.append(
+            f"the runs vary: the IQR is {iqr / median:.0%} of the median (more than "
+            f"{MAX_SPREAD:.0%}); measure again with a longer --min-run-time on a quieter machine"
+        )
     busy = max(load_before, load_during)
     if busy > cores - threads + LOAD_TOLERANCE:
         fits = int(cores - busy + LOAD_TOLERANCE)  # threads that would fit beside the others' work
         fix = f"close them or use --threads {fits}" if 1 <= fits < threads else "close them"
-        reasons.append(f"other processes kept {busy:.1f} of {cores} cores busy "
-                       f"({'during' if load_during >= load_before else 'just before'} the timing, "
-                       f"{threads} thread{'s' if threads != 1 else ''} measuring); {fix}")
+        reasons.append(
+            f"other processes kept {busy:.1f} of {cores} cores busy "
+            f"({'during' if load_during >= load_before else 'just before'} the timing, "
+            f"{threads} thread{'s' if threads != 1 else ''} measuring); {fix}"
+        )
     return "; ".join(reasons) or None
 
 

@@ -225,7 +225,9 @@ _SECTIONS: tuple[SectionDef, ...] = (
     SectionDef(
         "rnn",
         ("rnn",),
-        _keys("output:int=1! hidden:int=1 activation:str=logistic! batch_normalize:int=0 logistic:int=0 shortcut:int=0"),
+        _keys(
+            "output:int=1! hidden:int=1 activation:str=logistic! batch_normalize:int=0 logistic:int=0 shortcut:int=0"
+        ),
     ),
     SectionDef("gru", ("gru",), _keys("output:int=1! batch_normalize:int=0 tanh:int=0"), hank=False),
     SectionDef("lstm", ("lstm",), _keys("output:int=1! batch_normalize:int=0")),

@@ -48,8 +48,15 @@ class _Ctx:
 
     __slots__ = ("layer", "index", "c", "h", "w", "inputs", "srcs", "done", "network")
 
-    def __init__(self, layer: Layer, index: int, prev: tuple[int, int, int, int], srcs: tuple[int, ...],
-                 done: list[Shape], network: Network):
+    def __init__(
+        self,
+        layer: Layer,
+        index: int,
+        prev: tuple[int, int, int, int],
+        srcs: tuple[int, ...],
+        done: list[Shape],
+        network: Network,
+    ):
         self.layer = layer
         self.index = index
         self.c, self.h, self.w, self.inputs = prev
@@ -159,8 +166,10 @@ def _conv(x: _Ctx) -> Out:
     size = int(L["size"])
     pad = conv_padding(L)
     if int(L["dilation"]) > 1 and size > 1 and not (size % 2 and pad == size // 2):
-        raise x.fail(f"dilation={L['dilation']} with size={size} and padding {pad}: darknet's output is scrambled "
-                     "unless the size is odd and pad=1 (NOTES.md section 3)")
+        raise x.fail(
+            f"dilation={L['dilation']} with size={size} and padding {pad}: darknet's output is scrambled "
+            "unless the size is odd and pad=1 (NOTES.md section 3)"
+        )
     oh, ow = conv_host_hw(L, x.h, x.w)
     if oh <= 0 or ow <= 0:
         raise x.fail(f"a {size}x{size} kernel with padding {pad} does not fit its {x.h}x{x.w} input")
@@ -191,8 +200,10 @@ def _same_size_convs(x: _Ctx, c_out: int, hidden: tuple[int, ...]) -> Out:
         _check_groups(x, groups, c, c_out, what="the recurrent state's channels: ")
     oh, ow = conv_host_hw(L, x.h, x.w)
     if (oh, ow) != (x.h, x.w):
-        raise x.fail(f"its {L['size']}x{L['size']} convs with stride {L['stride']} and padding {conv_padding(L)} give "
-                     f"{oh}x{ow} from {x.h}x{x.w}; the recurrent state needs the same size (stride=1, pad=1, odd size)")
+        raise x.fail(
+            f"its {L['size']}x{L['size']} convs with stride {L['stride']} and padding {conv_padding(L)} give "
+            f"{oh}x{ow} from {x.h}x{x.w}; the recurrent state needs the same size (stride=1, pad=1, odd size)"
+        )
     return c_out, oh, ow
 
 
@@ -247,8 +258,10 @@ def _detection(x: _Ctx) -> Out:
     else:
         return x.c, x.h, x.w, x.inputs
     if x.c != want:
-        raise x.fail(f"the layer before has {x.c} filters but {rule} = {want}: set filters={want} "
-                     f"in the [convolutional] before it")
+        raise x.fail(
+            f"the layer before has {x.c} filters but {rule} = {want}: set filters={want} "
+            f"in the [convolutional] before it"
+        )
     return x.c, x.h, x.w, x.inputs
 
 
@@ -262,8 +275,10 @@ def _check_share(x: _Ctx) -> None:
     mine = (int(x.layer["size"]), int(x.layer["filters"]), x.c // int(x.layer["groups"]))
     theirs = (int(other["size"]), int(other["filters"]), x.done[j].in_c // int(other["groups"]))
     if mine != theirs:
-        raise x.fail(f"share_index={ref}: layer {j} has size, filters, channels/groups {theirs}, this layer "
-                     f"{mine}; they must match to share weights")
+        raise x.fail(
+            f"share_index={ref}: layer {j} has size, filters, channels/groups {theirs}, this layer "
+            f"{mine}; they must match to share weights"
+        )
 
 
 def _flat(x: _Ctx) -> Out:
@@ -295,8 +310,9 @@ def _route(x: _Ctx) -> Out:
     first = out[srcs[0]]
     for s in srcs[1:]:
         if (out[s].h, out[s].w) != (first.h, first.w):
-            raise x.fail(f"its inputs differ in size: layer {srcs[0]} is {first.h}x{first.w}, "
-                         f"layer {s} is {out[s].h}x{out[s].w}")
+            raise x.fail(
+                f"its inputs differ in size: layer {srcs[0]} is {first.h}x{first.w}, layer {s} is {out[s].h}x{out[s].w}"
+            )
     return sum(out[s].c for s in srcs) // groups, first.h, first.w, sum(out[s].outputs // groups for s in srcs)
 
 
@@ -304,8 +320,10 @@ def _shortcut(x: _Ctx) -> Out:
     out = x.done
     for s in x.srcs:
         if (out[s].h, out[s].w) != (x.h, x.w):
-            raise x.fail(f"adds layer {s} ({out[s].h}x{out[s].w}) to the previous layer ({x.h}x{x.w}): "
-                         "shortcut inputs must have the same width and height")
+            raise x.fail(
+                f"adds layer {s} ({out[s].h}x{out[s].w}) to the previous layer ({x.h}x{x.w}): "
+                "shortcut inputs must have the same width and height"
+            )
     return x.c, x.h, x.w
 
 
@@ -315,16 +333,20 @@ def _scale_channels(x: _Ctx) -> Out:
         if (x.c, x.h, x.w) != (1, src.h, src.w):
             raise x.fail(f"scale_wh=1 needs the previous layer to be {src.h}x{src.w}x1, it is {x.h}x{x.w}x{x.c}")
     elif (x.h, x.w) != (1, 1) or x.c != src.c:
-        raise x.fail(f"the previous layer must be 1x1x{src.c} (one gate per channel of layer {x.srcs[0]}), "
-                     f"it is {x.h}x{x.w}x{x.c}")
+        raise x.fail(
+            f"the previous layer must be 1x1x{src.c} (one gate per channel of layer {x.srcs[0]}), "
+            f"it is {x.h}x{x.w}x{x.c}"
+        )
     return src.c, src.h, src.w
 
 
 def _sam(x: _Ctx) -> Out:
     src = x.done[x.srcs[0]]
     if (x.c, x.h, x.w) != (src.c, src.h, src.w):
-        raise x.fail(f"the previous layer ({x.c}x{x.h}x{x.w}) and layer {x.srcs[0]} "
-                     f"({src.c}x{src.h}x{src.w}) must have the same shape")
+        raise x.fail(
+            f"the previous layer ({x.c}x{x.h}x{x.w}) and layer {x.srcs[0]} "
+            f"({src.c}x{src.h}x{src.w}) must have the same shape"
+        )
     return src.c, src.h, src.w
 
 
@@ -377,8 +399,12 @@ def infer_shapes(network: Network) -> tuple[Shape, ...]:
         x = _Ctx(L, i, prev, srcs, out, network)
         for s in srcs:
             if not 0 <= s < i:
-                raise x.fail(f"refers to layer {s}, which {'does not exist yet' if s >= i else 'is before layer 0'} "
-                             f"(valid: 0..{i - 1}, or -1..-{i})" if i else "refers to a layer, but it is the first layer")
+                raise x.fail(
+                    f"refers to layer {s}, which {'does not exist yet' if s >= i else 'is before layer 0'} "
+                    f"(valid: 0..{i - 1}, or -1..-{i})"
+                    if i
+                    else "refers to a layer, but it is the first layer"
+                )
         rule = SHAPE_RULES.get(L.type)
         if rule is None:
             raise x.fail(f"[{L.type}] is read, but its shapes are not modelled by this tool")

@@ -69,6 +69,7 @@ class Arch:
 
 # ------------------------------------------------------------------ TF scaling rules
 
+
 def round_filters(filters: int, multiplier: float, divisor: int = 8) -> int:
     """TF round_filters (mixnet_builder / efficientnet_model): nearest multiple of 8, never >10 % down.
 
@@ -98,6 +99,7 @@ def split_channels(total: int, n: int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ the resolved, per-block view
+
 
 @dataclass(frozen=True)
 class ResolvedBlock:
@@ -146,9 +148,12 @@ def rounding_report(arch: Arch) -> list[str]:
         changes = sorted({(rb.mid_tf, rb.mid_channels) for rb in rbs})
         what = ", ".join(f"{a} -> {c}" for a, c in changes)
         labels = ",".join(rb.label for rb in rbs)
-        out.append(f"row {r} ({labels}): width {arch.width_mult:g} gives {what} expanded channels "
-                   f"(a multiple of {mid_multiple(b)} splits into {len(b.kernels)} kernel groups"
-                   + (f" of {b.dw_group_size} channels per group" if b.dw_group_size else "") + ")")
+        out.append(
+            f"row {r} ({labels}): width {arch.width_mult:g} gives {what} expanded channels "
+            f"(a multiple of {mid_multiple(b)} splits into {len(b.kernels)} kernel groups"
+            + (f" of {b.dw_group_size} channels per group" if b.dw_group_size else "")
+            + ")"
+        )
     return out
 
 
@@ -163,8 +168,21 @@ def resolve(arch: Arch) -> tuple[ResolvedBlock, ...]:
             mid_tf = int(cin * b.expand_ratio)
             mid = mid_valid(mid_tf, b) if arch.width_mult != 1.0 and b.expand_ratio != 1 else mid_tf
             se = max(1, int(cin * b.se_ratio)) if b.se_ratio > 0 else 0
-            out.append(ResolvedBlock(f"b{r}.{k}", r, k, cin, mid, cout, stride, se,
-                                     b.skip and stride == 1 and cin == cout, b, mid_tf if mid != mid_tf else 0))
+            out.append(
+                ResolvedBlock(
+                    f"b{r}.{k}",
+                    r,
+                    k,
+                    cin,
+                    mid,
+                    cout,
+                    stride,
+                    se,
+                    b.skip and stride == 1 and cin == cout,
+                    b,
+                    mid_tf if mid != mid_tf else 0,
+                )
+            )
             cin = cout
     return tuple(out)
 
@@ -174,6 +192,7 @@ def head_channels(arch: Arch) -> int:
 
 
 # ------------------------------------------------------------------ validation
+
 
 @dataclass(frozen=True)
 class DesignIssue:
@@ -266,8 +285,14 @@ def validate(arch: Arch) -> list[DesignIssue]:
         if b.repeats < 1:
             add(DesignIssue(where, f"repeats={b.repeats}", "use 1 or more"))
         if not b.kernels or any(k < 1 or k % 2 == 0 for k in b.kernels):
-            add(DesignIssue(where, f"kernel sizes {b.kernels}: each must be odd (darknet pads size/2 per side, "
-                                   "so even kernels change the output size)", "use odd sizes such as 3,5,7,9"))
+            add(
+                DesignIssue(
+                    where,
+                    f"kernel sizes {b.kernels}: each must be odd (darknet pads size/2 per side, "
+                    "so even kernels change the output size)",
+                    "use odd sizes such as 3,5,7,9",
+                )
+            )
         if b.stride not in (1, 2):
             add(DesignIssue(where, f"stride {b.stride}", "use 1 or 2"))
         if b.out_channels < 1 or b.expand_ratio <= 0:
@@ -283,32 +308,55 @@ def validate(arch: Arch) -> list[DesignIssue]:
         stride_total *= rb.stride
         n = len(b.kernels)
         if rb.mid_channels % n:
-            add(DesignIssue(where, f"{rb.mid_channels} expanded channels do not split evenly into {n} kernel groups "
-                                   f"{b.kernels}: darknet's [route] groups= only makes equal slices",
-                            f"make the expanded channels a multiple of {n} (nearest: "
-                            f"{_near_multiples(rb.mid_channels, n)}), or use {n - 1 or 1} kernel groups"))
+            add(
+                DesignIssue(
+                    where,
+                    f"{rb.mid_channels} expanded channels do not split evenly into {n} kernel groups "
+                    f"{b.kernels}: darknet's [route] groups= only makes equal slices",
+                    f"make the expanded channels a multiple of {n} (nearest: "
+                    f"{_near_multiples(rb.mid_channels, n)}), or use {n - 1 or 1} kernel groups",
+                )
+            )
             continue
         per_group = rb.mid_channels // n
         if b.dw_group_size and per_group % b.dw_group_size:
-            add(DesignIssue(where, f"{b.dw_group_size} channels per group does not divide the {per_group} channels "
-                                   "of each kernel group",
-                            f"use {_divisors_near(per_group, b.dw_group_size)} channels per group"))
+            add(
+                DesignIssue(
+                    where,
+                    f"{b.dw_group_size} channels per group does not divide the {per_group} channels "
+                    "of each kernel group",
+                    f"use {_divisors_near(per_group, b.dw_group_size)} channels per group",
+                )
+            )
         if b.expand_ratio != 1 and b.expand_groups > 1:
             g = b.expand_groups
             if rb.in_channels % g or rb.mid_channels % g:
-                add(DesignIssue(where, f"expand groups={g} must divide {rb.in_channels} input and "
-                                       f"{rb.mid_channels} expanded channels",
-                                f"use expand groups {_divisors_near(math.gcd(rb.in_channels, rb.mid_channels), g)}"))
+                add(
+                    DesignIssue(
+                        where,
+                        f"expand groups={g} must divide {rb.in_channels} input and {rb.mid_channels} expanded channels",
+                        f"use expand groups {_divisors_near(math.gcd(rb.in_channels, rb.mid_channels), g)}",
+                    )
+                )
         if b.project_groups > 1:
             g = b.project_groups
             if rb.mid_channels % g or rb.out_channels % g:
-                add(DesignIssue(where, f"project groups={g} must divide {rb.mid_channels} expanded and "
-                                       f"{rb.out_channels} output channels",
-                                f"use project groups "
-                                f"{_divisors_near(math.gcd(rb.mid_channels, rb.out_channels), g)}"))
+                add(
+                    DesignIssue(
+                        where,
+                        f"project groups={g} must divide {rb.mid_channels} expanded and "
+                        f"{rb.out_channels} output channels",
+                        f"use project groups {_divisors_near(math.gcd(rb.mid_channels, rb.out_channels), g)}",
+                    )
+                )
     if arch.input_size // stride_total < 1:
-        add(DesignIssue("design", f"input {arch.input_size} is smaller than the total stride {stride_total}",
-                        f"use an input of at least {stride_total}"))
+        add(
+            DesignIssue(
+                "design",
+                f"input {arch.input_size} is smaller than the total stride {stride_total}",
+                f"use an input of at least {stride_total}",
+            )
+        )
     return issues
 
 
@@ -321,10 +369,20 @@ def check(arch: Arch) -> Arch:
 
 # ------------------------------------------------------------------ derived designs
 
-def scaled(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
-           input_size: int | None = None, classes: int | None = None) -> Arch:
-    changes = {k: v for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=input_size,
-                                     classes=classes).items() if v is not None}
+
+def scaled(
+    arch: Arch,
+    *,
+    width_mult: float | None = None,
+    depth_mult: float | None = None,
+    input_size: int | None = None,
+    classes: int | None = None,
+) -> Arch:
+    changes = {
+        k: v
+        for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=input_size, classes=classes).items()
+        if v is not None
+    }
     return replace(arch, **changes)
 
 
@@ -349,6 +407,8 @@ def gpu_variant_report(arch: Arch, group_size: int) -> list[str]:
     out = []
     for r, (_a, b) in enumerate(zip(arch.blocks, gpu_variant(arch, group_size).blocks)):
         if b.dw_group_size not in (group_size, 0) or (group_size > 1 and b.dw_group_size == 0):
-            out.append(f"row {r}: {group_size} channels per group does not divide its kernel groups; "
-                       f"uses {b.dw_group_size or 1}")
+            out.append(
+                f"row {r}: {group_size} channels per group does not divide its kernel groups; "
+                f"uses {b.dw_group_size or 1}"
+            )
     return out

@@ -92,6 +92,7 @@ def describe_default() -> str:
     """For --help: how many threads a run uses when --threads is not given."""
     if os.environ.get("OMP_NUM_THREADS"):
         return f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
-    return (f"{cores()} here: every usable core, only the free ones while other processes keep some busy, shared "
-            "out between torchrun processes; OpenMP sleeps at once when a core is busy, see designer/threads.py")
-
+    return (
+        f"{cores()} here: every usable core, only the free ones while other processes keep some busy, shared "
+        "out between torchrun processes; OpenMP sleeps at once when a core is busy, see designer/threads.py"
+    )

@@ -50,8 +50,9 @@ def weights_bytes(floats: int, header: int = header_size(*DEFAULT_VERSION[:2])) 
     return header + FLOAT_BYTES * floats
 
 
-def expected_weights_bytes(network: Network, layers: int | None = None,
-                           header: int = header_size(*DEFAULT_VERSION[:2])) -> int:
+def expected_weights_bytes(
+    network: Network, layers: int | None = None, header: int = header_size(*DEFAULT_VERSION[:2])
+) -> int:
     """Size of the .weights file of `network` (of its first `layers` layers: a backbone prefix, NAME.conv.N)."""
     per_layer = count(network).layers
     n = len(per_layer) if layers is None else layers

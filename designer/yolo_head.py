@@ -39,8 +39,10 @@ def backbone_end(network: Network) -> int:
     while i >= 0 and layers[i].type in ("softmax", "cost"):
         i -= 1
     k = i  # walk back over the classifier after the pool: [dropout], 1x1 convs on a 1x1 input, [connected]
-    while k >= 0 and (layers[k].type in ("dropout", "connected")
-                      or (layers[k].type == "convolutional" and (shapes[k].in_h, shapes[k].in_w) == (1, 1))):
+    while k >= 0 and (
+        layers[k].type in ("dropout", "connected")
+        or (layers[k].type == "convolutional" and (shapes[k].in_h, shapes[k].in_w) == (1, 1))
+    ):
         k -= 1
     if k >= 0 and layers[k].type == "avgpool":
         i = k - 1
@@ -71,18 +73,24 @@ def _stride16_tap(network: Network, end: int) -> int | None:
 
 
 def _conv(filters: int, size: int, bn: bool, act: str) -> Layer:
-    return make_layer("convolutional", batch_normalize=int(bn), filters=filters, size=size, stride=1, pad=1,
-                      activation=act)
+    return make_layer(
+        "convolutional", batch_normalize=int(bn), filters=filters, size=size, stride=1, pad=1, activation=act
+    )
 
 
 def _yolo(classes: int, mask: tuple[int, ...], anchors: tuple[tuple[int, int], ...]) -> Layer:
     flat = tuple(v for wh in anchors for v in wh)
-    return make_layer("yolo", mask=mask, anchors=flat, classes=classes, num=len(anchors), jitter=0.3,
-                      ignore_thresh=0.7, random=0)
+    return make_layer(
+        "yolo", mask=mask, anchors=flat, classes=classes, num=len(anchors), jitter=0.3, ignore_thresh=0.7, random=0
+    )
 
 
-def attach_yolo_head(network: Network, classes: int, anchors: tuple[tuple[int, int], ...],
-                     masks: tuple[tuple[int, ...], ...] = DEFAULT_MASKS) -> Network:
+def attach_yolo_head(
+    network: Network,
+    classes: int,
+    anchors: tuple[tuple[int, int], ...],
+    masks: tuple[tuple[int, ...], ...] = DEFAULT_MASKS,
+) -> Network:
     """The backbone of `network` with one or two YOLO scales (one per mask group, coarsest first)."""
     if classes < 1:
         raise EditError(f"classes={classes}: a detector needs one or more")
@@ -93,25 +101,35 @@ def attach_yolo_head(network: Network, classes: int, anchors: tuple[tuple[int, i
         raise EditError(f"masks {masks} must index the {len(anchors)} anchors (0..{len(anchors) - 1})")
     _, h, w = network.input_shape[0], network.input_shape[1], network.input_shape[2]
     if h % 32 or w % 32:
-        raise EditError(f"detector input {w}x{h}: use a multiple of 32 (darknet warns otherwise and the "
-                         "upsampled scale can miss its route partner)")
+        raise EditError(
+            f"detector input {w}x{h}: use a multiple of 32 (darknet warns otherwise and the "
+            "upsampled scale can miss its route partner)"
+        )
     end = backbone_end(network)
     layers = list(network.layers[: end + 1])
     f1, f2 = HEAD_FILTERS
-    layers += [_conv(f1, 3, True, "leaky"), _conv((classes + 5) * len(masks[0]), 1, False, "linear"),
-               _yolo(classes, masks[0], anchors)]
+    layers += [
+        _conv(f1, 3, True, "leaky"),
+        _conv((classes + 5) * len(masks[0]), 1, False, "linear"),
+        _yolo(classes, masks[0], anchors),
+    ]
     if len(masks) == 2:
         tap = _stride16_tap(network, end)
         if tap is None:
-            raise EditError("the backbone has no layer at twice its final resolution for a second YOLO scale; "
-                             "give one mask group (e.g. --masks 0,1,2)")
+            raise EditError(
+                "the backbone has no layer at twice its final resolution for a second YOLO scale; "
+                "give one mask group (e.g. --masks 0,1,2)"
+            )
         n = len(layers)
         layers.append(make_layer("route", layers=(end - n,)))
         layers += [_conv(f2, 1, True, "leaky"), make_layer("upsample", stride=2)]
         n = len(layers)
         layers.append(make_layer("route", layers=(-1, tap - n)))
-        layers += [_conv(2 * f2, 3, True, "leaky"), _conv((classes + 5) * len(masks[1]), 1, False, "linear"),
-                   _yolo(classes, masks[1], anchors)]
+        layers += [
+            _conv(2 * f2, 3, True, "leaky"),
+            _conv((classes + 5) * len(masks[1]), 1, False, "linear"),
+            _yolo(classes, masks[1], anchors),
+        ]
     det = replace(network, layers=tuple(layers), design=None)
     infer_shapes(det)  # raises CfgError if a filters rule or a route size does not hold
     return det

@@ -24,8 +24,9 @@ runtime.cuda_graphs); the record states it.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from torch.utils import benchmark
@@ -120,17 +121,28 @@ def check_device_dtype(device: str | Device, dtype: str) -> Device:
     if not dev.is_cuda and dtype == "fp16":
         try:
             with torch.no_grad():
-                torch.nn.functional.conv2d(torch.ones(1, 2, 4, 4, dtype=torch.float16),
-                                           torch.ones(2, 1, 3, 3, dtype=torch.float16), groups=2)
+                torch.nn.functional.conv2d(
+                    torch.ones(1, 2, 4, 4, dtype=torch.float16), torch.ones(2, 1, 3, 3, dtype=torch.float16), groups=2
+                )
         except RuntimeError as e:
-            raise BenchError(f"fp16 convolution is not supported on CPU by this torch build ({e}); "
-                             "use bf16 or fp32 on CPU, or fp16 on cuda") from None
+            raise BenchError(
+                f"fp16 convolution is not supported on CPU by this torch build ({e}); "
+                "use bf16 or fp32 on CPU, or fp16 on cuda"
+            ) from None
     return dev
 
 
-def prepare(network: Network, *, device: str | Device = "cpu", dtype: str = "fp32", channels_last: bool = False,
-            optimized: bool = True, compile: bool = False, execution: str = "eager",
-            shapes: tuple[Shape, ...] | None = None) -> torch.nn.Module:
+def prepare(
+    network: Network,
+    *,
+    device: str | Device = "cpu",
+    dtype: str = "fp32",
+    channels_last: bool = False,
+    optimized: bool = True,
+    compile: bool = False,
+    execution: str = "eager",
+    shapes: tuple[Shape, ...] | None = None,
+) -> torch.nn.Module:
     """The model measure() times: eval mode, on the device, in the dtype, wrapped for its execution
     (torchscript: FrozenModel, compiled: torch.compile; eager and cuda-graph: the model itself).
 
@@ -181,8 +193,9 @@ class Timing:
         return spread(self.times)
 
 
-def time_runs(fn: Callable[[], Any], threads: int, min_run_time: float, *,
-              sampler: Callable[..., tuple[float, ...]] | None = None) -> Timing:
+def time_runs(
+    fn: Callable[[], Any], threads: int, min_run_time: float, *, sampler: Callable[..., tuple[float, ...]] | None = None
+) -> Timing:
     """Time `fn` with blocked_autorange for `min_run_time` s, then add single timed runs until there are
     designer.noise.MIN_RUNS (a call slower than the window gives blocked_autorange one block). Samples the cores
     other processes keep busy just before (LOAD_SAMPLE_S) and during the timing (designer/load.py).
@@ -214,11 +227,24 @@ def timing_fields(timing: Timing, *, device: str | Device, threads: int) -> dict
     dev = Device.parse(device)
     s = timing.spread
     cpu_threads = 1 if dev.is_cuda else threads
-    why = verdict(median=s.median, iqr=s.iqr, runs=s.runs, load_before=timing.load_before,
-                  load_during=timing.load_during, threads=cpu_threads, cores=usable_cores())
-    return {"median_ms": s.median * 1e3, "iqr_ms": s.iqr * 1e3, "runs": s.runs,
-            "load_before": round(timing.load_before, 2), "load_during": round(timing.load_during, 2),
-            "unstable": why, "machine": fingerprint(dev).to_json()}
+    why = verdict(
+        median=s.median,
+        iqr=s.iqr,
+        runs=s.runs,
+        load_before=timing.load_before,
+        load_during=timing.load_during,
+        threads=cpu_threads,
+        cores=usable_cores(),
+    )
+    return {
+        "median_ms": s.median * 1e3,
+        "iqr_ms": s.iqr * 1e3,
+        "runs": s.runs,
+        "load_before": round(timing.load_before, 2),
+        "load_during": round(timing.load_during, 2),
+        "unstable": why,
+        "machine": fingerprint(dev).to_json(),
+    }
 
 
 def check_threads(threads: int | None) -> None:
@@ -246,10 +272,22 @@ def timing_threads(batch: int, threads: int | None):
         torch.set_num_threads(old_threads)
 
 
-def measure(network: Network, *, device: str | Device = "cpu", batch: int = 1, dtype: DType = "fp32",
-            channels_last: bool = False, threads: int | None = None, optimized: bool = True,
-            per_layer: bool = False, min_run_time: float = 1.0, compile: bool = False,
-            backend: str = "torch", shapes: tuple[Shape, ...] | None = None, execution: str = "auto") -> BenchResult:
+def measure(
+    network: Network,
+    *,
+    device: str | Device = "cpu",
+    batch: int = 1,
+    dtype: DType = "fp32",
+    channels_last: bool = False,
+    threads: int | None = None,
+    optimized: bool = True,
+    per_layer: bool = False,
+    min_run_time: float = 1.0,
+    compile: bool = False,
+    backend: str = "torch",
+    shapes: tuple[Shape, ...] | None = None,
+    execution: str = "auto",
+) -> BenchResult:
     """Median / IQR latency of one forward pass of `network` at `batch`, and the multiply-adds/s achieved.
     `shapes`: infer_shapes(network) when the caller has them (shapes are computed once per network).
 
@@ -258,12 +296,20 @@ def measure(network: Network, *, device: str | Device = "cpu", batch: int = 1, d
     `execution`: runtime.execution ("auto": torchscript for the optimised build on CPU, else eager)."""
     if backend != "torch":
         if channels_last or compile or execution not in ("auto", "eager"):
-            raise BenchError(f"channels_last, compile and execution are options of the torch backend, not of "
-                             f"{backend}")
+            raise BenchError(f"channels_last, compile and execution are options of the torch backend, not of {backend}")
         from runtime.deploy.backends import measure_backend
 
-        return measure_backend(network, backend=backend, device=device, batch=batch, dtype=dtype, threads=threads,
-                               optimized=optimized, per_layer=per_layer, min_run_time=min_run_time)
+        return measure_backend(
+            network,
+            backend=backend,
+            device=device,
+            batch=batch,
+            dtype=dtype,
+            threads=threads,
+            optimized=optimized,
+            per_layer=per_layer,
+            min_run_time=min_run_time,
+        )
     from runtime.execution import resolve_execution
 
     execution = resolve_execution(execution, device=device, optimized=optimized, compile=compile)
@@ -271,8 +317,15 @@ def measure(network: Network, *, device: str | Device = "cpu", batch: int = 1, d
         if shapes is None:  # once: the build, the FMA count and the per-layer table share it
             shapes = infer_shapes(network)
         dev = check_device_dtype(device, dtype)
-        model = prepare(network, device=dev, dtype=dtype, channels_last=channels_last, optimized=optimized,
-                        execution=execution, shapes=shapes)
+        model = prepare(
+            network,
+            device=dev,
+            dtype=dtype,
+            channels_last=channels_last,
+            optimized=optimized,
+            execution=execution,
+            shapes=shapes,
+        )
         x = torch.randn(batch, *network.input_shape, device=str(dev)).to(DTYPES[dtype])
         if channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)  # what a channels_last pipeline feeds
@@ -297,15 +350,27 @@ def measure(network: Network, *, device: str | Device = "cpu", batch: int = 1, d
             eager = getattr(model, "_orig_mod", model)
             eager = getattr(eager, "model", eager)
             layers = time_layers(eager, x, threads, min_run_time)
-        return BenchResult(device=str(dev), device_name=dev.name(), threads=threads, batch=batch, dtype=dtype,
-                           optimized=optimized, channels_last=channels_last, fma=fma,
-                           fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, params=cost.params,
-                           execution=execution, **timed)
+        return BenchResult(
+            device=str(dev),
+            device_name=dev.name(),
+            threads=threads,
+            batch=batch,
+            dtype=dtype,
+            optimized=optimized,
+            channels_last=channels_last,
+            fma=fma,
+            fma_per_s=fma / (timed["median_ms"] / 1e3),
+            per_layer=layers,
+            params=cost.params,
+            execution=execution,
+            **timed,
+        )
 
 
 @torch.no_grad()
-def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
-                sweeps: int = 2) -> tuple[LayerTime, ...]:
+def time_layers(
+    model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float, sweeps: int = 2
+) -> tuple[LayerTime, ...]:
     """Each executed step timed alone on the inputs it gets in a real forward pass, slowest first.
 
     The model's own executor runs the pass (DarknetModel.execute with a per-step hook that times the step's module
@@ -313,8 +378,13 @@ def time_layers(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time
     over all layers is done `sweeps` times and each layer keeps its lowest median, so that a load spike on a
     shared machine during one layer's window does not make that layer look like the slowest.
     """
-    best = time_steps(model, x, min_run_time, sweeps,
-                      lambda p, module, ins, out, per: _timer(lambda: module(*ins), threads, per).median)
+    best = time_steps(
+        model,
+        x,
+        min_run_time,
+        sweeps,
+        lambda p, module, ins, out, per: _timer(lambda: module(*ins), threads, per).median,
+    )
     return layer_times(model, best, x.shape[0])
 
 
@@ -322,8 +392,9 @@ StepTimer = Callable[[PlannedStep, torch.nn.Module, list[torch.Tensor], torch.Te
 
 
 @torch.no_grad()
-def time_steps(model: DarknetModel, x: torch.Tensor, min_run_time: float, sweeps: int,
-               time_one: StepTimer) -> dict[int, float]:
+def time_steps(
+    model: DarknetModel, x: torch.Tensor, min_run_time: float, sweeps: int, time_one: StepTimer
+) -> dict[int, float]:
     """Seconds per executed step: the model's executor runs `sweeps` forward passes; at each step `time_one(p,
     module, inputs, output, window_s)` times it (min_run_time is spread over the steps) and it keeps its lowest."""
     per = max(0.01, min_run_time / max(1, len(model.plan)))

@@ -30,8 +30,9 @@ MIN_DESIGNS = 3  # measured whatever the budget: fewer cannot judge a model on h
 MIN_RUN_TIME_S = 0.25  # per design: the whole pass, and the per-layer windows together
 
 
-def measure_design(network: Network, setting: Setting, *, label: str = "",
-                   min_run_time: float = MIN_RUN_TIME_S) -> DesignSample:
+def measure_design(
+    network: Network, setting: Setting, *, label: str = "", min_run_time: float = MIN_RUN_TIME_S
+) -> DesignSample:
     """One design's kernels with their measured ms, and its whole pass, in `setting`."""
     shapes = infer_shapes(network)
     ks = network_kernels(network, setting, shapes)
@@ -88,8 +89,13 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
         step()
         cuda = setting.device.startswith("cuda")
         total_ms = fastest_ms(step, min_run_time, cuda=cuda, at_least=5)
-        rows = time_layers_train(model, x, threads, min_run_time,
-                                 timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3)
+        rows = time_layers_train(
+            model,
+            x,
+            threads,
+            min_run_time,
+            timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3,
+        )
         return {t.index: t.ms for t in rows}, total_ms
 
 
@@ -100,8 +106,9 @@ def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tu
     the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime overhead."""
     from runtime.deploy.backends import get_backend
 
-    runner = get_backend(setting.backend).prepare(network, setting.batch, setting.dtype, setting.threads,
-                                                  setting.device, optimized=True)
+    runner = get_backend(setting.backend).prepare(
+        network, setting.batch, setting.dtype, setting.threads, setting.device, optimized=True
+    )
     for _ in range(3):
         runner.run()
     total_ms = fastest_ms(runner.run, min_run_time, at_least=5)
@@ -117,16 +124,21 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
     from runtime.bench import DTYPES, prepare, time_steps, timing_threads
     from runtime.execution import resolve_execution
+    from runtime.model import DarknetModel
     from runtime.optimize.build import FrozenModel
 
     with timing_threads(setting.batch, setting.threads):
         model = prepare(network, device=setting.device, dtype=setting.dtype, optimized=True, shapes=shapes)
+        assert isinstance(model, DarknetModel)  # eager execution: prepare returns the model itself
         x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
         cuda = setting.device.startswith("cuda")
         # the whole pass as `mixdesign bench` times it by default (traced and frozen on CPU: no Python between
         # steps); the steps themselves can only be timed one by one in the eager model
-        whole = FrozenModel(model) if resolve_execution("auto", device=setting.device, optimized=True) == \
-            "torchscript" else model
+        whole = (
+            FrozenModel(model)
+            if resolve_execution("auto", device=setting.device, optimized=True) == "torchscript"
+            else model
+        )
 
         @torch.no_grad()
         def run():
@@ -152,9 +164,16 @@ def _designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Ne
         yield label, network
 
 
-def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
-            designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
-            min_run_time: float = MIN_RUN_TIME_S, sizes: tuple[int, ...] | None = None) -> list[DesignSample]:
+def collect(
+    setting: Setting,
+    *,
+    budget_s: float = DEFAULT_BUDGET_S,
+    designs: Iterable[tuple[str, Network]] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    min_run_time: float = MIN_RUN_TIME_S,
+    sizes: tuple[int, ...] | None = None,
+) -> list[DesignSample]:
     """Measure designs (default: random ones across the space, at `sizes` where given) for about `budget_s`
     seconds, at least MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False)."""
     from tqdm import tqdm
@@ -166,8 +185,14 @@ def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
     start = time.perf_counter()
     samples: list[DesignSample] = []
     total = max(1, round(budget_s))
-    bar = tqdm(total=total, unit="s", desc=f"calibrating {setting.backend}, {setting.threads} thr", file=sys.stderr,
-               disable=not progress, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s {postfix}")
+    bar = tqdm(
+        total=total,
+        unit="s",
+        desc=f"calibrating {setting.backend}, {setting.threads} thr",
+        file=sys.stderr,
+        disable=not progress,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s {postfix}",
+    )
     shown = 0
     try:
         for label, network in designs if designs is not None else _designs(seed, sizes):
@@ -185,14 +210,33 @@ def collect(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
     return samples
 
 
-def calibrate(setting: Setting, *, budget_s: float = DEFAULT_BUDGET_S,
-              designs: Iterable[tuple[str, Network]] | None = None, seed: int = 0, progress: bool = True,
-              min_run_time: float = MIN_RUN_TIME_S, sizes: tuple[int, ...] | None = None) -> LatencyModel:
+def calibrate(
+    setting: Setting,
+    *,
+    budget_s: float = DEFAULT_BUDGET_S,
+    designs: Iterable[tuple[str, Network]] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    min_run_time: float = MIN_RUN_TIME_S,
+    sizes: tuple[int, ...] | None = None,
+) -> LatencyModel:
     """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took."""
     start = time.perf_counter()
-    samples = collect(setting, budget_s=budget_s, designs=designs, seed=seed, progress=progress,
-                      min_run_time=min_run_time, sizes=sizes)
+    samples = collect(
+        setting,
+        budget_s=budget_s,
+        designs=designs,
+        seed=seed,
+        progress=progress,
+        min_run_time=min_run_time,
+        sizes=sizes,
+    )
     measured = time.perf_counter() - start
-    return fit_model(samples, setting, fingerprint(setting.device), seconds=measured,
-                     extra={"budget_s": budget_s, "measure_s": round(measured, 1),
-                            "sizes": list(sizes) if sizes else "sweep"}, started=start)
+    return fit_model(
+        samples,
+        setting,
+        fingerprint(setting.device),
+        seconds=measured,
+        extra={"budget_s": budget_s, "measure_s": round(measured, 1), "sizes": list(sizes) if sizes else "sweep"},
+        started=start,
+    )

@@ -17,8 +17,8 @@ a block), enough calls per block for ~1 ms, blocks until `min_run_time` seconds;
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -62,12 +62,13 @@ def capture(model: torch.nn.Module, x: torch.Tensor, *, warmup: int = WARMUP) ->
                 static_y = model(static_x)
     except RuntimeError as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BenchError(f"this network cannot be captured into a CUDA graph ({reason}); "
-                         "time it with --execution eager") from None
+        raise BenchError(
+            f"this network cannot be captured into a CUDA graph ({reason}); time it with --execution eager"
+        ) from None
     return CapturedGraph(graph, static_x, static_y)
 
 
-def median_iqr(samples: list[float]) -> tuple[float, float]:
+def median_iqr(samples: Sequence[float]) -> tuple[float, float]:
     """Median and interquartile range (linear interpolation, as torch.utils.benchmark's Measurement)."""
     if not samples:
         raise ValueError("no samples")
@@ -76,14 +77,16 @@ def median_iqr(samples: list[float]) -> tuple[float, float]:
     return float(q[1]), float(q[2] - q[0])
 
 
-def time_events(fn: Callable[[], object], min_run_time: float, *, event=None,
-                synchronize: Callable[[], None] | None = None) -> tuple[float, float]:
+def time_events(
+    fn: Callable[[], object], min_run_time: float, *, event=None, synchronize: Callable[[], None] | None = None
+) -> tuple[float, float]:
     """Per-call (median, IQR) in seconds of `fn` from CUDA-event-timed blocks of calls (see event_samples)."""
     return median_iqr(event_samples(fn, min_run_time, event=event, synchronize=synchronize))
 
 
-def event_samples(fn: Callable[[], object], min_run_time: float, *, event=None,
-                  synchronize: Callable[[], None] | None = None) -> tuple[float, ...]:
+def event_samples(
+    fn: Callable[[], object], min_run_time: float, *, event=None, synchronize: Callable[[], None] | None = None
+) -> tuple[float, ...]:
     """Per-call seconds of `fn`, one sample per CUDA-event-timed block of calls, for at least `min_run_time`
     and at least 5 blocks.
 
@@ -104,7 +107,8 @@ def event_samples(fn: Callable[[], object], min_run_time: float, *, event=None,
     fn()
     per = block(1)
     n = max(1, int(BLOCK_S / max(per, 1e-9)))
-    samples, spent = [], 0.0
+    samples: list[float] = []
+    spent = 0.0
     while spent < min_run_time or len(samples) < MIN_RUNS:
         s = block(n)
         samples.append(s)

@@ -22,8 +22,10 @@ from designer.machine import Device
 Execution = Literal["eager", "torchscript", "compiled", "cuda-graph"]
 EXECUTIONS: tuple[str, ...] = ("eager", "torchscript", "compiled", "cuda-graph")
 
-CUDA_GRAPH_ON_CPU = ("execution cuda-graph needs a CUDA device: a CUDA graph replays recorded GPU kernel launches "
-                     "(on cpu, time --execution torchscript or eager)")
+CUDA_GRAPH_ON_CPU = (
+    "execution cuda-graph needs a CUDA device: a CUDA graph replays recorded GPU kernel launches "
+    "(on cpu, time --execution torchscript or eager)"
+)
 
 
 def resolve_execution(execution: str, *, device: str | Device, optimized: bool, compile: bool = False) -> Execution:

@@ -34,7 +34,6 @@ def check_backend(backend: str) -> None:
 def run_trial(cfg_text: str, kind: str, settings: dict) -> dict:
     """Measure one design once; returns the fields a trial record keeps. Runs locally or as a Ray task."""
     from designer.cfg import parse_cfg
-
     from designer.machine import fingerprint
     from designer.memory import check_fits
     from designer.threads import threads_for_run
@@ -64,11 +63,23 @@ def run_trial(cfg_text: str, kind: str, settings: dict) -> dict:
         from runtime.train import TrainConfig, train
 
         with tempfile.TemporaryDirectory(prefix="mixdesign-sweep-") as tmp:
-            cfg = TrainConfig(data=s["data"], size=s["size"], epochs=s["epochs"], device=s["device"],
-                              threads=s["threads"], out_dir=tmp)
+            cfg = TrainConfig(
+                data=s["data"],
+                size=s["size"],
+                epochs=s["epochs"],
+                device=s["device"],
+                threads=s["threads"],
+                out_dir=tmp,
+            )
             res = train(network, cfg, progress=False)
-        out = {"accuracy": res.best_top1, "best_epoch": res.best_epoch, "device": s["device"],
-               "mode": "accuracy", "backend": "torch", "machine": fingerprint(s["device"]).to_json()}
+        out = {
+            "accuracy": res.best_top1,
+            "best_epoch": res.best_epoch,
+            "device": s["device"],
+            "mode": "accuracy",
+            "backend": "torch",
+            "machine": fingerprint(s["device"]).to_json(),
+        }
     else:
         raise SweepError(f"unknown trial kind {kind!r}")
     out["trial_s"] = time.perf_counter() - t0

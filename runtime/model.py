@@ -206,9 +206,15 @@ def _as_image(t: Tensor, v: tuple[int, int, int]) -> Tensor:
 class DarknetModel(nn.Module):
     """A darknet network as torch: `layers[k]` runs `steps[k]`. forward(x) -> the output layer(s)."""
 
-    def __init__(self, network: Network, modules: list[nn.Module], steps: list[Step],
-                 outputs: tuple[int, ...] | None = None, optimized: bool = False,
-                 shapes: tuple[Shape, ...] | None = None):
+    def __init__(
+        self,
+        network: Network,
+        modules: list[nn.Module],
+        steps: list[Step],
+        outputs: tuple[int, ...] | None = None,
+        optimized: bool = False,
+        shapes: tuple[Shape, ...] | None = None,
+    ):
         super().__init__()
         self.network = network
         self.shapes = shapes if shapes is not None else infer_shapes(network)
@@ -264,8 +270,9 @@ def _refuse(layer: Layer, index: int, why: str) -> CfgError:
     return CfgError(layer.line, f"layer {index} [{layer.type}] cannot be built by the torch runtime: {why}")
 
 
-def build_plain(network: Network, outputs: tuple[int, ...] | None = None,
-                shapes: tuple[Shape, ...] | None = None) -> DarknetModel:
+def build_plain(
+    network: Network, outputs: tuple[int, ...] | None = None, shapes: tuple[Shape, ...] | None = None
+) -> DarknetModel:
     """`shapes`: infer_shapes(network) when the caller has it already (shapes are computed once per network)."""
     if shapes is None:
         shapes = infer_shapes(network)
@@ -284,8 +291,14 @@ def build_plain(network: Network, outputs: tuple[int, ...] | None = None,
     return DarknetModel(network, modules, plain_steps(network, shapes), outputs, shapes=shapes)
 
 
-def build_model(network: Network, *, optimize: bool = False, outputs: tuple[int, ...] | None = None,
-                shapes: tuple[Shape, ...] | None = None, **optimize_options) -> DarknetModel:
+def build_model(
+    network: Network,
+    *,
+    optimize: bool = False,
+    outputs: tuple[int, ...] | None = None,
+    shapes: tuple[Shape, ...] | None = None,
+    **optimize_options,
+) -> DarknetModel:
     """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build).
     `shapes`: infer_shapes(network) if the caller has it (else computed here, once)."""
     model = build_plain(network, outputs, shapes).eval()

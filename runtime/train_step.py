@@ -28,7 +28,7 @@ steps are not in any step, so the per-step times add up to somewhat less than th
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,31 +37,55 @@ from designer.cost import count
 from designer.edits import logits_index
 from designer.ir import Network
 from designer.machine import Device
-from runtime.bench import (DTYPES, BenchError, BenchResult, LayerTime, _timer, check_device_dtype, layer_times,
-                           time_runs, time_steps, timing_fields, timing_threads)
+from runtime.bench import (
+    DTYPES,
+    BenchError,
+    BenchResult,
+    LayerTime,
+    _timer,
+    check_device_dtype,
+    layer_times,
+    time_runs,
+    time_steps,
+    timing_fields,
+    timing_threads,
+)
 from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
 
 MOMENTUM = 0.9
 
 
-def train_model(network: Network, *, device: str | Device = "cpu", dtype: str = "fp32",
-                channels_last: bool = False, shapes=None) -> DarknetModel:
+def train_model(
+    network: Network, *, device: str | Device = "cpu", dtype: str = "fp32", channels_last: bool = False, shapes=None
+) -> DarknetModel:
     """The model a training step runs: plain build in training mode, up to the logits, on device, with fp32
     weights (fp16 / bf16 are autocast around it, see the module docstring); `dtype` is checked for the device."""
     dev = check_device_dtype(device, dtype)
     if not any(L.type == "softmax" for L in network.layers):
-        raise BenchError("a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
-                         "(measure its inference latency instead, --mode infer)")
+        raise BenchError(
+            "a training step needs a classifier: the cfg has no [softmax] whose input is the logits "
+            "(measure its inference latency instead, --mode infer)"
+        )
     model = build_model(network, outputs=(logits_index(network),), shapes=shapes).to(str(dev))
     if channels_last:
         model.set_channels_last()
     return model.train()
 
 
-def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8, dtype: str = "fp32",
-                       threads: int | None = None, channels_last: bool = False, per_layer: bool = False,
-                       min_run_time: float = 1.0, lr: float = 0.01, seed: int = 0,
-                       shapes=None) -> BenchResult:
+def measure_train_step(
+    network: Network,
+    *,
+    device: str = "cpu",
+    batch: int = 8,
+    dtype: str = "fp32",
+    threads: int | None = None,
+    channels_last: bool = False,
+    per_layer: bool = False,
+    min_run_time: float = 1.0,
+    lr: float = 0.01,
+    seed: int = 0,
+    shapes=None,
+) -> BenchResult:
     """Median / IQR time of one training iteration (forward, loss, backward, SGD step) at `batch`."""
     with timing_threads(batch, threads) as threads:
         torch.manual_seed(seed)
@@ -88,14 +112,26 @@ def measure_train_step(network: Network, *, device: str = "cpu", batch: int = 8,
             half = DTYPES[dtype] if dtype != "fp32" else None
             with torch.autocast(dev.kind, dtype=half, enabled=half is not None):
                 layers = time_layers_train(model, x, threads, min_run_time)
-        return BenchResult(device=str(dev), device_name=dev.name(), threads=threads, batch=batch, dtype=dtype,
-                           optimized=False, channels_last=channels_last, fma=fma,
-                           fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, mode="train",
-                           params=cost.params, **timed)
+        return BenchResult(
+            device=str(dev),
+            device_name=dev.name(),
+            threads=threads,
+            batch=batch,
+            dtype=dtype,
+            optimized=False,
+            channels_last=channels_last,
+            fma=fma,
+            fma_per_s=fma / (timed["median_ms"] / 1e3),
+            per_layer=layers,
+            mode="train",
+            params=cost.params,
+            **timed,
+        )
 
 
-def sgd_step(model: DarknetModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
-             device: str, dtype: str) -> Callable[[], None]:
+def sgd_step(
+    model: DarknetModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *, device: str, dtype: str
+) -> Callable[[], None]:
     """One training iteration as a callable: fp32, or autocast to fp16 / bf16 (fp16 with a GradScaler)."""
     device_type = torch.device(device).type
     half = DTYPES[dtype] if dtype != "fp32" else None
@@ -116,16 +152,19 @@ def sgd_step(model: DarknetModel, opt: torch.optim.Optimizer, x: torch.Tensor, y
     return step
 
 
-def time_layers_train(model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float,
-                      sweeps: int = 2, timer=None) -> tuple[LayerTime, ...]:
+def time_layers_train(
+    model: DarknetModel, x: torch.Tensor, threads: int, min_run_time: float, sweeps: int = 2, timer=None
+) -> tuple[LayerTime, ...]:
     """Forward + backward time of each executed step alone, on its real inputs; slowest first.
 
     The model's own executor runs a forward pass without autograd (DarknetModel.execute); its per-step hook
     times the step's module forward + backward on detached copies of the inputs it just got, input gradients on
     (as inside a real training step) except for the network input, with a random output gradient.
     `timer(fn, window_s)` -> seconds per call (default: benchmark.Timer's median, as every bench timing)."""
-    def time_one(p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor,
-                 per: float) -> float:
+
+    def time_one(
+        p: PlannedStep, module: torch.nn.Module, ins: list[torch.Tensor], out: torch.Tensor, per: float
+    ) -> float:
         with torch.enable_grad():
             leaf = [t.detach().requires_grad_(r != INPUT) for t, r in zip(ins, p.step.reads)]
             grad = torch.randn_like(out)

@@ -59,8 +59,9 @@ class Entry:
 def file_entries(model: DarknetModel, transpose_connected: bool = False) -> list[Entry]:
     """Every array the file holds for `model`, in file order."""
     if model.optimized:
-        raise WeightsError("weights are read into and written from the plain build: load them with "
-                           "build_model(network), then optimize")
+        raise WeightsError(
+            "weights are read into and written from the plain build: load them with build_model(network), then optimize"
+        )
     out: list[Entry] = []
     for i, layer in enumerate(model.network.layers):
         if layer.get("dontload"):
@@ -72,21 +73,30 @@ def file_entries(model: DarknetModel, transpose_connected: bool = False) -> list
             bn = mod.bn
             out.append(Entry(i, t, "biases", bn.bias if bn is not None else mod.conv.bias, False))
             if bn is not None and scales:
-                out += [Entry(i, t, "scales", bn.weight, False), Entry(i, t, "rolling_mean", bn.running_mean, False),
-                        Entry(i, t, "rolling_variance", bn.running_var, False)]
+                out += [
+                    Entry(i, t, "scales", bn.weight, False),
+                    Entry(i, t, "rolling_mean", bn.running_mean, False),
+                    Entry(i, t, "rolling_variance", bn.running_var, False),
+                ]
             out.append(Entry(i, t, "weights", mod.conv.weight, bool(layer["flipped"])))
         elif t == "connected":
             bn = mod.bn
             out.append(Entry(i, t, "biases", bn.bias if bn is not None else mod.fc.bias, False))
             out.append(Entry(i, t, "weights", mod.fc.weight, transpose_connected))
             if bn is not None and scales:
-                out += [Entry(i, t, "scales", bn.weight, False), Entry(i, t, "rolling_mean", bn.running_mean, False),
-                        Entry(i, t, "rolling_variance", bn.running_var, False)]
+                out += [
+                    Entry(i, t, "scales", bn.weight, False),
+                    Entry(i, t, "rolling_mean", bn.running_mean, False),
+                    Entry(i, t, "rolling_variance", bn.running_var, False),
+                ]
         elif t == "batchnorm":
             bn = mod.bn
-            out += [Entry(i, t, "biases", bn.bias, False), Entry(i, t, "scales", bn.weight, False),
-                    Entry(i, t, "rolling_mean", bn.running_mean, False),
-                    Entry(i, t, "rolling_variance", bn.running_var, False)]
+            out += [
+                Entry(i, t, "biases", bn.bias, False),
+                Entry(i, t, "scales", bn.weight, False),
+                Entry(i, t, "rolling_mean", bn.running_mean, False),
+                Entry(i, t, "rolling_variance", bn.running_var, False),
+            ]
         elif t == "shortcut" and mod.weights is not None:
             out.append(Entry(i, t, "weights", mod.weights, False))
     return out
@@ -113,8 +123,10 @@ def read_header(data: bytes, path: str) -> tuple[tuple[int, int, int, int], int]
     major, minor, revision = struct.unpack_from("<3i", data, 0)
     size = header_size(major, minor)
     if len(data) < size:
-        raise WeightsError(f"{path}: {len(data)} bytes, shorter than the {size}-byte header of a "
-                           f"version {major}.{minor}.{revision} file")
+        raise WeightsError(
+            f"{path}: {len(data)} bytes, shorter than the {size}-byte header of a "
+            f"version {major}.{minor}.{revision} file"
+        )
     seen = struct.unpack_from(seen_format(major, minor), data, VERSION_BYTES)[0]
     return (major, minor, revision, seen), size
 
@@ -130,13 +142,16 @@ def _size_error(path: str, entries: list[Entry], hsize: int, n_bytes: int) -> We
                 return WeightsError(
                     f"{path}: too short: it runs out in layer {e.layer} [{e.type}] ({e.name}, at float {done}): "
                     f"the file has {n_bytes} bytes, the network needs {expected} bytes "
-                    f"(header {hsize} + 4 x {need} floats), {expected - n_bytes} bytes missing")
+                    f"(header {hsize} + 4 x {need} floats), {expected - n_bytes} bytes missing"
+                )
             done += e.count
     last = entries[-1] if entries else None
     where = f"after the last weighted layer {last.layer} [{last.type}]" if last else "(the network has no weights)"
-    return WeightsError(f"{path}: too long: {n_bytes} bytes, the network needs {expected} bytes "
-                        f"(header {hsize} + 4 x {need} floats); {n_bytes - expected} bytes left over {where}. "
-                        "Wrong cfg for these weights?")
+    return WeightsError(
+        f"{path}: too long: {n_bytes} bytes, the network needs {expected} bytes "
+        f"(header {hsize} + 4 x {need} floats); {n_bytes - expected} bytes left over {where}. "
+        "Wrong cfg for these weights?"
+    )
 
 
 def load_weights(model: DarknetModel, path: str | Path) -> DarknetModel:

@@ -88,6 +88,7 @@ def _workspace_per_test(_own_workspace, tmp_path_factory, monkeypatch):
 
 # ------------------------------------------------------------------ the app through streamlit.testing
 
+
 def start_app(page: str | None = None, timeout: float = 60) -> AppTest:
     """The app after its first run, switched to `webapp/pages/<page>` when given; fails on an exception."""
     from streamlit.testing.v1 import AppTest

@@ -16,8 +16,12 @@ from tests.conftest import TINY_YAML
 def tiny(act: str) -> designer.Arch:
     """The shared tiny design with `act` everywhere (stem, blocks, head)."""
     arch = designer.load_yaml(TINY_YAML)
-    return replace(arch, stem=replace(arch.stem, activation=act), head=replace(arch.head, activation=act),
-                   blocks=tuple(replace(b, activation=act) for b in arch.blocks))
+    return replace(
+        arch,
+        stem=replace(arch.stem, activation=act),
+        head=replace(arch.head, activation=act),
+        blocks=tuple(replace(b, activation=act) for b in arch.blocks),
+    )
 
 
 def test_the_spec_offers_exactly_the_activations_with_a_token():

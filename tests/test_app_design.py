@@ -53,8 +53,12 @@ def test_one_stage_edit_changes_design_and_numbers():
     edit_table(at, {"edited_rows": {3: {"kernels": "3.5.7"}}})
     arch = workspace(at).design
     assert arch.blocks[3].kernels == (3, 5, 7)
-    assert arch == replace(load_preset("mixnet-m"), blocks=tuple(
-        replace(b, kernels=(3, 5, 7)) if i == 3 else b for i, b in enumerate(load_preset("mixnet-m").blocks)))
+    assert arch == replace(
+        load_preset("mixnet-m"),
+        blocks=tuple(
+            replace(b, kernels=(3, 5, 7)) if i == 3 else b for i, b in enumerate(load_preset("mixnet-m").blocks)
+        ),
+    )
     after = count(lower(arch))
     assert after.fma < before.fma  # a 9x9 kernel group fewer
     assert shown_fma(at) == f"{after.fma / 1e6:,.1f} M"
@@ -69,8 +73,7 @@ def test_invalid_edit_shows_message_next_to_row_and_keeps_design():
     edit_table(at, {"edited_rows": {1: {"kernels": "3.5.7.9.11"}}})
     assert workspace(at).design == good  # the last valid design is kept
     errors = [e.value for e in at.error]
-    assert any(e.startswith("Row 1 (b1.0): 144 expanded channels do not split evenly") and "Fix:" in e
-               for e in errors)
+    assert any(e.startswith("Row 1 (b1.0): 144 expanded channels do not split evenly") and "Fix:" in e for e in errors)
     table = at.data_editor[0].value
     assert table["issue"][1].startswith("⚠ 144 expanded channels") and table["kernels"][1] == "3.5.7.9.11"
     assert table["issue"][0] == ""

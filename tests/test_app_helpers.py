@@ -69,6 +69,7 @@ activation=linear
 
 # ------------------------------------------------------------------ stage table
 
+
 def test_rows_round_trip_to_the_same_blocks():
     arch = load_preset("mixnet-m")
     blocks, issues = stages.rows_to_blocks(stages.arch_rows(arch))
@@ -78,20 +79,29 @@ def test_rows_round_trip_to_the_same_blocks():
 def test_apply_edits_edits_deletes_and_adds_in_displayed_order():
     arch = load_preset("mixnet-s")
     rows = stages.arch_rows(arch)
-    out = stages.apply_edits(rows, {"edited_rows": {"1": {"repeats": 3}}, "deleted_rows": [0],
-                                    "added_rows": [{"out channels": 48, "issue": "ignored"}]})
+    out = stages.apply_edits(
+        rows,
+        {
+            "edited_rows": {"1": {"repeats": 3}},
+            "deleted_rows": [0],
+            "added_rows": [{"out channels": 48, "issue": "ignored"}],
+        },
+    )
     assert len(out) == len(rows)  # one deleted, one added
     assert out[0]["repeats"] == 3  # the edited row 1 is now row 0
     assert out[-1]["out channels"] == 48 and "issue" not in out[-1]
     assert out[-1]["kernels"] == rows[-1]["kernels"]  # an added row starts as a copy of the last one
 
 
-@pytest.mark.parametrize("col, value, fragment", [
-    ("kernels", "3.x", "not numbers separated"),
-    ("repeats", None, "is empty"),
-    ("repeats", 1.5, "not a whole number"),
-    ("activation", "hard_swish", "unknown activation"),
-])
+@pytest.mark.parametrize(
+    "col, value, fragment",
+    [
+        ("kernels", "3.x", "not numbers separated"),
+        ("repeats", None, "is empty"),
+        ("repeats", 1.5, "not a whole number"),
+        ("activation", "hard_swish", "unknown activation"),
+    ],
+)
 def test_unreadable_cells_are_issues_on_their_row(col, value, fragment):
     rows = stages.arch_rows(load_preset("mixnet-m"))
     rows[4][col] = value
@@ -122,11 +132,15 @@ def test_table_records_show_resolved_channels_and_block_strings():
 
 # ------------------------------------------------------------------ graph and analysis
 
+
 def test_references_keep_the_written_value_and_the_absolute_index():
     net = parse_cfg(PLAIN_CFG)
     refs = graph.reference_rows(net, designer.infer_shapes(net))
     assert [(r["layer"], r["key"], r["written in cfg"], r["resolves to layer"]) for r in refs] == [
-        (2, "from", -2, 0), (3, "layers", -1, 2), (3, "layers", 0, 0)]
+        (2, "from", -2, 0),
+        (3, "layers", -1, 2),
+        (3, "layers", 0, 0),
+    ]
     assert refs[2]["relative form"] == -3  # absolute 0 written relative at layer 3
 
 
@@ -148,7 +162,7 @@ def test_design_groups_are_blocks_and_expand_into_layers_with_refs():
     assert a.groups[3].title.startswith("k3 e3 s1 dw 32>96>32")
     g = graph.layer_graph(a.network, a.shapes, a.cost)
     dot = graph.to_dot(g, a.groups, ["b3.0"])
-    assert 'subgraph cluster_4' in dot and "n26 [" in dot and "g5 [" in dot and "n40 [" not in dot
+    assert "subgraph cluster_4" in dot and "n26 [" in dot and "g5 [" in dot and "n40 [" not in dot
     assert 'label="layers=-7 = L19"' in dot  # the concat route at 26 reads 19 as -7
     assert "route layers=-7,-5,-3,-1 (= L19,21,23,25)" in dot
     collapsed = graph.to_dot(g, a.groups)
@@ -163,7 +177,8 @@ def test_chunks_cover_every_layer_once_and_stay_small():
         assert all(a.end == b.start for a, b in zip(ch, ch[1:]))
     # a long chain of convs is cut into pieces no longer than max_size
     chain = PLAIN_CFG.split("[softmax]")[0] + "".join(
-        "\n[convolutional]\nfilters=10\nsize=1\nstride=1\npad=1\nactivation=linear\n" for _ in range(40))
+        "\n[convolutional]\nfilters=10\nsize=1\nstride=1\npad=1\nactivation=linear\n" for _ in range(40)
+    )
     long = parse_cfg(chain.replace("[avgpool]\n", "") + "\n[avgpool]\n\n[softmax]\n")
     ch = graph.chunk_groups(long, target=10, max_size=16)
     assert max(c.end - c.start for c in ch) <= 16 and sum(c.end - c.start for c in ch) == len(long.layers)
@@ -189,6 +204,7 @@ def test_layer_and_stage_tables_add_up_to_the_totals():
 
 # ------------------------------------------------------------------ import
 
+
 def test_import_round_trips_a_designer_cfg_as_an_editable_design():
     arch = designer.gpu_variant(load_preset("mixnet-m"), 4)
     res = import_text(emit_cfg(lower(arch)), "x.cfg")
@@ -210,15 +226,18 @@ def test_import_plain_cfg_and_yaml():
     assert res.kind == "design-yaml" and res.design == load_preset("efficientnet-b0")
 
 
-@pytest.mark.parametrize("data, name, fragment, line", [
-    (PLAIN_CFG.replace("activation=leaky", "activation=leaky # x", 1).encode(), "a.cfg", "inline comment", 12),
-    (PLAIN_CFG.replace("from=-2", "from=-9").encode(), "a.cfg", "refers to layer", 0),
-    (b"[net]\nwidth=1\n\xff\xfe", "a.cfg", "not UTF-8", 3),
-    (b"name: x\nblocks: [ir_r1_k3_s1_e6_c16_qq]\n", "a.yaml", "cannot read token", 0),
-    (b"name: x\nblocks: [ir_r1_k3.5_s1_e1_c15]\nstem: {channels: 15}\n", "a.yaml", "split evenly", 0),
-    (b"!!python/object/apply:os.system ['true']\n", "a.yaml", "line 1: not valid YAML", 0),
-    (b"x" * (MAX_UPLOAD_BYTES + 1), "a.cfg", "the limit is 2 MB", 0),
-])
+@pytest.mark.parametrize(
+    "data, name, fragment, line",
+    [
+        (PLAIN_CFG.replace("activation=leaky", "activation=leaky # x", 1).encode(), "a.cfg", "inline comment", 12),
+        (PLAIN_CFG.replace("from=-2", "from=-9").encode(), "a.cfg", "refers to layer", 0),
+        (b"[net]\nwidth=1\n\xff\xfe", "a.cfg", "not UTF-8", 3),
+        (b"name: x\nblocks: [ir_r1_k3_s1_e6_c16_qq]\n", "a.yaml", "cannot read token", 0),
+        (b"name: x\nblocks: [ir_r1_k3.5_s1_e1_c15]\nstem: {channels: 15}\n", "a.yaml", "split evenly", 0),
+        (b"!!python/object/apply:os.system ['true']\n", "a.yaml", "line 1: not valid YAML", 0),
+        (b"x" * (MAX_UPLOAD_BYTES + 1), "a.cfg", "the limit is 2 MB", 0),
+    ],
+)
 def test_import_problems_are_messages(data, name, fragment, line):
     res = import_bytes(data, name)
     assert res.design is None and res.kind == "failed"
@@ -228,6 +247,7 @@ def test_import_problems_are_messages(data, name, fragment, line):
 
 
 # ------------------------------------------------------------------ export
+
 
 def test_training_cfg_sets_net_keys_and_keeps_layers():
     net = lower(load_preset("mixnet-s"))
@@ -251,10 +271,20 @@ def test_zip_holds_the_files_and_readme_names_the_darknet_command():
 
 # ------------------------------------------------------------------ references
 
+
 def test_reference_models_cover_the_seed_list_with_units():
     refs = {r.name: r for r in reference_models()}
-    for name in ("MixNet-S", "MixNet-M", "MixNet-L", "EfficientNet-B0", "EfficientNet-B1", "MobileNetV3-Large",
-                 "GhostNet-1.0", "MixNet-M-GPU", "Darknet53"):
+    for name in (
+        "MixNet-S",
+        "MixNet-M",
+        "MixNet-L",
+        "EfficientNet-B0",
+        "EfficientNet-B1",
+        "MobileNetV3-Large",
+        "GhostNet-1.0",
+        "MixNet-M-GPU",
+        "Darknet53",
+    ):
         assert name in refs and refs[name].source
     assert refs["MixNet-M"].fma_M == 360 and refs["MixNet-M"].top1 == 77.0
     assert refs["MixNet-M-GPU"].top1 == 71.5 and refs["MixNet-M-GPU"].published_bflops == pytest.approx(1.064)
@@ -269,6 +299,7 @@ def test_units_help_says_whose_figures_and_shows_the_presets_own():
 
 
 # ------------------------------------------------------------------ jobs
+
 
 def test_jobs_report_return_fail_and_stop():
     gate = threading.Event()
@@ -305,8 +336,10 @@ def test_import_designer_and_the_pure_ui_modules_pull_in_neither_streamlit_nor_t
     import subprocess
     import sys
 
-    code = ("import sys, designer, designer.webapp.graph, designer.webapp.analysis, designer.webapp.stages, designer.webapp.importer, "
-            "designer.webapp.export, designer.webapp.jobs, designer.webapp.workers, designer.webapp.model, designer.webapp.references; "
-            "print(sorted(m for m in ('streamlit', 'torch', 'plotly') if m in sys.modules))")
+    code = (
+        "import sys, designer, designer.webapp.graph, designer.webapp.analysis, designer.webapp.stages, designer.webapp.importer, "
+        "designer.webapp.export, designer.webapp.jobs, designer.webapp.workers, designer.webapp.model, designer.webapp.references; "
+        "print(sorted(m for m in ('streamlit', 'torch', 'plotly') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -23,9 +23,17 @@ pytestmark = pytest.mark.app
 
 def fma_model() -> LatencyModel:
     """0.01 ms per kernel plus 1 ms per 10 M multiply-adds (roofline form: a + b*fma + c*elements + d*act)."""
-    return LatencyModel(Setting(threads=default_threads()), fingerprint("cpu"), {},
-                        Regressor("roofline", (0.01, 1e-7, 0.0, 0.0)), NetworkTerms(1.0, 0.5, 0.0), (0.9, 1.2),
-                        {"designs": 12}, uid="app-model", created="2026-12-03T07:00:00+00:00")
+    return LatencyModel(
+        Setting(threads=default_threads()),
+        fingerprint("cpu"),
+        {},
+        Regressor("roofline", (0.01, 1e-7, 0.0, 0.0)),
+        NetworkTerms(1.0, 0.5, 0.0),
+        (0.9, 1.2),
+        {"designs": 12},
+        uid="app-model",
+        created="2026-12-03T07:00:00+00:00",
+    )
 
 
 def shown(at) -> str:
@@ -35,8 +43,10 @@ def shown(at) -> str:
 def test_without_a_model_the_page_gives_the_calibrate_command():
     at = start_app()
     assert shown(at) == "no model"
-    assert any("mixdesign calibrate --backend torch --device cpu" in c.value and "about 3 minutes" in c.value
-               for c in at.caption)
+    assert any(
+        "mixdesign calibrate --backend torch --device cpu" in c.value and "about 3 minutes" in c.value
+        for c in at.caption
+    )
 
 
 def test_the_estimate_follows_a_stage_edit():

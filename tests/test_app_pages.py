@@ -28,6 +28,7 @@ def open_pasted_cfg(at: AppTest, text: str, name: str) -> AppTest:
 
 # ------------------------------------------------------------------ graph
 
+
 def test_graph_shows_blocks_and_expands_one_into_darknet_layers():
     at = start_app("graph.py")
     dot = at.get("graphviz_chart")[0].proto.spec
@@ -63,15 +64,20 @@ def test_graph_of_a_cfg_without_design_uses_chunks():
 
 # ------------------------------------------------------------------ numbers
 
+
 def test_numbers_page_shows_all_units_and_matches_count():
     at = start_app()
     next(b for b in at.button if b.label == "Make GPU variant").click().run()
     at.switch_page("webapp/pages/numbers.py").run()
     c = count(lower(gpu_variant(load_preset("mixnet-m"), 4)))
     m = {x.label: x.value for x in at.metric}
-    assert m == {"Params (trainable)": f"{c.params:,}", "Params stored (.weights)": f"{c.params_stored:,}",
-                 "FMA (multiply-adds)": f"{c.fma:,}", "FLOPs = 2 x FMA": f"{c.flops / 1e6:,.1f} M",
-                 "Darknet BFLOPs": f"{c.bflops:.3f}"}
+    assert m == {
+        "Params (trainable)": f"{c.params:,}",
+        "Params stored (.weights)": f"{c.params_stored:,}",
+        "FMA (multiply-adds)": f"{c.fma:,}",
+        "FLOPs = 2 x FMA": f"{c.flops / 1e6:,.1f} M",
+        "Darknet BFLOPs": f"{c.bflops:.3f}",
+    }
     layers, comparison = at.dataframe[-2].value, at.dataframe[-1].value
     assert layers["FMA (multiply-adds)"].sum() == c.fma and len(layers) == len(c.layers)
     assert {"MixNet-M", "MixNet-M-GPU", "EfficientNet-B0", "GhostNet-1.0", "Darknet53"} <= set(comparison["model"])
@@ -87,6 +93,7 @@ def test_numbers_page_shows_all_units_and_matches_count():
 
 
 # ------------------------------------------------------------------ export
+
 
 @pytest.mark.parametrize("preset", ["mixnet-m", "efficientnet-b0"])
 def test_export_cfg_is_exactly_the_cli_export(preset):
@@ -114,6 +121,7 @@ def test_export_of_layers_design_and_training_settings():
 
 
 # ------------------------------------------------------------------ import
+
 
 def test_upload_of_a_designer_cfg_comes_back_block_editable():
     arch = gpu_variant(load_preset("mixnet-s"), 8)
@@ -148,6 +156,7 @@ def test_bad_uploads_are_messages_with_the_line():
 
 
 # ------------------------------------------------------------------ errors are messages
+
 
 def _page_that_fails() -> None:
     from designer import CfgError, DesignError, DesignIssue

@@ -89,8 +89,11 @@ def test_readme_has_the_command_and_the_fork_caveat(classifier_bundle: Path):
 
 def test_policy_steps_and_flags(tiny, tmp_path):
     out = tmp_path / "steps"
-    write_bundle(designer.lower(tiny), out, BundleOptions(size=32, policy="steps", max_batches=500, batch=32,
-                                                          subdivisions=2, learning_rate=0.05))
+    write_bundle(
+        designer.lower(tiny),
+        out,
+        BundleOptions(size=32, policy="steps", max_batches=500, batch=32, subdivisions=2, learning_rate=0.05),
+    )
     n = designer.parse_cfg((out / "tiny.cfg").read_text()).net
     assert n["policy"] == "steps" and n["steps"] == (400, 450) and n["scales"] == (0.1, 0.1)
     assert (n["max_batches"], n["batch"], n["subdivisions"], n["learning_rate"]) == (500, 32, 2, 0.05)
@@ -156,10 +159,11 @@ def test_check_bundle_reports_inconsistencies(classifier_bundle: Path, tmp_path)
 
 # ------------------------------------------------------------------ detector
 
+
 def test_backbone_end_drops_the_classifier_head(tiny):
     net = designer.lower(designer.load_yaml(TINY.replace("input_size: 32", "input_size: 64")))
     end = backbone_end(net)
-    tail = [L.type for L in net.layers[end + 1:]]
+    tail = [L.type for L in net.layers[end + 1 :]]
     assert tail == ["convolutional", "avgpool", "dropout", "convolutional", "softmax"]
 
 
@@ -201,16 +205,38 @@ def test_detector_bundle(tiny, tmp_path):
 
 def test_detector_bundle_cli_and_errors(tiny, tmp_path, capsys):
     (tmp_path / "tiny.yaml").write_text(TINY)
-    assert mixdesign(["bundle", str(tmp_path / "tiny.yaml"), "-o", str(tmp_path / "d"), "--detector", "--size", "64",
-                      "--images", "30", "--masks", "0,1,2", "--anchors", "8,8,16,16,24,24"]) == 0
+    assert (
+        mixdesign(
+            [
+                "bundle",
+                str(tmp_path / "tiny.yaml"),
+                "-o",
+                str(tmp_path / "d"),
+                "--detector",
+                "--size",
+                "64",
+                "--images",
+                "30",
+                "--masks",
+                "0,1,2",
+                "--anchors",
+                "8,8,16,16,24,24",
+            ]
+        )
+        == 0
+    )
     net = designer.parse_cfg((tmp_path / "d" / "tiny.cfg").read_text())
     assert [L["mask"] for L in net.layers if L.type == "yolo"] == [(0, 1, 2)]
     capsys.readouterr()
-    bad = [(["--detector", "--size", "48"], "multiple of 32"), (["--detector", "--classes", "3"], "--classes 3"),
-           (["--detector", "--data", str(tmp_path)], "needs boxes")]
+    bad = [
+        (["--detector", "--size", "48"], "multiple of 32"),
+        (["--detector", "--classes", "3"], "--classes 3"),
+        (["--detector", "--data", str(tmp_path)], "needs boxes"),
+    ]
     for extra, text in bad:
-        assert mixdesign(["bundle", str(tmp_path / "tiny.yaml"), "-o", str(tmp_path / "e"), "--images", "10",
-                          *extra]) == 2
+        assert (
+            mixdesign(["bundle", str(tmp_path / "tiny.yaml"), "-o", str(tmp_path / "e"), "--images", "10", *extra]) == 2
+        )
         err = capsys.readouterr().err
         assert text in err and err.count("\n") == 1
     assert not (tmp_path / "e").exists()
@@ -232,15 +258,22 @@ def test_detector_bundle_takes_the_quick_trained_backbone(tiny, tmp_path):
     stored = designer.count(trained).params_stored
     (run / "best.weights").write_bytes(struct.pack("<3iQ", 0, 2, 5, 999) + np.ones(stored, "<f4").tobytes())
     out = tmp_path / "det"
-    report = write_bundle(designer.lower(tiny), out, BundleOptions(detector=True, size=64, detector_images=20,
-                                                                   weights=str(run / "best.weights")))
+    report = write_bundle(
+        designer.lower(tiny),
+        out,
+        BundleOptions(detector=True, size=64, detector_images=20, weights=str(run / "best.weights")),
+    )
     end = backbone_end(designer.lower(designer.load_yaml(TINY.replace("input_size: 32", "input_size: 64"))))
     assert report.weights == out / f"tiny.conv.{end + 1}"
     prefix = sum(c.params_stored for c in designer.count(trained).layers[: end + 1])
     assert report.weights.stat().st_size == 20 + 4 * prefix and check_bundle(out) == []
     # weights whose cfg has another backbone are refused
-    (run / "model.cfg").write_text(designer.emit_cfg(prepare_network(designer.load_yaml(
-        TINY.replace("c40", "c48")), 32, 10)))
+    (run / "model.cfg").write_text(
+        designer.emit_cfg(prepare_network(designer.load_yaml(TINY.replace("c40", "c48")), 32, 10))
+    )
     with pytest.raises(DataError, match="does not have this backbone"):
-        write_bundle(designer.lower(tiny), tmp_path / "det2", BundleOptions(detector=True, size=64, detector_images=20,
-                                                                           weights=str(run / "best.weights")))
+        write_bundle(
+            designer.lower(tiny),
+            tmp_path / "det2",
+            BundleOptions(detector=True, size=64, detector_images=20, weights=str(run / "best.weights")),
+        )

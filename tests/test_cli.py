@@ -33,8 +33,24 @@ def test_export_equals_api_and_is_atomic(tmp_path, capsys):
 
 def test_export_overrides(tmp_path, capsys):
     out = tmp_path / "s.cfg"
-    assert run(capsys, "export", "mixnet-s", "-o", str(out), "--size", "64", "--classes", "10",
-               "--depth-mult", "1.5", "--yaml", str(tmp_path / "s.yaml"))[0] == 0
+    assert (
+        run(
+            capsys,
+            "export",
+            "mixnet-s",
+            "-o",
+            str(out),
+            "--size",
+            "64",
+            "--classes",
+            "10",
+            "--depth-mult",
+            "1.5",
+            "--yaml",
+            str(tmp_path / "s.yaml"),
+        )[0]
+        == 0
+    )
     net = designer.parse_cfg(out)
     assert net.input_shape == (3, 64, 64) and designer.infer_shapes(net)[-1].c == 10
     assert designer.load_yaml(tmp_path / "s.yaml").depth_mult == 1.5
@@ -62,8 +78,10 @@ def test_stats_json(capsys):
     assert code == 0
     assert (d["params"], d["fma"]) == (5014382, 339172672)
     assert d["params_stored"] == d["params"] + 2 * sum(
-        L["filters"] for L in designer.lower(designer.load_preset("mixnet-m")).layers
-        if L.type == "convolutional" and L["batch_normalize"])
+        L["filters"]
+        for L in designer.lower(designer.load_preset("mixnet-m")).layers
+        if L.type == "convolutional" and L["batch_normalize"]
+    )
     assert abs(d["bflops"] - 0.679) < 1e-3
     first = d["layers"][0]
     assert {"index", "type", "out", "params_stored", "fma", "bflops"} <= set(first)

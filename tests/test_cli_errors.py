@@ -51,7 +51,12 @@ def test_training_recipe_errors_are_mixdesign_errors():
         training_net(net, TrainingRecipe())  # a classifier recipe needs max_batches or the image count
     keys = training_net(net, IMAGENET_RECIPE).net
     assert (keys["batch"], keys["subdivisions"], keys["max_batches"], keys["policy"], keys["burn_in"]) == (
-        128, 4, 800000, "poly", 1000)
+        128,
+        4,
+        800000,
+        "poly",
+        1000,
+    )
     assert keys["min_crop"] is None and keys["flip"] == 1  # the ImageNet recipe keeps darknet's augmentation
     small = training_net(net, TrainingRecipe(flip=0, crop_to_input=True), train_images=640)
     assert small.net["max_batches"] == 300 and small.net["min_crop"] == small.net["max_crop"] == 224

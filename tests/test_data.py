@@ -79,8 +79,9 @@ def test_darknet_data_file_and_list_layout(tmp_path: Path):
     (tmp_path / "labels.txt").write_text("\n".join(labels) + "\n")
     (tmp_path / "train.list").write_text("".join(f"{p}\n" for p in paths[:6]))
     (tmp_path / "valid.list").write_text("".join(f"imgs/{p.name}\n" for p in paths[6:]))  # relative to the file
-    (tmp_path / "x.data").write_text("classes = 2\ntrain=train.list\nvalid = valid.list\nlabels=labels.txt\n"
-                                     "# comment\nbackup=backup/\n")
+    (tmp_path / "x.data").write_text(
+        "classes = 2\ntrain=train.list\nvalid = valid.list\nlabels=labels.txt\n# comment\nbackup=backup/\n"
+    )
     split = load_dataset(str(tmp_path / "x.data"), 8)
     assert split.classes == labels and len(split.train) == 6 and len(split.val) == 2
     assert split.train.labels.tolist() == [0, 1, 0, 1, 0, 1]
@@ -91,6 +92,7 @@ def test_darknet_data_file_and_list_layout(tmp_path: Path):
 
 
 # ------------------------------------------------------------------ bad data: DataError naming the path
+
 
 def test_missing_path():
     with pytest.raises(DataError, match="no such file or folder") as e:

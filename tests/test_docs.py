@@ -18,9 +18,14 @@ from tests.conftest import REPO
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, env={"NO_MKDOCS_2_WARNING": "1",
-                                                                             **_env()})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"NO_MKDOCS_2_WARNING": "1", **_env()},
+    )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stderr[-4000:]}"
     return out
 
@@ -59,10 +64,15 @@ def test_cli_reference_lists_every_command_option_and_default(site):
                 if not any(re.search(rf"(^|\s){re.escape(spelling)}(\s|,|$)", r) for r in rows):
                     missing.append(f"{name} {spelling}")
             if action.option_strings and action.default not in (None, False, True, argparse.SUPPRESS):
-                shown = (",".join(map(str, action.default)) if isinstance(action.default, (list, tuple))
-                         else str(action.default))
-                if not any(re.search(rf"{re.escape(action.option_strings[-1])}\b.*\b{re.escape(shown)}\b", r,
-                                     re.S) for r in rows):
+                shown = (
+                    ",".join(map(str, action.default))
+                    if isinstance(action.default, (list, tuple))
+                    else str(action.default)
+                )
+                if not any(
+                    re.search(rf"{re.escape(action.option_strings[-1])}\b.*\b{re.escape(shown)}\b", r, re.S)
+                    for r in rows
+                ):
                     missing.append(f"{name} {action.option_strings[-1]} default {action.default!r}")
     assert not missing, missing
 

@@ -55,8 +55,9 @@ def test_stats_of_a_hand_edited_cfg_keeps_the_edit_with_and_without_size(edited_
     assert designer.count(designer.lower(replace(designer.load_preset("mixnet-s"), input_size=160))).params != at160
 
 
-@pytest.mark.parametrize("flag, value", [("width_mult", 0.5), ("depth_mult", 1.2), ("dw_group_size", 4),
-                                         ("classes", 10)])
+@pytest.mark.parametrize(
+    "flag, value", [("width_mult", 0.5), ("depth_mult", 1.2), ("dw_group_size", 4), ("classes", 10)]
+)
 def test_design_overrides_on_a_hand_edited_cfg_say_why_they_cannot_apply(edited_cfg, flag, value):
     with pytest.raises(SourceError, match=f"--{flag.replace('_', '-')} needs a design.*edited by hand.*as layers"):
         to_network(load_source(str(edited_cfg)), **{flag: value})

@@ -37,6 +37,7 @@ def mixnet_s():
 
 # ------------------------------------------------------------------ axes
 
+
 def test_parse_axes_keys_values_and_errors(mixnet_s):
     a = parse_axis("row3.kernels=3.5.7.9|3.5|3", mixnet_s)
     assert a.values == ((3, 5, 7, 9), (3, 5), (3,))
@@ -128,6 +129,7 @@ def test_count_only_front_matches_counts(mixnet_s, tmp_path):
 
 # ------------------------------------------------------------------ store, rounds, resume
 
+
 class Stop(Exception):
     pass
 
@@ -142,8 +144,15 @@ class FakeTrials:
         n = designer.parse_cfg(cfg_text)
         self.calls.append((count(n).fma, kind))
         ms = count(n).fma / 1e6 * (3 if kind == "train" else 1)
-        return {"median_ms": ms, "iqr_ms": 0.1, "device_name": "fake", "threads": 1, "backend": "torch",
-                "mode": kind, "trial_s": 0.0}
+        return {
+            "median_ms": ms,
+            "iqr_ms": 0.1,
+            "device_name": "fake",
+            "threads": 1,
+            "backend": "torch",
+            "mode": kind,
+            "trial_s": 0.0,
+        }
 
 
 def test_rounds_interleave_designs_in_rotated_order(tmp_path):
@@ -180,8 +189,14 @@ def test_resume_after_interruption_measures_only_the_rest(tmp_path):
     # what the fake says: latency grows with FMA, so the front is the smallest design on every front
     assert [r["design"] for r in rows if r["pareto_infer"]] == ["width-mult=0.75, dw-group-size=1"]
     # a third run measures nothing
-    assert run_sweep(plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2)),
-                     JsonlStore(store_path), fake) == rows
+    assert (
+        run_sweep(
+            plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2)),
+            JsonlStore(store_path),
+            fake,
+        )
+        == rows
+    )
     assert len(fake.calls) == 24
 
 
@@ -205,8 +220,23 @@ def test_cli_sweep_count_only_table_and_csv(tmp_path, capsys):
     from designer.cli.main import main
 
     out = tmp_path / "r.csv"
-    rc = main(["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--vary", "row3.kernels=3.5.7|3", "--measure",
-               "count", "--store", str(tmp_path / "s.jsonl"), "--out", str(out), "--no-progress"])
+    rc = main(
+        [
+            "sweep",
+            "mixnet-s",
+            "--vary",
+            "width-mult=0.5,1.0",
+            "--vary",
+            "row3.kernels=3.5.7|3",
+            "--measure",
+            "count",
+            "--store",
+            str(tmp_path / "s.jsonl"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "384 -> 385" in cap.out and "front:count" in cap.out  # width 0.5: rounded to 5 equal kernel slices
@@ -221,8 +251,10 @@ def test_cli_refuses_an_unknown_backend(tmp_path, capsys):
 
     with pytest.raises(SystemExit) as e:  # argparse: the one backend list, runtime.deploy.BACKEND_LABELS
         main(["sweep", "mixnet-s", "--vary", "size=64", "--backend", "tensorrt", "--store", str(tmp_path / "s")])
-    assert e.value.code == 2 and "invalid choice: 'tensorrt' (choose from 'torch', 'onnxruntime', 'openvino')" in \
-        capsys.readouterr().err
+    assert (
+        e.value.code == 2
+        and "invalid choice: 'tensorrt' (choose from 'torch', 'onnxruntime', 'openvino')" in capsys.readouterr().err
+    )
     from runtime.explore import check_backend
 
     with pytest.raises(designer.errors.MixdesignError, match="unknown backend"):  # the runner's own check
@@ -231,24 +263,29 @@ def test_cli_refuses_an_unknown_backend(tmp_path, capsys):
 
 # ------------------------------------------------------------------ Pareto front against cases worked by hand
 
-@pytest.mark.parametrize("points, front", [
-    # one objective: the minimum (ties are both on the front)
-    ([(3.0,), (1.0,), (2.0,), (1.0,)], [False, True, False, True]),
-    # two objectives: (1,5) (2,4) (3,3) trade off; (2,6) is beaten by (1,5), (4,4) by (3,3)
-    ([(1, 5), (2, 4), (3, 3), (2, 6), (4, 4)], [True, True, True, False, False]),
-    # equal on all but one objective: only the better one stays, whichever objective it is
-    ([(1, 2, 3), (1, 2, 4)], [True, False]),
-    ([(1, 3, 3), (1, 2, 3)], [False, True]),
-    ([(2, 2, 3), (1, 2, 3)], [False, True]),
-    # a missing objective keeps a point off the front and out of the comparison
-    ([(1, None), (2, 2), (3, 1)], [False, True, True]),
-])
+
+@pytest.mark.parametrize(
+    "points, front",
+    [
+        # one objective: the minimum (ties are both on the front)
+        ([(3.0,), (1.0,), (2.0,), (1.0,)], [False, True, False, True]),
+        # two objectives: (1,5) (2,4) (3,3) trade off; (2,6) is beaten by (1,5), (4,4) by (3,3)
+        ([(1, 5), (2, 4), (3, 3), (2, 6), (4, 4)], [True, True, True, False, False]),
+        # equal on all but one objective: only the better one stays, whichever objective it is
+        ([(1, 2, 3), (1, 2, 4)], [True, False]),
+        ([(1, 3, 3), (1, 2, 3)], [False, True]),
+        ([(2, 2, 3), (1, 2, 3)], [False, True]),
+        # a missing objective keeps a point off the front and out of the comparison
+        ([(1, None), (2, 2), (3, 1)], [False, True, True]),
+    ],
+)
 def test_pareto_front_on_cases_worked_by_hand(points, front):
     assert pareto_front(points) == front
 
 
-@pytest.mark.parametrize("key, better, worse", [("infer_ms", 1.0, 2.0), ("fma", 10, 20), ("params", 5, 6),
-                                                ("accuracy", 0.9, 0.8)])
+@pytest.mark.parametrize(
+    "key, better, worse", [("infer_ms", 1.0, 2.0), ("fma", 10, 20), ("params", 5, 6), ("accuracy", 0.9, 0.8)]
+)
 def test_each_objective_alone_decides_the_front(key, better, worse):
     """Two rows equal on every objective but one: the better one (lower, or higher accuracy) is the front."""
     keys = ("infer_ms", "fma", "params", "accuracy")
@@ -258,6 +295,7 @@ def test_each_objective_alone_decides_the_front(key, better, worse):
 
 
 # ------------------------------------------------------------------ medians, settings, machines
+
 
 class RoundTrials:
     """Per-round latencies that differ: the n-th call for a design returns VALUES[n] x (its FMA in millions)."""
@@ -271,13 +309,21 @@ class RoundTrials:
         fma = count(designer.parse_cfg(cfg_text)).fma
         n = self.calls.get(fma, 0)
         self.calls[fma] = n + 1
-        return {"median_ms": self.VALUES[n % 3] * fma / 1e6, "iqr_ms": 0.01 * (n + 1), "device_name": "fake",
-                "threads": 1, "backend": s.get("backend", "torch"), "mode": kind, "trial_s": 0.0}
+        return {
+            "median_ms": self.VALUES[n % 3] * fma / 1e6,
+            "iqr_ms": 0.01 * (n + 1),
+            "device_name": "fake",
+            "threads": 1,
+            "backend": s.get("backend", "torch"),
+            "mode": kind,
+            "trial_s": 0.0,
+        }
 
 
 def test_a_design_is_the_median_of_its_rounds_and_its_spread_their_range(tmp_path):
-    plan = plan_sweep(load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0"]),
-                      Settings(measure=("infer",), rounds=3))
+    plan = plan_sweep(
+        load_preset("mixnet-m"), parse_axes(["width-mult=0.75,1.0"]), Settings(measure=("infer",), rounds=3)
+    )
     rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"), RoundTrials())
     for r in rows:
         m = r["fma"] / 1e6
@@ -293,14 +339,17 @@ def test_a_changed_batch_or_backend_measures_again(tmp_path):
     first = plan_sweep(base, axes, Settings(measure=("infer",), rounds=2))
     run_sweep(first, store, fake)
     assert len(fake.calls) == 4
-    for changed in (Settings(measure=("infer",), rounds=2, batch=2),
-                    Settings(measure=("infer",), rounds=2, backend="onnxruntime")):
+    for changed in (
+        Settings(measure=("infer",), rounds=2, batch=2),
+        Settings(measure=("infer",), rounds=2, backend="onnxruntime"),
+    ):
         p = plan_sweep(base, axes, changed)
         run_sweep(p, store, fake)
         assert p.measured == 4  # nothing reused from the batch-1 torch trials
         # and within one sweep id, the trial key alone keeps another setting's timings out of the summary
-        alias = replace(p, sweep_id=first.sweep_id, trials=runner.plan(first.sweep_id, p.designs, changed,
-                                                                        p.machine.key))
+        alias = replace(
+            p, sweep_id=first.sweep_id, trials=runner.plan(first.sweep_id, p.designs, changed, p.machine.key)
+        )
         assert all(r["infer_ms"] is None for r in summary(alias, store))
     assert len(fake.calls) == 12
 
@@ -312,7 +361,8 @@ def test_machine_b_never_reuses_machine_a_timings(tmp_path):
     plan_a = plan_sweep(base, axes, Settings(measure=("infer",), rounds=1), machine=a)
     plan_b = plan_sweep(base, axes, Settings(measure=("infer",), rounds=1), machine=b)
     assert plan_a.sweep_id == plan_b.sweep_id and {t.key for t in plan_a.trials}.isdisjoint(
-        t.key for t in plan_b.trials)
+        t.key for t in plan_b.trials
+    )
     run_sweep(plan_a, store, FakeTrials())
     slow = FakeTrials()
     rows_b = run_sweep(plan_b, store, lambda *x: {**slow(*x), "median_ms": 99.0})
@@ -322,6 +372,7 @@ def test_machine_b_never_reuses_machine_a_timings(tmp_path):
 
 
 # ------------------------------------------------------------------ failures, invalid points, unstable trials
+
 
 def failing_for(fma: int, inner):
     """A trial function that raises a MixdesignError for the design with this FMA (as a too-small batch does)."""
@@ -345,8 +396,10 @@ def test_a_failing_design_is_recorded_and_the_sweep_goes_on(tmp_path):
     trial = failing_for(bad, FakeTrials())
     rows = run_sweep(plan, store, trial)
     assert len(trial.calls) == 6  # every trial ran: the failure did not stop the sweep
-    assert [(d, k, r) for d, k, r, _ in failures(plan, store)] == [(plan.designs[1].point.label, "infer", 0),
-                                                                   (plan.designs[1].point.label, "infer", 1)]
+    assert [(d, k, r) for d, k, r, _ in failures(plan, store)] == [
+        (plan.designs[1].point.label, "infer", 0),
+        (plan.designs[1].point.label, "infer", 1),
+    ]
     assert "BatchNorm needs more than one value" in failures(plan, store)[0][3]
     (row,) = [r for r in rows if r["fma"] == bad]
     assert row["infer_ms"] is None and "infer round 1 failed: batch 1: BatchNorm" in row["failed"]
@@ -402,8 +455,19 @@ def test_cli_sweep_lists_failures_and_exits_1_then_a_rerun_measures_nothing(tmp_
     bad = count(lower(apply(load_preset("mixnet-s"), (("width-mult", 1.0),)).arch)).fma
     trial = failing_for(bad, FakeTrials())
     monkeypatch.setattr(runtime.explore, "run_trial", trial)
-    argv = ["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "count,infer", "--rounds", "1",
-            "--store", str(tmp_path / "s.jsonl"), "--no-progress"]
+    argv = [
+        "sweep",
+        "mixnet-s",
+        "--vary",
+        "width-mult=0.5,1.0",
+        "--measure",
+        "count,infer",
+        "--rounds",
+        "1",
+        "--store",
+        str(tmp_path / "s.jsonl"),
+        "--no-progress",
+    ]
     assert main(argv) == 1
     out, err = capsys.readouterr()
     assert "1 trial(s) failed" in err and "width-mult=1.0: infer round 1: batch 1: BatchNorm" in err
@@ -415,8 +479,22 @@ def test_cli_sweep_lists_failures_and_exits_1_then_a_rerun_measures_nothing(tmp_
 def test_printed_front_marks_only_the_front(tmp_path, capsys):
     from designer.cli.main import main
 
-    assert main(["sweep", "mixnet-s", "--vary", "width-mult=0.5,0.75,1.0", "--measure", "count", "--store",
-                 str(tmp_path / "s.jsonl"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "mixnet-s",
+                "--vary",
+                "width-mult=0.5,0.75,1.0",
+                "--measure",
+                "count",
+                "--store",
+                str(tmp_path / "s.jsonl"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     body = [ln for ln in lines if ln.lstrip().startswith(("0.5", "0.75", "1.0"))]
     assert len(body) == 3
@@ -426,13 +504,28 @@ def test_printed_front_marks_only_the_front(tmp_path, capsys):
 
 def test_cli_sweep_shows_unstable_figures_with_why_and_the_fix(tmp_path, capsys, monkeypatch):
     import runtime.explore
-
     from designer.cli.main import main
 
     inner = FakeTrials()
     monkeypatch.setattr(runtime.explore, "run_trial", lambda *a: {**inner(*a), "unstable": "1.9 of 2 cores busy"})
-    assert main(["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "infer", "--rounds", "1",
-                 "--store", str(tmp_path / "s.jsonl"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "mixnet-s",
+                "--vary",
+                "width-mult=0.5,1.0",
+                "--measure",
+                "infer",
+                "--rounds",
+                "1",
+                "--store",
+                str(tmp_path / "s.jsonl"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("infer: 2 of 2 rounds unstable: 1.9 of 2 cores busy") == 2  # each row's note says why
     assert "when fewer cores are busy" in out and "2 unstable trial(s) measured again" in out  # and what to do

@@ -23,8 +23,10 @@ def tiny() -> designer.Arch:
 def test_train_step_result_and_per_layer_shares(one_torch_thread):
     from runtime.train_step import measure_train_step
 
-    blocks = (designer.Block(16, kernels=(3, 5), expand_ratio=2, se_ratio=0.25, stride=2, activation="swish"),
-              designer.Block(24, kernels=(3,), expand_ratio=3, stride=2))
+    blocks = (
+        designer.Block(16, kernels=(3, 5), expand_ratio=2, se_ratio=0.25, stride=2, activation="swish"),
+        designer.Block(24, kernels=(3,), expand_ratio=3, stride=2),
+    )
     net = lower(designer.Arch("two-rows", blocks, head=designer.Head(64), input_size=32, classes=10))
     r = measure_train_step(net, batch=4, threads=1, per_layer=True, min_run_time=0.05)
     assert r.mode == "train" and r.batch == 4 and not r.optimized and r.threads == 1 and r.device == "cpu"
@@ -65,8 +67,23 @@ def test_train_step_updates_the_weights_and_refuses_non_classifiers(tiny, one_to
 def test_cli_bench_mode_train(capsys, one_torch_thread):
     from designer.cli.main import main
 
-    rc = main(["bench", "mixnet-s", "--size", "32", "--mode", "train", "--batch", "2", "--threads", "1",
-               "--min-run-time", "0.05", "--json"])
+    rc = main(
+        [
+            "bench",
+            "mixnet-s",
+            "--size",
+            "32",
+            "--mode",
+            "train",
+            "--batch",
+            "2",
+            "--threads",
+            "1",
+            "--min-run-time",
+            "0.05",
+            "--json",
+        ]
+    )
     out = capsys.readouterr()
     assert rc == 0, out.err
     import json
@@ -86,8 +103,9 @@ def test_timed_sweep_on_a_tiny_design(tmp_path, one_torch_thread, stable_timings
 
     base = replace(load_preset("mixnet-s"), depth_mult=0.25, classes=10)
     axes = parse_axes(["width-mult=0.35", "size=32", "dw-group-size=1,2"])
-    plan = plan_sweep(base, axes, Settings(measure=("count", "infer", "train"), rounds=2, min_run_time=0.02,
-                                           threads=1, train_batch=2))
+    plan = plan_sweep(
+        base, axes, Settings(measure=("count", "infer", "train"), rounds=2, min_run_time=0.02, threads=1, train_batch=2)
+    )
     rows = run_sweep(plan, JsonlStore(tmp_path / "s.jsonl"), run_trial)
     assert len(rows) == 2 and plan.measured == 8 and len(plan.trial_s) == 8
     for r in rows:
@@ -107,8 +125,10 @@ def test_sweep_trials_as_ray_tasks_on_a_local_instance(tmp_path, monkeypatch):
     from runtime.explore import run_trial
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(designer.__path__[0].rsplit("/", 1)[0]),
-                                                                    os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(filter(None, [str(designer.__path__[0].rsplit("/", 1)[0]), os.environ.get("PYTHONPATH")])),
+    )
     import ray
 
     base = replace(load_preset("mixnet-s"), width_mult=0.35, depth_mult=0.25, input_size=32, classes=10)

@@ -13,13 +13,29 @@ from tests.conftest import TINY_YAML
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(workspace_url, tmp_path, monkeypatch, stable_timings,
-                                                                          capsys):
+def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(
+    workspace_url, tmp_path, monkeypatch, stable_timings, capsys
+):
     monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
     design = tmp_path / "tiny.yaml"
     design.write_text(TINY_YAML)
-    argv = ["sweep", str(design), "--vary", "size=32", "--measure", "count,infer", "--rounds", "2",
-            "--min-run-time", "0.02", "--threads", "1", "--workspace", workspace_url, "--no-progress"]
+    argv = [
+        "sweep",
+        str(design),
+        "--vary",
+        "size=32",
+        "--measure",
+        "count,infer",
+        "--rounds",
+        "2",
+        "--min-run-time",
+        "0.02",
+        "--threads",
+        "1",
+        "--workspace",
+        workspace_url,
+        "--no-progress",
+    ]
     assert main(argv) == 0
     assert "came from the store" not in capsys.readouterr().out
     with Workspace.open(workspace_url) as ws:
@@ -34,8 +50,10 @@ def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(works
     assert [r["round"] for r in recs] == [0, 1] and {r["kind"] for r in recs} == {"infer"}
     assert all(r.median_ms > 0 and r.settings["sweep_id"] == sweep.settings_hash and r.backend == "torch" for r in rows)
     this = fingerprint("cpu").key
-    assert [(t.kind, t.round, t.status, t.machine_key) for t in trials] == [("infer", 0, "ok", this),
-                                                                           ("infer", 1, "ok", this)]
+    assert [(t.kind, t.round, t.status, t.machine_key) for t in trials] == [
+        ("infer", 0, "ok", this),
+        ("infer", 1, "ok", this),
+    ]
     assert all(this in t.trial_key and r.layers_sha256 is not None for t, r in zip(trials, rows))
 
     assert main(argv) == 0  # the same sweep again: both trials come from the workspace, nothing is re-measured
@@ -49,13 +67,33 @@ def test_sweep_trials_are_kept_in_the_workspace_resume_and_show_in_history(works
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishes(tmp_path, capsys, monkeypatch, stable_timings):
+def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishes(
+    tmp_path, capsys, monkeypatch, stable_timings
+):
     """The issue's case: at input 32 MixNet-S ends in a 1x1 map, so BatchNorm cannot train at batch 1."""
     monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
     ws = str(tmp_path / "ws.sqlite")
-    argv = ["sweep", "mixnet-s", "--vary", "size=32,64", "--vary", "width-mult=0.35", "--measure", "train",
-            "--train-batch", "1", "--rounds", "1", "--min-run-time", "0.02", "--threads", "1", "--workspace", ws,
-            "--no-progress"]
+    argv = [
+        "sweep",
+        "mixnet-s",
+        "--vary",
+        "size=32,64",
+        "--vary",
+        "width-mult=0.35",
+        "--measure",
+        "train",
+        "--train-batch",
+        "1",
+        "--rounds",
+        "1",
+        "--min-run-time",
+        "0.02",
+        "--threads",
+        "1",
+        "--workspace",
+        ws,
+        "--no-progress",
+    ]
     assert main(argv) == 1  # finished, with a failure
     err = capsys.readouterr().err
     assert "1 trial(s) failed" in err

@@ -65,12 +65,24 @@ def test_accepted_mutants_build_in_the_runtime(fuzz, one_torch_thread):
     assert built == 25
 
 
-@pytest.mark.parametrize("key,value", [("stride", "0"), ("stride", "-2"), ("size", "0"), ("groups", "0"),
-                                       ("filters", "-3"), ("stride_x", "0"), ("dilation", "0"),
-                                       ("filters", "99999999999")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("stride", "0"),
+        ("stride", "-2"),
+        ("size", "0"),
+        ("groups", "0"),
+        ("filters", "-3"),
+        ("stride_x", "0"),
+        ("dilation", "0"),
+        ("filters", "99999999999"),
+    ],
+)
 def test_zero_negative_huge_conv_keys_name_key_and_line(key, value):
-    text = ("[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
-            "activation=leaky\n")
+    text = (
+        "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
+        "activation=leaky\n"
+    )
     lines = text.split("\n")
     at = next((i for i, ln in enumerate(lines) if ln.startswith(key + "=")), None)
     if at is None:
@@ -83,11 +95,21 @@ def test_zero_negative_huge_conv_keys_name_key_and_line(key, value):
     assert e.value.line == at + 1 and f"{key}={value}" in str(e.value)
 
 
-@pytest.mark.parametrize("section", ["[maxpool]\nsize=2\nstride=0", "[reorg]\nstride=0", "[upsample]\nstride=0",
-                                     "[route]\nlayers=-1\ngroups=0", "[local_avgpool]\nsize=0\nstride=1",
-                                     "[softmax]\ngroups=0"])
+@pytest.mark.parametrize(
+    "section",
+    [
+        "[maxpool]\nsize=2\nstride=0",
+        "[reorg]\nstride=0",
+        "[upsample]\nstride=0",
+        "[route]\nlayers=-1\ngroups=0",
+        "[local_avgpool]\nsize=0\nstride=1",
+        "[softmax]\ngroups=0",
+    ],
+)
 def test_zero_in_other_sections_is_a_cfg_error(section):
-    text = "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=1\nactivation=leaky\n\n" + section
+    text = (
+        "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=1\nactivation=leaky\n\n" + section
+    )
     with pytest.raises(CfgError, match=r"=0"):
         parse_cfg(text)
 
@@ -95,7 +117,9 @@ def test_zero_in_other_sections_is_a_cfg_error(section):
 def test_layers_built_in_code_are_checked_too():
     from designer import Network, infer_shapes, make_layer
 
-    net = Network(make_layer("net", width=8, height=8, channels=3),
-                  (make_layer("convolutional", filters=4, size=3, stride=0, activation="linear"),))
+    net = Network(
+        make_layer("net", width=8, height=8, channels=3),
+        (make_layer("convolutional", filters=4, size=3, stride=0, activation="linear"),),
+    )
     with pytest.raises(CfgError, match="layer 0 .*stride=0"):
         infer_shapes(net)

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def tiny_designs(n: int, seed: int = 0):
     base = load_yaml(TINY_YAML)
-    return [(label, net) for label, _, net in itertools.islice(random_designs(seed, bases=(base,), sizes=(16, 24, 32)),
-                                                                n)]
+    return [
+        (label, net) for label, _, net in itertools.islice(random_designs(seed, bases=(base,), sizes=(16, 24, 32)), n)
+    ]
 
 
 def test_a_calibration_round_trips_through_the_workspace_and_export_import(tmp_path):

@@ -28,13 +28,21 @@ from tests.conftest import TINY_YAML
 TINY = lower(load_yaml(TINY_YAML))
 
 
-def const_model(setting: Setting, machine=None, kinds: dict[str, float] | None = None, other: float = 1.0,
-                uid: str = "m1") -> LatencyModel:
+def const_model(
+    setting: Setting, machine=None, kinds: dict[str, float] | None = None, other: float = 1.0, uid: str = "m1"
+) -> LatencyModel:
     """A model whose every kind costs a constant (kinds not listed: `other` ms, through the fallback)."""
-    return LatencyModel(setting, machine or fingerprint("cpu"),
-                        {k: Regressor("const", (v,)) for k, v in (kinds or {}).items()},
-                        Regressor("const", (other,)), NetworkTerms(1.0, 0.0, 0.0), (0.9, 1.1),
-                        {"designs": 3}, uid=uid, created="2026-12-03T07:00:00+00:00")
+    return LatencyModel(
+        setting,
+        machine or fingerprint("cpu"),
+        {k: Regressor("const", (v,)) for k, v in (kinds or {}).items()},
+        Regressor("const", (other,)),
+        NetworkTerms(1.0, 0.0, 0.0),
+        (0.9, 1.1),
+        {"designs": 3},
+        uid=uid,
+        created="2026-12-03T07:00:00+00:00",
+    )
 
 
 def test_a_fused_mixconv_is_estimated_as_its_one_kernel_not_its_split_layers():
@@ -63,8 +71,11 @@ def test_kernel_kinds_and_padded_mixconv_features():
     assert [ks[i].kind for i in (0, 1, 13, 16)] == ["conv", "conv1x1", "gconv", "avgpool"]
     mix = ks[2]
     s = shapes[6]  # the concatenated MixConv output: 8 channels per kernel group... run as one 5x5 grouped conv
-    assert dict(zip(("k", "cpg", "out_c"), (mix.features[5], mix.features[7], mix.features[9]))) == \
-        {"k": 5.0, "cpg": 1.0, "out_c": float(s.c)}
+    assert dict(zip(("k", "cpg", "out_c"), (mix.features[5], mix.features[7], mix.features[9]))) == {
+        "k": 5.0,
+        "cpg": 1.0,
+        "out_c": float(s.c),
+    }
     assert mix.features[0] == s.c * 1 * 5 * 5 * s.h * s.w  # padded FMA: every channel with the 5x5 kernel
     assert mix.fma == count(TINY).layers[3].fma + count(TINY).layers[5].fma  # the counted FMA stays the count's
 
@@ -99,8 +110,10 @@ def test_json_trees_predict_what_sklearn_predicts():
 
 def test_regressor_forms_round_trip_through_json():
     X = np.array([[1e6, 1e4, 1e4, 100, 1e4, 3, 1, 1, 16, 16, 100]], dtype=float)
-    for r in (Regressor("roofline", (0.01, 2e-8, 1e-6, 0.0)),
-              Regressor("loglinear", tuple(range(12)), tuple([1.0] * 11), tuple([2.0] * 11))):
+    for r in (
+        Regressor("roofline", (0.01, 2e-8, 1e-6, 0.0)),
+        Regressor("loglinear", tuple(range(12)), tuple([1.0] * 11), tuple([2.0] * 11)),
+    ):
         back = Regressor.from_json(json.loads(json.dumps(r.to_json())))
         assert back == r and back.predict(X)[0] == r.predict(X)[0]
     # roofline by hand: 0.01 + 2e-8 * 1e6 + 1e-6 * (1e4 + 1e4 + 100)
@@ -113,8 +126,10 @@ def test_settings_refuse_what_cannot_be_measured():
     with pytest.raises(SettingError, match="--device cpu"):
         Setting.make(backend="openvino", device="cuda")
     s = Setting.make(threads=2, batch=4)
-    assert "mixdesign calibrate --backend torch --device cpu --threads 2 --batch 4 (about 3 minutes)" == \
-        s.calibrate_command()
+    assert (
+        "mixdesign calibrate --backend torch --device cpu --threads 2 --batch 4 (about 3 minutes)"
+        == s.calibrate_command()
+    )
 
 
 def test_a_model_from_another_machine_or_other_libraries_is_never_used(tmp_path):
@@ -157,7 +172,12 @@ def test_estimate_command_json_and_the_no_model_message(tmp_path, capsys):
     n_mix = sum(k.kind == "mixconv" for k in ks)
     assert d["estimate_ms"] == pytest.approx(2.0 * n_mix + (len(ks) - n_mix))
     assert (d["low_ms"], d["high_ms"]) == pytest.approx((0.9 * d["estimate_ms"], 1.1 * d["estimate_ms"]))
-    assert {k: d[k] for k in ("backend", "device", "threads", "batch", "mode")} == \
-        {"backend": "torch", "device": "cpu", "threads": 1, "batch": 1, "mode": "infer"}
+    assert {k: d[k] for k in ("backend", "device", "threads", "batch", "mode")} == {
+        "backend": "torch",
+        "device": "cpu",
+        "threads": 1,
+        "batch": 1,
+        "mode": "infer",
+    }
     assert d["model"]["uid"] == "m1" and len(d["per_layer"]) == len(ks)
     assert sum(r["fma_share"] for r in d["per_layer"]) == pytest.approx(1.0)

@@ -23,8 +23,12 @@ def f32(x: float) -> float:
 def conv(c_in: int, n: int, size: int, hw: int, bn: bool) -> tuple[int, int, int, float]:
     """(stored, trainable, fma, bflops) of one darknet convolution (make_convolutional_layer)."""
     nweights = c_in * n * size * size
-    return (n + nweights + (3 * n if bn else 0), n + nweights + (n if bn else 0), nweights * hw,
-            f32(2.0 * nweights * hw / 1e9))
+    return (
+        n + nweights + (3 * n if bn else 0),
+        n + nweights + (n if bn else 0),
+        nweights * hw,
+        f32(2.0 * nweights * hw / 1e9),
+    )
 
 
 def total(convs: list[tuple[int, int, int, float]]) -> tuple[int, int, int, float]:
@@ -102,8 +106,13 @@ def test_antialiased_conv(aa, hw, out):
     adds to the total, at that size), then input_layer = a depthwise blur conv (3x3 pad 1, or 2x2 pad 0 for
     antialiasing=2) with the layer's stride, whose output the next layer reads; the blur's weights are constants
     (not in .weights). FMA here also counts the blur's multiply-adds."""
-    n = net(3, hw, make_layer("convolutional", filters=4, size=3, stride=2, pad=1, antialiasing=aa,
-                              batch_normalize=1, activation="leaky"))
+    n = net(
+        3,
+        hw,
+        make_layer(
+            "convolutional", filters=4, size=3, stride=2, pad=1, antialiasing=aa, batch_normalize=1, activation="leaky"
+        ),
+    )
     s = designer.infer_shapes(n)[0]
     assert (s.c, s.h, s.w, s.outputs) == (4, out, out, 4 * out * out)
     stored, trainable, fma, bflops = conv(3, 4, 3, hw * hw, True)  # host at stride 1: hw x hw
@@ -130,26 +139,39 @@ def test_xnor_conv_bflops_are_divided_by_32():
 def test_a_tiny_yolo_with_crnn_layers_counts():
     """The shape of darknet's yolov3-tiny_occlusion_track.cfg (a [crnn] after the backbone, another after the
     upsample/route), written small: every layer is modelled and the total is the sum of the closed forms."""
-    text = "\n\n".join([
-        "[net]\nwidth=32\nheight=32\nchannels=3\ntime_steps=4",
-        "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=leaky",
-        "[maxpool]\nsize=2\nstride=2",
-        "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky",
-        "[crnn]\nbatch_normalize=1\nsize=3\npad=1\noutput=16\nhidden=8\nactivation=leaky",
-        "[convolutional]\nsize=1\npad=1\nfilters=18\nactivation=linear",
-        "[yolo]\nmask=0,1,2\nanchors=10,14,23,27,37,58\nclasses=1\nnum=3",
-        "[route]\nlayers=-3",
-        "[upsample]\nstride=2",
-        "[route]\nlayers=-1,0",
-        "[crnn]\nbatch_normalize=1\nsize=3\npad=1\noutput=8\nhidden=4\nactivation=leaky",
-    ]) + "\n"
+    text = (
+        "\n\n".join(
+            [
+                "[net]\nwidth=32\nheight=32\nchannels=3\ntime_steps=4",
+                "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\npad=1\nactivation=leaky",
+                "[maxpool]\nsize=2\nstride=2",
+                "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\npad=1\nactivation=leaky",
+                "[crnn]\nbatch_normalize=1\nsize=3\npad=1\noutput=16\nhidden=8\nactivation=leaky",
+                "[convolutional]\nsize=1\npad=1\nfilters=18\nactivation=linear",
+                "[yolo]\nmask=0,1,2\nanchors=10,14,23,27,37,58\nclasses=1\nnum=3",
+                "[route]\nlayers=-3",
+                "[upsample]\nstride=2",
+                "[route]\nlayers=-1,0",
+                "[crnn]\nbatch_normalize=1\nsize=3\npad=1\noutput=8\nhidden=4\nactivation=leaky",
+            ]
+        )
+        + "\n"
+    )
     n = designer.parse_cfg(text)
     shapes = designer.infer_shapes(n)
-    assert [s.out for s in shapes][3:] == [(16, 16, 16), (18, 16, 16), (18, 16, 16), (16, 16, 16), (16, 32, 32),
-                                           (24, 32, 32), (8, 32, 32)]
+    assert [s.out for s in shapes][3:] == [
+        (16, 16, 16),
+        (18, 16, 16),
+        (18, 16, 16),
+        (16, 16, 16),
+        (16, 32, 32),
+        (24, 32, 32),
+        (8, 32, 32),
+    ]
     crnn3 = total([conv(16, 8, 3, 256, True), conv(8, 8, 3, 256, True), conv(8, 16, 3, 256, True)])
     crnn9 = total([conv(24, 4, 3, 1024, True), conv(4, 4, 3, 1024, True), conv(4, 8, 3, 1024, True)])
     assert figures(n, 3) == crnn3 and figures(n, 9) == crnn9
     cost = designer.count(n)
-    assert cost.params_stored == sum(c[0] for c in (conv(3, 8, 3, 1024, True), conv(8, 16, 3, 256, True), crnn3,
-                                                     conv(16, 18, 1, 256, False), crnn9))
+    assert cost.params_stored == sum(
+        c[0] for c in (conv(3, 8, 3, 1024, True), conv(8, 16, 3, 256, True), crnn3, conv(16, 18, 1, 256, False), crnn9)
+    )

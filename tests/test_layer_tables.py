@@ -43,8 +43,10 @@ def _net(*layers) -> designer.Network:
 def _with(type_: str) -> designer.Network:
     conv = make_layer("convolutional", 3, filters=4, size=1, activation="linear")
     special = {
-        "Gaussian_yolo": (make_layer("convolutional", 3, filters=15, size=1, activation="linear"),
-                          make_layer("Gaussian_yolo", 9, classes=6, num=1)),
+        "Gaussian_yolo": (
+            make_layer("convolutional", 3, filters=15, size=1, activation="linear"),
+            make_layer("Gaussian_yolo", 9, classes=6, num=1),
+        ),
         "crnn": (conv, make_layer("crnn", 9, output=4, hidden=2, pad=1)),
         "conv_lstm": (conv, make_layer("conv_lstm", 9, output=4, pad=1)),
     }
@@ -65,8 +67,7 @@ def test_building_an_unbuildable_type_names_the_layer_and_the_reason():
 def test_antialiasing_is_refused_by_the_runtime_with_the_layer():
     from runtime.model import build_model
 
-    net = _net(make_layer("convolutional", 5, filters=4, size=3, stride=2, pad=1, antialiasing=1,
-                          activation="linear"))
+    net = _net(make_layer("convolutional", 5, filters=4, size=3, stride=2, pad=1, antialiasing=1, activation="linear"))
     assert designer.infer_shapes(net)[0].out == (4, 4, 4)
     with pytest.raises(designer.CfgError, match=r"layer 0 \[convolutional\].*antialiasing"):
         build_model(net)
@@ -104,6 +105,9 @@ def test_one_reference_rule_for_shapes_graph_and_run_plan(name):
 
 
 def test_implicit_reads_nothing_and_route_reads_only_its_layers():
-    net = _net(make_layer("convolutional", filters=4, size=1, activation="linear"),
-               make_layer("route", layers=(-1,)), make_layer("implicit", filters=3, atoms=2))
+    net = _net(
+        make_layer("convolutional", filters=4, size=1, activation="linear"),
+        make_layer("route", layers=(-1,)),
+        make_layer("implicit", filters=3, atoms=2),
+    )
     assert [layer_inputs(L, i) for i, L in enumerate(net.layers)] == [(INPUT,), (0,), ()]

@@ -53,28 +53,41 @@ LAZY_TORCH = {"designer/machine.py"}
 def _top_level_lines(path: Path) -> set[int]:
     body = ast.parse(path.read_text(), str(path)).body
     return {n.lineno for n in body if isinstance(n, (ast.Import, ast.ImportFrom))}
+
+
 RUNTIME = _modules(REPO / "runtime")
 
 
 def test_rooms_are_found():
     names = {p.relative_to(REPO).as_posix() for p in CORE + RUNTIME}
-    assert {"designer/cfg.py", "designer/lower.py", "runtime/model.py", "runtime/train/loop.py",
-            "runtime/bundle/writer.py"} <= names
+    assert {
+        "designer/cfg.py",
+        "designer/lower.py",
+        "runtime/model.py",
+        "runtime/train/loop.py",
+        "runtime/bundle/writer.py",
+    } <= names
     assert not any(n.startswith(("designer/webapp/", "designer/cli/")) for n in names)
 
 
-@pytest.mark.parametrize("room,paths,forbidden", [
-    ("core", CORE, ("runtime", "designer.cli", "designer.webapp", "torch", "streamlit", "plotly")),
-    ("runtime", RUNTIME, ("designer.webapp", "streamlit", "plotly")),
-])
+@pytest.mark.parametrize(
+    "room,paths,forbidden",
+    [
+        ("core", CORE, ("runtime", "designer.cli", "designer.webapp", "torch", "streamlit", "plotly")),
+        ("runtime", RUNTIME, ("designer.webapp", "streamlit", "plotly")),
+    ],
+)
 def test_imports_go_one_way(room, paths, forbidden):
-    allowed = {f"{p}:{line} imports torch" for p in LAZY_TORCH for line, name in _imports(REPO / p)
-               if name == "torch" and line not in _top_level_lines(REPO / p)}
+    allowed = {
+        f"{p}:{line} imports torch"
+        for p in LAZY_TORCH
+        for line, name in _imports(REPO / p)
+        if name == "torch" and line not in _top_level_lines(REPO / p)
+    }
     assert [v for v in _violations(paths, forbidden) if v not in allowed] == []
 
 
 def test_the_check_sees_lazy_imports(tmp_path):
     p = tmp_path / "m.py"
     p.write_text("def f():\n    from runtime.model import build_model\n    import designer.webapp.state\n")
-    assert [name for _, name in _imports(p)] == ["runtime.model", "runtime.model.build_model",
-                                                  "designer.webapp.state"]
+    assert [name for _, name in _imports(p)] == ["runtime.model", "runtime.model.build_model", "designer.webapp.state"]

@@ -21,31 +21,66 @@ CASES = [
     ("bom", "\ufeff" + NET + CONV, 1, "byte-order mark"),
     ("unknown_section", NET + "\n[foo]\nx=1\n", 6, "unknown section [foo]"),
     ("case_section", NET + "\n[Convolutional]\nfilters=4\n", 6, "did you mean [convolutional]"),
-    ("bad_int", NET + "\n[convolutional]\nfilters=eight\nsize=3\nactivation=leaky\n", 7, "filters='eight' is not an integer"),
+    (
+        "bad_int",
+        NET + "\n[convolutional]\nfilters=eight\nsize=3\nactivation=leaky\n",
+        7,
+        "filters='eight' is not an integer",
+    ),
     ("bad_float", NET + "\n" + CONV + "\n[dropout]\nprobability=0.2.5\n", 14, "not a number"),
-    ("bad_activation", NET + "\n[convolutional]\nfilters=4\nsize=1\nactivation=swishh\n", 9, "unknown activation 'swishh'"),
-    ("inline_comment_string", NET + "\n[convolutional]\nfilters=4\nsize=1\nactivation=leaky # comment\n", 9, "inline comment"),
+    (
+        "bad_activation",
+        NET + "\n[convolutional]\nfilters=4\nsize=1\nactivation=swishh\n",
+        9,
+        "unknown activation 'swishh'",
+    ),
+    (
+        "inline_comment_string",
+        NET + "\n[convolutional]\nfilters=4\nsize=1\nactivation=leaky # comment\n",
+        9,
+        "inline comment",
+    ),
     ("no_equals", NET + "\n[convolutional]\nfilters 4\n", 7, "expected key=value"),
     ("header_junk", NET + "\n[convolutional] x\nfilters=4\n", 6, "malformed section header"),
     ("route_out_of_range", NET + "\n" + CONV + "\n[route]\nlayers=-3\n", 13, "refers to layer -2"),
     ("route_forward_ref", NET + "\n" + CONV + "\n[route]\nlayers=5\n", 13, "does not exist yet"),
     ("route_missing_layers", NET + "\n" + CONV + "\n[route]\ngroups=2\n", 13, "needs layers="),
-    ("route_size_mismatch", NET + "\n" + CONV + "\n[maxpool]\nsize=2\nstride=2\n\n[route]\nlayers=-1,-2\n", 17,
-     "differ in size"),
-    ("shortcut_mismatch", NET + "\n" + CONV + "\n[maxpool]\nsize=2\nstride=2\n\n[shortcut]\nfrom=-2\nactivation=linear\n",
-     17, "same width and height"),
+    (
+        "route_size_mismatch",
+        NET + "\n" + CONV + "\n[maxpool]\nsize=2\nstride=2\n\n[route]\nlayers=-1,-2\n",
+        17,
+        "differ in size",
+    ),
+    (
+        "shortcut_mismatch",
+        NET + "\n" + CONV + "\n[maxpool]\nsize=2\nstride=2\n\n[shortcut]\nfrom=-2\nactivation=linear\n",
+        17,
+        "same width and height",
+    ),
     ("shortcut_nofrom", NET + "\n" + CONV + "\n[shortcut]\nactivation=linear\n", 13, "needs from="),
     ("scale_channels_wrong_prev", NET + "\n" + CONV + "\n[scale_channels]\nfrom=-1\n", 13, "must be 1x1x8"),
-    ("yolo_filters", NET.replace("16", "32") + "\n" + CONV + "\n[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23\nclasses=80\nnum=3\n",
-     13, "filters=255"),
+    (
+        "yolo_filters",
+        NET.replace("16", "32") + "\n" + CONV + "\n[yolo]\nmask=0,1,2\nanchors=10,13,16,30,33,23\nclasses=80\nnum=3\n",
+        13,
+        "filters=255",
+    ),
     ("no_input_size", "[net]\nbatch=1\n\n" + CONV, 1, "needs width, height and channels"),
     ("steps_without_scales", NET + "policy=steps\nsteps=100\n\n" + CONV, 1, "needs both steps= and scales="),
     ("no_layers", NET, 1, "no layers"),
-    ("groups_not_dividing", NET + "\n[convolutional]\nfilters=4\nsize=3\npad=1\ngroups=2\nactivation=leaky\n", 6,
-     "groups=2 does not divide its 3 input channels"),
+    (
+        "groups_not_dividing",
+        NET + "\n[convolutional]\nfilters=4\nsize=3\npad=1\ngroups=2\nactivation=leaky\n",
+        6,
+        "groups=2 does not divide its 3 input channels",
+    ),
     ("second_net", NET + "\n" + CONV + "\n[net]\nwidth=8\n", 13, "second [net]"),
-    ("share_mismatch", NET + "\n" + CONV + "\n[convolutional]\nfilters=8\nsize=1\nshare_index=0\nactivation=linear\n", 13,
-     "share_index=0"),
+    (
+        "share_mismatch",
+        NET + "\n" + CONV + "\n[convolutional]\nfilters=8\nsize=1\nshare_index=0\nactivation=linear\n",
+        13,
+        "share_index=0",
+    ),
     ("empty_list", NET + "\n" + CONV + "\n[route]\nlayers=,\n", 14, "has no values"),
 ]
 
@@ -140,8 +175,10 @@ def test_parser_behaviour_case(name):
 
 
 def test_lint_reports_silent_misreads():
-    text = (NET + "\n[convolutional]\nfilters=4\nfilters=8\nsize=1\nbogus=1\nstride=1 # one\n"
-            "\n[convolutional]\nfilters=4\nsize=1\n\n[route]\nlayers=-1\ngroups=3\n")
+    text = (
+        NET + "\n[convolutional]\nfilters=4\nfilters=8\nsize=1\nbogus=1\nstride=1 # one\n"
+        "\n[convolutional]\nfilters=4\nsize=1\n\n[route]\nlayers=-1\ngroups=3\n"
+    )
     msgs = [(d.line, d.severity, d.message) for d in lint(text)]
     text_all = "\n".join(m for _, _, m in msgs)
     assert any(l == 8 and "duplicate key 'filters'" in m for l, _, m in msgs)

@@ -39,7 +39,9 @@ def test_latency_page_measures_with_each_onnx_backend():
         assert jobs.wait(job, 240), "measurement did not finish"
         assert job.status == "done", job.error
         at.run()
-        assert workspace(at).bench_history[-1]["backend"] == backend and workspace(at).bench_history[-1]["dtype"] == "fp32"
+        assert (
+            workspace(at).bench_history[-1]["backend"] == backend and workspace(at).bench_history[-1]["dtype"] == "fp32"
+        )
     table = next(d.value for d in at.dataframe if {"at", "backend"} <= set(d.value.columns))  # the history
     assert list(table["backend"]) == ["onnxruntime", "openvino"]
     assert "OpenVINO (ONNX)" in at.success[0].value

@@ -55,23 +55,39 @@ def test_measure_record_and_per_layer(tiny: designer.Network, backend: str) -> N
 def test_cli_bench_every_backend(capsys) -> None:
     seen = {}
     for backend in backends.NAMES:
-        code, out, err = run(capsys, "bench", TINY, "--backend", backend, "--threads", "1", "--min-run-time", "0.05",
-                             "--json")
+        code, out, err = run(
+            capsys, "bench", TINY, "--backend", backend, "--threads", "1", "--min-run-time", "0.05", "--json"
+        )
         assert code == 0, err
         seen[backend] = json.loads(out)
     assert {b: d["backend"] for b, d in seen.items()} == {b: b for b in backends.NAMES}
     assert len({d["fma"] for d in seen.values()}) == 1
-    code, out, _ = run(capsys, "bench", TINY, "--backend", "openvino", "--threads", "1", "--min-run-time", "0.05",
-                       "--per-layer", "--top", "3")
+    code, out, _ = run(
+        capsys,
+        "bench",
+        TINY,
+        "--backend",
+        "openvino",
+        "--threads",
+        "1",
+        "--min-run-time",
+        "0.05",
+        "--per-layer",
+        "--top",
+        "3",
+    )
     assert code == 0 and "openvino on cpu" in out and "fp32" in out and "slowest layers" in out
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--backend", "onnxruntime", "--dtype", "bf16"], "onnxruntime backend runs the exported fp32 model"),
-    (["--backend", "openvino", "--device", "cuda"], "openvino backend runs on the CPU"),
-    (["--backend", "openvino", "--device", "cuda:1"], "device cuda:1: the openvino backend runs on the CPU"),
-    (["--backend", "onnxruntime", "--channels-last"], "options of the torch backend"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--backend", "onnxruntime", "--dtype", "bf16"], "onnxruntime backend runs the exported fp32 model"),
+        (["--backend", "openvino", "--device", "cuda"], "openvino backend runs on the CPU"),
+        (["--backend", "openvino", "--device", "cuda:1"], "device cuda:1: the openvino backend runs on the CPU"),
+        (["--backend", "onnxruntime", "--channels-last"], "options of the torch backend"),
+    ],
+)
 def test_cli_refusals_one_line(capsys, argv: list[str], message: str) -> None:
     code, out, err = run(capsys, "bench", TINY, "--min-run-time", "0.05", *argv)
     assert code == 2 and out == "" and message in err and err.count("\n") == 1
@@ -111,8 +127,9 @@ def test_onnxruntime_session_must_run_on_the_cuda_device_asked(providers, option
 
     with pytest.raises(BenchError, match=message):
         backends.check_cuda_session(_Session(providers, options), Device.parse("cuda:1"))
-    backends.check_cuda_session(_Session(["CUDAExecutionProvider"], {"CUDAExecutionProvider": {"device_id": "1"}}),
-                                Device.parse("cuda:1"))
+    backends.check_cuda_session(
+        _Session(["CUDAExecutionProvider"], {"CUDAExecutionProvider": {"device_id": "1"}}), Device.parse("cuda:1")
+    )
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])

@@ -30,8 +30,10 @@ CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) if CASES.is_dir() e
 TOL = 1e-4
 REFUSED = {"shortcut_weights_type_without_normalization", "conv3x3_dil2_padding0_broken"}
 
-pytestmark = [pytest.mark.skipif(not CASE_DIRS, reason=f"{CASES} is absent (shared reference data not checked out)"),
-              pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = [
+    pytest.mark.skipif(not CASE_DIRS, reason=f"{CASES} is absent (shared reference data not checked out)"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 
 def _close(got: np.ndarray, want: np.ndarray) -> float:
@@ -69,11 +71,15 @@ def test_case(case: Path) -> None:
     got, runtime_out = _outputs(case, meta, network)
     assert _close(got, runtime_out) < 1e-5  # ONNX == torch runtime, whatever the reference
     if meta["darknet_exit_code"] != 0 or not (case / "output.f32").exists():
-        pytest.skip(f"darknet recorded no output for {case.name}; ONNX equals the runtime (checked against "
-                    "NumPy in tests/test_runtime_cases.py)")
+        pytest.skip(
+            f"darknet recorded no output for {case.name}; ONNX equals the runtime (checked against "
+            "NumPy in tests/test_runtime_cases.py)"
+        )
     ref = np.fromfile(case / "output.f32", dtype="<f4").astype(np.float64)
     if not meta["darknet_cpu_output_is_correct"]:
         assert not ref.any()
-        pytest.xfail("darknet's CPU build outputs 0 here (NOTES.md section 3, CPU activation gaps); ONNX follows "
-                     "the runtime's GPU formula")
+        pytest.xfail(
+            "darknet's CPU build outputs 0 here (NOTES.md section 3, CPU activation gaps); ONNX follows "
+            "the runtime's GPU formula"
+        )
     assert _close(got, ref) < TOL

@@ -70,8 +70,11 @@ def test_plain_build_names_every_layer(tmp_path: Path, capsys) -> None:
     net = designer.lower(designer.load_yaml(REPO / "tests/data/tiny.yaml"))
     seen = {layer_of(n.name).first for n in proto.graph.node}
     # every layer that computes something has a node (routes that only forward a whole tensor may vanish)
-    computing = {i for i, L in enumerate(net.layers) if L.type in ("convolutional", "shortcut", "scale_channels",
-                                                                    "avgpool", "softmax", "connected")}
+    computing = {
+        i
+        for i, L in enumerate(net.layers)
+        if L.type in ("convolutional", "shortcut", "scale_channels", "avgpool", "softmax", "connected")
+    }
     assert computing <= seen
     assert all(layer_of(n.name).first == layer_of(n.name).last for n in proto.graph.node)  # no fused spans
 
@@ -152,10 +155,13 @@ def test_unexportable_layer_api_names_fused_span() -> None:
         export_model(model, optimized=False)
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--opset", "9"], "opset 9 is not supported (use 13..20"),
-    (["--batch", "0"], "batch must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--opset", "9"], "opset 9 is not supported (use 13..20"),
+        (["--batch", "0"], "batch must be at least 1"),
+    ],
+)
 def test_bad_options_one_line(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
     code, _, err = run(capsys, "onnx", "mixnet-s", "--size", "32", "-o", str(tmp_path / "x.onnx"), *argv)
     assert code == 2 and message in err and err.count("\n") == 1

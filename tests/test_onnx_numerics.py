@@ -32,8 +32,18 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CFG_DIR = SHARED / "darknet" / "cfg"
 CFGS = sorted(p.name for p in CFG_DIR.glob("*.cfg")) if CFG_DIR.is_dir() else []
 REJECTED = {"resnet50.cfg"}  # the core refuses it (tests/test_runtime_cfgs.py)
-SLOW = {"alexnet.cfg", "vgg-16.cfg", "yolov2.cfg", "yolov3.cfg", "yolov3-spp.cfg", "yolov4.cfg", "yolov4-csp.cfg",
-        "darknet53.cfg", "densenet201.cfg", "csdarknet53-omega.cfg"}
+SLOW = {
+    "alexnet.cfg",
+    "vgg-16.cfg",
+    "yolov2.cfg",
+    "yolov3.cfg",
+    "yolov3-spp.cfg",
+    "yolov4.cfg",
+    "yolov4-csp.cfg",
+    "darknet53.cfg",
+    "densenet201.cfg",
+    "csdarknet53-omega.cfg",
+}
 TOL = {"onnxruntime": 1e-5, "openvino": 1e-4}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

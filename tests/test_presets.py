@@ -13,7 +13,12 @@ from tests.conftest import shared_path
 
 TOTALS = json.loads((Path(__file__).parent / "data" / "preset_totals.json").read_text())
 PRESETS = [k for k in TOTALS if not k.startswith("_")]
-TIMM_NAME = {"mixnet-s": "mixnet_s", "mixnet-m": "mixnet_m", "mixnet-l": "mixnet_l", "efficientnet-b0": "efficientnet_b0"}
+TIMM_NAME = {
+    "mixnet-s": "mixnet_s",
+    "mixnet-m": "mixnet_m",
+    "mixnet-l": "mixnet_l",
+    "efficientnet-b0": "efficientnet_b0",
+}
 
 
 def test_every_preset_has_expected_totals():
@@ -40,9 +45,33 @@ def test_mixnet_m_block_table():
     """Per-block channel counts of MixNet-M (mixnet_arch.md section 6), and MixNet-L's width rounding."""
     m = resolve(designer.load_preset("mixnet-m"))
     assert [(b.in_channels, b.mid_channels, b.out_channels, b.se_channels) for b in m[:5]] == [
-        (24, 24, 24, 0), (24, 144, 32, 0), (32, 96, 32, 0), (32, 192, 40, 16), (40, 240, 40, 20)]
-    assert [b.residual for b in m] == [True, False, True, False, True, True, True, False, True, True, True,
-                                       False, True, True, True, False, True, True, True]
+        (24, 24, 24, 0),
+        (24, 144, 32, 0),
+        (32, 96, 32, 0),
+        (32, 192, 40, 16),
+        (40, 240, 40, 20),
+    ]
+    assert [b.residual for b in m] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+    ]
     L = resolve(designer.load_preset("mixnet-l"))
     assert sorted({b.out_channels for b in L}) == [32, 40, 56, 104, 160, 264]
     assert L[-1].mid_channels == 1584 and L[-1].se_channels == 132

@@ -50,10 +50,17 @@ def archs(draw) -> Arch:
     arch = Arch(
         name="random",
         blocks=tuple(draw(st.lists(blocks(), min_size=1, max_size=5))),
-        stem=Stem(channels=8 * draw(st.integers(1, 4)), kernel=draw(st.sampled_from([3, 5])),
-                  stride=draw(st.sampled_from([1, 2])), activation=draw(st.sampled_from(ACTS))),
-        head=Head(channels=16 * draw(st.integers(1, 8)), activation=draw(st.sampled_from(ACTS)),
-                  scale_with_width=draw(st.booleans())),
+        stem=Stem(
+            channels=8 * draw(st.integers(1, 4)),
+            kernel=draw(st.sampled_from([3, 5])),
+            stride=draw(st.sampled_from([1, 2])),
+            activation=draw(st.sampled_from(ACTS)),
+        ),
+        head=Head(
+            channels=16 * draw(st.integers(1, 8)),
+            activation=draw(st.sampled_from(ACTS)),
+            scale_with_width=draw(st.booleans()),
+        ),
         classes=draw(st.integers(2, 20)),
         input_size=draw(st.sampled_from([32, 40, 64])),
         dropout=draw(st.sampled_from([0.0, 0.2])),
@@ -72,6 +79,7 @@ def _out(size: int, k: int, s: int) -> int:
 # Independent of designer/spec.py on purpose: these are the rules as ../shared/reference/mixnet_arch.md (section 4,
 # "Width scaling") and efficientnet_arch.md ("MBConv block", "Compound scaling") state them, checked below
 # against those files' own tables, so a wrong rule in the product fails the differential tests.
+
 
 def ref_round_filters(filters: int, multiplier: float) -> int:
     """mixnet_arch.md 4: f = filters*m; new = max(8, int(f + 4) // 8 * 8); +8 if new < 0.9*f; m = 1: untouched."""
@@ -115,8 +123,9 @@ def ref_blocks(arch: Arch) -> list[tuple[Block, int, int, int, int, int]]:
     for b in arch.blocks:
         cout = ref_round_filters(b.out_channels, arch.width_mult)
         for k in range(ref_round_repeats(b.repeats, arch.depth_mult)):
-            out.append((b, cin, ref_mid(arch, b, cin), cout, b.stride if k == 0 else 1,
-                        ref_se_channels(cin, b.se_ratio)))
+            out.append(
+                (b, cin, ref_mid(arch, b, cin), cout, b.stride if k == 0 else 1, ref_se_channels(cin, b.se_ratio))
+            )
             cin = cout
     return out
 
@@ -155,7 +164,7 @@ def closed_form(arch: Arch) -> tuple[int, int]:
 def _reference_rows(md: str, title: str) -> list[tuple[int, int, int, int]]:
     """(in, mid, SE channels, out) of every `bI.R` row of the per-block table under `title` in a reference file."""
     text = shared_path("reference", md).read_text()
-    table = text[text.index(title):]
+    table = text[text.index(title) :]
     rows = []
     for line in table.splitlines()[4:]:
         if not line.startswith("|"):
@@ -167,8 +176,9 @@ def _reference_rows(md: str, title: str) -> list[tuple[int, int, int, int]]:
     return rows
 
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
-                                                                      HealthCheck.too_slow])
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
 
 
 @FAST
@@ -182,7 +192,8 @@ def test_lower_emit_parse_count_agree(arch):
     cost = designer.count(back)
     assert (cost.params, cost.fma) == closed_form(arch)
     assert cost.params_stored - cost.params == 2 * sum(
-        L["filters"] for L in net.layers if L.type == "convolutional" and L["batch_normalize"])
+        L["filters"] for L in net.layers if L.type == "convolutional" and L["batch_normalize"]
+    )
     assert designer.lint(text) == []
 
 
@@ -215,9 +226,12 @@ def test_parser_never_raises_anything_but_cfg_error(text):
     assert isinstance(designer.lint(text), list)
 
 
-REFERENCE_TABLES = (("mixnet-s", "mixnet_arch.md", "### MixNet-S"), ("mixnet-m", "mixnet_arch.md", "### MixNet-M"),
-                    ("mixnet-l", "mixnet_arch.md", "### MixNet-L"),
-                    ("efficientnet-b0", "efficientnet_arch.md", "## EfficientNet-B0 per block"))
+REFERENCE_TABLES = (
+    ("mixnet-s", "mixnet_arch.md", "### MixNet-S"),
+    ("mixnet-m", "mixnet_arch.md", "### MixNet-M"),
+    ("mixnet-l", "mixnet_arch.md", "### MixNet-L"),
+    ("efficientnet-b0", "efficientnet_arch.md", "## EfficientNet-B0 per block"),
+)
 
 
 def test_reference_rules_reproduce_the_reference_block_tables():

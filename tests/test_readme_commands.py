@@ -30,10 +30,13 @@ SUBSTITUTIONS = [  # (as shown in the README, as run here, why)
     ("--per-layer --top 3", "--per-layer --top 3 --min-run-time 0.05", "shorter timing runs (same output form)"),
 ]
 MEASURED = ("bench", "train", "predict")
-CLASSIFIER = ("[net]\nwidth=12\nheight=10\nchannels=3\n\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n\n"
-              "[avgpool]\n\n[softmax]\n")
-BAD_CFG = ("[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\n"
-           "activation=leaky # relu?\n")
+CLASSIFIER = (
+    "[net]\nwidth=12\nheight=10\nchannels=3\n\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n\n"
+    "[avgpool]\n\n[softmax]\n"
+)
+BAD_CFG = (
+    "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\nactivation=leaky # relu?\n"
+)
 
 
 def readme_commands(text: str | None = None) -> list[tuple[int, str, list[str]]]:

@@ -104,6 +104,7 @@ def test_measure_restores_thread_count(small: designer.Network) -> None:
 
 # ------------------------------------------------------------------ CLI
 
+
 def test_bench_cli_json_and_table(capsys) -> None:
     args = ["bench", "mixnet-s", "--size", "32", "--threads", "1", "--min-run-time", "0.05"]
     assert main(args + ["--json", "--batch", "1,2", "--plain"]) == 0
@@ -199,8 +200,9 @@ def classifier(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
 
 def test_predict_prints_darknet_top_k(classifier, capsys) -> None:
     cfg, weights, labels, image = classifier
-    assert main(["predict", str(cfg), "--weights", str(weights), str(image), "--labels", str(labels),
-                 "--top", "3"]) == 0
+    assert (
+        main(["predict", str(cfg), "--weights", str(weights), str(image), "--labels", str(labels), "--top", "3"]) == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(re.fullmatch(r"\s?\d{1,3}\.\d\d%: (cat|dog|bird|fish)", ln) for ln in lines)
     # the same prediction computed here: PIL resize to the net input, RGB, /255, CHW

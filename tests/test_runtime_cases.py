@@ -39,9 +39,10 @@ NUMPY_ACT = {
 }
 
 
-
-pytestmark = [pytest.mark.skipif(not CASE_DIRS, reason=f"{CASES} is absent (shared reference data not checked out)"),
-              pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = [
+    pytest.mark.skipif(not CASE_DIRS, reason=f"{CASES} is absent (shared reference data not checked out)"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 
 def _meta(d: Path) -> dict:
@@ -111,8 +112,14 @@ def _scrambled_dilation(case: Path, meta: dict) -> None:
     raw = np.fromfile(case / "net.weights", dtype="<f4", offset=20).astype(np.float64)  # 20-byte header (v0.2)
     bias, weights = raw[:filters], raw[filters:].reshape(filters, c * size * size)
     real_h, real_w = h - dil * (size - 1), w - dil * (size - 1)  # what a dilated conv with padding 0 gives
-    cols = np.array([[x[ci, i + dil * ki, j + dil * kj] for i in range(real_h) for j in range(real_w)]
-                     for ci in range(c) for ki in range(size) for kj in range(size)])
+    cols = np.array(
+        [
+            [x[ci, i + dil * ki, j + dil * kj] for i in range(real_h) for j in range(real_w)]
+            for ci in range(c)
+            for ki in range(size)
+            for kj in range(size)
+        ]
+    )
     workspace = np.zeros(c * size * size * out_h * out_w)  # darknet's workspace, sized for the declared output
     workspace[: cols.size] = cols.ravel()
     scrambled = weights @ workspace.reshape(c * size * size, out_h * out_w) + bias[:, None]
@@ -126,17 +133,22 @@ def _cpu_activation_bug(case: Path, meta: dict, network: designer.Network, ref: 
     i = meta["output_layer"]
     layer = network.layers[i]
     act = layer["activation"]
-    assert cpu_gives_zero(act, layer.type), f"{case.name}: designer.activations has no CPU gap for {act} in [{layer.type}]"
+    assert cpu_gives_zero(act, layer.type), (
+        f"{case.name}: designer.activations has no CPU gap for {act} in [{layer.type}]"
+    )
     assert act in NUMPY_ACT, f"{case.name}: no NumPy formula for activation={act}"
     assert not ref.any(), "darknet's CPU build was expected to output zeros here"
-    linear = dataclasses.replace(network, layers=network.layers[:i] + (layer.set(activation="linear"),)
-                                 + network.layers[i + 1 :])
+    linear = dataclasses.replace(
+        network, layers=network.layers[:i] + (layer.set(activation="linear"),) + network.layers[i + 1 :]
+    )
     pre = _run(linear, case, meta)
     want = NUMPY_ACT[act](pre)
     assert np.abs(want).max() > 0
     assert _close(_run(network, case, meta), want) < TOL
-    pytest.xfail(f"darknet's CPU build outputs 0 for {act} in [{layer.type}] (designer.activations cpu_ok, NOTES.md "
-                 "section 3); the runtime follows the GPU formula, checked against NumPy")
+    pytest.xfail(
+        f"darknet's CPU build outputs 0 for {act} in [{layer.type}] (designer.activations cpu_ok, NOTES.md "
+        "section 3); the runtime follows the GPU formula, checked against NumPy"
+    )
 
 
 def _darknet_failed(case: Path, meta: dict, network: designer.Network) -> None:

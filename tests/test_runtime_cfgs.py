@@ -28,9 +28,10 @@ CFGS = sorted(CFG_DIR.glob("*.cfg")) if CFG_DIR.is_dir() else []
 REJECTED = {"resnet50.cfg"}  # strided shortcuts: darknet asserts, the core raises CfgError (NOTES.md section 5)
 
 
-
-pytestmark = [pytest.mark.skipif(not CFGS, reason=f"{CFG_DIR} is absent (shared reference data not checked out)"),
-              pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = [
+    pytest.mark.skipif(not CFGS, reason=f"{CFG_DIR} is absent (shared reference data not checked out)"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 
 @pytest.fixture(scope="module")

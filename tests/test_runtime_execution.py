@@ -48,10 +48,12 @@ def test_resolve_execution_refuses(asked: str, compile: bool, message: str) -> N
         resolve_execution(asked, device="cpu", optimized=True, compile=compile)
 
 
-@pytest.mark.parametrize("asked,optimized,want", [("auto", True, "torchscript"), ("auto", False, "eager"),
-                                                   ("eager", True, "eager")])
-def test_measure_states_its_execution(small: designer.Network, asked: str, optimized: bool, want: str,
-                                      monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "asked,optimized,want", [("auto", True, "torchscript"), ("auto", False, "eager"), ("eager", True, "eager")]
+)
+def test_measure_states_its_execution(
+    small: designer.Network, asked: str, optimized: bool, want: str, monkeypatch
+) -> None:
     built = []
     real = FrozenModel.forward
 
@@ -140,7 +142,7 @@ def test_fp16_training_scales_the_loss_and_bf16_does_not(monkeypatch) -> None:
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         before = [p.detach().clone() for p in model.parameters()]
         step = train_step.sgd_step(model, opt, x, y, device="cpu", dtype=dtype)
-        for steps in range(1, 30):  # fp16: the scaler skips steps whose scaled gradients overflow, halving its scale
+        for steps in range(1, 30):  # fp16: the scaler skips steps whose scaled gradients overflow, halving its scale  # noqa: B007 - read after the loop
             step()
             if any(not torch.equal(a, p) for a, p in zip(before, model.parameters())):
                 break

@@ -11,8 +11,8 @@ import torch
 import designer
 from designer.cfg import with_net
 from runtime import build_model, randomize_bn
-from runtime.optimize import optimize
 from runtime.bench import measure
+from runtime.optimize import optimize
 
 pytestmark = [
     pytest.mark.gpu,
@@ -108,8 +108,9 @@ def test_cuda_graph_replay_equals_eager(mixnet_s, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("execution", ["eager", "cuda-graph"])
 def test_bench_execution_on_cuda(mixnet_s, execution: str) -> None:
     network, _ = mixnet_s
-    r = measure(network, device="cuda", batch=1, dtype="fp16", channels_last=True, min_run_time=0.1,
-                execution=execution)
+    r = measure(
+        network, device="cuda", batch=1, dtype="fp16", channels_last=True, min_run_time=0.1, execution=execution
+    )
     assert r.execution == execution and r.median_ms > 0 and r.to_json()["execution"] == execution
 
 

@@ -140,8 +140,12 @@ def _darknet_pool(x: np.ndarray, size: int, stride: int, padding: int, avg: bool
     for k in range(c):
         for i in range(oh):
             for j in range(ow):
-                vals = [x[k, off + i * stride + n, off + j * stride + m] for n in range(size) for m in range(size)
-                        if 0 <= off + i * stride + n < h and 0 <= off + j * stride + m < w]
+                vals = [
+                    x[k, off + i * stride + n, off + j * stride + m]
+                    for n in range(size)
+                    for m in range(size)
+                    if 0 <= off + i * stride + n < h and 0 <= off + j * stride + m < w
+                ]
                 out[k, i, j] = np.mean(vals) if avg else max(vals)
     return out
 
@@ -166,10 +170,10 @@ def test_softmax_groups_leave_the_tail_at_zero_and_use_temperature() -> None:
 
 
 def test_nondivisible_route_feeds_a_conv_through_its_first_chw_floats() -> None:
-    body = ("[route]\nlayers=-1\ngroups=2\ngroup_id=1\n\n"
-            "[convolutional]\nfilters=1\nsize=1\nactivation=linear\n")
-    net = designer.parse_cfg(f"[net]\nwidth=3\nheight=2\nchannels=5\n\n[convolutional]\nfilters=5\nsize=1\n"
-                             f"activation=linear\n\n{body}")
+    body = "[route]\nlayers=-1\ngroups=2\ngroup_id=1\n\n[convolutional]\nfilters=1\nsize=1\nactivation=linear\n"
+    net = designer.parse_cfg(
+        f"[net]\nwidth=3\nheight=2\nchannels=5\n\n[convolutional]\nfilters=5\nsize=1\nactivation=linear\n\n{body}"
+    )
     model = build_model(net)
     x = torch.randn(1, 5, 2, 3)
     got = {}

@@ -115,8 +115,10 @@ def test_time_runs_tops_up_a_slow_call(monkeypatch) -> None:
 def two_rows():
     import designer
 
-    blocks = (designer.Block(16, kernels=(3, 5), expand_ratio=2, se_ratio=0.25, stride=2, activation="swish"),
-              designer.Block(24, kernels=(3,), expand_ratio=3, stride=2))
+    blocks = (
+        designer.Block(16, kernels=(3, 5), expand_ratio=2, se_ratio=0.25, stride=2, activation="swish"),
+        designer.Block(24, kernels=(3,), expand_ratio=3, stride=2),
+    )
     return designer.lower(designer.Arch("two-rows", blocks, head=designer.Head(64), input_size=32, classes=10))
 
 
@@ -124,9 +126,11 @@ def test_every_measurement_rests_on_at_least_five_runs(two_rows, one_torch_threa
     from runtime.bench import measure
     from runtime.train_step import measure_train_step
 
-    for r in (measure(two_rows, threads=1, min_run_time=1e-9),
-              measure_train_step(two_rows, batch=2, threads=1, min_run_time=1e-9),
-              measure(two_rows, backend="onnxruntime", threads=1, min_run_time=1e-9)):
+    for r in (
+        measure(two_rows, threads=1, min_run_time=1e-9),
+        measure_train_step(two_rows, batch=2, threads=1, min_run_time=1e-9),
+        measure(two_rows, backend="onnxruntime", threads=1, min_run_time=1e-9),
+    ):
         assert r.runs >= MIN_RUNS, (r.mode, r.backend)
 
 
@@ -158,6 +162,6 @@ def test_timed_training_step_runs_backward_and_the_optimizer(two_rows, one_torch
     monkeypatch.setattr(ts, "train_model", train_model)
     r = ts.measure_train_step(two_rows, batch=2, threads=1, min_run_time=1e-9)
     assert counts["backward"] >= r.runs + 1 and counts["step"] >= r.runs + 1  # the warm-up step and the runs
-    (model, before), = models
+    ((model, before),) = models
     moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
     assert all(moved), f"{moved.count(False)} parameter tensors never changed"

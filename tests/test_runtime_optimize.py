@@ -10,8 +10,8 @@ import torch
 import designer
 from designer.cfg import with_net
 from runtime import build_model, randomize_bn
-from runtime.optimize import optimize
 from runtime.layers.merge import RouteLayer
+from runtime.optimize import optimize
 from runtime.optimize.build import FrozenModel
 from runtime.optimize.mixconv import MixConvLayer, find_mixconv
 from runtime.optimize.squeeze_excite import SqueezeExcite, find_squeeze_excite
@@ -48,16 +48,20 @@ def mixnet_s():
     return _plain("mixnet-s")
 
 
-@pytest.mark.parametrize("options", [
-    dict(mixconv="none"),
-    dict(mixconv="split"),
-    dict(mixconv="padded"),
-    dict(mixconv="split", fold_bn=False),
-    dict(mixconv="padded", channels_last=True),
-    dict(mixconv="split", channels_last=True),
-    dict(mixconv="auto"),
-    dict(mixconv="padded", squeeze_excite=False),
-], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(mixconv="none"),
+        dict(mixconv="split"),
+        dict(mixconv="padded"),
+        dict(mixconv="split", fold_bn=False),
+        dict(mixconv="padded", channels_last=True),
+        dict(mixconv="split", channels_last=True),
+        dict(mixconv="auto"),
+        dict(mixconv="padded", squeeze_excite=False),
+    ],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()),
+)
 def test_optimized_equals_plain(mixnet_s, options: dict) -> None:
     network, plain = mixnet_s
     fast = optimize(plain, **options)
@@ -125,9 +129,11 @@ def test_grouped_gpu_variant_fuses_and_matches() -> None:
 
 
 HEAD = "[net]\nwidth=8\nheight=8\nchannels=4\n\n[convolutional]\nfilters=6\nsize=1\nactivation=relu\n\n"
-SPLIT = ("[route]\nlayers={x}\ngroups=2\ngroup_id=0\n\n[convolutional]\nfilters=3\nsize=3\npad=1\ngroups=3\n"
-         "activation=relu\n\n[route]\nlayers={x}\ngroups=2\ngroup_id=1\n\n[convolutional]\nfilters=3\nsize=5\n"
-         "pad=1\ngroups=3\nactivation=relu\n\n[route]\nlayers=-3,-1\n\n")
+SPLIT = (
+    "[route]\nlayers={x}\ngroups=2\ngroup_id=0\n\n[convolutional]\nfilters=3\nsize=3\npad=1\ngroups=3\n"
+    "activation=relu\n\n[route]\nlayers={x}\ngroups=2\ngroup_id=1\n\n[convolutional]\nfilters=3\nsize=5\n"
+    "pad=1\ngroups=3\nactivation=relu\n\n[route]\nlayers=-3,-1\n\n"
+)
 
 
 def test_mixconv_detected_in_a_hand_written_cfg() -> None:
@@ -137,8 +143,10 @@ def test_mixconv_detected_in_a_hand_written_cfg() -> None:
 
 
 def test_mixconv_not_fused_when_an_intermediate_has_another_reader() -> None:
-    tail = ("[convolutional]\nfilters=3\nsize=1\nactivation=linear\n\n"  # layer 6
-            "[shortcut]\nfrom=-3\nactivation=linear\n")  # layer 7 also reads conv 4, inside the span
+    tail = (
+        "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n\n"  # layer 6
+        "[shortcut]\nfrom=-3\nactivation=linear\n"
+    )  # layer 7 also reads conv 4, inside the span
     network = designer.parse_cfg(HEAD + SPLIT.format(x=0) + tail)
     assert network.layers[7].type == "shortcut" and designer.infer_shapes(network)[7].sources == (4,)
     assert find_mixconv(network, designer.infer_shapes(network)) == []
@@ -189,9 +197,11 @@ def test_squeeze_excite_found_in_darknet_efficientnet_cfg() -> None:
 
 @pytest.mark.slow
 def test_torch_compile_equals_plain() -> None:
-    network = designer.parse_cfg(HEAD + SPLIT.format(x=0) + "[avgpool]\n\n[convolutional]\nfilters=2\nsize=1\n"
-                                 "activation=swish\n\n[convolutional]\nfilters=6\nsize=1\nactivation=logistic\n\n"
-                                 "[scale_channels]\nfrom=-4\nactivation=linear\n")
+    network = designer.parse_cfg(
+        HEAD + SPLIT.format(x=0) + "[avgpool]\n\n[convolutional]\nfilters=2\nsize=1\n"
+        "activation=swish\n\n[convolutional]\nfilters=6\nsize=1\nactivation=logistic\n\n"
+        "[scale_channels]\nfrom=-4\nactivation=linear\n"
+    )
     torch.manual_seed(0)
     plain = build_model(network)
     randomize_bn(plain)

@@ -183,8 +183,11 @@ def test_oversized_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "long").write_bytes((tmp_path / "full").read_bytes() + b"\0" * 8)
     target = build_model(network)
     before = _state(target)
-    with pytest.raises(WeightsError, match=r"too long: .* 8 bytes left over after the last weighted layer 194 "
-                                           r"\[convolutional\]"):
+    with pytest.raises(
+        WeightsError,
+        match=r"too long: .* 8 bytes left over after the last weighted layer 194 "
+        r"\[convolutional\]",
+    ):
         load_weights(target, tmp_path / "long")
     assert _same_state(_state(target), before)
 
@@ -211,7 +214,10 @@ def test_dontload_layers_are_absent_from_the_file() -> None:
     assert expected_size(part) == 20 + 4 * designer.count(skipped).params_stored
     # the core's torch-free layout (used by the bundle check) gives the same sizes, prefix included
     assert expected_weights_bytes(skipped) == expected_size(part)
-    assert expected_weights_bytes(network) - expected_weights_bytes(network, 1) == expected_size(full) - 20 - 4 * conv_floats
+    assert (
+        expected_weights_bytes(network) - expected_weights_bytes(network, 1)
+        == expected_size(full) - 20 - 4 * conv_floats
+    )
 
 
 def test_header_sizes_by_version(tmp_path: Path) -> None:
@@ -219,8 +225,11 @@ def test_header_sizes_by_version(tmp_path: Path) -> None:
     model = build_model(designer.parse_cfg(CONNECTED_NET))
     model.weights_header = (0, 1, 0, 7)
     save_weights(model, tmp_path / "old.weights")
-    assert file_header_size(tmp_path / "old.weights") == 16 == (tmp_path / "old.weights").stat().st_size - 4 * sum(
-        e.count for e in file_entries(model))
+    assert (
+        file_header_size(tmp_path / "old.weights")
+        == 16
+        == (tmp_path / "old.weights").stat().st_size - 4 * sum(e.count for e in file_entries(model))
+    )
     (tmp_path / "short.weights").write_bytes(b"\0" * 8)
     assert file_header_size(tmp_path / "short.weights") == -1
 

@@ -20,8 +20,12 @@ GRID = [round(0.25 + 0.05 * i, 2) for i in range(36)]
 @pytest.mark.parametrize("name", designer.preset_names())
 def test_every_width_and_depth_validates(name):
     base = designer.load_preset(name)
-    bad = [(w, d, str(designer.validate(replace(base, width_mult=w, depth_mult=d))[0]))
-           for w in GRID for d in GRID if designer.validate(replace(base, width_mult=w, depth_mult=d))]
+    bad = [
+        (w, d, str(designer.validate(replace(base, width_mult=w, depth_mult=d))[0]))
+        for w in GRID
+        for d in GRID
+        if designer.validate(replace(base, width_mult=w, depth_mult=d))
+    ]
     assert not bad, bad[:3]
 
 
@@ -53,5 +57,6 @@ def test_dw_group_size_variants_validate_over_the_width_grid(group_size):
 def test_readme_example_width_half_now_works():
     arch = replace(designer.load_preset("mixnet-s"), width_mult=0.5)
     assert designer.validate(arch) == []
-    assert rounding_report(arch) == ["row 9 (b9.0): width 0.5 gives 384 -> 385 expanded channels (a multiple of 5 "
-                                     "splits into 5 kernel groups)"]
+    assert rounding_report(arch) == [
+        "row 9 (b9.0): width 0.5 gives 384 -> 385 expanded channels (a multiple of 5 splits into 5 kernel groups)"
+    ]

@@ -42,25 +42,30 @@ def test_threads_are_shared_out_between_processes(clean_env):
     assert 0.0 <= threads.busy_cores(0.01) <= (os.cpu_count() or 1)
 
 
-@pytest.mark.parametrize("entry", [
-    "from designer.cli import main; main(['predict', 'mixnet-s', 'x.png', '--weights', 'missing.weights'])",
-    "import runtime.train.__main__",
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "from designer.cli import main; main(['predict', 'mixnet-s', 'x.png', '--weights', 'missing.weights'])",
+        "import runtime.train.__main__",
+    ],
+)
 def test_entry_points_choose_before_torch_loads(entry):
-    code = ("import sys, builtins\n"
-            "real = builtins.__import__\n"
-            "def guard(name, *a, **k):\n"
-            "    if name == 'torch' or name.startswith('torch.'):\n"
-            "        import designer.threads as t\n"
-            "        assert t._chosen is not None, 'torch imported before designer.threads.configure()'\n"
-            "    return real(name, *a, **k)\n"
-            "builtins.__import__ = guard\n"
-            "try:\n"
-            f"    {entry}\n"
-            "except SystemExit:\n"
-            "    pass\n"
-            "import designer.threads as t\n"
-            "print('chosen' if t._chosen else 'none')\n")
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def guard(name, *a, **k):\n"
+        "    if name == 'torch' or name.startswith('torch.'):\n"
+        "        import designer.threads as t\n"
+        "        assert t._chosen is not None, 'torch imported before designer.threads.configure()'\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = guard\n"
+        "try:\n"
+        f"    {entry}\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "import designer.threads as t\n"
+        "print('chosen' if t._chosen else 'none')\n"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env["PYTHONPATH"] = str(REPO)
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)

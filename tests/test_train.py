@@ -39,11 +39,11 @@ def split():
 
 
 def _cfg(tmp_path: Path, **kw) -> TrainConfig:
-    return TrainConfig(**{"size": 16, "epochs": 2, "batch": 64, "out_dir": str(tmp_path / "run"), "threads": 2,
-                          **kw})
+    return TrainConfig(**{"size": 16, "epochs": 2, "batch": 64, "out_dir": str(tmp_path / "run"), "threads": 2, **kw})
 
 
 # ------------------------------------------------------------------ prepare_network
+
 
 def test_prepare_network_from_design(tiny):
     net = prepare_network(tiny, 32, 3)
@@ -93,6 +93,7 @@ def test_prepare_network_darknet19_style_and_errors():
 
 
 # ------------------------------------------------------------------ a short run and its files
+
 
 @pytest.fixture(scope="module")
 def run(tiny, split, tmp_path_factory):
@@ -151,8 +152,14 @@ def test_training_restores_torchs_thread_count(tiny, split, tmp_path):
     torch.set_num_threads(2)
     try:
         stop = threading.Event()
-        train(designer.lower(tiny), _cfg(tmp_path, epochs=3, threads=1), split=split, progress=False, stop=stop,
-              on_epoch=lambda row: stop.set())
+        train(
+            designer.lower(tiny),
+            _cfg(tmp_path, epochs=3, threads=1),
+            split=split,
+            progress=False,
+            stop=stop,
+            on_epoch=lambda row: stop.set(),
+        )
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
@@ -160,8 +167,14 @@ def test_training_restores_torchs_thread_count(tiny, split, tmp_path):
 
 def test_stop_event_ends_cleanly(tiny, split, tmp_path):
     stop = threading.Event()
-    result = train(designer.lower(tiny), _cfg(tmp_path, epochs=5), split=split, progress=False, stop=stop,
-                   on_epoch=lambda row: stop.set())
+    result = train(
+        designer.lower(tiny),
+        _cfg(tmp_path, epochs=5),
+        split=split,
+        progress=False,
+        stop=stop,
+        on_epoch=lambda row: stop.set(),
+    )
     assert result.stopped and not result.interrupted and len(result.history) == 1
     _assert_files_intact(result.out_dir, 1)
 
@@ -178,13 +191,33 @@ def test_keyboard_interrupt_keeps_last_checkpoint(tiny, split, tmp_path):
 
 # ------------------------------------------------------------------ command line
 
+
 def test_ctrl_c_exits_130_with_files_intact(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.train", str(tmp_path / "tiny.yaml"), "--size", "16",
-                             "--epochs", "500", "--threads", "1", "--out", str(out), "--no-progress"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime.train",
+            str(tmp_path / "tiny.yaml"),
+            "--size",
+            "16",
+            "--epochs",
+            "500",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         staged = tmp_path / ".run.partial"  # the run writes into a hidden sibling until it ends (issue 12)
@@ -205,8 +238,10 @@ def test_ctrl_c_exits_130_with_files_intact(tmp_path):
 
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     (tmp_path / "tiny.yaml").write_text(TINY)
-    cases = [(["train", "no-such-preset"], "neither a .cfg"),
-             (["train", str(tmp_path / "tiny.yaml"), "--data", str(tmp_path / "missing")], "no such file or folder")]
+    cases = [
+        (["train", "no-such-preset"], "neither a .cfg"),
+        (["train", str(tmp_path / "tiny.yaml"), "--data", str(tmp_path / "missing")], "no such file or folder"),
+    ]
     plain = tmp_path / "plain.cfg"
     plain.write_text(DARKNET19_TAIL.format(tail="[avgpool]"))
     cases.append((["train", str(plain)], "does not end in [softmax]"))
@@ -220,11 +255,24 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
 def test_compare_trains_both_on_the_same_split(tmp_path, capsys):
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "wide.yaml").write_text(TINY.replace("name: tiny", "name: wide").replace("c24", "c32"))
-    argv = ["train", str(tmp_path / "tiny.yaml"), "--compare", str(tmp_path / "wide.yaml"), "--size", "16",
-            "--epochs", "1", "--out", str(tmp_path / "cmp"), "--no-progress", "--threads", "2"]
+    argv = [
+        "train",
+        str(tmp_path / "tiny.yaml"),
+        "--compare",
+        str(tmp_path / "wide.yaml"),
+        "--size",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "cmp"),
+        "--no-progress",
+        "--threads",
+        "2",
+    ]
     assert mixdesign(argv) == 0
     out = capsys.readouterr().out
-    table = out[out.index("design"):]
+    table = out[out.index("design") :]
     assert "tiny" in table and "wide" in table and "best val top-1" in table and "params" in table
     a = json.loads((tmp_path / "cmp" / "tiny" / "metrics.json").read_text())
     b = json.loads((tmp_path / "cmp" / "wide" / "metrics.json").read_text())
@@ -233,8 +281,10 @@ def test_compare_trains_both_on_the_same_split(tmp_path, capsys):
 
 def test_command_module_does_not_import_torch():
     # mixdesign registers train/bundle at start-up: that must not pull in torch (runtime/__init__ is lazy)
-    code = ("import sys, designer.cli, designer.cli.train, runtime.bundle, runtime.train.data; "
-            "designer.cli.build_parser(); print('torch' in sys.modules)")
+    code = (
+        "import sys, designer.cli, designer.cli.train, runtime.bundle, runtime.train.data; "
+        "designer.cli.build_parser(); print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -29,22 +29,29 @@ from tests.conftest import REPO, TINY_YAML, free_port
 TINY = TINY_YAML
 
 # three convs with biases, no BN, no dropout: the exact comparison's network
-NO_BN_CFG = """[net]
+NO_BN_CFG = (
+    """[net]
 width=16
 height=16
 channels=3
-""" + "".join(f"""
+"""
+    + "".join(
+        f"""
 [convolutional]
 filters={f}
 size={k}
 stride={s}
 pad=1
 activation={a}
-""" for f, k, s, a in ((32, 3, 2, "leaky"), (32, 3, 2, "leaky"), (10, 1, 1, "linear"))) + """
+"""
+        for f, k, s, a in ((32, 3, 2, "leaky"), (32, 3, 2, "leaky"), (10, 1, 1, "linear"))
+    )
+    + """
 [avgpool]
 
 [softmax]
 """
+)
 
 
 def _torchrun() -> list[str]:
@@ -57,14 +64,39 @@ def _env() -> dict[str, str]:
 
 
 def _run_one(source: Path, args: list[str], out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime.train", str(source), *args, "--out", str(out),
-                           "--threads", "1"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.train", str(source), *args, "--out", str(out), "--threads", "1"],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _run_two(source: Path, args: list[str], out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*_torchrun(), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
-                           str(free_port()), "-m", "runtime.train", str(source), *args, "--out", str(out)],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            *_torchrun(),
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "runtime.train",
+            str(source),
+            *args,
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow

@@ -37,8 +37,12 @@ def test_one_epoch_on_cuda_trains_the_model_on_the_gpu(tmp_path, monkeypatch):
     monkeypatch.setattr(runtime, "build_model", spy)
     network = designer.lower(designer.load_yaml(TINY))
     epochs = []
-    res = train(network, TrainConfig(size=16, epochs=2, batch=64, device="cuda", out_dir=str(tmp_path / "run")),
-                on_epoch=epochs.append, progress=False)
+    res = train(
+        network,
+        TrainConfig(size=16, epochs=2, batch=64, device="cuda", out_dir=str(tmp_path / "run")),
+        on_epoch=epochs.append,
+        progress=False,
+    )
     assert len(built) == 1
     params = list(built[0].parameters())
     assert params and all(p.is_cuda for p in params)
@@ -67,8 +71,21 @@ def test_two_rank_nccl_torchrun_equals_one_gpu_at_the_same_global_batch(tmp_path
     monkeypatch.setenv("NVIDIA_TF32_OVERRIDE", "0")
     cfg = tmp_path / "nobn.cfg"
     cfg.write_text(NO_BN_CFG)
-    args = ["--size", "16", "--epochs", "3", "--batch", "32", "--lr", "0.3", "--no-progress", "--seed", "0",
-            "--device", "cuda"]
+    args = [
+        "--size",
+        "16",
+        "--epochs",
+        "3",
+        "--batch",
+        "32",
+        "--lr",
+        "0.3",
+        "--no-progress",
+        "--seed",
+        "0",
+        "--device",
+        "cuda",
+    ]
     one = _run_one(cfg, args, tmp_path / "one")
     assert one.returncode == 0, one.stderr[-3000:]
     two = _run_two(cfg, args, tmp_path / "two")

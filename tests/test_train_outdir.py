@@ -35,9 +35,19 @@ def fake_train(epochs_before_stop: dict[str, int | None]):
             for f in ("best.weights", "best.pt", "metrics.csv"):
                 (out / f).write_text(f"{label} epoch {n}")
             (out / "metrics.json").write_text(json.dumps({"history": history}))
-        return TrainResult(history, 0.5 if n else 0.0, n, stop is not None, out, out / "model.cfg",
-                           out / "best.weights", out / "best.pt", out / "metrics.csv", out / "metrics.json",
-                           interrupted=stop is not None)
+        return TrainResult(
+            history,
+            0.5 if n else 0.0,
+            n,
+            stop is not None,
+            out,
+            out / "model.cfg",
+            out / "best.weights",
+            out / "best.pt",
+            out / "metrics.csv",
+            out / "metrics.json",
+            interrupted=stop is not None,
+        )
 
     return train
 
@@ -46,6 +56,7 @@ def fake_train(epochs_before_stop: dict[str, int | None]):
 def fake(monkeypatch):
     def use(stops):
         monkeypatch.setattr("runtime.train.train", fake_train(stops))
+
     return use
 
 
@@ -106,9 +117,16 @@ def test_compare_stopped_in_the_first_design_says_the_second_was_not_trained(tmp
     assert (out / "tiny-a" / "best.weights").exists() and not (out / "tiny-b").exists()
 
 
-@pytest.mark.parametrize("argv,needle", [(["--epochs", "0"], "--epochs 0"), (["--batch", "0"], "--batch 0"),
-                                         (["--lr", "-1"], "--lr -1"), (["--lr", "nan"], "--lr nan"),
-                                         (["--val-fraction", "1"], "--val-fraction 1")])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--epochs", "0"], "--epochs 0"),
+        (["--batch", "0"], "--batch 0"),
+        (["--lr", "-1"], "--lr -1"),
+        (["--lr", "nan"], "--lr nan"),
+        (["--val-fraction", "1"], "--val-fraction 1"),
+    ],
+)
 def test_bad_training_values_are_refused_up_front(tmp_path, capsys, argv, needle):
     out = tmp_path / "run"
     assert main(train_cli("--out", str(out), *argv)) == 2

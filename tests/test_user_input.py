@@ -34,17 +34,21 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
 
 # ------------------------------------------------------------------ design values
 
-@pytest.mark.parametrize("argv,needles", [
-    (["--width-mult", "nan"], ["--width-mult", "not a finite number", "Fix:"]),
-    (["--width-mult", "inf"], ["--width-mult", "not a finite number"]),
-    (["--depth-mult", "nan"], ["--depth-mult", "not a finite number"]),
-    (["--width-mult", "1e9"], ["above the maximum 4", "Fix:"]),
-    (["--dw-group-size", "0"], ["--dw-group-size", "below the minimum 1"]),
-    (["--dw-group-size", "1000"], ["--dw-group-size 1000", "300 channels", "Fix:"]),
-    (["--size", "100000"], ["--size", "above the maximum 4096"]),
-    (["--size", "7"], ["--size", "below the minimum 8"]),
-    (["--classes", "0"], ["--classes", "below the minimum 1"]),
-])
+
+@pytest.mark.parametrize(
+    "argv,needles",
+    [
+        (["--width-mult", "nan"], ["--width-mult", "not a finite number", "Fix:"]),
+        (["--width-mult", "inf"], ["--width-mult", "not a finite number"]),
+        (["--depth-mult", "nan"], ["--depth-mult", "not a finite number"]),
+        (["--width-mult", "1e9"], ["above the maximum 4", "Fix:"]),
+        (["--dw-group-size", "0"], ["--dw-group-size", "below the minimum 1"]),
+        (["--dw-group-size", "1000"], ["--dw-group-size 1000", "300 channels", "Fix:"]),
+        (["--size", "100000"], ["--size", "above the maximum 4096"]),
+        (["--size", "7"], ["--size", "below the minimum 8"]),
+        (["--classes", "0"], ["--classes", "below the minimum 1"]),
+    ],
+)
 @pytest.mark.parametrize("command", ["stats", "export"])
 def test_bad_design_values_are_one_line_errors(tmp_path, capsys, command, argv, needles):
     extra = ["-o", str(tmp_path / "x.cfg")] if command == "export" else []
@@ -57,10 +61,12 @@ def test_design_yaml_values_are_checked_in_validate():
     base = designer.load_preset("mixnet-s")
     from dataclasses import replace
 
-    for bad, where in ((replace(base, width_mult=float("nan")), "width multiplier nan"),
-                       (replace(base, depth_mult=float("inf")), "depth multiplier inf"),
-                       (replace(base, width_mult=1e9), "above the maximum"),
-                       (replace(base, input_size=100000), "input size 100000")):
+    for bad, where in (
+        (replace(base, width_mult=float("nan")), "width multiplier nan"),
+        (replace(base, depth_mult=float("inf")), "depth multiplier inf"),
+        (replace(base, width_mult=1e9), "above the maximum"),
+        (replace(base, input_size=100000), "input size 100000"),
+    ):
         issues = designer.validate(bad)
         assert issues and where in issues[0].message and issues[0].fix
         with pytest.raises(designer.DesignError):
@@ -87,6 +93,7 @@ def test_train_keeps_the_design_header():
 
 # ------------------------------------------------------------------ memory estimate
 
+
 def test_memory_estimate_refuses_with_the_figure(capsys):
     pytest.importorskip("torch")
     code, _, err = run(capsys, "bench", "mixnet-m", "--batch", "100000")
@@ -107,6 +114,7 @@ def test_memory_estimate_counts_training_more():
 
 # ------------------------------------------------------------------ files and messages
 
+
 def test_atomic_write_keeps_mode_and_follows_umask(tmp_path):
     p = tmp_path / "a.cfg"
     old = os.umask(0o022)
@@ -123,8 +131,9 @@ def test_atomic_write_keeps_mode_and_follows_umask(tmp_path):
         os.umask(old)
 
 
-@pytest.mark.parametrize("target,needle", [("DIR", "is a folder"), ("", "empty output path"),
-                                           ("FILE/x.cfg", "is a file, not a folder")])
+@pytest.mark.parametrize(
+    "target,needle", [("DIR", "is a folder"), ("", "empty output path"), ("FILE/x.cfg", "is a file, not a folder")]
+)
 def test_output_errors_name_the_users_path(tmp_path, capsys, target, needle):
     (tmp_path / "file.cfg").write_text("keep")
     path = {"DIR": str(tmp_path), "": "", "FILE/x.cfg": str(tmp_path / "file.cfg" / "x.cfg")}[target]
@@ -170,6 +179,7 @@ def test_version(capsys):
 
 # ------------------------------------------------------------------ predict inputs
 
+
 @pytest.fixture
 def classifier(tmp_path):
     torch = pytest.importorskip("torch")
@@ -178,8 +188,10 @@ def classifier(tmp_path):
     from runtime import build_model, save_weights
 
     cfg = tmp_path / "c.cfg"
-    cfg.write_text("[net]\nwidth=12\nheight=10\nchannels=3\n\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
-                   "\n[avgpool]\n\n[softmax]\n")
+    cfg.write_text(
+        "[net]\nwidth=12\nheight=10\nchannels=3\n\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
+        "\n[avgpool]\n\n[softmax]\n"
+    )
     torch.manual_seed(0)
     save_weights(build_model(designer.parse_cfg(cfg)), tmp_path / "c.weights")
     Image.new("RGB", (12, 10), (10, 200, 30)).save(tmp_path / "i.png")
@@ -236,8 +248,12 @@ def test_memory_check_compares_cuda_with_the_devices_own_memory(fake_gpu):
 
 
 def test_bench_on_cuda_is_refused_by_the_devices_memory(fake_gpu, capsys):
-    one_line_error(*run(capsys, "bench", "mixnet-s", "--device", "cuda")[::2], "needs about",
-                   "of memory on cuda:0 is free", "--batch")
+    one_line_error(
+        *run(capsys, "bench", "mixnet-s", "--device", "cuda")[::2],
+        "needs about",
+        "of memory on cuda:0 is free",
+        "--batch",
+    )
 
 
 def test_app_training_step_job_is_checked_with_the_training_estimate(monkeypatch):

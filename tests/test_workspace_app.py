@@ -60,17 +60,37 @@ def test_saved_copy_and_import_outlive_the_session(ws_file):
 
 
 def _measure(ws: Workspace, device: str, backend: str, median: float, source: str = "cli") -> None:
-    ws.add_measurement(design_name=f"d-{device}-{backend}", cfg_sha256="0" * 64, device=device, device_name="dev",
-                       backend=backend, dtype="fp32", batch=1, threads=2, median_ms=median, iqr_ms=0.25,
-                       fma=10**9, fma_per_s=10**9 / (median / 1000), source=source)
+    ws.add_measurement(
+        design_name=f"d-{device}-{backend}",
+        cfg_sha256="0" * 64,
+        device=device,
+        device_name="dev",
+        backend=backend,
+        dtype="fp32",
+        batch=1,
+        threads=2,
+        median_ms=median,
+        iqr_ms=0.25,
+        fma=10**9,
+        fma_per_s=10**9 / (median / 1000),
+        source=source,
+    )
 
 
 def test_latency_page_lists_every_source_filterable(ws_file):
     with Workspace.open(ws_file) as ws:
         _measure(ws, "cpu", "torch", 11.0)
         saved = ws.save_design("my-s", load_preset("mixnet-s"))  # the CLI's `bench mixnet-s` has its cfg hash
-        ws.add_measurement(design_name="mixnet-s", cfg_sha256=saved.cfg_sha256, device="cpu", dtype="fp32",
-                           batch=1, median_ms=30.0, iqr_ms=1.0, source="cli")
+        ws.add_measurement(
+            design_name="mixnet-s",
+            cfg_sha256=saved.cfg_sha256,
+            device="cpu",
+            dtype="fp32",
+            batch=1,
+            median_ms=30.0,
+            iqr_ms=1.0,
+            source="cli",
+        )
         _measure(ws, "cuda", "torch", 2.0, source="app")
         _measure(ws, "cpu", "onnxruntime", 7.0)
     at = start_app("latency.py")
@@ -86,23 +106,47 @@ def test_latency_page_lists_every_source_filterable(ws_file):
 
 def test_quick_train_page_lists_runs(ws_file):
     with Workspace.open(ws_file) as ws:
-        ws.add_training_run(design_name="tiny", device="cpu", settings={"data": "digits", "size": 32},
-                            metrics=[{"epoch": 1, "train_loss": 2.0}], best_top1=0.5, best_epoch=1, source="cli")
+        ws.add_training_run(
+            design_name="tiny",
+            device="cpu",
+            settings={"data": "digits", "size": 32},
+            metrics=[{"epoch": 1, "train_loss": 2.0}],
+            best_top1=0.5,
+            best_epoch=1,
+            source="cli",
+        )
     at = start_app("quick_train.py")
     df = _table(at, "best epoch")
     assert list(df["design"]) == ["tiny"] and list(df["best val top-1 (%)"]) == [50.0]
 
 
 def test_job_wrappers_store_results_when_they_finish(ws_file, tmp_path):
-    result = {"device": "cpu", "device_name": "x", "dtype": "fp32", "batch": 4, "threads": 1, "median_ms": 3.5,
-              "iqr_ms": 0.5, "fma": 400, "fma_per_s": 1e5, "params": 9, "per_layer": [{"index": 0, "ms": 1.0}],
-              "label": "mine"}
+    result = {
+        "device": "cpu",
+        "device_name": "x",
+        "dtype": "fp32",
+        "batch": 4,
+        "threads": 1,
+        "median_ms": 3.5,
+        "iqr_ms": 0.5,
+        "fma": 400,
+        "fma_per_s": 1e5,
+        "params": 9,
+        "per_layer": [{"index": 0, "ms": 1.0}],
+        "label": "mine",
+    }
     job = jobs.start("bench", "mine", persist.recording_bench(lambda j: result, "mine", "[net]\n", {"batch": 4}))
     assert jobs.wait(job, 30) and job.status == "done"
     cfg = tmp_path / "model.cfg"
     cfg.write_text("[net]\nwidth=32\n")
-    res = SimpleNamespace(cfg_path=cfg, history=[{"epoch": 1, "elapsed_s": 2.0}], best_top1=0.9, best_epoch=1,
-                          out_dir=tmp_path, stopped=True)
+    res = SimpleNamespace(
+        cfg_path=cfg,
+        history=[{"epoch": 1, "elapsed_s": 2.0}],
+        best_top1=0.9,
+        best_epoch=1,
+        out_dir=tmp_path,
+        stopped=True,
+    )
     job = jobs.start("train", "mine", persist.recording_training(lambda j: {"mine": res}, {"device": "cpu"}))
     assert jobs.wait(job, 30)
     with Workspace.open(ws_file) as ws:
@@ -129,8 +173,9 @@ def test_a_broken_workspace_is_a_message_and_stays_untouched(tmp_path, monkeypat
     assert hashlib.sha256(bad.read_bytes()).hexdigest() == before
 
 
-PLAIN_CFG = ("[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
-             "activation=leaky\n")
+PLAIN_CFG = (
+    "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+)
 
 
 def test_a_plain_cfg_import_is_stored(ws_file):
@@ -163,8 +208,15 @@ def test_a_workspace_that_failed_to_open_is_tried_again_on_the_next_rerun(tmp_pa
 def _fake_infer(cfg_text: str, kind: str, s: dict) -> dict:
     from designer import count, parse_cfg
 
-    return {"median_ms": count(parse_cfg(cfg_text)).fma / 1e6, "iqr_ms": 0.0, "device_name": "fake", "threads": 1,
-            "backend": "torch", "mode": kind, "trial_s": 0.0}
+    return {
+        "median_ms": count(parse_cfg(cfg_text)).fma / 1e6,
+        "iqr_ms": 0.0,
+        "device_name": "fake",
+        "threads": 1,
+        "backend": "torch",
+        "mode": kind,
+        "trial_s": 0.0,
+    }
 
 
 def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file, monkeypatch):
@@ -179,16 +231,18 @@ def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file,
     at.text_area(key="ex_axes").input("width-mult=0.5,0.75").run()
     at.number_input(key="ex_rounds").set_value(1).run()
     base = at.session_state["_mixdesign"].design
-    plan = plan_sweep(base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1),
-                      name=base.name)
+    plan = plan_sweep(
+        base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1), name=base.name
+    )
     first, second = plan.trials
 
     def cli_records(trial) -> None:  # another process: its own workspace connection and store
         with Workspace.open(ws_file) as ws:
             store = WorkspaceTrialStore(ws)
             store.record_sweep(plan.sweep_id, plan.spec)
-            run_local(plan.sweep_id, plan.designs, [trial], plan.settings, store, _fake_infer,
-                      machine=plan.machine.to_json())
+            run_local(
+                plan.sweep_id, plan.designs, [trial], plan.settings, store, _fake_infer, machine=plan.machine.to_json()
+            )
 
     cli_records(first)
     at.run()
@@ -214,8 +268,9 @@ def test_explore_lists_failed_trials_and_unstable_figures(ws_file, monkeypatch):
     at.text_area(key="ex_axes").input("width-mult=0.5,0.75").run()
     at.number_input(key="ex_rounds").set_value(1).run()
     base = at.session_state["_mixdesign"].design
-    plan = plan_sweep(base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1),
-                      name=base.name)
+    plan = plan_sweep(
+        base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1), name=base.name
+    )
     small = plan.designs[0].fma
 
     def trial(cfg_text, kind, s):

@@ -43,8 +43,14 @@ def test_bench_records_and_history_shows_it(capsys, ws_path, one_torch_thread):
     app_cfg = emit_cfg(lower(replace(load_yaml(Path(TINY)), input_size=32)))
     assert {r.cfg_sha256 for r in rows} == {cfg_sha256(app_cfg)}
     r = rows[0]
-    assert (r.design_name, r.device, r.backend, r.dtype, r.threads, r.source) == ("tiny", "cpu", "torch", "fp32", 1,
-                                                                                   "cli")
+    assert (r.design_name, r.device, r.backend, r.dtype, r.threads, r.source) == (
+        "tiny",
+        "cpu",
+        "torch",
+        "fp32",
+        1,
+        "cli",
+    )
     assert r.median_ms > 0 and r.fma == 209_024 * r.batch and r.params > 0 and "torch" in r.versions
     assert r.settings["optimized"] is True
     assert r.machine_key == Fingerprint.from_json(r.machine).key and r.machine["cpu"] == cpu_name()
@@ -54,8 +60,18 @@ def test_bench_records_and_history_shows_it(capsys, ws_path, one_torch_thread):
         code, out, err = _run(capsys, "history", *query, "--workspace", ws_path)
         assert code == 0, err
         lines = out.splitlines()
-        assert lines[0].split()[:10] == ["design", "machine", "device", "backend", "dtype", "batch", "threads",
-                                         "median", "ms", "IQR"]
+        assert lines[0].split()[:10] == [
+            "design",
+            "machine",
+            "device",
+            "backend",
+            "dtype",
+            "batch",
+            "threads",
+            "median",
+            "ms",
+            "IQR",
+        ]
         body = [ln for ln in lines[2:] if ln.startswith("tiny")]
         assert len(body) == 2 and all(f"{x.median_ms:.3f}" in out for x in rows)
         assert "GFMA/s" in lines[0] and "ms per batch" in out
@@ -95,8 +111,24 @@ def test_bench_on_a_broken_workspace_measures_notes_and_leaves_it(capsys, tmp_pa
 
 def test_train_records_the_run(capsys, tmp_path, ws_path, one_torch_thread):
     out_dir = tmp_path / "run"
-    code, out, err = _run(capsys, "train", TINY, "--size", "32", "--epochs", "1", "--batch", "128", "--threads", "1",
-                          "--out", str(out_dir), "--no-progress", "--workspace", ws_path)
+    code, out, err = _run(
+        capsys,
+        "train",
+        TINY,
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch",
+        "128",
+        "--threads",
+        "1",
+        "--out",
+        str(out_dir),
+        "--no-progress",
+        "--workspace",
+        ws_path,
+    )
     assert code == 0, err
     assert f"recorded the run of tiny in {ws_path}" in err
     with Workspace.open(ws_path) as ws:
@@ -112,8 +144,16 @@ def test_workspace_list_show_export_import(capsys, tmp_path, ws_path):
     with Workspace.open(ws_path) as ws:
         ws.save_design("mine", load_preset("mixnet-s"), derived_from="preset:mixnet-s")
         ws.add_imported("tiny", "design-yaml", Path(TINY).read_text(), filename="tiny.yaml")
-        ws.add_measurement(design_name="mine", cfg_sha256=ws.get_design("mine").row.cfg_sha256, device="cpu",
-                           dtype="fp32", batch=1, median_ms=20.0, iqr_ms=1.0, source="app")
+        ws.add_measurement(
+            design_name="mine",
+            cfg_sha256=ws.get_design("mine").row.cfg_sha256,
+            device="cpu",
+            dtype="fp32",
+            batch=1,
+            median_ms=20.0,
+            iqr_ms=1.0,
+            source="app",
+        )
         ws.save_design("broken", load_preset("mixnet-m"))
         with ws.engine.begin() as c:
             c.exec_driver_sql("UPDATE designs SET design_yaml = 'blocks: 3' WHERE name = 'broken'")

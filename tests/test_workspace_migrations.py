@@ -52,14 +52,22 @@ def test_from_revision_1_keeps_the_rows(workspace_url):
     eng = _engine(workspace_url)
     with eng.begin() as c:  # rows as revision 1 wrote them
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-        c.execute(text("INSERT INTO designs (name, design_yaml, cfg_sha256, created, updated) "
-                       "VALUES ('old', :y, :s, '2026-11-20 10:00:00', '2026-11-20 10:00:00')"),
-                  {"y": dump_yaml(arch), "s": sha})
+        c.execute(
+            text(
+                "INSERT INTO designs (name, design_yaml, cfg_sha256, created, updated) "
+                "VALUES ('old', :y, :s, '2026-11-20 10:00:00', '2026-11-20 10:00:00')"
+            ),
+            {"y": dump_yaml(arch), "s": sha},
+        )
         for i, median in enumerate((12.5, 13.0)):
-            c.execute(text("INSERT INTO measurements (design_name, cfg_sha256, device, device_name, dtype, batch, "
-                           "threads, median_ms, iqr_ms, fma, source, measured_at) VALUES ('old', :s, 'cpu', 'x', "
-                           "'fp32', 1, 2, :m, 0.5, 200000000, 'cli', :t)"),
-                      {"s": sha, "m": median, "t": f"2026-11-20 10:0{i}:00"})
+            c.execute(
+                text(
+                    "INSERT INTO measurements (design_name, cfg_sha256, device, device_name, dtype, batch, "
+                    "threads, median_ms, iqr_ms, fma, source, measured_at) VALUES ('old', :s, 'cpu', 'x', "
+                    "'fp32', 1, 2, :m, 0.5, 200000000, 'cli', :t)"
+                ),
+                {"s": sha, "m": median, "t": f"2026-11-20 10:0{i}:00"},
+            )
     eng.dispose()
 
     with Workspace.open(workspace_url) as ws:
@@ -73,8 +81,9 @@ def test_from_revision_1_keeps_the_rows(workspace_url):
         # revision 3 files them under the layers of the saved design that emits their cfg (history lines up)
         assert {r.layers_sha256 for r in rows} == {layers_sha256(emit_cfg(lower(arch)))}
         assert all(r.machine_key is None and r.runs is None and r.unstable is None for r in rows)
-        ws.add_measurement(design_name="old", cfg_sha256=sha, device="cpu", dtype="fp32", batch=1, median_ms=1.0,
-                           iqr_ms=0.0)  # the new columns work after the upgrade
+        ws.add_measurement(
+            design_name="old", cfg_sha256=sha, device="cpu", dtype="fp32", batch=1, median_ms=1.0, iqr_ms=0.0
+        )  # the new columns work after the upgrade
         ws.add_training_run(design_name="old")
         assert ws.counts()["measurements"] == 3 and ws.counts()["training_runs"] == 1
 
@@ -111,7 +120,7 @@ def test_a_damaged_database_is_refused_untouched(tmp_path):
     p = _workspace_of_50_designs(tmp_path / "workspace.sqlite")
     data = bytearray(p.read_bytes())
     assert len(data) > 16 * 4096
-    data[5 * 4096: 9 * 4096] = os.urandom(4 * 4096)  # wreck some pages; the header stays intact
+    data[5 * 4096 : 9 * 4096] = os.urandom(4 * 4096)  # wreck some pages; the header stays intact
     p.write_bytes(bytes(data))
     _refused(p, CorruptWorkspaceError, "damaged")
 

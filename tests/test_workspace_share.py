@@ -36,10 +36,21 @@ def timed_as(machine: Fingerprint, ms_per_gfma: float):
 
     def trial(cfg_text, kind, s):
         calls.append(cfg_text)
-        return {"median_ms": count(parse_cfg(cfg_text)).fma / 1e9 * ms_per_gfma, "iqr_ms": 0.0,
-                "device": "cpu", "device_name": machine.cpu, "threads": machine.cores, "backend": "torch",
-                "mode": kind, "runs": 5, "load_before": 0.0, "load_during": 0.0, "unstable": None,
-                "machine": machine.to_json(), "trial_s": 0.0}
+        return {
+            "median_ms": count(parse_cfg(cfg_text)).fma / 1e9 * ms_per_gfma,
+            "iqr_ms": 0.0,
+            "device": "cpu",
+            "device_name": machine.cpu,
+            "threads": machine.cores,
+            "backend": "torch",
+            "mode": kind,
+            "runs": 5,
+            "load_before": 0.0,
+            "load_during": 0.0,
+            "unstable": None,
+            "machine": machine.to_json(),
+            "trial_s": 0.0,
+        }
 
     trial.calls = calls
     return trial
@@ -98,8 +109,9 @@ def test_two_machines_share_one_workspace_and_merge_by_trial_key(tmp_path):
 
 def test_a_timed_trial_and_its_measurement_are_one_transaction(tmp_path):
     with Workspace.open(tmp_path / "ws.sqlite") as ws:
-        row = bench_row({"median_ms": 1.0, "machine": A.to_json()}, design_name="x", source="sweep",
-                        cfg_text="[net]\nwidth=8\n")
+        row = bench_row(
+            {"median_ms": 1.0, "machine": A.to_json()}, design_name="x", source="sweep", cfg_text="[net]\nwidth=8\n"
+        )
         with pytest.raises(WorkspaceError, match="refused the write"):
             ws.add_trial(12345, "k", kind="infer", measurement=row)  # no such sweep: the trial cannot be written
         assert ws.counts()["measurements"] == 0  # ... and neither is its measurement
@@ -110,17 +122,25 @@ def _revision_2_with_a_sweep(path: Path) -> None:
     linked to its measurement."""
     Workspace.open(path, revision="0002").close()
     con = sqlite3.connect(path)
-    con.execute("INSERT INTO measurements (id, design_name, cfg_sha256, device, device_name, backend, dtype, batch, "
-                "threads, median_ms, iqr_ms, source, settings, versions, uid, measured_at) VALUES (1, 'd', :s, "
-                "'cpu', 'x', 'torch', 'fp32', 1, 1, 2.5, 0.1, 'sweep', '{}', '{}', 'm1', '2026-12-01 10:00:00')",
-                {"s": "a" * 64})
-    con.execute("INSERT INTO sweeps (id, spec, uid, created) VALUES (1, '{}', '0123456789abcdef', "
-                "'2026-12-01 10:00:00')")
+    con.execute(
+        "INSERT INTO measurements (id, design_name, cfg_sha256, device, device_name, backend, dtype, batch, "
+        "threads, median_ms, iqr_ms, source, settings, versions, uid, measured_at) VALUES (1, 'd', :s, "
+        "'cpu', 'x', 'torch', 'fp32', 1, 1, 2.5, 0.1, 'sweep', '{}', '{}', 'm1', '2026-12-01 10:00:00')",
+        {"s": "a" * 64},
+    )
+    con.execute(
+        "INSERT INTO sweeps (id, spec, uid, created) VALUES (1, '{}', '0123456789abcdef', '2026-12-01 10:00:00')"
+    )
     for i, (status, mid) in enumerate((("done", 1), ("failed", None))):
-        point = (f'{{"trial_key": "0123456789abcdef/aaaaaaaaaaaaaaaa/infer/ffff/r{i}", "record": {{"kind": "infer", '
-                 f'"round": {i}, "point": {{"width-mult": 1.0}}, "median_ms": 2.5}}}}')
-        con.execute("INSERT INTO sweep_trials (sweep_id, measurement_id, point, status, created) VALUES "
-                    "(1, ?, ?, ?, '2026-12-01 10:00:00')", (mid, point, status))
+        point = (
+            f'{{"trial_key": "0123456789abcdef/aaaaaaaaaaaaaaaa/infer/ffff/r{i}", "record": {{"kind": "infer", '
+            f'"round": {i}, "point": {{"width-mult": 1.0}}, "median_ms": 2.5}}}}'
+        )
+        con.execute(
+            "INSERT INTO sweep_trials (sweep_id, measurement_id, point, status, created) VALUES "
+            "(1, ?, ?, ?, '2026-12-01 10:00:00')",
+            (mid, point, status),
+        )
     con.commit()
     con.close()
 
@@ -133,8 +153,10 @@ def test_upgrading_keeps_every_trial_and_its_link(tmp_path):
         trials = ws.trials(sweep.id)
         (m,) = ws.measurements()
     assert sweep.settings_hash == "0123456789abcdef" and len(sweep.uid) == 32
-    assert [(t.kind, t.round, t.status, t.measurement_id) for t in trials] == [("infer", 0, "ok", m.id),
-                                                                              ("infer", 1, "failed", None)]
+    assert [(t.kind, t.round, t.status, t.measurement_id) for t in trials] == [
+        ("infer", 0, "ok", m.id),
+        ("infer", 1, "failed", None),
+    ]
     assert trials[0].trial_key.endswith("/r0") and trials[0].point == {"width-mult": 1.0}
     assert trials[0].result["median_ms"] == 2.5
 
@@ -144,9 +166,12 @@ def test_importing_the_same_older_file_twice_adds_nothing(tmp_path):
     Workspace.open(old1, revision="0001").close()
     con = sqlite3.connect(old1)
     for i in range(3):
-        con.execute("INSERT INTO measurements (design_name, cfg_sha256, device, device_name, dtype, batch, threads, "
-                    "median_ms, iqr_ms, fma, source, measured_at) VALUES ('old', :s, 'cpu', 'x', 'fp32', 1, 2, :m, "
-                    "0.5, 1000, 'cli', '2026-11-20 10:00:00')", {"s": "b" * 64, "m": 10.0 + i})
+        con.execute(
+            "INSERT INTO measurements (design_name, cfg_sha256, device, device_name, dtype, batch, threads, "
+            "median_ms, iqr_ms, fma, source, measured_at) VALUES ('old', :s, 'cpu', 'x', 'fp32', 1, 2, :m, "
+            "0.5, 1000, 'cli', '2026-11-20 10:00:00')",
+            {"s": "b" * 64, "m": 10.0 + i},
+        )
     con.commit()
     con.close()
     old2 = tmp_path / "rev2.sqlite"
@@ -174,14 +199,19 @@ def test_export_report_counts_the_rows_in_the_file(tmp_path):
 
 # ------------------------------------------------------------------ history
 
+
 def test_history_by_machine_with_runs_and_the_unstable_verdict(tmp_path, capsys):
     ws_path = str(tmp_path / "ws.sqlite")
     here = fingerprint("cpu")
     cfg = emit_cfg(lower(load_preset("mixnet-s")))
     with Workspace.open(ws_path) as ws:
         for machine, ms, unstable in ((here, 1.25, "load 1.8 of 2 cores busy while timing"), (B, 7.5, None)):
-            ws.add_bench_result({"median_ms": ms, "iqr_ms": 0.0, "runs": 9, "machine": machine.to_json(),
-                                 "unstable": unstable}, design_name="s", source="cli", cfg_text=cfg)
+            ws.add_bench_result(
+                {"median_ms": ms, "iqr_ms": 0.0, "runs": 9, "machine": machine.to_json(), "unstable": unstable},
+                design_name="s",
+                source="cli",
+                cfg_text=cfg,
+            )
     assert main(["history", "--workspace", ws_path]) == 0  # default: every machine, told apart
     out = capsys.readouterr().out
     assert "1.250" in out and "7.500" in out and f"{here.key[:8]} (this)" in out and B.key[:8] in out
@@ -203,8 +233,9 @@ def test_renaming_a_design_keeps_its_history(tmp_path, capsys):
     assert cfg_sha256(emit_cfg(lower(first))) != cfg_sha256(emit_cfg(lower(renamed)))  # the header differs
     with Workspace.open(ws_path) as ws:
         ws.save_design("before", first)
-        ws.add_bench_result({"median_ms": 4.25, "iqr_ms": 0.0}, design_name="before", source="cli",
-                            cfg_text=emit_cfg(lower(first)))
+        ws.add_bench_result(
+            {"median_ms": 4.25, "iqr_ms": 0.0}, design_name="before", source="cli", cfg_text=emit_cfg(lower(first))
+        )
         ws.save_design("after", renamed)
         assert len(ws.measurements(layers_sha256=layers_sha256(emit_cfg(lower(renamed))))) == 1
     assert main(["history", "after", "--workspace", ws_path]) == 0
@@ -213,8 +244,14 @@ def test_renaming_a_design_keeps_its_history(tmp_path, capsys):
 
 # ------------------------------------------------------------------ URLs
 
-@pytest.mark.parametrize("url, says", [("postgresql+psycopg://me:hunter2@db.example:abc/ws", "port is not a number"),
-                                       ("postgres ql://me:hunter2@db.example/ws", "not a database URL")])
+
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("postgresql+psycopg://me:hunter2@db.example:abc/ws", "port is not a number"),
+        ("postgres ql://me:hunter2@db.example/ws", "not a database URL"),
+    ],
+)
 def test_a_bad_url_is_one_line_without_the_password(url, says, capsys, tmp_path):
     with pytest.raises(WorkspaceError, match=says) as e:
         Workspace.open(url)
@@ -258,8 +295,12 @@ def test_export_is_one_snapshot_while_another_writer_records(tmp_path):
 
     def record_one_more() -> None:
         with Workspace.open(path) as other:
-            row = bench_row({"median_ms": 1.0, "machine": B.to_json()}, design_name="late", source="sweep",
-                            cfg_text="[net]\nwidth=8\n")
+            row = bench_row(
+                {"median_ms": 1.0, "machine": B.to_json()},
+                design_name="late",
+                source="sweep",
+                cfg_text="[net]\nwidth=8\n",
+            )
             other.add_trial(sweep_pk, "late/trial", kind="infer", measurement=row)
 
     with Workspace.open(path) as ws:

@@ -27,8 +27,14 @@ from designer.workspace import (
 from designer.workspace.store import bench_row
 from designer.workspace.transfer import export_workspace, import_workspace
 
-MACHINE = {"cpu": "Test CPU", "cores": 2, "system": "Linux x86_64", "gpu": None, "gpu_driver": None,
-           "libraries": {"torch": "2.13.0"}}
+MACHINE = {
+    "cpu": "Test CPU",
+    "cores": 2,
+    "system": "Linux x86_64",
+    "gpu": None,
+    "gpu_driver": None,
+    "libraries": {"torch": "2.13.0"},
+}
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
@@ -42,33 +48,72 @@ def _fill(ws: Workspace) -> dict:
     i1 = ws.add_imported("tiny", "design-yaml", yaml_text, filename="tiny.yaml")
     cfg_text = emit_cfg(lower(load_preset("mixnet-m")))
     i2 = ws.add_imported("m-cfg", "designer-cfg", cfg_text, filename="m.cfg")
-    plain = "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n" \
-            "activation=leaky\n"
+    plain = (
+        "[net]\nwidth=32\nheight=32\nchannels=3\n\n[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
+        "activation=leaky\n"
+    )
     i3 = ws.add_imported("plain", "layers-cfg", plain)
     when = datetime(2026, 12, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
-    m = ws.add_measurement(design_name="mine", cfg_sha256=d.cfg_sha256, device="cuda", device_name="NVIDIA H200",
-                           backend="onnxruntime", dtype="fp16", batch=8, threads=None, median_ms=4.5, iqr_ms=0.125,
-                           fma=8 * 339_200_000, fma_per_s=6.03e11, params=4_999_999,
-                           settings={"optimized": True, "channels_last": False},
-                           per_layer=[{"index": 0, "type": "convolutional", "ms": 0.5, "time_share": 0.1,
-                                       "fma": 10, "fma_share": 0.01}],
-                           versions={"torch": "2.13.0"}, source="app", measured_at=when)
-    run = ws.add_training_run(design_name="mine", cfg_sha256=d.cfg_sha256, device="cpu",
-                              settings={"epochs": 2, "lr": 0.05, "data": "digits"},
-                              metrics=[{"epoch": 1, "val_top1": 0.5}, {"epoch": 2, "val_top1": 0.75}],
-                              best_top1=0.75, best_epoch=2, artifact_dir="/tmp/runs/x", status="stopped",
-                              started=when - timedelta(seconds=30), finished=when, source="cli")
-    sweep = ws.add_sweep({"vary": {"width_mult": [0.75, 1.0]}, "measure": ["infer"]},
-                         settings_hash="0123456789abcdef")
-    t1 = ws.add_trial(sweep.id, "k/0.75/infer/r0", kind="infer", point={"width_mult": 0.75},
-                      result={"median_ms": 2.5}, machine_key="fedcba9876543210",
-                      measurement=bench_row({"median_ms": 2.5, "machine": MACHINE, "runs": 7, "load_before": 0.25,
-                                             "load_during": 1.5, "unstable": "load 1.5 cores busy"},
-                                            design_name="mine", source="sweep", cfg_text=emit_cfg(lower(arch))))
-    t2 = ws.add_trial(sweep.id, "k/1.0/count", point={"width_mult": 1.0}, status="invalid",
-                      message="384 channels into 5 groups")
-    return dict(designs=[d, gpu], imports=[i1, i2, i3], measurement=m, run=run, sweep=sweep, trials=[t1, t2],
-                when=when)
+    m = ws.add_measurement(
+        design_name="mine",
+        cfg_sha256=d.cfg_sha256,
+        device="cuda",
+        device_name="NVIDIA H200",
+        backend="onnxruntime",
+        dtype="fp16",
+        batch=8,
+        threads=None,
+        median_ms=4.5,
+        iqr_ms=0.125,
+        fma=8 * 339_200_000,
+        fma_per_s=6.03e11,
+        params=4_999_999,
+        settings={"optimized": True, "channels_last": False},
+        per_layer=[{"index": 0, "type": "convolutional", "ms": 0.5, "time_share": 0.1, "fma": 10, "fma_share": 0.01}],
+        versions={"torch": "2.13.0"},
+        source="app",
+        measured_at=when,
+    )
+    run = ws.add_training_run(
+        design_name="mine",
+        cfg_sha256=d.cfg_sha256,
+        device="cpu",
+        settings={"epochs": 2, "lr": 0.05, "data": "digits"},
+        metrics=[{"epoch": 1, "val_top1": 0.5}, {"epoch": 2, "val_top1": 0.75}],
+        best_top1=0.75,
+        best_epoch=2,
+        artifact_dir="/tmp/runs/x",
+        status="stopped",
+        started=when - timedelta(seconds=30),
+        finished=when,
+        source="cli",
+    )
+    sweep = ws.add_sweep({"vary": {"width_mult": [0.75, 1.0]}, "measure": ["infer"]}, settings_hash="0123456789abcdef")
+    t1 = ws.add_trial(
+        sweep.id,
+        "k/0.75/infer/r0",
+        kind="infer",
+        point={"width_mult": 0.75},
+        result={"median_ms": 2.5},
+        machine_key="fedcba9876543210",
+        measurement=bench_row(
+            {
+                "median_ms": 2.5,
+                "machine": MACHINE,
+                "runs": 7,
+                "load_before": 0.25,
+                "load_during": 1.5,
+                "unstable": "load 1.5 cores busy",
+            },
+            design_name="mine",
+            source="sweep",
+            cfg_text=emit_cfg(lower(arch)),
+        ),
+    )
+    t2 = ws.add_trial(
+        sweep.id, "k/1.0/count", point={"width_mult": 1.0}, status="invalid", message="384 channels into 5 groups"
+    )
+    return dict(designs=[d, gpu], imports=[i1, i2, i3], measurement=m, run=run, sweep=sweep, trials=[t1, t2], when=when)
 
 
 def _columns(row) -> dict:
@@ -167,8 +212,14 @@ for i in range(n):
 
 
 def _writer(url: str, tag: str, n: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, url, tag, str(n)], cwd=REPO, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, url, tag, str(n)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline() == "open\n", proc.stderr.read()[-2000:]
     return proc
 
@@ -228,8 +279,10 @@ def _digest(url: str) -> str:
         return hashlib.sha256(Path(url).read_bytes()).hexdigest()
     eng = create_engine(url)
     with eng.connect() as c:
-        rows = c.execute(text("SELECT version_num FROM alembic_version")).all() + \
-            c.execute(text("SELECT uid, design_yaml FROM designs ORDER BY id")).all()
+        rows = (
+            c.execute(text("SELECT version_num FROM alembic_version")).all()
+            + c.execute(text("SELECT uid, design_yaml FROM designs ORDER BY id")).all()
+        )
     eng.dispose()
     return repr(rows)
 
@@ -254,8 +307,10 @@ def test_bad_design_row_is_reported_and_skipped(workspace_url):
         ws.save_design("invalid", load_preset("mixnet-l"))
         with ws.engine.begin() as c:  # hand-edited rows: YAML that does not parse, a design that does not lower
             c.execute(text("UPDATE designs SET design_yaml = 'name: [unclosed' WHERE name = 'broken'"))
-            c.execute(text("UPDATE designs SET design_yaml = :y WHERE name = 'invalid'"),
-                      {"y": TINY.read_text().replace("classes: 10", "classes: 0")})
+            c.execute(
+                text("UPDATE designs SET design_yaml = :y WHERE name = 'invalid'"),
+                {"y": TINY.read_text().replace("classes: 10", "classes: 0")},
+            )
         loaded = ws.designs()
         assert [d.name for d in loaded.items] == ["good"]
         assert [(p.name, p.table) for p in loaded.problems] == [("broken", "designs"), ("invalid", "designs")]

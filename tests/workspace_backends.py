@@ -63,19 +63,31 @@ def pg_server():
         os.chown(root, owner.pw_uid, owner.pw_gid)
     data, log, port = root / "data", root / "server.log", free_port()
     try:
-        r = subprocess.run(prefix + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                                     "-E", "UTF8", "--no-sync"], capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            prefix
+            + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if r.returncode != 0:
             pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
         opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        r = subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w",
-                                     "-t", "60", "start"], capture_output=True, text=True, timeout=90)
+        r = subprocess.run(
+            prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         if r.returncode != 0:
             pytest.skip(f"pg_ctl start failed: {(log.read_text() if log.exists() else r.stderr)[-300:]}")
         yield "127.0.0.1", port
     finally:
-        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -16,10 +16,10 @@ from designer.cli.sources import SourceError, load_source, to_network
 from designer.cli.workspace import add_record_arguments, record_measurement
 from designer.cost import count
 from designer.ir import Network
-from designer.shapes import infer_shapes
 from designer.machine import Device, Fingerprint, usable_cores
 from designer.memory import check_fits
 from designer.noise import warning
+from designer.shapes import infer_shapes
 from designer.threads import threads_for_run
 from runtime.deploy import BACKEND_LABELS, check_backend_device
 
@@ -31,6 +31,7 @@ def resolve_network(source: str, size: int | None = None, **more) -> Network:
 
 
 # ------------------------------------------------------------------ bench
+
 
 def _batches(text: str) -> list[int]:
     try:
@@ -62,17 +63,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
             raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
 
-        results = [measure_train_step(network, device=device, batch=b, dtype=args.dtype,
-                                      channels_last=args.channels_last, threads=threads_for_run(args.threads),
-                                      per_layer=args.per_layer, min_run_time=args.min_run_time,
-                                      shapes=shapes)
-                   for b in args.batch]
+        results = [
+            measure_train_step(
+                network,
+                device=device,
+                batch=b,
+                dtype=args.dtype,
+                channels_last=args.channels_last,
+                threads=threads_for_run(args.threads),
+                per_layer=args.per_layer,
+                min_run_time=args.min_run_time,
+                shapes=shapes,
+            )
+            for b in args.batch
+        ]
     else:
-        results = [measure(network, device=device, batch=b, dtype=args.dtype,
-                           channels_last=args.channels_last, threads=threads_for_run(args.threads), optimized=not args.plain,
-                           per_layer=args.per_layer, min_run_time=args.min_run_time, compile=args.compile,
-                           backend=args.backend, shapes=shapes, execution=args.execution)
-                   for b in args.batch]
+        results = [
+            measure(
+                network,
+                device=device,
+                batch=b,
+                dtype=args.dtype,
+                channels_last=args.channels_last,
+                threads=threads_for_run(args.threads),
+                optimized=not args.plain,
+                per_layer=args.per_layer,
+                min_run_time=args.min_run_time,
+                compile=args.compile,
+                backend=args.backend,
+                shapes=shapes,
+                execution=args.execution,
+            )
+            for b in args.batch
+        ]
     record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
     if args.json:
         data = [r.to_json() for r in results]
@@ -80,19 +103,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     r0 = results[0]
     c, h, w = network.input_shape
-    print(f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.backend} on {r0.device} "
-          f"({r0.device_name}), "
-          f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
-          f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
-          f"{', channels_last' if r0.channels_last else ''}"
-          f"{f', {r0.execution} execution' if r0.backend == 'torch' and r0.mode == 'infer' else ''}")
-    print(f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'ms/image':>9}  {'GFMA/s':>8}  "
-          f"{'load before/during':>18}")
+    print(
+        f"{args.source}: {c}x{h}x{w}, {r0.fma // r0.batch:,} FMA per image | {r0.backend} on {r0.device} "
+        f"({r0.device_name}), "
+        f"{r0.threads} threads, {r0.dtype}, {'optimised' if r0.optimized else 'plain'} build"
+        f"{', training step (fwd+loss+bwd+SGD)' if r0.mode == 'train' else ''}"
+        f"{', channels_last' if r0.channels_last else ''}"
+        f"{f', {r0.execution} execution' if r0.backend == 'torch' and r0.mode == 'infer' else ''}"
+    )
+    print(
+        f"{'batch':>5}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'ms/image':>9}  {'GFMA/s':>8}  "
+        f"{'load before/during':>18}"
+    )
     for r in results:
-        print(f"{r.batch:>5}  {r.median_ms:>10.3f}  {r.iqr_ms:>8.3f}  {r.runs:>5}  {r.median_ms / r.batch:>9.3f}  "
-              f"{r.fma_per_s / 1e9:>8.2f}  {f'{r.load_before:.1f} / {r.load_during:.1f}':>18}")
-    print(f"load: cores other processes kept busy just before / during the timing, of {usable_cores()}; "
-          f"machine: {Fingerprint.from_json(r0.machine).describe() if r0.machine else 'unknown'}")
+        print(
+            f"{r.batch:>5}  {r.median_ms:>10.3f}  {r.iqr_ms:>8.3f}  {r.runs:>5}  {r.median_ms / r.batch:>9.3f}  "
+            f"{r.fma_per_s / 1e9:>8.2f}  {f'{r.load_before:.1f} / {r.load_during:.1f}':>18}"
+        )
+    print(
+        f"load: cores other processes kept busy just before / during the timing, of {usable_cores()}; "
+        f"machine: {Fingerprint.from_json(r0.machine).describe() if r0.machine else 'unknown'}"
+    )
     for r in results:
         if r.unstable:
             print(f"WARNING: batch {r.batch}: {warning(r.unstable)}")
@@ -108,6 +139,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ predict
 
+
 def _labels(path: str | None, n: int) -> list[str]:
     if path is None:
         return [str(i) for i in range(n)]
@@ -116,12 +148,14 @@ def _labels(path: str | None, n: int) -> list[str]:
     except FileNotFoundError:
         raise SourceError(f"--labels {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise SourceError(f"--labels {path}: cannot read it ({getattr(e, 'strerror', None) or 'not UTF-8 text'})") \
-            from None
+        raise SourceError(
+            f"--labels {path}: cannot read it ({getattr(e, 'strerror', None) or 'not UTF-8 text'})"
+        ) from None
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(lines) != n:
-        raise SourceError(f"--labels {path}: {len(lines)} labels for {n} outputs; give one label per output, "
-                          "in output order")
+        raise SourceError(
+            f"--labels {path}: {len(lines)} labels for {n} outputs; give one label per output, in output order"
+        )
     return lines
 
 
@@ -167,11 +201,19 @@ def register(subparsers) -> None:
     add_source(s)
     add_record_arguments(s)  # --workspace, --no-record
     add_device(s)
-    s.add_argument("--backend", choices=tuple(BACKEND_LABELS), default="torch",
-                   help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)")
-    s.add_argument("--mode", choices=("infer", "train"), default="infer",
-                   help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "
-                        "plain build, BN in training mode)")
+    s.add_argument(
+        "--backend",
+        choices=tuple(BACKEND_LABELS),
+        default="torch",
+        help="torch runtime, or the exported ONNX model in onnxruntime / OpenVINO (fp32 unless --dtype)",
+    )
+    s.add_argument(
+        "--mode",
+        choices=("infer", "train"),
+        default="infer",
+        help="infer: one forward pass; train: one training step (forward, loss, backward, SGD step; "
+        "plain build, BN in training mode)",
+    )
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format")
@@ -179,10 +221,14 @@ def register(subparsers) -> None:
     s.add_argument("--per-layer", action="store_true", help="also time each layer: slowest layers, time vs FMA")
     s.add_argument("--top", type=int, default=15, help="layers shown with --per-layer")
     s.add_argument("--plain", action="store_true", help="measure the plain build (no BN folding / fusion)")
-    s.add_argument("--execution", choices=("auto", "eager", "torchscript", "compiled", "cuda-graph"), default="auto",
-                   help="how the model runs while timed: eager Python runner, torchscript (traced + frozen), "
-                        "compiled (torch.compile), cuda-graph (CUDA only: one graph replay per pass); auto = "
-                        "torchscript for the optimised build on cpu, else eager")
+    s.add_argument(
+        "--execution",
+        choices=("auto", "eager", "torchscript", "compiled", "cuda-graph"),
+        default="auto",
+        help="how the model runs while timed: eager Python runner, torchscript (traced + frozen), "
+        "compiled (torch.compile), cuda-graph (CUDA only: one graph replay per pass); auto = "
+        "torchscript for the optimised build on cpu, else eager",
+    )
     s.add_argument("--compile", action="store_true", help="torch.compile the model first (= --execution compiled)")
     s.add_argument("--json", action="store_true", help="print runtime.bench's JSON instead of a table")
     add_overrides(s)

@@ -48,20 +48,37 @@ def add_setting(p: argparse.ArgumentParser) -> None:
     from designer.machine import usable_cores
 
     g = p.add_argument_group("setting (a model answers for exactly one)")
-    g.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="torch (optimised build), or the exported ONNX model in onnxruntime / OpenVINO")
+    g.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch (optimised build), or the exported ONNX model in onnxruntime / OpenVINO",
+    )
     add_device(g)
-    g.add_argument("--threads", type=_positive,
-                   help=f"CPU threads (default: OMP_NUM_THREADS, else every usable core: {usable_cores()} here)")
+    g.add_argument(
+        "--threads",
+        type=_positive,
+        help=f"CPU threads (default: OMP_NUM_THREADS, else every usable core: {usable_cores()} here)",
+    )
     g.add_argument("--batch", type=_positive, default=1, help="images per inference or training step")
     g.add_argument("--dtype", choices=DTYPES, default="fp32")
-    g.add_argument("--mode", choices=MODES, default="infer",
-                   help="infer: one forward pass; train: one training step (torch, plain build)")
+    g.add_argument(
+        "--mode",
+        choices=MODES,
+        default="infer",
+        help="infer: one forward pass; train: one training step (torch, plain build)",
+    )
 
 
 def setting_from_args(args: argparse.Namespace) -> Setting:
-    return Setting.make(backend=args.backend, device=args.device, threads=args.threads, batch=args.batch,
-                        dtype=args.dtype, mode=args.mode)
+    return Setting.make(
+        backend=args.backend,
+        device=args.device,
+        threads=args.threads,
+        batch=args.batch,
+        dtype=args.dtype,
+        mode=args.mode,
+    )
 
 
 def _open(args: argparse.Namespace):
@@ -71,6 +88,7 @@ def _open(args: argparse.Namespace):
 
 
 # ------------------------------------------------------------------ calibrate
+
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from designer.latency.store import save_model
@@ -87,16 +105,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         save_model(ws, model)
         where = ws.location
     m = model.metrics
-    print(f"calibrated {setting.describe()} on {model.fingerprint.describe()} in {m['calibration_s']:.0f} s: "
-          f"{m['designs']} designs, {m['kernels']} kernels")
-    print(f"held-out designs: {m['held_out_within_10pct']:.0%} within +-10%, median error "
-          f"{m['held_out_median_abs_pct']:.1f}%; interval {model.interval[0]:.2f}x-{model.interval[1]:.2f}x "
-          "of an estimate")
+    print(
+        f"calibrated {setting.describe()} on {model.fingerprint.describe()} in {m['calibration_s']:.0f} s: "
+        f"{m['designs']} designs, {m['kernels']} kernels"
+    )
+    print(
+        f"held-out designs: {m['held_out_within_10pct']:.0%} within +-10%, median error "
+        f"{m['held_out_median_abs_pct']:.1f}%; interval {model.interval[0]:.2f}x-{model.interval[1]:.2f}x "
+        "of an estimate"
+    )
     print(f"stored in {where} as latency model {model.uid}")
     return 0
 
 
 # ------------------------------------------------------------------ estimate
+
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from designer.cost import count
@@ -117,51 +140,72 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=1))
         return 0
     m = model.metrics
-    print(f"{args.source}: estimated {e.ms:.2f} ms ({e.low_ms:.2f}-{e.high_ms:.2f} ms) per "
-          f"{'inference' if setting.mode == 'infer' else 'training step'} | {setting.describe()}")
-    print(f"model {model.uid[:8]}, calibrated {model.created} on this machine ({model.fingerprint.describe()}): "
-          f"{m.get('designs')} designs, held-out {m.get('held_out_within_10pct', 0):.0%} within +-10%")
+    print(
+        f"{args.source}: estimated {e.ms:.2f} ms ({e.low_ms:.2f}-{e.high_ms:.2f} ms) per "
+        f"{'inference' if setting.mode == 'infer' else 'training step'} | {setting.describe()}"
+    )
+    print(
+        f"model {model.uid[:8]}, calibrated {model.created} on this machine ({model.fingerprint.describe()}): "
+        f"{m.get('designs')} designs, held-out {m.get('held_out_within_10pct', 0):.0%} within +-10%"
+    )
     if e.fallback_share > 0:
         kinds = sorted({k.kind for k in e.kernels if k.fallback})
-        print(f"note: {e.fallback_share:.0%} of the kernel time is from kinds calibration never measured "
-              f"({', '.join(kinds)}): predicted by the fallback model, less certain than the interval says",
-              file=sys.stderr)
+        print(
+            f"note: {e.fallback_share:.0%} of the kernel time is from kinds calibration never measured "
+            f"({', '.join(kinds)}): predicted by the fallback model, less certain than the interval says",
+            file=sys.stderr,
+        )
     if args.per_layer:
         rows = sorted(e.kernels, key=lambda k: -k.ms)
         total_ms = sum(k.ms for k in e.kernels) or 1.0
         total_fma = sum(k.fma for k in e.kernels) or 1
-        print(f"\nslowest kernels (estimated time share vs FMA share; {e.overhead_ms:.3f} ms runtime overhead "
-              "not in any):")
+        print(
+            f"\nslowest kernels (estimated time share vs FMA share; {e.overhead_ms:.3f} ms runtime overhead "
+            "not in any):"
+        )
         print(f"{'layers':>9}  {'type':<15}  {'est ms':>8}  {'time':>6}  {'FMA':>6}")
         for k in rows[: args.top]:
             span = str(k.first) if k.first == k.last else f"{k.first}-{k.last}"
-            print(f"{span:>9}  {k.label:<15}  {k.ms:>8.3f}  {k.ms / total_ms:>6.1%}  {k.fma / total_fma:>6.1%}"
-                  f"{'  (fallback)' if k.fallback else ''}")
+            print(
+                f"{span:>9}  {k.label:<15}  {k.ms:>8.3f}  {k.ms / total_ms:>6.1%}  {k.fma / total_fma:>6.1%}"
+                f"{'  (fallback)' if k.fallback else ''}"
+            )
     return 0
 
 
 def register(subparsers) -> None:
     """Add `calibrate` and `estimate` to the mixdesign CLI (called by designer/cli/main.py)."""
-    s = subparsers.add_parser("calibrate", help="measure this machine and fit a latency model for one setting "
-                                                "(stored in the workspace)")
+    s = subparsers.add_parser(
+        "calibrate", help="measure this machine and fit a latency model for one setting (stored in the workspace)"
+    )
     add_setting(s)
-    s.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
-                   help="about how long to measure (at least 3 designs are measured whatever it says: "
-                        "15-45 s on a 2-core CPU)")
-    s.add_argument("--sizes", type=_sizes, metavar="N,N,...",
-                   help="input sizes of the designs measured, e.g. 224 when all your designs take 224 pixels "
-                        "(default: the sweep's 96-224; small sizes make a quick calibration)")
+    s.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET_S,
+        metavar="SECONDS",
+        help="about how long to measure (at least 3 designs are measured whatever it says: 15-45 s on a 2-core CPU)",
+    )
+    s.add_argument(
+        "--sizes",
+        type=_sizes,
+        metavar="N,N,...",
+        help="input sizes of the designs measured, e.g. 224 when all your designs take 224 pixels "
+        "(default: the sweep's 96-224; small sizes make a quick calibration)",
+    )
     s.add_argument("--seed", type=int, default=0, help="which random designs are measured")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     add_workspace_argument(s)
     s.set_defaults(func=cmd_calibrate)
 
-    s = subparsers.add_parser("estimate", help="estimated latency of a cfg, design or preset from this machine's "
-                                               "latency model (mixdesign calibrate makes it)")
+    s = subparsers.add_parser(
+        "estimate",
+        help="estimated latency of a cfg, design or preset from this machine's "
+        "latency model (mixdesign calibrate makes it)",
+    )
     add_source(s)
     add_setting(s)
-    s.add_argument("--per-layer", action="store_true", help="each kernel's estimated time share next to its FMA "
-                                                           "share")
+    s.add_argument("--per-layer", action="store_true", help="each kernel's estimated time share next to its FMA share")
     s.add_argument("--top", type=_positive, default=15, help="kernels shown with --per-layer")
     s.add_argument("--json", action="store_true", help="one JSON object")
     add_overrides(s)

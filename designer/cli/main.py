@@ -24,7 +24,13 @@ from designer.files import write_text
 from designer.ir import Network
 from designer.lower import lower
 
-TORCH_FREE = ("presets", "export", "stats", "lint", "estimate")  # commands that never load torch (no OpenMP choice to make)
+TORCH_FREE = (
+    "presets",
+    "export",
+    "stats",
+    "lint",
+    "estimate",
+)  # commands that never load torch (no OpenMP choice to make)
 
 
 def _fmt_int(n: int) -> str:
@@ -36,6 +42,7 @@ def network_from_args(args: argparse.Namespace) -> Network:
 
 
 # ------------------------------------------------------------------ presets
+
 
 def cmd_presets(args: argparse.Namespace) -> int:
     rows = []
@@ -63,6 +70,7 @@ def _print_table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: 
 
 # ------------------------------------------------------------------ export
 
+
 def cmd_export(args: argparse.Namespace) -> int:
     src = load_source(args.source)
     network = to_network(src, **overrides(args))  # notes on stderr where scaling rounded
@@ -71,21 +79,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.yaml:
         arch = embedded_design(network).arch
         if arch is None:
-            raise SourceError(f"{args.source}: --yaml needs a design (a preset, a design .yaml or a cfg exported "
-                              "by mixdesign); this cfg has none")
+            raise SourceError(
+                f"{args.source}: --yaml needs a design (a preset, a design .yaml or a cfg exported "
+                "by mixdesign); this cfg has none"
+            )
     if args.out == "-":
         sys.stdout.write(text)
     else:
         write_text(args.out, text)
         c = count(network)
-        print(f"wrote {args.out}: {len(text.splitlines())} lines, params {_fmt_int(c.params)}, "
-              f"FMA {_fmt_int(c.fma)}, darknet BFLOPs {c.bflops:.3f}")
+        print(
+            f"wrote {args.out}: {len(text.splitlines())} lines, params {_fmt_int(c.params)}, "
+            f"FMA {_fmt_int(c.fma)}, darknet BFLOPs {c.bflops:.3f}"
+        )
     if arch is not None:
         write_text(args.yaml, dump_yaml(arch))
     return 0
 
 
 # ------------------------------------------------------------------ stats
+
 
 def print_stats(network: Network, cost: Cost, with_layers: bool, title: str) -> None:
     c, h, w = network.input_shape
@@ -98,10 +111,21 @@ def print_stats(network: Network, cost: Cost, with_layers: bool, title: str) -> 
             if L.type == "route":  # a route reads its sources, not the previous layer
                 src = [cost.layers[j].shape for j in s.sources]
                 inp = f"{src[0].w}x{src[0].h}x{'+'.join(str(x.c) for x in src)}"
-            rows.append((str(lc.index), L.type, detail(L, lc.index), inp, f"{s.w}x{s.h}x{s.c}",
-                         _fmt_int(lc.params), _fmt_int(lc.fma), f"{lc.bflops:.3f}"))
-        _print_table(("#", "type", "", "input WxHxC", "output WxHxC", "params", "FMA", "BFLOPs"), rows,
-                     right={0, 3, 4, 5, 6, 7})
+            rows.append(
+                (
+                    str(lc.index),
+                    L.type,
+                    detail(L, lc.index),
+                    inp,
+                    f"{s.w}x{s.h}x{s.c}",
+                    _fmt_int(lc.params),
+                    _fmt_int(lc.fma),
+                    f"{lc.bflops:.3f}",
+                )
+            )
+        _print_table(
+            ("#", "type", "", "input WxHxC", "output WxHxC", "params", "FMA", "BFLOPs"), rows, right={0, 3, 4, 5, 6, 7}
+        )
         print()
     print(f"params (trainable)       {cost.params:>16,}")
     print(f"params stored (.weights) {cost.params_stored:>16,}   ({4 * cost.params_stored + 20:,} bytes)")
@@ -122,6 +146,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ lint
 
+
 def cmd_lint(args: argparse.Namespace) -> int:
     if args.cfg.endswith(".cfg"):
         if not Path(args.cfg).is_file():
@@ -133,11 +158,16 @@ def cmd_lint(args: argparse.Namespace) -> int:
         print(f"{args.cfg}:{d}" if d.line else f"{args.cfg}: {d.severity}: {d.message}")
     errors = sum(d.severity == "error" for d in diags)
     warnings = sum(d.severity == "warning" for d in diags)
-    print(f"{errors} error(s), {warnings} warning(s)" if diags else f"{args.cfg}: clean (both darknets read it as written)")
+    print(
+        f"{errors} error(s), {warnings} warning(s)"
+        if diags
+        else f"{args.cfg}: clean (both darknets read it as written)"
+    )
     return 1 if errors else 0
 
 
 # ------------------------------------------------------------------ main
+
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -174,8 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cfg", metavar=SOURCE_METAVAR, help=SOURCE_HELP + " (a preset or design: the cfg it exports)")
     s.set_defaults(func=cmd_lint)
 
-    for module in ("designer.cli.bench", "designer.cli.onnx", "designer.cli.sweep", "designer.cli.train",
-                   "designer.cli.workspace", "designer.cli.latency"):
+    for module in (
+        "designer.cli.bench",
+        "designer.cli.onnx",
+        "designer.cli.sweep",
+        "designer.cli.train",
+        "designer.cli.workspace",
+        "designer.cli.latency",
+    ):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as e:

@@ -20,16 +20,19 @@ def cmd_onnx(args: argparse.Namespace) -> int:
 
     network = resolve_network(args.source, **overrides(args))
     batch = None if args.dynamic_batch else args.batch
-    proto = export_network(network, weights=args.weights, batch=batch, opset=args.opset or DEFAULT_OPSET,
-                           optimized=args.optimized)
+    proto = export_network(
+        network, weights=args.weights, batch=batch, opset=args.opset or DEFAULT_OPSET, optimized=args.optimized
+    )
     data = proto.SerializeToString()
     atomic_write_bytes(args.out, data)
     c, h, w = network.input_shape
     outs = ", ".join(o.name for o in proto.graph.output)
-    print(f"wrote {args.out}: {len(data):,} bytes, opset {proto.opset_import[0].version}, "
-          f"{len(proto.graph.node)} nodes, input {'batch' if batch is None else batch}x{c}x{h}x{w}, "
-          f"outputs {outs}, {'optimised' if args.optimized else 'plain'} build, "
-          f"{'weights from ' + args.weights if args.weights else 'random weights'}")
+    print(
+        f"wrote {args.out}: {len(data):,} bytes, opset {proto.opset_import[0].version}, "
+        f"{len(proto.graph.node)} nodes, input {'batch' if batch is None else batch}x{c}x{h}x{w}, "
+        f"outputs {outs}, {'optimised' if args.optimized else 'plain'} build, "
+        f"{'weights from ' + args.weights if args.weights else 'random weights'}"
+    )
     return 0
 
 
@@ -43,9 +46,13 @@ def register(subparsers) -> None:
     g.add_argument("--batch", type=int, default=1, help="fixed batch size of the input (default 1)")
     g.add_argument("--dynamic-batch", action="store_true", help="a symbolic batch dimension")
     s.add_argument("--opset", type=int, help="ONNX opset, 13..20 (default 17)")
-    s.add_argument("--optimized", action=argparse.BooleanOptionalAction, default=True,
-                   help="export the optimised build (BN folded, MixConv and SE fused; default) or --no-optimized "
-                        "for the plain one")
+    s.add_argument(
+        "--optimized",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="export the optimised build (BN folded, MixConv and SE fused; default) or --no-optimized "
+        "for the plain one",
+    )
     s.add_argument("--plain", dest="optimized", action="store_false", help="same as --no-optimized")
     add_overrides(s)
     s.set_defaults(func=cmd_onnx)

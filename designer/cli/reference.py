@@ -27,8 +27,11 @@ def commands(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[tupl
 
 def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     """The actions a user can give, as `--help` lists them (help-suppressed aliases and -h left out)."""
-    return [a for a in parser._actions
-            if a.help != argparse.SUPPRESS and not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+    return [
+        a
+        for a in parser._actions
+        if a.help != argparse.SUPPRESS and not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))
+    ]
 
 
 def _cell(text: str) -> str:
@@ -98,11 +101,18 @@ def reference_markdown() -> str:
     parser = build_parser()
     summaries = _summaries(parser)
     lines = ["| command | what it does |", "|---|---|"]
-    lines += [f"| [`{name}`](#mixdesign-{name.replace(' ', '-')}) | {_cell(summaries.get(name, ''))} |"
-              for name, _ in commands(parser)]
+    lines += [
+        f"| [`{name}`](#mixdesign-{name.replace(' ', '-')}) | {_cell(summaries.get(name, ''))} |"
+        for name, _ in commands(parser)
+    ]
     top = [a for a in options(parser) if a.option_strings]
-    lines += ["", "Besides the commands, `mixdesign` itself takes "
-              + ", ".join(f"`{a.option_strings[-1]}` ({_cell(a.help or '')})" for a in top) + ".", ""]
+    lines += [
+        "",
+        "Besides the commands, `mixdesign` itself takes "
+        + ", ".join(f"`{a.option_strings[-1]}` ({_cell(a.help or '')})" for a in top)
+        + ".",
+        "",
+    ]
     for name, sub in commands(parser):
         lines += _command(name, sub, _cell(summaries.get(name, "")))
     return "\n".join(lines)

@@ -36,8 +36,13 @@ def load_source(name: str) -> Arch | Network:
     raise SourceError(f"{excerpt(name)} is neither a .cfg, a design .yaml nor a preset ({', '.join(preset_names())})")
 
 
-_OPTION = {"width_mult": "--width-mult", "depth_mult": "--depth-mult", "size": "--size", "classes": "--classes",
-           "dw_group_size": "--dw-group-size"}
+_OPTION = {
+    "width_mult": "--width-mult",
+    "depth_mult": "--depth-mult",
+    "size": "--size",
+    "classes": "--classes",
+    "dw_group_size": "--dw-group-size",
+}
 
 
 def check_overrides(**overrides) -> None:
@@ -51,18 +56,31 @@ def check_overrides(**overrides) -> None:
                 raise SourceError(f"{_OPTION.get(name, name)}: {problem}")
 
 
-def apply_overrides(arch: Arch, *, width_mult: float | None = None, depth_mult: float | None = None,
-                    size: int | None = None, classes: int | None = None, dw_group_size: int | None = None) -> Arch:
-    check_overrides(width_mult=width_mult, depth_mult=depth_mult, size=size, classes=classes,
-                    dw_group_size=dw_group_size)
-    changes = {k: v for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=size,
-                                     classes=classes).items() if v is not None}
+def apply_overrides(
+    arch: Arch,
+    *,
+    width_mult: float | None = None,
+    depth_mult: float | None = None,
+    size: int | None = None,
+    classes: int | None = None,
+    dw_group_size: int | None = None,
+) -> Arch:
+    check_overrides(
+        width_mult=width_mult, depth_mult=depth_mult, size=size, classes=classes, dw_group_size=dw_group_size
+    )
+    changes = {
+        k: v
+        for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=size, classes=classes).items()
+        if v is not None
+    }
     arch = replace(arch, **changes)
     if dw_group_size is not None:
         widest = max((rb.mid_channels // len(rb.spec.kernels) for rb in resolve(arch)), default=1)
         if dw_group_size > widest:
-            raise SourceError(f"--dw-group-size {dw_group_size}: the widest kernel group of this design has "
-                              f"{widest} channels. Fix: use 1 (depthwise) up to {widest}, e.g. 4, 8 or 16")
+            raise SourceError(
+                f"--dw-group-size {dw_group_size}: the widest kernel group of this design has "
+                f"{widest} channels. Fix: use 1 (depthwise) up to {widest}, e.g. 4, 8 or 16"
+            )
         arch = gpu_variant(arch, dw_group_size)
     return arch
 
@@ -93,9 +111,11 @@ def to_network(src: Arch | Network, **overrides) -> Network:
     other = sorted(k for k, v in overrides.items() if v is not None and k != "size")
     if other:
         flags = ", ".join("--" + k.replace("_", "-") for k in other)
-        raise SourceError(f"{flags} need{'s' if len(other) == 1 else ''} a design (a preset, a .yaml, or a cfg "
-                          f"exported by mixdesign), but this cfg {embedded.reason or 'carries no design'}, so it "
-                          "is treated as layers: drop the option (only --size applies to a cfg's layers)")
+        raise SourceError(
+            f"{flags} need{'s' if len(other) == 1 else ''} a design (a preset, a .yaml, or a cfg "
+            f"exported by mixdesign), but this cfg {embedded.reason or 'carries no design'}, so it "
+            "is treated as layers: drop the option (only --size applies to a cfg's layers)"
+        )
     if overrides.get("size"):
         return with_net(src, width=overrides["size"], height=overrides["size"])
     return src

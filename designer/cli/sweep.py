@@ -30,10 +30,11 @@ from designer.explore.sweep import failures, plan_sweep, run_sweep
 from designer.ir import Network
 from runtime.deploy import BACKEND_LABELS
 
-EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
-UNSTABLE_FIX = ("an unstable figure rests on a noisy machine: rerun the sweep when fewer cores are busy, or with "
-                "a longer --min-run-time (the sweep already re-measured each unstable trial once)")
+UNSTABLE_FIX = (
+    "an unstable figure rests on a noisy machine: rerun the sweep when fewer cores are busy, or with "
+    "a longer --min-run-time (the sweep already re-measured each unstable trial once)"
+)
 
 
 def _measure(text: str) -> tuple[str, ...]:
@@ -47,8 +48,7 @@ def _measure(text: str) -> tuple[str, ...]:
 def _progress_bar(total_hint: int, disable: bool):
     from tqdm import tqdm
 
-    bar = tqdm(total=total_hint, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=False,
-               disable=disable)
+    bar = tqdm(total=total_hint, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=False, disable=disable)
     started = [False]
 
     def on_progress(done: int, total: int, message: str) -> None:
@@ -93,21 +93,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         base = src if found is None else found.arch
         if base is None:
             why = f"this cfg {found.reason}" if found.reason else "this cfg has no design"
-            raise SourceError(f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by "
-                              f"mixdesign); {why}")
+            raise SourceError(
+                f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by mixdesign); {why}"
+            )
         axes = parse_axes(args.vary, base)
-        settings = Settings(measure=args.measure, device=args.device, backend=args.backend, batch=args.batch,
-                            train_batch=args.train_batch, dtype=args.dtype, threads=args.threads, rounds=args.rounds,
-                            min_run_time=args.min_run_time, data=args.data, epochs=args.epochs,
-                            train_size=args.train_size)
+        settings = Settings(
+            measure=args.measure,
+            device=args.device,
+            backend=args.backend,
+            batch=args.batch,
+            train_batch=args.train_batch,
+            dtype=args.dtype,
+            threads=args.threads,
+            rounds=args.rounds,
+            min_run_time=args.min_run_time,
+            data=args.data,
+            epochs=args.epochs,
+            train_size=args.train_size,
+        )
         plan = plan_sweep(base, axes, settings, samples=args.samples, seed=args.seed)
         store = _store(args)
         n_points = len(plan.designs) + sum(len(d.also) for d in plan.designs) + len(plan.invalid)
-        print(f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
-              f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
-              f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
-              f"({_what(settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {store.path}",
-              file=sys.stderr)
+        print(
+            f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
+            f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
+            f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
+            f"({_what(settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {store.path}",
+            file=sys.stderr,
+        )
         from runtime.explore import check_backend, run_trial
 
         if "infer" in settings.measure:
@@ -118,14 +131,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
         bar, on_progress = _progress_bar(len(plan.trials), args.no_progress)
         try:
-            rows = run_sweep(plan, store, run_trial, ray_address=args.ray, on_progress=on_progress,
-                             retry_failed=args.retry_failed)
+            rows = run_sweep(
+                plan, store, run_trial, ray_address=args.ray, on_progress=on_progress, retry_failed=args.retry_failed
+            )
         finally:
             bar.close()
         failed = failures(plan, store)
     except KeyboardInterrupt:
-        print("interrupted: the finished trials are in the store; rerun the same command to resume",
-              file=sys.stderr)
+        print("interrupted: the finished trials are in the store; rerun the same command to resume", file=sys.stderr)
         return 130
     except OSError as e:  # MixdesignError: designer.cli.errors.run_command (main) prints it
         print(f"mixdesign sweep: error: {e}", file=sys.stderr)
@@ -139,8 +152,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return EXIT_USER_ERROR
         print(f"wrote {args.out}: {len(rows)} rows")
     if failed:
-        print(f"{len(failed)} trial(s) failed (recorded; a rerun skips them, --retry-failed measures them again):",
-              file=sys.stderr)
+        print(
+            f"{len(failed)} trial(s) failed (recorded; a rerun skips them, --retry-failed measures them again):",
+            file=sys.stderr,
+        )
         for design, kind, rnd, message in failed:
             print(f"  {design}: {kind} round {rnd + 1}: {message}", file=sys.stderr)
         return EXIT_SOME_FAILED
@@ -162,24 +177,30 @@ def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: ar
     where = ""
     if measured:
         r0 = measured[0]
-        where = (f" | {settings.device} ({r0['device_name']}), {r0['threads']} threads, {settings.dtype}, "
-                 f"inference backend {settings.backend} (optimised build), batch {settings.batch}; training step "
-                 f"torch plain build, batch {settings.train_batch}; median of {settings.rounds} interleaved rounds")
+        where = (
+            f" | {settings.device} ({r0['device_name']}), {r0['threads']} threads, {settings.dtype}, "
+            f"inference backend {settings.backend} (optimised build), batch {settings.batch}; training step "
+            f"torch plain build, batch {settings.train_batch}; median of {settings.rounds} interleaved rounds"
+        )
     print(f"{args.source}: {len(rows)} points{where}")
     head, body = output.table_rows(rows, axes)
     _print_table(head, body, right=set(range(len(axes), len(head) - 1)))
     from designer.explore.runner import fronts
 
     for name, keys in fronts(settings).items():
-        print(f"front:{name} * = on the Pareto front over ({', '.join(keys)}): no other design is at least as good "
-              "on all of them and better on one (accuracy maximised, the rest minimised)")
+        print(
+            f"front:{name} * = on the Pareto front over ({', '.join(keys)}): no other design is at least as good "
+            "on all of them and better on one (accuracy maximised, the rest minimised)"
+        )
     if any(r.get(f"{k}_unstable") for r in rows for k in ("infer", "train")):
         print(f"unstable: {UNSTABLE_FIX}")
     if plan.remeasured:
         print(f"{plan.remeasured} unstable trial(s) measured again as extra rounds")
     if plan.trial_s:
-        print(f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
-              f"per trial (median; includes building the model and warm-up)")
+        print(
+            f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
+            f"per trial (median; includes building the model and warm-up)"
+        )
     skipped = len(plan.trials) - (plan.measured - plan.remeasured)  # re-measurements are extra rounds
     if skipped:
         print(f"{skipped} trials came from the store (an earlier run of this sweep)")
@@ -188,15 +209,31 @@ def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: ar
 def register(subparsers) -> None:
     """Add `sweep` to the mixdesign CLI (called by designer/cli/main.py)."""
     keys = ", ".join([*AXES, *(f"rowN.{k}" for k in ROW_AXES)])
-    s = subparsers.add_parser("sweep", help="measure a grid or random samples of design variants; Pareto front",
-                              description=__doc__.splitlines()[0])
+    s = subparsers.add_parser(
+        "sweep",
+        help="measure a grid or random samples of design variants; Pareto front",
+        description=__doc__.splitlines()[0],
+    )
     add_source(s)
-    s.add_argument("--vary", action="append", required=True, metavar="KEY=VALUES",
-                   help=f"an axis, repeatable; keys: {keys} (e.g. width-mult=0.75,1.0 or row3.kernels=3.5.7.9|3.5|3)")
-    s.add_argument("--measure", type=_measure, default=("count", "infer"),
-                   help=f"comma-separated, from {','.join(KINDS)} (default: count,infer)")
-    s.add_argument("--backend", choices=tuple(BACKEND_LABELS), default="torch",
-                   help="inference backend (default: torch; training is always torch)")
+    s.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        metavar="KEY=VALUES",
+        help=f"an axis, repeatable; keys: {keys} (e.g. width-mult=0.75,1.0 or row3.kernels=3.5.7.9|3.5|3)",
+    )
+    s.add_argument(
+        "--measure",
+        type=_measure,
+        default=("count", "infer"),
+        help=f"comma-separated, from {','.join(KINDS)} (default: count,infer)",
+    )
+    s.add_argument(
+        "--backend",
+        choices=tuple(BACKEND_LABELS),
+        default="torch",
+        help="inference backend (default: torch; training is always torch)",
+    )
     add_device(s)
     s.add_argument("--batch", type=_positive, default=1, help="inference batch (default: 1)")
     s.add_argument("--train-batch", type=_positive, default=8, help="training-step batch (default: 8)")
@@ -210,13 +247,20 @@ def register(subparsers) -> None:
     s.add_argument("--epochs", type=_positive, default=1, help="accuracy: quick-train epochs (default: 1)")
     s.add_argument("--train-size", type=_positive, default=32, help="accuracy: quick-train input size (default: 32)")
     add_out(s, help="write the table as .csv or .json", metavar="FILE.csv|FILE.json")
-    s.add_argument("--store", metavar="FILE.jsonl",
-                   help="keep the trials in this JSON-lines file instead of the workspace (default: $MIXDESIGN_SWEEPS "
-                        "when set, else the workspace)")
+    s.add_argument(
+        "--store",
+        metavar="FILE.jsonl",
+        help="keep the trials in this JSON-lines file instead of the workspace (default: $MIXDESIGN_SWEEPS "
+        "when set, else the workspace)",
+    )
     add_workspace_argument(s)
-    s.add_argument("--ray", metavar="ADDRESS", help="run trials as Ray tasks there ('auto', 'ray://host:10001', "
-                                                    "or 'local')")
-    s.add_argument("--retry-failed", action="store_true",
-                   help="measure again the trials an earlier run recorded as failed (default: keep the failure)")
+    s.add_argument(
+        "--ray", metavar="ADDRESS", help="run trials as Ray tasks there ('auto', 'ray://host:10001', or 'local')"
+    )
+    s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="measure again the trials an earlier run recorded as failed (default: keep the failure)",
+    )
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_sweep)

@@ -20,14 +20,25 @@ DEFAULT_OUT = "runs/quick"
 
 def _design_arguments(p: argparse.ArgumentParser, size_help: str) -> None:
     add_source(p)
-    p.add_argument("--data", default="digits",
-                   help="'digits' (scikit-learn's bundled 8x8 digits, no download), an ImageFolder directory, "
-                        "a darknet .data file or a darknet list file (default: digits)")
-    add_overrides(p, size_default=32, size_help=size_help,
-                  classes_help="classes the network outputs; must match the data's (default: the data's)")
+    p.add_argument(
+        "--data",
+        default="digits",
+        help="'digits' (scikit-learn's bundled 8x8 digits, no download), an ImageFolder directory, "
+        "a darknet .data file or a darknet list file (default: digits)",
+    )
+    add_overrides(
+        p,
+        size_default=32,
+        size_help=size_help,
+        classes_help="classes the network outputs; must match the data's (default: the data's)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the initial weights (default 0)")
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="validation share when the data has no separate valid list (default 0.2)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="validation share when the data has no separate valid list (default 0.2)",
+    )
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,13 +48,20 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=64, help="global batch (split over torchrun processes)")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (SGD, Nesterov, cosine)")
     p.add_argument("--weight-decay", type=float, default=5e-5, help="SGD weight decay")
-    add_out(p, default=DEFAULT_OUT, metavar="DIR",
-            help="run folder; must be new or empty (written in a hidden sibling, moved into place at the end)")
+    add_out(
+        p,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="run folder; must be new or empty (written in a hidden sibling, moved into place at the end)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     add_device(p)
     add_threads(p, "torch intra-op threads per process")
-    p.add_argument("--compare", metavar="OTHER",
-                   help="also train this design on the same split; print both runs' final figures side by side")
+    p.add_argument(
+        "--compare",
+        metavar="OTHER",
+        help="also train this design on the same split; print both runs' final figures side by side",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -79,9 +97,19 @@ def _label(text: str) -> str:
 def _config(args: argparse.Namespace, out_dir: str):
     from runtime.train import TrainConfig
 
-    return TrainConfig(data=args.data, size=args.size, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                       weight_decay=args.weight_decay, seed=args.seed, val_fraction=args.val_fraction,
-                       out_dir=out_dir, device=args.device, threads=args.threads)
+    return TrainConfig(
+        data=args.data,
+        size=args.size,
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        out_dir=out_dir,
+        device=args.device,
+        threads=args.threads,
+    )
 
 
 def _summary_rows(label: str, network, result) -> list[tuple[str, str]]:
@@ -90,12 +118,20 @@ def _summary_rows(label: str, network, result) -> list[tuple[str, str]]:
     c = count(network)
     last = result.history[-1] if result.history else {}
     fmt = lambda k, f: format(last[k], f) if k in last else "-"  # noqa: E731
-    return [("design", label), ("params", f"{c.params:,}"), ("FMA", f"{c.fma:,}"),
-            ("epochs run", str(len(result.history))), ("best val top-1", f"{result.best_top1:.4f}"),
-            ("best epoch", str(result.best_epoch)), ("final train loss", fmt("train_loss", ".4f")),
-            ("final val loss", fmt("val_loss", ".4f")), ("final val top-1", fmt("val_top1", ".4f")),
-            ("train images/s", fmt("images_per_s", ".0f")), ("wall time s", fmt("elapsed_s", ".1f")),
-            ("out dir", str(result.out_dir))]
+    return [
+        ("design", label),
+        ("params", f"{c.params:,}"),
+        ("FMA", f"{c.fma:,}"),
+        ("epochs run", str(len(result.history))),
+        ("best val top-1", f"{result.best_top1:.4f}"),
+        ("best epoch", str(result.best_epoch)),
+        ("final train loss", fmt("train_loss", ".4f")),
+        ("final val loss", fmt("val_loss", ".4f")),
+        ("final val top-1", fmt("val_top1", ".4f")),
+        ("train images/s", fmt("images_per_s", ".0f")),
+        ("wall time s", fmt("elapsed_s", ".1f")),
+        ("out dir", str(result.out_dir)),
+    ]
 
 
 def _print_side_by_side(columns: list[list[tuple[str, str]]]) -> None:
@@ -134,8 +170,10 @@ def _finish(stage, runs: list[tuple[str, object]], labels: list[str], prog: str)
     parts = []
     for label, r in kept:
         folder = final if len(labels) == 1 else final / label
-        parts.append(f"{folder}/ ({', '.join(existing_files(folder))}; epochs 1-{len(r.history)}"
-                     + (f", best epoch {r.best_epoch})" if r.best_epoch else ", no best checkpoint)"))
+        parts.append(
+            f"{folder}/ ({', '.join(existing_files(folder))}; epochs 1-{len(r.history)}"
+            + (f", best epoch {r.best_epoch})" if r.best_epoch else ", no best checkpoint)")
+        )
     return "; ".join(parts)
 
 
@@ -175,8 +213,10 @@ def _train(args: argparse.Namespace, prog: str) -> int:
         stage = Staging.begin(args.out, overwrite=args.overwrite, main=main_rank)
         split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
         if args.classes is not None and args.classes != len(split.classes):
-            raise SourceError(f"--classes {args.classes} but the data has {len(split.classes)} classes; leave "
-                              "--classes out to use the data's")
+            raise SourceError(
+                f"--classes {args.classes} but the data has {len(split.classes)} classes; leave "
+                "--classes out to use the data's"
+            )
         trained = [prepare_network(n, args.size, len(split.classes)) for n in networks]
         for t in trained:
             check_fits(t, args.batch, training=True, device=args.device)  # before torch allocates (memory.py)
@@ -191,9 +231,12 @@ def _train(args: argparse.Namespace, prog: str) -> int:
                 if main_rank:
                     where = _finish(stage, runs, labels, prog)
                     _record(args, runs, stage, record_training)
-                    skipped = labels[k + 1:]
-                    print(f"{prog}: interrupted during {label} (epoch {len(result.history) + 1}); {where}"
-                          + (f"; {', '.join(skipped)} was not trained" if skipped else ""), file=sys.stderr)
+                    skipped = labels[k + 1 :]
+                    print(
+                        f"{prog}: interrupted during {label} (epoch {len(result.history) + 1}); {where}"
+                        + (f"; {', '.join(skipped)} was not trained" if skipped else ""),
+                        file=sys.stderr,
+                    )
                 return 130
         if main_rank:
             final = stage.commit()
@@ -203,8 +246,10 @@ def _train(args: argparse.Namespace, prog: str) -> int:
                 for i, row in enumerate(columns):
                     if row[0][1] == label:
                         columns[i] = [(k, str(folder) if k == "out dir" else v) for k, v in row]
-                print(f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
-                      f"wrote {folder}/ ({', '.join(existing_files(folder))})")
+                print(
+                    f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
+                    f"wrote {folder}/ ({', '.join(existing_files(folder))})"
+                )
         if main_rank and len(columns) > 1:
             print()
             _print_side_by_side(columns)
@@ -214,9 +259,11 @@ def _train(args: argparse.Namespace, prog: str) -> int:
         where = _finish(stage, runs, labels, prog) if stage is not None and main_rank else "nothing written"
         if stage is not None and main_rank:
             _record(args, runs, stage, record_training)
-        skipped = labels[len(runs):]
-        print(f"{prog}: interrupted; {where}" + (f"; {', '.join(skipped)} was not trained" if skipped and runs else ""),
-              file=sys.stderr)
+        skipped = labels[len(runs) :]
+        print(
+            f"{prog}: interrupted; {where}" + (f"; {', '.join(skipped)} was not trained" if skipped and runs else ""),
+            file=sys.stderr,
+        )
         return 130
     except BaseException:  # a user error (designer.cli.errors.run_command prints it) or a bug: nothing half-kept
         if stage is not None:
@@ -245,23 +292,39 @@ def add_bundle_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch", type=int, default=64)
     g.add_argument("--subdivisions", type=int, default=1)
     g.add_argument("--lr", type=float, help="learning_rate (default 0.1 classifier, 0.001 detector)")
-    g.add_argument("--policy", choices=("poly", "steps", "constant", "sgdr"), default=None,
-                   help="learning-rate policy (default poly for classifiers, steps for detectors)")
+    g.add_argument(
+        "--policy",
+        choices=("poly", "steps", "constant", "sgdr"),
+        default=None,
+        help="learning-rate policy (default poly for classifiers, steps for detectors)",
+    )
     g.add_argument("--power", type=float, default=4.0, help="poly power (default 4)")
     g.add_argument("--steps", help="policy=steps: comma list of iterations (default 80%%,90%% of max_batches)")
     g.add_argument("--scales", help="policy=steps: comma list of factors (default .1,.1)")
-    g.add_argument("--max-batches", type=int, help="iterations (default: 30 epochs for classifiers, "
-                                                   "max(6000, 2000 per class) for detectors; never 0)")
+    g.add_argument(
+        "--max-batches",
+        type=int,
+        help="iterations (default: 30 epochs for classifiers, max(6000, 2000 per class) for detectors; never 0)",
+    )
     g.add_argument("--burn-in", type=int, help="warm-up iterations (default 0 classifier, 1000 detector)")
     g.add_argument("--momentum", type=float, default=0.9)
     g.add_argument("--decay", type=float, default=0.0005)
-    g.add_argument("--flip", type=int, choices=(0, 1), default=0,
-                   help="random horizontal flips (default 0: wrong for digits and text)")
+    g.add_argument(
+        "--flip",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="random horizontal flips (default 0: wrong for digits and text)",
+    )
     g = p.add_argument_group("detector bundle")
-    g.add_argument("--detector", action="store_true",
-                   help="attach a YOLO head to the design's backbone and write a `darknet detector train` bundle")
-    g.add_argument("--anchors", help="comma list of w,h pairs in input pixels "
-                                     "(default: 6 anchors, k-means of the training boxes)")
+    g.add_argument(
+        "--detector",
+        action="store_true",
+        help="attach a YOLO head to the design's backbone and write a `darknet detector train` bundle",
+    )
+    g.add_argument(
+        "--anchors", help="comma list of w,h pairs in input pixels (default: 6 anchors, k-means of the training boxes)"
+    )
     g.add_argument("--masks", help="anchor indices per [yolo], scales separated by ';' (default '3,4,5;0,1,2')")
     g.add_argument("--images", type=int, default=600, help="detector on digits: synthetic images (default 600)")
 
@@ -278,12 +341,30 @@ def _bundle(args: argparse.Namespace) -> int:
     check_overrides(size=args.size, classes=args.classes)
     network = _network(args.source, args)
     opts = BundleOptions(
-        data=args.data, size=args.size, seed=args.seed, val_fraction=args.val_fraction, name=args.name,
-        weights=args.weights, batch=args.batch, subdivisions=args.subdivisions, learning_rate=args.lr,
-        policy=args.policy, power=args.power, steps=args.steps, scales=args.scales,
-        max_batches=args.max_batches, burn_in=args.burn_in, momentum=args.momentum, decay=args.decay,
-        flip=args.flip, detector=args.detector, classes=args.classes, anchors=args.anchors, masks=args.masks,
-        detector_images=args.images)
+        data=args.data,
+        size=args.size,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        name=args.name,
+        weights=args.weights,
+        batch=args.batch,
+        subdivisions=args.subdivisions,
+        learning_rate=args.lr,
+        policy=args.policy,
+        power=args.power,
+        steps=args.steps,
+        scales=args.scales,
+        max_batches=args.max_batches,
+        burn_in=args.burn_in,
+        momentum=args.momentum,
+        decay=args.decay,
+        flip=args.flip,
+        detector=args.detector,
+        classes=args.classes,
+        anchors=args.anchors,
+        masks=args.masks,
+        detector_images=args.images,
+    )
     report = write_bundle(network, args.out, opts)
     print(report.summary())
     return 0

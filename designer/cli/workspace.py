@@ -17,8 +17,10 @@ from typing import Any
 from designer.cli.errors import run_command
 from designer.errors import MixdesignError
 
-WS_HELP = ("workspace: an SQLite file or a database URL such as postgresql+psycopg://user@host/db "
-           "(default: $MIXDESIGN_WORKSPACE, else the file `mixdesign workspace path` prints)")
+WS_HELP = (
+    "workspace: an SQLite file or a database URL such as postgresql+psycopg://user@host/db "
+    "(default: $MIXDESIGN_WORKSPACE, else the file `mixdesign workspace path` prints)"
+)
 
 
 def add_workspace_argument(p: argparse.ArgumentParser) -> None:
@@ -49,6 +51,7 @@ def _note(command: str, text: str) -> None:
 
 # ------------------------------------------------------------------ recording (bench, train)
 
+
 def record_measurement(args: argparse.Namespace, network: Any, results: Any) -> None:
     """Record bench results (one BenchResult or a list) under the cfg's hash; a workspace problem is a note on
     stderr, never a failed measurement."""
@@ -62,9 +65,14 @@ def record_measurement(args: argparse.Namespace, network: Any, results: Any) -> 
         params = results[0].params if getattr(results[0], "params", None) is not None else count(network).params
         with _open(args) as ws:
             for r in results:
-                ws.add_bench_result({**r.to_json(), "params": params}, design_name=design_label(args.source),
-                                    cfg_text=text, source="cli", backend=getattr(args, "backend", None),
-                                    settings={"compile": bool(getattr(args, "compile", False))})
+                ws.add_bench_result(
+                    {**r.to_json(), "params": params},
+                    design_name=design_label(args.source),
+                    cfg_text=text,
+                    source="cli",
+                    backend=getattr(args, "backend", None),
+                    settings={"compile": bool(getattr(args, "compile", False))},
+                )
             _note("bench", f"recorded {len(results)} measurement(s) in {ws.location}")
     except MixdesignError as e:
         _note("bench", f"not recorded in the workspace: {e}")
@@ -82,22 +90,45 @@ def record_training(args: argparse.Namespace, label: str, result: Any) -> None:
         from datetime import timedelta, timezone
 
         finished = datetime.now(timezone.utc)
-        settings = {k: getattr(args, k) for k in ("data", "size", "epochs", "batch", "lr", "weight_decay", "seed",
-                                                  "val_fraction", "threads", "width_mult", "depth_mult")
-                    if hasattr(args, k)}
+        settings = {
+            k: getattr(args, k)
+            for k in (
+                "data",
+                "size",
+                "epochs",
+                "batch",
+                "lr",
+                "weight_decay",
+                "seed",
+                "val_fraction",
+                "threads",
+                "width_mult",
+                "depth_mult",
+            )
+            if hasattr(args, k)
+        }
         with _open(args) as ws:
             ws.add_training_run(
-                design_name=label, cfg_sha256=cfg_sha256(cfg.read_text()) if cfg.is_file() else None,
-                device=str(getattr(args, "device", "cpu")), settings=settings, metrics=list(result.history),
-                best_top1=result.best_top1, best_epoch=result.best_epoch, artifact_dir=str(result.out_dir),
+                design_name=label,
+                cfg_sha256=cfg_sha256(cfg.read_text()) if cfg.is_file() else None,
+                device=str(getattr(args, "device", "cpu")),
+                settings=settings,
+                metrics=list(result.history),
+                best_top1=result.best_top1,
+                best_epoch=result.best_epoch,
+                artifact_dir=str(result.out_dir),
                 status="stopped" if (result.stopped or result.interrupted) else "finished",
-                started=finished - timedelta(seconds=elapsed), finished=finished, source="cli")
+                started=finished - timedelta(seconds=elapsed),
+                finished=finished,
+                source="cli",
+            )
             _note("train", f"recorded the run of {label} in {ws.location}")
     except (MixdesignError, OSError) as e:
         _note("train", f"not recorded in the workspace: {e}")
 
 
 # ------------------------------------------------------------------ workspace ...
+
 
 def _when(t: datetime | None) -> str:
     return t.astimezone().strftime("%Y-%m-%d %H:%M") if t is not None else "-"
@@ -137,15 +168,25 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"workspace {ws.location}")
         if designs.items:
             print()
-            _table(("design", "from", "cfg sha256", "updated"),
-                   [(d.name, d.row.derived_from or "-", d.row.cfg_sha256[:12], _when(d.row.updated))
-                    for d in designs.items], set())
+            _table(
+                ("design", "from", "cfg sha256", "updated"),
+                [
+                    (d.name, d.row.derived_from or "-", d.row.cfg_sha256[:12], _when(d.row.updated))
+                    for d in designs.items
+                ],
+                set(),
+            )
         if imports.items:
             print()
-            _table(("imported", "kind", "file", "imported at"),
-                   [(i.name, i.row.kind, i.row.filename or "-", _when(i.row.created)) for i in imports.items], set())
-        print(f"\n{len(designs.items)} design(s), {len(imports.items)} import(s), {counts['measurements']} "
-              f"measurement(s), {counts['training_runs']} training run(s), {counts['sweeps']} sweep(s)")
+            _table(
+                ("imported", "kind", "file", "imported at"),
+                [(i.name, i.row.kind, i.row.filename or "-", _when(i.row.created)) for i in imports.items],
+                set(),
+            )
+        print(
+            f"\n{len(designs.items)} design(s), {len(imports.items)} import(s), {counts['measurements']} "
+            f"measurement(s), {counts['training_runs']} training run(s), {counts['sweeps']} sweep(s)"
+        )
         _report(designs.problems + imports.problems)
     return 0
 
@@ -158,23 +199,27 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _open(args) as ws:
         d = ws.get_design(args.name)
         if d is not None:
-            print(f"# design {d.name!r} (cfg sha256 {d.row.cfg_sha256}; from {d.row.derived_from or '-'}; "
-                  f"created {_when(d.row.created)}, updated {_when(d.row.updated)})")
+            print(
+                f"# design {d.name!r} (cfg sha256 {d.row.cfg_sha256}; from {d.row.derived_from or '-'}; "
+                f"created {_when(d.row.created)}, updated {_when(d.row.updated)})"
+            )
             sys.stdout.write(d.row.design_yaml)
             sha, text = d.row.cfg_sha256, emitted_cfg(d.arch)
         else:
             imp = next((i for i in ws.imported().items if i.name == args.name), None)
             if imp is None:
-                raise WorkspaceError(f"no saved design or import named {args.name!r} (see `mixdesign workspace "
-                                     "list`)", file=ws.location)
+                raise WorkspaceError(
+                    f"no saved design or import named {args.name!r} (see `mixdesign workspace list`)", file=ws.location
+                )
             print(f"# imported {imp.name!r} ({imp.row.kind}, cfg sha256 {imp.row.cfg_sha256})")
             sys.stdout.write(imp.row.text)
             sha, text = imp.row.cfg_sha256, emitted_cfg(imp.design)
         layers = {m.id for m in ws.measurements(layers_sha256=layers_sha256(text))}
         n = len({m.id for m in ws.measurements(cfg_sha256=sha)} | layers)
         runs = len([r for r in ws.training_runs() if r.cfg_sha256 == sha or r.design_name == args.name])
-        print(f"# {n} measurement(s) of this cfg, {runs} training run(s): mixdesign history {args.name}",
-              file=sys.stderr)
+        print(
+            f"# {n} measurement(s) of this cfg, {runs} training run(s): mixdesign history {args.name}", file=sys.stderr
+        )
     return 0
 
 
@@ -198,8 +243,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ history
 
-UNSTABLE_FIX = ("unstable: the spread or the load around that figure says it may be off; measure it again when "
-                "fewer cores are busy (see the load columns), or with a longer --min-run-time")
+UNSTABLE_FIX = (
+    "unstable: the spread or the load around that figure says it may be off; measure it again when "
+    "fewer cores are busy (see the load columns), or with a longer --min-run-time"
+)
 
 
 def _source_text(text: str) -> str | None:
@@ -224,8 +271,9 @@ def _machines(choice: str, device: str | None) -> tuple[str | None, str]:
     if choice == "this":
         return this, this
     if not re.fullmatch(r"[0-9a-f]{4,16}", choice):
-        raise WorkspaceError(f"--machine {choice}: use this, all, or a machine key (4 to 16 hex digits, as the "
-                             "machine column shows it)")
+        raise WorkspaceError(
+            f"--machine {choice}: use this, all, or a machine key (4 to 16 hex digits, as the machine column shows it)"
+        )
     return choice, this
 
 
@@ -235,8 +283,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _open(args) as ws:
         key, this = _machines(args.machine, args.device)
         exact = key if key is not None and len(key) == 16 else None
-        rows = ws.measurements(device=args.device, backend=args.backend, machine_key=exact,
-                               limit=None if args.design or (key and not exact) else args.limit)
+        rows = ws.measurements(
+            device=args.device,
+            backend=args.backend,
+            machine_key=exact,
+            limit=None if args.design or (key and not exact) else args.limit,
+        )
         if key is not None and exact is None:
             rows = [m for m in rows if (m.machine_key or "").startswith(key)][: args.limit]
         if args.design:
@@ -249,23 +301,58 @@ def cmd_history(args: argparse.Namespace) -> int:
             shas = {cfg_sha256(text)} if text else set()
             layers = {layers_sha256(text)} if text else set()
             names = {args.design, design_label(args.design)}
-            rows = [m for m in rows if m.design_name in names or m.cfg_sha256 in shas
-                    or m.layers_sha256 in layers][: args.limit]
+            rows = [m for m in rows if m.design_name in names or m.cfg_sha256 in shas or m.layers_sha256 in layers][
+                : args.limit
+            ]
         where = "" if key is None else f" on machine {key}{' (this one)' if key == this else ''}"
         if not rows:
             print(f"no measurements{' of ' + args.design if args.design else ''}{where} in {ws.location}")
             return 0
-        _table(("design", "machine", "device", "backend", "dtype", "batch", "threads", "median ms", "IQR ms", "runs",
-                "GFMA/s", "when", "source", "cfg", "note"),
-               [(m.design_name, _machine_cell(m.machine_key, this),
-                 f"{m.device} ({m.device_name})" if m.device_name else m.device, m.backend, m.dtype,
-                 m.batch, m.threads if m.threads is not None else "-", f"{m.median_ms:.3f}", f"{m.iqr_ms:.3f}",
-                 m.runs if m.runs is not None else "-", f"{m.fma_per_s / 1e9:.2f}" if m.fma_per_s else "-",
-                 _when(m.measured_at), m.source, m.cfg_sha256[:8],
-                 f"unstable: {m.unstable}"[:70] if m.unstable else "") for m in rows], {5, 6, 7, 8, 9, 10})
-        print(f"\nmedian and IQR in ms per batch over `runs` timed runs; GFMA/s = 10^9 multiply-adds per second; "
-              f"times are local; machine = fingerprint key (this = this machine); {len(rows)} row(s){where} from "
-              f"{ws.location}")
+        _table(
+            (
+                "design",
+                "machine",
+                "device",
+                "backend",
+                "dtype",
+                "batch",
+                "threads",
+                "median ms",
+                "IQR ms",
+                "runs",
+                "GFMA/s",
+                "when",
+                "source",
+                "cfg",
+                "note",
+            ),
+            [
+                (
+                    m.design_name,
+                    _machine_cell(m.machine_key, this),
+                    f"{m.device} ({m.device_name})" if m.device_name else m.device,
+                    m.backend,
+                    m.dtype,
+                    m.batch,
+                    m.threads if m.threads is not None else "-",
+                    f"{m.median_ms:.3f}",
+                    f"{m.iqr_ms:.3f}",
+                    m.runs if m.runs is not None else "-",
+                    f"{m.fma_per_s / 1e9:.2f}" if m.fma_per_s else "-",
+                    _when(m.measured_at),
+                    m.source,
+                    m.cfg_sha256[:8],
+                    f"unstable: {m.unstable}"[:70] if m.unstable else "",
+                )
+                for m in rows
+            ],
+            {5, 6, 7, 8, 9, 10},
+        )
+        print(
+            f"\nmedian and IQR in ms per batch over `runs` timed runs; GFMA/s = 10^9 multiply-adds per second; "
+            f"times are local; machine = fingerprint key (this = this machine); {len(rows)} row(s){where} from "
+            f"{ws.location}"
+        )
         if any(m.unstable for m in rows):
             print(UNSTABLE_FIX)
     return 0
@@ -279,6 +366,7 @@ def _machine_cell(key: str | None, this: str) -> str:
 
 # ------------------------------------------------------------------ registration
 
+
 def _guard(command: str, func):
     """The handler with its full command name in its one-line errors (designer/cli/errors.py)."""
     return lambda args: run_command(f"mixdesign {command}", lambda: func(args))
@@ -286,8 +374,9 @@ def _guard(command: str, func):
 
 def register(subparsers) -> None:
     """Add `workspace` and `history` to mixdesign's sub-commands (called by designer/cli/main.py)."""
-    w = subparsers.add_parser("workspace", help="the saved designs, measurements and training runs (list, show, "
-                                                "export, import, path)")
+    w = subparsers.add_parser(
+        "workspace", help="the saved designs, measurements and training runs (list, show, export, import, path)"
+    )
     sub = w.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = sub.add_parser("list", help="saved designs and imports, and how many measurements and runs")
     add_workspace_argument(s)
@@ -309,13 +398,21 @@ def register(subparsers) -> None:
     s.set_defaults(func=_guard("workspace path", cmd_path))
 
     h = subparsers.add_parser("history", help="recorded latency measurements side by side (app and CLI)")
-    h.add_argument("design", nargs="?", metavar="DESIGN",
-                   help="a design name, a preset, a design .yaml or a cfg (matched by name and by cfg hash)")
+    h.add_argument(
+        "design",
+        nargs="?",
+        metavar="DESIGN",
+        help="a design name, a preset, a design .yaml or a cfg (matched by name and by cfg hash)",
+    )
     h.add_argument("--device", help="only this device (cpu, cuda)")
     h.add_argument("--backend", help="only this backend (torch, ...)")
-    h.add_argument("--machine", default="all", metavar="this|KEY|all",
-                   help="only measurements taken on this machine (for --device, default cpu), on the machine with "
-                        "this fingerprint KEY, or all (default; the machine column tells them apart)")
+    h.add_argument(
+        "--machine",
+        default="all",
+        metavar="this|KEY|all",
+        help="only measurements taken on this machine (for --device, default cpu), on the machine with "
+        "this fingerprint KEY, or all (default; the machine column tells them apart)",
+    )
     h.add_argument("--limit", type=int, default=50, help="newest N rows (default 50)")
     add_workspace_argument(h)
     h.set_defaults(func=_guard("history", cmd_history))

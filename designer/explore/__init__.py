@@ -1,10 +1,10 @@
 """Explore the design space by measurement (torch-free; the runtime loads only when a trial runs).
 
-    space.py       `--vary KEY=VALUES` axes, grid / random samples, a point applied to a design
-    pareto.py      the Pareto front (minimising latency, FMA, params, -accuracy)
-    store.py       TrialStore (the seam to the workspace) and its JSON-lines implementation
-    runner.py      trials in interleaved rounds (each measured by runtime.explore.run_trial), the summary table
-    ray_runner.py  the trials as Ray tasks on a cluster (`--ray ADDRESS`)
-    sweep.py       plan_sweep / run_sweep: what `mixdesign sweep`, the Explore page and the advisor call
-    output.py      the table, CSV and JSON written for a sweep
+space.py       `--vary KEY=VALUES` axes, grid / random samples, a point applied to a design
+pareto.py      the Pareto front (minimising latency, FMA, params, -accuracy)
+store.py       TrialStore (the seam to the workspace) and its JSON-lines implementation
+runner.py      trials in interleaved rounds (each measured by runtime.explore.run_trial), the summary table
+ray_runner.py  the trials as Ray tasks on a cluster (`--ray ADDRESS`)
+sweep.py       plan_sweep / run_sweep: what `mixdesign sweep`, the Explore page and the advisor call
+output.py      the table, CSV and JSON written for a sweep
 """

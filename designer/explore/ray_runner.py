@@ -53,10 +53,21 @@ def task_settings(kind_settings: dict, resources: dict, kind: str) -> dict:
     return s
 
 
-def run_ray(address: str, sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings,
-            store: TrialStore, trial: TrialFn, on_progress: Progress | None = None,
-            stop: threading.Event | None = None, init_kwargs: dict | None = None, *, machine: dict | None = None,
-            retry_failed: bool = False) -> int:
+def run_ray(
+    address: str,
+    sweep_id: str,
+    designs: list[Design],
+    trials: list[Trial],
+    settings: Settings,
+    store: TrialStore,
+    trial: TrialFn,
+    on_progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    init_kwargs: dict | None = None,
+    *,
+    machine: dict | None = None,
+    retry_failed: bool = False,
+) -> int:
     """Measure the trials still pending (runner.pending) as Ray tasks running `trial` (runtime.explore.run_trial,
     wrapped in runner.guarded so a failing design is recorded, not fatal: the workers import both by name, so the
     package must be installed on every node); returns how many ran now."""

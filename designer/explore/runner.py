@@ -73,14 +73,27 @@ class Settings:
     def kind_settings(self, kind: str) -> dict[str, Any]:
         """The settings a trial of `kind` depends on (its key and what run_trial gets)."""
         if kind == "infer":
-            return dict(device=self.device, backend=self.backend, batch=self.batch, dtype=self.dtype,
-                        threads=self.threads, min_run_time=self.min_run_time)
+            return dict(
+                device=self.device,
+                backend=self.backend,
+                batch=self.batch,
+                dtype=self.dtype,
+                threads=self.threads,
+                min_run_time=self.min_run_time,
+            )
         if kind == "train":
-            return dict(device=self.device, backend="torch", batch=self.train_batch, dtype=self.dtype,
-                        threads=self.threads, min_run_time=self.min_run_time)
+            return dict(
+                device=self.device,
+                backend="torch",
+                batch=self.train_batch,
+                dtype=self.dtype,
+                threads=self.threads,
+                min_run_time=self.min_run_time,
+            )
         if kind == "accuracy":
-            return dict(device=self.device, data=self.data, epochs=self.epochs, size=self.train_size,
-                        threads=self.threads)
+            return dict(
+                device=self.device, data=self.data, epochs=self.epochs, size=self.train_size, threads=self.threads
+            )
         return {}
 
 
@@ -105,8 +118,13 @@ class Trial:
 
 
 def sweep_spec(base: Arch, axes: tuple[Axis, ...], samples: int | None, seed: int, settings: Settings) -> dict:
-    return {"base": dump_yaml(base), "axes": [[a.key, [format_value(v) for v in a.values]] for a in axes],
-            "samples": samples or 0, "seed": seed, "settings": asdict(settings)}
+    return {
+        "base": dump_yaml(base),
+        "axes": [[a.key, [format_value(v) for v in a.values]] for a in axes],
+        "samples": samples or 0,
+        "seed": seed,
+        "settings": asdict(settings),
+    }
 
 
 def designs_of(points: list[Point]) -> tuple[list[Design], list[Point]]:
@@ -148,17 +166,30 @@ def plan(sweep_id: str, designs: list[Design], settings: Settings, machine_key: 
         for j in range(n):
             i = (j + r) % n
             for kind in timed:
-                trials.append(Trial(trial_key(sweep_id, machine_key, designs[i].cfg_sha256, kind,
-                                              settings.kind_settings(kind), r), i, kind, r))
+                trials.append(
+                    Trial(
+                        trial_key(sweep_id, machine_key, designs[i].cfg_sha256, kind, settings.kind_settings(kind), r),
+                        i,
+                        kind,
+                        r,
+                    )
+                )
     if "accuracy" in settings.measure:
         for i, d in enumerate(designs):
-            trials.append(Trial(trial_key(sweep_id, machine_key, d.cfg_sha256, "accuracy",
-                                          settings.kind_settings("accuracy"), 0), i, "accuracy", 0))
+            trials.append(
+                Trial(
+                    trial_key(sweep_id, machine_key, d.cfg_sha256, "accuracy", settings.kind_settings("accuracy"), 0),
+                    i,
+                    "accuracy",
+                    0,
+                )
+            )
     return trials
 
 
-def again(trials: list[Trial], designs: list[Design], settings: Settings, store: TrialStore, sweep_id: str,
-          machine_key: str) -> list[Trial]:
+def again(
+    trials: list[Trial], designs: list[Design], settings: Settings, store: TrialStore, sweep_id: str, machine_key: str
+) -> list[Trial]:
     """The re-measurements of the timed trials recorded `unstable`: each once, as round `rounds + r` of the same
     design and kind (a new round entry that the design's median then includes). Re-measurements are never
     re-measured, so a sweep ends; their keys are fixed, so a rerun measures nothing twice."""
@@ -168,8 +199,21 @@ def again(trials: list[Trial], designs: list[Design], settings: Settings, store:
             rec = store.done(t.key)
             if rec is not None and rec.get("status", "ok") == "ok" and rec.get("unstable"):
                 r = settings.rounds + t.round
-                out.append(Trial(trial_key(sweep_id, machine_key, designs[t.design].cfg_sha256, t.kind,
-                                           settings.kind_settings(t.kind), r), t.design, t.kind, r))
+                out.append(
+                    Trial(
+                        trial_key(
+                            sweep_id,
+                            machine_key,
+                            designs[t.design].cfg_sha256,
+                            t.kind,
+                            settings.kind_settings(t.kind),
+                            r,
+                        ),
+                        t.design,
+                        t.kind,
+                        r,
+                    )
+                )
     return out
 
 
@@ -199,9 +243,19 @@ def guarded(trial: TrialFn, cfg_text: str, kind: str, s: dict) -> dict:
         return {"status": "failed", "message": str(e)}
 
 
-def run_local(sweep_id: str, designs: list[Design], trials: list[Trial], settings: Settings, store: TrialStore,
-              trial: TrialFn, on_progress: Progress | None = None, stop: threading.Event | None = None, *,
-              machine: dict | None = None, retry_failed: bool = False) -> int:
+def run_local(
+    sweep_id: str,
+    designs: list[Design],
+    trials: list[Trial],
+    settings: Settings,
+    store: TrialStore,
+    trial: TrialFn,
+    on_progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    *,
+    machine: dict | None = None,
+    retry_failed: bool = False,
+) -> int:
     """Measure every trial still pending (see `pending`), in plan order; returns how many were measured now."""
     todo = pending(trials, store, retry_failed)
     done = len(trials) - len(todo)
@@ -224,9 +278,17 @@ def run_local(sweep_id: str, designs: list[Design], trials: list[Trial], setting
 def record_of(sweep_id: str, d: Design, t: Trial, result: dict, machine: dict | None = None) -> dict:
     """What the store keeps of a trial: where it belongs, its status (ok / failed), and the result; `machine` (the
     fingerprint the trial key names) unless the result says where it ran."""
-    rec = {"sweep_id": sweep_id, "cfg_sha256": d.cfg_sha256, "layers_sha256": layers_sha256(d.cfg_text),
-           "kind": t.kind, "round": t.round, "point": d.point.as_dict, "label": d.point.label, "status": "ok",
-           **result}
+    rec = {
+        "sweep_id": sweep_id,
+        "cfg_sha256": d.cfg_sha256,
+        "layers_sha256": layers_sha256(d.cfg_text),
+        "kind": t.kind,
+        "round": t.round,
+        "point": d.point.as_dict,
+        "label": d.point.label,
+        "status": "ok",
+        **result,
+    }
     if machine is not None and not rec.get("machine"):
         rec["machine"] = machine
     return rec
@@ -237,29 +299,62 @@ def record_invalid(sweep_id: str, invalid: list[Point], store: TrialStore) -> No
     for p in invalid:
         key = invalid_key(sweep_id, p)
         if store.done(key) is None:
-            store.record(key, {"sweep_id": sweep_id, "kind": "count", "round": 0, "point": p.as_dict,
-                               "label": p.label, "status": "invalid", "message": p.reason})
+            store.record(
+                key,
+                {
+                    "sweep_id": sweep_id,
+                    "kind": "count",
+                    "round": 0,
+                    "point": p.as_dict,
+                    "label": p.label,
+                    "status": "invalid",
+                    "message": p.reason,
+                },
+            )
 
 
-def summarize(*, sweep_id: str, machine_key: str, designs: list[Design], invalid: list[Point], settings: Settings,
-              store: TrialStore) -> list[dict]:
+def summarize(
+    *,
+    sweep_id: str,
+    machine_key: str,
+    designs: list[Design],
+    invalid: list[Point],
+    settings: Settings,
+    store: TrialStore,
+) -> list[dict]:
     """One row per point (valid ones first): counts, per-kind medians over this machine's rounds (re-measurements
     included), failures and unstable rounds, Pareto flags. Only trials whose key this plan names count: another
     machine's timings, or another batch's, never enter a median."""
     rows = []
     for d in designs:
-        base = {"design": d.point.label, **d.point.as_dict, "valid": True, "params": d.params, "fma": d.fma,
-                "cfg_sha256": d.cfg_sha256, "notes": "; ".join(d.point.notes)}
+        base = {
+            "design": d.point.label,
+            **d.point.as_dict,
+            "valid": True,
+            "params": d.params,
+            "fma": d.fma,
+            "cfg_sha256": d.cfg_sha256,
+            "notes": "; ".join(d.point.notes),
+        }
         failed = []
         for kind in KINDS[1:]:
             if kind not in settings.measure:
                 continue
             n_rounds = 2 * settings.rounds if kind in TIMED else 1
-            recs = [r for rnd in range(n_rounds) if (r := store.done(trial_key(
-                sweep_id, machine_key, d.cfg_sha256, kind, settings.kind_settings(kind), rnd))) is not None]
+            recs = [
+                r
+                for rnd in range(n_rounds)
+                if (
+                    r := store.done(
+                        trial_key(sweep_id, machine_key, d.cfg_sha256, kind, settings.kind_settings(kind), rnd)
+                    )
+                )
+                is not None
+            ]
             ok = [r for r in recs if r.get("status", "ok") == "ok"]
-            failed += [f"{kind} round {r['round'] + 1} failed: {r.get('message')}" for r in recs
-                       if r.get("status") == "failed"]
+            failed += [
+                f"{kind} round {r['round'] + 1} failed: {r.get('message')}" for r in recs if r.get("status") == "failed"
+            ]
             if kind == "accuracy":
                 base["accuracy"] = ok[-1]["accuracy"] if ok else None
                 continue
@@ -269,16 +364,18 @@ def summarize(*, sweep_id: str, machine_key: str, designs: list[Design], invalid
             base[f"{kind}_spread_ms"] = (max(meds) - min(meds)) if meds else None
             base[f"{kind}_rounds"] = len(ok)
             shaky = [r for r in ok if r.get("unstable")]
-            base[f"{kind}_unstable"] = (f"{len(shaky)} of {len(ok)} rounds unstable: {shaky[-1]['unstable']}"
-                                        if shaky else None)
+            base[f"{kind}_unstable"] = (
+                f"{len(shaky)} of {len(ok)} rounds unstable: {shaky[-1]['unstable']}" if shaky else None
+            )
             if ok:
                 base["device_name"] = ok[0].get("device_name", "")
                 base["threads"] = ok[0].get("threads")
                 base[f"{kind}_backend"] = ok[0].get("backend", "torch")
         base["failed"] = "; ".join(failed) or None
         for p in [d.point, *d.also]:
-            rows.append({**base, "design": p.label, **p.as_dict, "same_cfg_as": d.point.label if p is not d.point
-                         else ""})
+            rows.append(
+                {**base, "design": p.label, **p.as_dict, "same_cfg_as": d.point.label if p is not d.point else ""}
+            )
     for name, keys in fronts(settings).items():
         flags = pareto_front([objectives(r, keys) for r in rows])
         for r, f in zip(rows, flags):

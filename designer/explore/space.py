@@ -86,7 +86,11 @@ def _parse_one(kind: type, text: str, key: str) -> Value:
             return ks
         v = kind(text)
     except ValueError:
-        want = "kernel sizes joined by '.' (e.g. 3.5.7)" if kind is tuple else f"a{'n integer' if kind is int else ' number'}"
+        want = (
+            "kernel sizes joined by '.' (e.g. 3.5.7)"
+            if kind is tuple
+            else f"a{'n integer' if kind is int else ' number'}"
+        )
         raise SweepSpecError(f"--vary {key}: {text!r} is not {want}") from None
     if isinstance(v, float) and not math.isfinite(v):
         raise SweepSpecError(f"--vary {key}: {text!r} is not a finite number")
@@ -164,8 +168,9 @@ def apply(arch: Arch, values: tuple[tuple[str, Value], ...]) -> Point:
         if m:
             r, field = int(m.group(1)), ROW_AXES[m.group(2)][1]
             blocks[r] = replace(blocks[r], **{field: v})
-    new = replace(arch, blocks=tuple(blocks),
-                  **{AXES[k][1]: d[k] for k in ("width-mult", "depth-mult", "size") if k in d})
+    new = replace(
+        arch, blocks=tuple(blocks), **{AXES[k][1]: d[k] for k in ("width-mult", "depth-mult", "size") if k in d}
+    )
     issues = validate(new)
     if issues:
         return Point(values, None, str(DesignError(issues)))

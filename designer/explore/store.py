@@ -124,8 +124,9 @@ class JsonlStore:
             self._refresh()
             if sweep_id in self._sweeps:
                 return
-            self._append({"type": "sweep", "sweep_id": sweep_id, "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                          "spec": spec})
+            self._append(
+                {"type": "sweep", "sweep_id": sweep_id, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": spec}
+            )
             self._refresh()
 
     def sweeps(self) -> list[dict]:

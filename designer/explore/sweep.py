@@ -58,8 +58,15 @@ def this_machine(device: str) -> Fingerprint:
         raise SweepError(f"--device {device}: cannot read that device here ({type(e).__name__}: {e})") from None
 
 
-def plan_sweep(base: Arch, axes: tuple[Axis, ...], settings: Settings, samples: int | None = None,
-               seed: int = 0, name: str | None = None, machine: Fingerprint | None = None) -> SweepPlan:
+def plan_sweep(
+    base: Arch,
+    axes: tuple[Axis, ...],
+    settings: Settings,
+    samples: int | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    machine: Fingerprint | None = None,
+) -> SweepPlan:
     """Apply the space to `base`; the sweep id hashes the base design, the axes, sampling and settings."""
     spec = sweep_spec(base, axes, samples, seed, settings)
     if name:
@@ -67,13 +74,21 @@ def plan_sweep(base: Arch, axes: tuple[Axis, ...], settings: Settings, samples: 
     sweep_id = spec_hash({k: v for k, v in spec.items() if k != "name"})
     machine = machine if machine is not None else this_machine(settings.device)
     designs, invalid = designs_of(points(base, axes, samples, seed))
-    return SweepPlan(sweep_id, spec, settings, designs, invalid, plan(sweep_id, designs, settings, machine.key),
-                     machine)
+    return SweepPlan(
+        sweep_id, spec, settings, designs, invalid, plan(sweep_id, designs, settings, machine.key), machine
+    )
 
 
-def run_sweep(p: SweepPlan, store: TrialStore, trial: TrialFn, *, ray_address: str | None = None,
-              on_progress: Progress | None = None, stop: threading.Event | None = None,
-              retry_failed: bool = False) -> list[dict]:
+def run_sweep(
+    p: SweepPlan,
+    store: TrialStore,
+    trial: TrialFn,
+    *,
+    ray_address: str | None = None,
+    on_progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    retry_failed: bool = False,
+) -> list[dict]:
     """Measure what the store does not have yet with `trial` (runtime.explore.run_trial; the caller checks the
     backend first with runtime.explore.check_backend), re-measure once what came back unstable, then summarise
     every point (Pareto fronts marked). A failing trial is recorded and the sweep goes on (see `failures`)."""
@@ -88,13 +103,39 @@ def run_sweep(p: SweepPlan, store: TrialStore, trial: TrialFn, *, ray_address: s
         if ray_address:
             from designer.explore.ray_runner import run_ray
 
-            n = run_ray(ray_address, p.sweep_id, p.designs, trials, p.settings, store, trial, on_progress, stop,
-                        machine=p.machine.to_json(), retry_failed=retry_failed)
+            n = run_ray(
+                ray_address,
+                p.sweep_id,
+                p.designs,
+                trials,
+                p.settings,
+                store,
+                trial,
+                on_progress,
+                stop,
+                machine=p.machine.to_json(),
+                retry_failed=retry_failed,
+            )
         else:
-            n = run_local(p.sweep_id, p.designs, trials, p.settings, store, trial, on_progress, stop,
-                          machine=p.machine.to_json(), retry_failed=retry_failed)
-        p.trial_s += [r["trial_s"] for t in trials if (t.key not in before or retry_failed)
-                      and (r := store.done(t.key)) is not None and r.get("trial_s") is not None]
+            n = run_local(
+                p.sweep_id,
+                p.designs,
+                trials,
+                p.settings,
+                store,
+                trial,
+                on_progress,
+                stop,
+                machine=p.machine.to_json(),
+                retry_failed=retry_failed,
+            )
+        p.trial_s += [
+            r["trial_s"]
+            for t in trials
+            if (t.key not in before or retry_failed)
+            and (r := store.done(t.key)) is not None
+            and r.get("trial_s") is not None
+        ]
         p.measured += n
         p.remeasured += n if second else 0
         if stop is not None and stop.is_set():
@@ -105,8 +146,14 @@ def run_sweep(p: SweepPlan, store: TrialStore, trial: TrialFn, *, ray_address: s
 
 def summary(p: SweepPlan, store: TrialStore) -> list[dict]:
     """The result rows of `p` from what the store holds for this plan's machine and settings."""
-    return summarize(sweep_id=p.sweep_id, machine_key=p.machine.key, designs=p.designs, invalid=p.invalid,
-                     settings=p.settings, store=store)
+    return summarize(
+        sweep_id=p.sweep_id,
+        machine_key=p.machine.key,
+        designs=p.designs,
+        invalid=p.invalid,
+        settings=p.settings,
+        store=store,
+    )
 
 
 def failures(p: SweepPlan, store: TrialStore) -> list[tuple[str, str, int, str]]:
@@ -128,5 +175,12 @@ def plan_from_spec(spec: dict, machine: Fingerprint | None = None) -> SweepPlan:
     s = dict(spec["settings"])
     s["measure"] = tuple(s["measure"])
     axes = tuple(parse_axis(f"{k}={'|'.join(str(v) for v in vals)}") for k, vals in spec["axes"])
-    return plan_sweep(load_yaml(spec["base"]), axes, Settings(**s), samples=spec.get("samples") or None,
-                      seed=spec.get("seed", 0), name=spec.get("name"), machine=machine)
+    return plan_sweep(
+        load_yaml(spec["base"]),
+        axes,
+        Settings(**s),
+        samples=spec.get("samples") or None,
+        seed=spec.get("seed", 0),
+        name=spec.get("name"),
+        machine=machine,
+    )

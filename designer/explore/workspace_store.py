@@ -55,9 +55,11 @@ class WorkspaceTrialStore:
         if pk is None:
             return known
         with self.workspace.session() as s:
-            rows = s.scalars(select(SweepTrialRow).where(SweepTrialRow.sweep_id == pk,
-                                                         SweepTrialRow.id > self._seen.get(sweep_id, 0))
-                             .order_by(SweepTrialRow.id)).all()
+            rows = s.scalars(
+                select(SweepTrialRow)
+                .where(SweepTrialRow.sweep_id == pk, SweepTrialRow.id > self._seen.get(sweep_id, 0))
+                .order_by(SweepTrialRow.id)
+            ).all()
         for r in rows:
             known[r.trial_key] = _record(r)
             self._seen[sweep_id] = max(self._seen.get(sweep_id, 0), r.id)
@@ -85,26 +87,39 @@ class WorkspaceTrialStore:
             measurement = self._measurement(record) if status == "ok" and record.get("kind") in TIMED else None
             machine = record.get("machine")
             self.workspace.add_trial(
-                pk, trial_key, kind=record.get("kind", "count"), round=int(record.get("round") or 0), status=status,
-                message=record.get("message"), point=record.get("point"), result=record,
-                machine_key=_key_of(trial_key, machine), measurement=measurement)
+                pk,
+                trial_key,
+                kind=record.get("kind", "count"),
+                round=int(record.get("round") or 0),
+                status=status,
+                message=record.get("message"),
+                point=record.get("point"),
+                result=record,
+                machine_key=_key_of(trial_key, machine),
+                measurement=measurement,
+            )
             self._trials.setdefault(sweep_id, {})[trial_key] = record
 
     def _measurement(self, r: dict[str, Any]):
         if r.get("median_ms") is None:
             return None
-        return bench_row({**r, "per_layer": None}, design_name=r.get("label") or r["cfg_sha256"][:12],
-                         cfg_sha256=r["cfg_sha256"], source="sweep",
-                         settings={"mode": r.get("mode") or r.get("kind"), "sweep_id": r["sweep_id"],
-                                   "round": r.get("round")})
+        return bench_row(
+            {**r, "per_layer": None},
+            design_name=r.get("label") or r["cfg_sha256"][:12],
+            cfg_sha256=r["cfg_sha256"],
+            source="sweep",
+            settings={"mode": r.get("mode") or r.get("kind"), "sweep_id": r["sweep_id"], "round": r.get("round")},
+        )
 
     def list(self, sweep_id: str) -> list[dict]:
         with self._lock:
             return list(self._refresh(sweep_id).values())
 
     def sweeps(self) -> list[dict]:
-        return [{"sweep_id": r.settings_hash, "uid": r.uid, "spec": r.spec,
-                 "at": r.created.isoformat(timespec="seconds")} for r in self.workspace.sweeps()]
+        return [
+            {"sweep_id": r.settings_hash, "uid": r.uid, "spec": r.spec, "at": r.created.isoformat(timespec="seconds")}
+            for r in self.workspace.sweeps()
+        ]
 
 
 def _record(row: SweepTrialRow) -> dict:

@@ -53,8 +53,15 @@ def _network_terms(sums: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> 
     return NetworkTerms(float(coef[0]), float(coef[1]), float(coef[2]))
 
 
-def fit_model(samples: list[DesignSample], setting: Setting, fingerprint: Fingerprint, *,
-              seconds: float, extra: dict[str, Any] | None = None, started: float | None = None) -> LatencyModel:
+def fit_model(
+    samples: list[DesignSample],
+    setting: Setting,
+    fingerprint: Fingerprint,
+    *,
+    seconds: float,
+    extra: dict[str, Any] | None = None,
+    started: float | None = None,
+) -> LatencyModel:
     """The model for `setting` on `fingerprint`'s machine from the calibration's samples (at least 2 designs).
     `started`: time.perf_counter() when calibration began, so calibration_s includes the fit (else `seconds`)."""
     if len(samples) < 2:
@@ -70,8 +77,7 @@ def fit_model(samples: list[DesignSample], setting: Setting, fingerprint: Finger
         kf = fit_kind(X[idx], y[idx], design[idx])
         regressors[kind] = kf.regressor
         oof[idx] = kf.out_of_fold
-        per_kind[kind] = {"samples": kf.samples, "form": kf.regressor.name,
-                          "held_out_median_error": kf.held_out_error}
+        per_kind[kind] = {"samples": kf.samples, "form": kf.regressor.name, "held_out_median_error": kf.held_out_error}
     measured = np.array([y[design == d].sum() for d in range(len(samples))])
     sums = np.array([oof[design == d].sum() for d in range(len(samples))])
     counts = np.array([len(s.kernels) for s in samples], dtype=float)
@@ -84,9 +90,23 @@ def fit_model(samples: list[DesignSample], setting: Setting, fingerprint: Finger
     rel = np.abs(held_out / totals - 1.0)
     if started is not None:
         seconds = time.perf_counter() - started
-    metrics = {"designs": len(samples), "kernels": len(y), "calibration_s": round(seconds, 1),
-               "held_out_within_10pct": float(np.mean(rel <= 0.10)),
-               "held_out_median_abs_pct": float(100 * np.median(rel)),
-               "kinds": per_kind, **(extra or {})}
-    return LatencyModel(setting, fingerprint, regressors, fit_roofline(X, y), terms, (lo, hi), metrics,
-                        uid=uuid.uuid4().hex, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    metrics = {
+        "designs": len(samples),
+        "kernels": len(y),
+        "calibration_s": round(seconds, 1),
+        "held_out_within_10pct": float(np.mean(rel <= 0.10)),
+        "held_out_median_abs_pct": float(100 * np.median(rel)),
+        "kinds": per_kind,
+        **(extra or {}),
+    }
+    return LatencyModel(
+        setting,
+        fingerprint,
+        regressors,
+        fit_roofline(X, y),
+        terms,
+        (lo, hi),
+        metrics,
+        uid=uuid.uuid4().hex,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -28,9 +28,24 @@ from designer.shapes import Shape, conv_groups, conv_padding, strides
 
 FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw")
 # Activations built from exp / tanh / erf cost a few times a max(): relative cost 2; linear 0; the rest 1.
-_COSTLY_ACTIVATIONS = frozenset({"swish", "mish", "hard_mish", "gelu", "elu", "selu", "tanh", "logistic", "loggy",
-                                 "plse", "lhtan", "normalize_channels", "normalize_channels_softmax",
-                                 "normalize_channels_softmax_maxval"})
+_COSTLY_ACTIVATIONS = frozenset(
+    {
+        "swish",
+        "mish",
+        "hard_mish",
+        "gelu",
+        "elu",
+        "selu",
+        "tanh",
+        "logistic",
+        "loggy",
+        "plse",
+        "lhtan",
+        "normalize_channels",
+        "normalize_channels_softmax",
+        "normalize_channels_softmax_maxval",
+    }
+)
 NOT_RUN = frozenset({"cost"})  # no runtime runs these in inference (darknet's output is the layer before)
 
 
@@ -77,10 +92,19 @@ def _read_elements(network: Network, shapes: tuple[Shape, ...], i: int) -> int:
 def _layer_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, i: int) -> dict[str, float]:
     layer, s = network.layers[i], shapes[i]
     out = _elements(s)
-    f = {"fma": float(cost.layers[i].fma), "in": float(_read_elements(network, shapes, i)), "out": float(out),
-         "weights": float(cost.layers[i].params), "act": out * activation_cost(layer.get("activation")),
-         "k": 1.0, "stride": 1.0, "cpg": float(s.in_c), "groups": 1.0, "out_c": float(s.c),
-         "out_hw": float(s.h * s.w)}
+    f = {
+        "fma": float(cost.layers[i].fma),
+        "in": float(_read_elements(network, shapes, i)),
+        "out": float(out),
+        "weights": float(cost.layers[i].params),
+        "act": out * activation_cost(layer.get("activation")),
+        "k": 1.0,
+        "stride": 1.0,
+        "cpg": float(s.in_c),
+        "groups": 1.0,
+        "out_c": float(s.c),
+        "out_hw": float(s.h * s.w),
+    }
     if layer.type in ("convolutional", "maxpool", "local_avgpool"):
         f["k"] = float(layer.get("size", 1))
         f["stride"] = float(max(strides(layer)))
@@ -94,17 +118,29 @@ def _padded(network: Network, span: FusedSpan) -> bool:
     """Whether runtime.optimize.mixconv.padded_conv can make one grouped conv of the span (same stride, odd square
     kernels with 'same' padding, equal channels per group, one activation): else it runs split."""
     convs = [network.layers[c] for c in span.convs]
-    return (len({(int(c["filters"]), conv_groups(c), strides(c), str(c["activation"])) for c in convs}) == 1
-            and len({conv_padding(c) - int(c["size"]) // 2 for c in convs}) == 1
-            and all(int(c["size"]) % 2 == 1 and int(c["dilation"]) == 1 for c in convs))
+    return (
+        len({(int(c["filters"]), conv_groups(c), strides(c), str(c["activation"])) for c in convs}) == 1
+        and len({conv_padding(c) - int(c["size"]) // 2 for c in convs}) == 1
+        and all(int(c["size"]) % 2 == 1 and int(c["dilation"]) == 1 for c in convs)
+    )
 
 
 def _span_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, span: FusedSpan) -> dict[str, float]:
     src, last = shapes[span.source], shapes[span.last]
     parts = [_layer_features(network, shapes, cost, c) for c in span.convs]
-    f = {"fma": sum(p["fma"] for p in parts), "in": float(_elements(src)), "out": float(_elements(last)),
-         "weights": sum(p["weights"] for p in parts), "act": sum(p["act"] for p in parts), "k": 1.0,
-         "stride": 1.0, "cpg": 1.0, "groups": 1.0, "out_c": float(last.c), "out_hw": float(last.h * last.w)}
+    f = {
+        "fma": sum(p["fma"] for p in parts),
+        "in": float(_elements(src)),
+        "out": float(_elements(last)),
+        "weights": sum(p["weights"] for p in parts),
+        "act": sum(p["act"] for p in parts),
+        "k": 1.0,
+        "stride": 1.0,
+        "cpg": 1.0,
+        "groups": 1.0,
+        "out_c": float(last.c),
+        "out_hw": float(last.h * last.w),
+    }
     if span.kind == "mixconv":
         convs = [network.layers[c] for c in span.convs]
         kmax = max(int(c["size"]) for c in convs)
@@ -130,8 +166,16 @@ def default_outputs(network: Network, backend: str) -> tuple[int, ...]:
     return (last,)
 
 
-def kernels(network: Network, shapes: tuple[Shape, ...], cost: Cost, *, fused: bool, batch: int = 1,
-            backend: str = "torch", upto: int | None = None) -> tuple[Kernel, ...]:
+def kernels(
+    network: Network,
+    shapes: tuple[Shape, ...],
+    cost: Cost,
+    *,
+    fused: bool,
+    batch: int = 1,
+    backend: str = "torch",
+    upto: int | None = None,
+) -> tuple[Kernel, ...]:
     """The steps a backend runs for `network`, in order: fused spans as one kernel when `fused` (the optimised
     build), every other layer alone; [cost] layers are left out, and layers after `upto` (a training step stops
     at the logits). Features and FMA are for `batch` images."""

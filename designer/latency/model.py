@@ -68,17 +68,37 @@ class Estimate:
         return sum(k.ms for k in self.kernels if k.fallback) / total
 
     def to_json(self, per_layer: bool = False) -> dict[str, Any]:
-        d: dict[str, Any] = {"estimate_ms": self.ms, "low_ms": self.low_ms, "high_ms": self.high_ms,
-                             **self.setting.to_json(), "overhead_ms": self.overhead_ms,
-                             "fallback_share": self.fallback_share,
-                             "model": {"uid": self.model_uid, "created": self.model_created,
-                                       "fingerprint": self.fingerprint.key, "machine": self.fingerprint.describe()}}
+        d: dict[str, Any] = {
+            "estimate_ms": self.ms,
+            "low_ms": self.low_ms,
+            "high_ms": self.high_ms,
+            **self.setting.to_json(),
+            "overhead_ms": self.overhead_ms,
+            "fallback_share": self.fallback_share,
+            "model": {
+                "uid": self.model_uid,
+                "created": self.model_created,
+                "fingerprint": self.fingerprint.key,
+                "machine": self.fingerprint.describe(),
+            },
+        }
         if per_layer:
             total_ms = sum(k.ms for k in self.kernels) or 1.0
             total_fma = sum(k.fma for k in self.kernels) or 1
-            d["per_layer"] = [{"first": k.first, "last": k.last, "type": k.label, "kind": k.kind, "ms": k.ms,
-                               "time_share": k.ms / total_ms, "fma": k.fma, "fma_share": k.fma / total_fma,
-                               "fallback": k.fallback} for k in self.kernels]
+            d["per_layer"] = [
+                {
+                    "first": k.first,
+                    "last": k.last,
+                    "type": k.label,
+                    "kind": k.kind,
+                    "ms": k.ms,
+                    "time_share": k.ms / total_ms,
+                    "fma": k.fma,
+                    "fma_share": k.fma / total_fma,
+                    "fallback": k.fallback,
+                }
+                for k in self.kernels
+            ]
         return d
 
 
@@ -95,22 +115,38 @@ class LatencyModel:
     created: str = ""  # ISO 8601, UTC
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "setting": self.setting.to_json(), "fingerprint": self.fingerprint.to_json(),
-                "kinds": {k: r.to_json() for k, r in sorted(self.kinds.items())},
-                "fallback": self.fallback.to_json(), "network": vars(self.network).copy(),
-                "interval": list(self.interval), "metrics": self.metrics, "uid": self.uid, "created": self.created}
+        return {
+            "format": FORMAT,
+            "setting": self.setting.to_json(),
+            "fingerprint": self.fingerprint.to_json(),
+            "kinds": {k: r.to_json() for k, r in sorted(self.kinds.items())},
+            "fallback": self.fallback.to_json(),
+            "network": vars(self.network).copy(),
+            "interval": list(self.interval),
+            "metrics": self.metrics,
+            "uid": self.uid,
+            "created": self.created,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> LatencyModel:
         if d.get("format") != FORMAT:
             raise ValueError(f"latency model format {d.get('format')!r}; this version reads format {FORMAT}")
-        return cls(Setting.from_json(d["setting"]), Fingerprint.from_json(d["fingerprint"]),
-                   {k: Regressor.from_json(r) for k, r in d["kinds"].items()}, Regressor.from_json(d["fallback"]),
-                   NetworkTerms(**d["network"]), (float(d["interval"][0]), float(d["interval"][1])),
-                   dict(d.get("metrics") or {}), str(d.get("uid", "")), str(d.get("created", "")))
+        return cls(
+            Setting.from_json(d["setting"]),
+            Fingerprint.from_json(d["fingerprint"]),
+            {k: Regressor.from_json(r) for k, r in d["kinds"].items()},
+            Regressor.from_json(d["fallback"]),
+            NetworkTerms(**d["network"]),
+            (float(d["interval"][0]), float(d["interval"][1])),
+            dict(d.get("metrics") or {}),
+            str(d.get("uid", "")),
+            str(d.get("created", "")),
+        )
 
-    def kernels_of(self, network: Network, shapes: tuple[Shape, ...] | None = None,
-                   cost: Cost | None = None) -> tuple[Kernel, ...]:
+    def kernels_of(
+        self, network: Network, shapes: tuple[Shape, ...] | None = None, cost: Cost | None = None
+    ) -> tuple[Kernel, ...]:
         return network_kernels(network, self.setting, shapes, cost)
 
     def predict_kernels(self, ks: tuple[Kernel, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +164,7 @@ class LatencyModel:
             ms[idx] = reg.predict(np.array([ks[i].features for i in idx]))
         return ms, fb
 
-    def estimate(self, network: Network, shapes: tuple[Shape, ...] | None = None,
-                 cost: Cost | None = None) -> Estimate:
+    def estimate(self, network: Network, shapes: tuple[Shape, ...] | None = None, cost: Cost | None = None) -> Estimate:
         """The network's estimated latency in ms for the model's setting, with its interval and per kernel."""
         ks = self.kernels_of(network, shapes, cost)
         ms, fb = self.predict_kernels(ks)
@@ -137,15 +172,18 @@ class LatencyModel:
         part = t.scale * ms
         overhead = t.per_run_ms + t.per_kernel_ms * len(ks)
         total = float(part.sum() + overhead)
-        rows = tuple(KernelEstimate(k.first, k.last, k.label, k.kind, float(p), k.fma, bool(f))
-                     for k, p, f in zip(ks, part, fb))
+        rows = tuple(
+            KernelEstimate(k.first, k.last, k.label, k.kind, float(p), k.fma, bool(f)) for k, p, f in zip(ks, part, fb)
+        )
         lo, hi = self.interval
-        return Estimate(total, total * lo, total * hi, overhead, rows, self.setting, self.uid, self.created,
-                        self.fingerprint)
+        return Estimate(
+            total, total * lo, total * hi, overhead, rows, self.setting, self.uid, self.created, self.fingerprint
+        )
 
 
-def network_kernels(network: Network, setting: Setting, shapes: tuple[Shape, ...] | None = None,
-                    cost: Cost | None = None) -> tuple[Kernel, ...]:
+def network_kernels(
+    network: Network, setting: Setting, shapes: tuple[Shape, ...] | None = None, cost: Cost | None = None
+) -> tuple[Kernel, ...]:
     """The kernels `setting`'s runtime runs for `network` (runtime.bench, runtime.train_step, the ONNX backends)."""
     if shapes is None:
         shapes = infer_shapes(network)
@@ -156,5 +194,4 @@ def network_kernels(network: Network, setting: Setting, shapes: tuple[Shape, ...
         from designer.edits import logits_index
 
         upto = logits_index(network)  # runtime.train_step runs the model up to the logits
-    return kernels(network, shapes, cost, fused=setting.fused, batch=setting.batch, backend=setting.backend,
-                   upto=upto)
+    return kernels(network, shapes, cost, fused=setting.fused, batch=setting.batch, backend=setting.backend, upto=upto)

@@ -65,31 +65,47 @@ class Trees:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"init": self.init, "rate": self.rate,
-                "trees": [{"left": lft.tolist(), "right": r.tolist(), "feature": f.tolist(), "threshold": t.tolist(),
-                           "value": v.tolist()}
-                          for lft, r, f, t, v in zip(self.left, self.right, self.feature, self.threshold, self.value)]}
+        return {
+            "init": self.init,
+            "rate": self.rate,
+            "trees": [
+                {
+                    "left": lft.tolist(),
+                    "right": r.tolist(),
+                    "feature": f.tolist(),
+                    "threshold": t.tolist(),
+                    "value": v.tolist(),
+                }
+                for lft, r, f, t, v in zip(self.left, self.right, self.feature, self.threshold, self.value)
+            ],
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Trees:
         ts = d["trees"]
-        return cls(float(d["init"]), float(d["rate"]),
-                   tuple(np.asarray(t["left"], dtype=np.int64) for t in ts),
-                   tuple(np.asarray(t["right"], dtype=np.int64) for t in ts),
-                   tuple(np.asarray(t["feature"], dtype=np.int64) for t in ts),
-                   tuple(np.asarray(t["threshold"], dtype=float) for t in ts),
-                   tuple(np.asarray(t["value"], dtype=float) for t in ts))
+        return cls(
+            float(d["init"]),
+            float(d["rate"]),
+            tuple(np.asarray(t["left"], dtype=np.int64) for t in ts),
+            tuple(np.asarray(t["right"], dtype=np.int64) for t in ts),
+            tuple(np.asarray(t["feature"], dtype=np.int64) for t in ts),
+            tuple(np.asarray(t["threshold"], dtype=float) for t in ts),
+            tuple(np.asarray(t["value"], dtype=float) for t in ts),
+        )
 
     @classmethod
     def from_sklearn(cls, gbr: Any) -> Trees:
         """A fitted sklearn GradientBoostingRegressor (squared error, a constant init) as arrays."""
         trees = [e[0].tree_ for e in gbr.estimators_]
-        return cls(float(np.ravel(gbr.init_.constant_)[0]), float(gbr.learning_rate),
-                   tuple(t.children_left.astype(np.int64) for t in trees),
-                   tuple(t.children_right.astype(np.int64) for t in trees),
-                   tuple(t.feature.astype(np.int64) for t in trees),
-                   tuple(t.threshold.astype(float) for t in trees),
-                   tuple(t.value.reshape(-1).astype(float) for t in trees))
+        return cls(
+            float(np.ravel(gbr.init_.constant_)[0]),
+            float(gbr.learning_rate),
+            tuple(t.children_left.astype(np.int64) for t in trees),
+            tuple(t.children_right.astype(np.int64) for t in trees),
+            tuple(t.feature.astype(np.int64) for t in trees),
+            tuple(t.threshold.astype(float) for t in trees),
+            tuple(t.value.reshape(-1).astype(float) for t in trees),
+        )
 
 
 @dataclass(frozen=True)
@@ -122,17 +138,27 @@ class Regressor:
         return self.form + ("+trees" if self.trees is not None else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"form": self.form, "coef": list(self.coef), "center": list(self.center), "scale": list(self.scale),
-                "trees": self.trees.to_json() if self.trees is not None else None}
+        return {
+            "form": self.form,
+            "coef": list(self.coef),
+            "center": list(self.center),
+            "scale": list(self.scale),
+            "trees": self.trees.to_json() if self.trees is not None else None,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Regressor:
-        return cls(str(d["form"]), tuple(float(v) for v in d["coef"]), tuple(float(v) for v in d.get("center", ())),
-                   tuple(float(v) for v in d.get("scale", ())),
-                   Trees.from_json(d["trees"]) if d.get("trees") else None)
+        return cls(
+            str(d["form"]),
+            tuple(float(v) for v in d["coef"]),
+            tuple(float(v) for v in d.get("center", ())),
+            tuple(float(v) for v in d.get("scale", ())),
+            Trees.from_json(d["trees"]) if d.get("trees") else None,
+        )
 
 
 # ------------------------------------------------------------------ fitting (scikit-learn / scipy)
+
 
 def fit_const(y: np.ndarray) -> Regressor:
     return Regressor("const", (float(np.median(y)) if len(y) else 0.0,))
@@ -161,8 +187,9 @@ def with_trees(base: Regressor, X: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     from sklearn.ensemble import GradientBoostingRegressor
 
     target = np.log(y + FLOOR_MS) - np.log(base.predict(X) + FLOOR_MS)
-    gbr = GradientBoostingRegressor(n_estimators=50, max_depth=3, learning_rate=0.1, subsample=0.8,
-                                    min_samples_leaf=4, random_state=seed).fit(log_features(X), target)
+    gbr = GradientBoostingRegressor(
+        n_estimators=50, max_depth=3, learning_rate=0.1, subsample=0.8, min_samples_leaf=4, random_state=seed
+    ).fit(log_features(X), target)
     return Regressor(base.form, base.coef, base.center, base.scale, Trees.from_sklearn(gbr))
 
 
@@ -206,6 +233,6 @@ def fit_kind(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> KindFit:
         for n in names:
             oof[n][test] = CANDIDATES[n](X[train], y[train]).predict(X[test])
     scores = {n: float(np.mean(log_error(p, y))) for n, p in oof.items()}
-    best = min(scores, key=scores.get)
+    best = min(scores, key=lambda n: scores[n])
     rel = np.abs((oof[best] + FLOOR_MS) / (y + FLOOR_MS) - 1.0)
     return KindFit(CANDIDATES[best](X, y), len(y), float(np.median(rel)), oof[best])

@@ -51,8 +51,13 @@ def random_point(rng: random.Random, base: Arch, sizes: tuple[int, ...] | None =
     return tuple(values)
 
 
-def random_designs(seed: int = 0, *, bases: tuple[Arch, ...] | None = None, sizes: tuple[int, ...] | None = None,
-                   exclude: frozenset[str] = frozenset()) -> Iterator[tuple[str, Arch, Network]]:
+def random_designs(
+    seed: int = 0,
+    *,
+    bases: tuple[Arch, ...] | None = None,
+    sizes: tuple[int, ...] | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> Iterator[tuple[str, Arch, Network]]:
     """Endless distinct valid designs: (label, design, network). `exclude`: labels not to produce (a check set
     disjoint from a calibration's)."""
     rng = random.Random(seed)
@@ -72,8 +77,10 @@ def random_designs(seed: int = 0, *, bases: tuple[Arch, ...] | None = None, size
 
 
 def _conv(filters: int, size: int, stride: int, act: str) -> str:
-    return (f"[convolutional]\nbatch_normalize=1\nfilters={filters}\nsize={size}\nstride={stride}\npad=1\n"
-            f"activation={act}\n\n")
+    return (
+        f"[convolutional]\nbatch_normalize=1\nfilters={filters}\nsize={size}\nstride={stride}\npad=1\n"
+        f"activation={act}\n\n"
+    )
 
 
 def random_plain_net(rng: random.Random, sizes: tuple[int, ...] | None = None) -> tuple[str, Network]:
@@ -103,8 +110,11 @@ def _plain_net(rng: random.Random, sizes: tuple[int, ...] | None) -> tuple[str, 
             text.append(_conv(c, 3 if op == "conv3" else 1, stride, act))
             hw //= stride
         elif op == "residual":
-            text += [_conv(max(8, c // 2), 1, 1, act), _conv(c, 3, 1, act),
-                     "[shortcut]\nfrom=-3\nactivation=linear\n\n"]
+            text += [
+                _conv(max(8, c // 2), 1, 1, act),
+                _conv(c, 3, 1, act),
+                "[shortcut]\nfrom=-3\nactivation=linear\n\n",
+            ]
         elif hw >= 8:
             text.append("[maxpool]\nsize=2\nstride=2\n\n")
             hw //= 2

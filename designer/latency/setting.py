@@ -48,8 +48,16 @@ class Setting:
     mode: str = "infer"
 
     @classmethod
-    def make(cls, *, backend: str = "torch", device: str = "cpu", threads: int | None = None, batch: int = 1,
-             dtype: str = "fp32", mode: str = "infer") -> Setting:
+    def make(
+        cls,
+        *,
+        backend: str = "torch",
+        device: str = "cpu",
+        threads: int | None = None,
+        batch: int = 1,
+        dtype: str = "fp32",
+        mode: str = "infer",
+    ) -> Setting:
         """A checked setting (threads resolved by default_threads); a bad combination is a SettingError."""
         if backend not in BACKENDS:
             raise SettingError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -77,14 +85,17 @@ class Setting:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Setting:
-        return cls(str(d["backend"]), str(d["device"]), int(d["threads"]), int(d["batch"]), str(d["dtype"]),
-                   str(d["mode"]))
+        return cls(
+            str(d["backend"]), str(d["device"]), int(d["threads"]), int(d["batch"]), str(d["dtype"]), str(d["mode"])
+        )
 
     def describe(self) -> str:
         """`torch on cpu, 2 threads, batch 1, fp32, inference`."""
         what = "inference" if self.mode == "infer" else "training step"
-        return (f"{self.backend} on {self.device}, {self.threads} thread{'s' if self.threads != 1 else ''}, "
-                f"batch {self.batch}, {self.dtype}, {what}")
+        return (
+            f"{self.backend} on {self.device}, {self.threads} thread{'s' if self.threads != 1 else ''}, "
+            f"batch {self.batch}, {self.dtype}, {what}"
+        )
 
     def calibrate_command(self, budget_s: float = DEFAULT_BUDGET_S) -> str:
         """The command that makes a model for this setting, with how long it takes."""

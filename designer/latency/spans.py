@@ -41,8 +41,9 @@ def _is_image(s: Shape) -> bool:
     return s.c * s.h * s.w == s.outputs
 
 
-def _mixconv_at(network: Network, shapes: tuple[Shape, ...], rd: dict[int, set[int]], keep: tuple[int, ...],
-                r0: int) -> FusedSpan | None:
+def _mixconv_at(
+    network: Network, shapes: tuple[Shape, ...], rd: dict[int, set[int]], keep: tuple[int, ...], r0: int
+) -> FusedSpan | None:
     layers = network.layers
     first = layers[r0]
     if first.type != "route" or int(first["groups"]) < 2 or int(first["group_id"]) != 0:
@@ -59,8 +60,15 @@ def _mixconv_at(network: Network, shapes: tuple[Shape, ...], rd: dict[int, set[i
     convs = []
     for k in range(n):
         r, c = layers[r0 + 2 * k], layers[r0 + 2 * k + 1]
-        if (r.type != "route" or references(r, r0 + 2 * k) != (x,) or int(r["groups"]) != n
-                or int(r["group_id"]) != k or c.type != "convolutional" or c["xnor"] or c["binary"]):
+        if (
+            r.type != "route"
+            or references(r, r0 + 2 * k) != (x,)
+            or int(r["groups"]) != n
+            or int(r["group_id"]) != k
+            or c.type != "convolutional"
+            or c["xnor"]
+            or c["binary"]
+        ):
             return None
         convs.append(r0 + 2 * k + 1)
     cat = layers[last]
@@ -74,13 +82,21 @@ def _mixconv_at(network: Network, shapes: tuple[Shape, ...], rd: dict[int, set[i
 
 def _plain_1x1(network: Network, shapes: tuple[Shape, ...], i: int) -> bool:
     layer = network.layers[i]
-    return (layer.type == "convolutional" and int(layer["size"]) == 1 and int(layer["groups"]) == 1
-            and strides(layer) == (1, 1) and conv_padding(layer) == 0 and not layer["xnor"] and not layer["binary"]
-            and (shapes[i].h, shapes[i].w) == (1, 1))
+    return (
+        layer.type == "convolutional"
+        and int(layer["size"]) == 1
+        and int(layer["groups"]) == 1
+        and strides(layer) == (1, 1)
+        and conv_padding(layer) == 0
+        and not layer["xnor"]
+        and not layer["binary"]
+        and (shapes[i].h, shapes[i].w) == (1, 1)
+    )
 
 
-def _se_at(network: Network, shapes: tuple[Shape, ...], rd: dict[int, set[int]], keep: tuple[int, ...],
-           i: int) -> FusedSpan | None:
+def _se_at(
+    network: Network, shapes: tuple[Shape, ...], rd: dict[int, set[int]], keep: tuple[int, ...], i: int
+) -> FusedSpan | None:
     layers = network.layers
     if not 1 <= i < len(layers) - 3 or layers[i].type != "avgpool" or layers[i + 3].type != "scale_channels":
         return None

@@ -15,7 +15,6 @@ from designer.latency.model import LatencyModel
 from designer.latency.setting import Setting
 from designer.machine import Fingerprint, fingerprint
 
-
 _PARSED: dict[str, LatencyModel] = {}  # uid -> model: a stored model never changes, parse it once per process
 
 
@@ -45,16 +44,35 @@ def save_model(ws, model: LatencyModel):
     Row = _row_type()
     s = model.setting
     versions = {**library_versions(), **dict(model.fingerprint.libraries)}
-    return ws._add(Row(fingerprint_key=model.fingerprint.key, fingerprint=model.fingerprint.to_json(),
-                       backend=s.backend, device=s.device, threads=s.threads, batch=s.batch, dtype=s.dtype,
-                       mode=s.mode, model=model.to_json(), metrics=model.metrics, versions=versions, uid=model.uid))
+    return ws._add(
+        Row(
+            fingerprint_key=model.fingerprint.key,
+            fingerprint=model.fingerprint.to_json(),
+            backend=s.backend,
+            device=s.device,
+            threads=s.threads,
+            batch=s.batch,
+            dtype=s.dtype,
+            mode=s.mode,
+            model=model.to_json(),
+            metrics=model.metrics,
+            versions=versions,
+            uid=model.uid,
+        )
+    )
 
 
 def _matching(setting: Setting):
     Row = _row_type()
     q = select(Row).order_by(Row.created.desc(), Row.id.desc())
-    for col, value in ((Row.backend, setting.backend), (Row.device, setting.device), (Row.threads, setting.threads),
-                       (Row.batch, setting.batch), (Row.dtype, setting.dtype), (Row.mode, setting.mode)):
+    for col, value in (
+        (Row.backend, setting.backend),
+        (Row.device, setting.device),
+        (Row.threads, setting.threads),
+        (Row.batch, setting.batch),
+        (Row.dtype, setting.dtype),
+        (Row.mode, setting.mode),
+    ):
         q = q.where(col == value)
     return q
 
@@ -77,8 +95,10 @@ def find_model(ws, setting: Setting, machine: Fingerprint | None = None) -> Late
         try:
             return _parse(row)
         except (KeyError, TypeError, ValueError) as e:
-            raise NoLatencyModel(f"the workspace's latency model {row.uid} for {setting.describe()} does not load "
-                                 f"({e}); make a new one: {setting.calibrate_command()}") from None
+            raise NoLatencyModel(
+                f"the workspace's latency model {row.uid} for {setting.describe()} does not load "
+                f"({e}); make a new one: {setting.calibrate_command()}"
+            ) from None
     raise NoLatencyModel(no_model_message(ws, setting, machine))
 
 
@@ -88,8 +108,10 @@ def no_model_message(ws, setting: Setting, machine: Fingerprint) -> str:
     if others:
         foreign = {r.fingerprint_key: Fingerprint.from_json(r.fingerprint) for r in others}
         why = "; ".join(_difference(fp, machine) for fp in foreign.values())
-        text += (f"; the workspace has {len(others)} for this setting from other machines or library versions "
-                 f"({why}), not used here")
+        text += (
+            f"; the workspace has {len(others)} for this setting from other machines or library versions "
+            f"({why}), not used here"
+        )
     return f"{text}. Make one: {setting.calibrate_command()}"
 
 
@@ -98,19 +120,30 @@ def _difference(other: Fingerprint, mine: Fingerprint) -> str:
     if (other.cpu, other.cores, other.gpu) != (mine.cpu, mine.cores, mine.gpu):
         return f"made on {other.describe().split(',')[0]}"
     theirs, ours = dict(other.libraries), dict(mine.libraries)
-    diff = [f"{k} {theirs.get(k, '-')} vs {ours.get(k, '-')} here" for k in sorted(set(theirs) | set(ours))
-            if theirs.get(k) != ours.get(k)]
-    return "made with " + ", ".join(diff) if diff else "made on a machine that differs in " + (
-        "its system" if other.system != mine.system else "its GPU driver")
+    diff = [
+        f"{k} {theirs.get(k, '-')} vs {ours.get(k, '-')} here"
+        for k in sorted(set(theirs) | set(ours))
+        if theirs.get(k) != ours.get(k)
+    ]
+    return (
+        "made with " + ", ".join(diff)
+        if diff
+        else "made on a machine that differs in " + ("its system" if other.system != mine.system else "its GPU driver")
+    )
 
 
-def newest_for_machine(ws, machine: Fingerprint, *, device: str = "cpu", mode: str = "infer",
-                       batch: int = 1) -> LatencyModel | None:
+def newest_for_machine(
+    ws, machine: Fingerprint, *, device: str = "cpu", mode: str = "infer", batch: int = 1
+) -> LatencyModel | None:
     """The newest model calibrated on `machine` for `device`, `mode` and `batch`, any backend and thread count
     (what the app shows next to the counts); None when there is none."""
     Row = _row_type()
-    q = (select(Row).where(Row.fingerprint_key == machine.key, Row.device == device, Row.mode == mode,
-                           Row.batch == batch).order_by(Row.created.desc(), Row.id.desc()).limit(1))
+    q = (
+        select(Row)
+        .where(Row.fingerprint_key == machine.key, Row.device == device, Row.mode == mode, Row.batch == batch)
+        .order_by(Row.created.desc(), Row.id.desc())
+        .limit(1)
+    )
     with ws.session() as s:
         row = s.scalars(q).first()
     if row is None:

@@ -34,11 +34,16 @@ def candidates(arch: Arch) -> list[int]:
 
 def _plan(arch: Arch) -> SweepPlan:
     ss = st.session_state
-    settings = Settings(measure=("count", "infer", "train"), device=ss["adv_device"] or "cpu",
-                        backend=ss.get("adv_backend") or "torch",
-                        batch=int(ss["adv_batch"] or 1), train_batch=int(ss["adv_train_batch"] or 8),
-                        rounds=int(ss["adv_rounds"] or 1), min_run_time=float(ss["adv_min_run"] or 0.3),
-                        threads=int(ss["adv_threads"] or 0) or None)
+    settings = Settings(
+        measure=("count", "infer", "train"),
+        device=ss["adv_device"] or "cpu",
+        backend=ss.get("adv_backend") or "torch",
+        batch=int(ss["adv_batch"] or 1),
+        train_batch=int(ss["adv_train_batch"] or 8),
+        rounds=int(ss["adv_rounds"] or 1),
+        min_run_time=float(ss["adv_min_run"] or 0.3),
+        threads=int(ss["adv_threads"] or 0) or None,
+    )
     return plan_sweep(arch, (Axis("dw-group-size", tuple(candidates(arch))),), settings, name=f"{arch.name} advisor")
 
 
@@ -46,8 +51,12 @@ def _start(arch: Arch) -> None:
     from designer.webapp.explore_work import store, sweep_work
 
     plan = _plan(arch)
-    job = jobs.start("advisor", f"{arch.name}: channels per group {', '.join(map(str, candidates(arch)))}",
-                     sweep_work(plan, store()), meta={"base": arch, "settings": plan.settings})
+    job = jobs.start(
+        "advisor",
+        f"{arch.name}: channels per group {', '.join(map(str, candidates(arch)))}",
+        sweep_work(plan, store()),
+        meta={"base": arch, "settings": plan.settings},
+    )
     state.ws().jobs[PAGE] = job.id
 
 
@@ -67,17 +76,29 @@ def render(arch: Arch) -> None:
     running = job is not None and job.running
     if job is not None:
         st.session_state["adv_open"] = True
-    st.toggle("Measure which group size is fastest on this machine", key="adv_open",
-              help="times each candidate on this machine (loads torch)")
+    st.toggle(
+        "Measure which group size is fastest on this machine",
+        key="adv_open",
+        help="times each candidate on this machine (loads torch)",
+    )
     if not st.session_state.get("adv_open"):
         return  # the Design page does not load torch until asked
     with st.container(border=True):
         devs = cache.devices()
         from designer.webapp.workers import default_device
 
-        state.remember({"adv_device": default_device(devs), "adv_backend": "torch", "adv_batch": 1,
-                        "adv_train_batch": 8, "adv_rounds": 2, "adv_min_run": 0.3, "adv_threads": 0,
-                        "adv_goal": "train"})
+        state.remember(
+            {
+                "adv_device": default_device(devs),
+                "adv_backend": "torch",
+                "adv_batch": 1,
+                "adv_train_batch": 8,
+                "adv_rounds": 2,
+                "adv_min_run": 0.3,
+                "adv_threads": 0,
+                "adv_goal": "train",
+            }
+        )
         from designer.webapp.explore_work import backends
 
         c = st.columns(7)
@@ -89,13 +110,16 @@ def render(arch: Arch) -> None:
         c[5].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="adv_min_run")
         c[6].number_input("CPU threads (0 = default)", 0, 256, key="adv_threads")
         gs = candidates(arch)
-        st.caption(f"Candidates for this design: {', '.join(map(str, gs))} channels per group (the others do not "
-                   "divide its kernel groups). Each is timed for inference (chosen backend) and one training "
-                   "step (torch), in interleaved rounds.")
+        st.caption(
+            f"Candidates for this design: {', '.join(map(str, gs))} channels per group (the others do not "
+            "divide its kernel groups). Each is timed for inference (chosen backend) and one training "
+            "step (torch), in interleaved rounds."
+        )
         st.button("Measure channels per group", key="adv_run", on_click=_start, args=(arch,), disabled=running)
         if job is None:
             return
         if job.running:
+
             @st.fragment(run_every=0.5)
             def live() -> None:
                 j = jobs.get(job.id)
@@ -118,24 +142,47 @@ def render(arch: Arch) -> None:
             return
         s = job.meta["settings"]
         r0 = next((r for r in rows if r.get("device_name")), {})
-        st.caption(f"Measured on {s.device} ({r0.get('device_name', '?')}), {r0.get('threads', '?')} threads, "
-                   f"{s.dtype}; inference batch {s.batch}, training step batch {s.train_batch}; median of "
-                   f"{s.rounds} rounds.")
+        st.caption(
+            f"Measured on {s.device} ({r0.get('device_name', '?')}), {r0.get('threads', '?')} threads, "
+            f"{s.dtype}; inference batch {s.batch}, training step batch {s.train_batch}; median of "
+            f"{s.rounds} rounds."
+        )
         ref = {k: next((r[f"{k}_ms"] for r in rows if r["dw-group-size"] == 1), None) for k in ("infer", "train")}
-        table = pd.DataFrame([{
-            "channels per group": r["dw-group-size"], "FMA (M multiply-adds)": r["fma"] / 1e6,
-            "params (M)": r["params"] / 1e6, "inference ms": r.get("infer_ms"),
-            "inference vs depthwise": r["infer_ms"] / ref["infer"] if ref["infer"] and r.get("infer_ms") else None,
-            "training step ms": r.get("train_ms"),
-            "training vs depthwise": r["train_ms"] / ref["train"] if ref["train"] and r.get("train_ms") else None,
-        } for r in rows])
+        table = pd.DataFrame(
+            [
+                {
+                    "channels per group": r["dw-group-size"],
+                    "FMA (M multiply-adds)": r["fma"] / 1e6,
+                    "params (M)": r["params"] / 1e6,
+                    "inference ms": r.get("infer_ms"),
+                    "inference vs depthwise": r["infer_ms"] / ref["infer"]
+                    if ref["infer"] and r.get("infer_ms")
+                    else None,
+                    "training step ms": r.get("train_ms"),
+                    "training vs depthwise": r["train_ms"] / ref["train"]
+                    if ref["train"] and r.get("train_ms")
+                    else None,
+                }
+                for r in rows
+            ]
+        )
         st.dataframe(table, hide_index=True, width="stretch")
         from designer.webapp.explore_work import advisor_bars
 
         st.plotly_chart(advisor_bars(rows), width="stretch", key="adv_chart")
-        goal = st.radio("Best for", ["train", "infer"], key="adv_goal", horizontal=True,
-                        format_func={"train": "training step", "infer": "inference"}.get)
+        goal = st.radio(
+            "Best for",
+            ["train", "infer"],
+            key="adv_goal",
+            horizontal=True,
+            format_func={"train": "training step", "infer": "inference"}.get,
+        )
         g = best(rows, goal or "train")
         if g is not None:
-            st.button(f"Use the measured best: {g} channels per group", key="adv_use", on_click=_use, args=(g,),
-                      type="primary")
+            st.button(
+                f"Use the measured best: {g} channels per group",
+                key="adv_use",
+                on_click=_use,
+                args=(g,),
+                type="primary",
+            )

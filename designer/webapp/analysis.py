@@ -26,8 +26,14 @@ class Analysis:
 
     def summary(self) -> dict[str, float]:
         c = self.cost
-        return {"params": c.params, "params_stored": c.params_stored, "fma": c.fma, "flops": c.flops,
-                "bflops": c.bflops, "layers": len(self.network.layers)}
+        return {
+            "params": c.params,
+            "params_stored": c.params_stored,
+            "fma": c.fma,
+            "flops": c.flops,
+            "bflops": c.bflops,
+            "layers": len(self.network.layers),
+        }
 
 
 def block_titles(arch: Arch) -> dict[str, str]:
@@ -73,12 +79,20 @@ def layer_records(a: Analysis) -> list[dict]:
     fma_total = a.cost.fma or 1
     rows = []
     for i, (L, s, lc) in enumerate(zip(a.network.layers, a.shapes, a.cost.layers)):
-        rows.append({
-            "layer": i, "stage": a.stage_of[i], "type": L.type, "what": describe(L, i),
-            "out (CxHxW)": f"{s.c}x{s.h}x{s.w}", "params": lc.params, "params stored": lc.params_stored,
-            "FMA (multiply-adds)": lc.fma, "FMA share %": round(100 * lc.fma / fma_total, 2),
-            "Darknet BFLOPs": round(lc.bflops, 6),
-        })
+        rows.append(
+            {
+                "layer": i,
+                "stage": a.stage_of[i],
+                "type": L.type,
+                "what": describe(L, i),
+                "out (CxHxW)": f"{s.c}x{s.h}x{s.w}",
+                "params": lc.params,
+                "params stored": lc.params_stored,
+                "FMA (multiply-adds)": lc.fma,
+                "FMA share %": round(100 * lc.fma / fma_total, 2),
+                "Darknet BFLOPs": round(lc.bflops, 6),
+            }
+        )
     return rows
 
 
@@ -90,8 +104,14 @@ def stage_records(a: Analysis) -> list[dict]:
         st = a.stage_of[i]
         if st not in acc:
             order.append(st)
-            acc[st] = {"stage": st, "layers": 0, "params": 0, "FMA (multiply-adds)": 0, "Darknet BFLOPs": 0.0,
-                       "out (CxHxW)": ""}
+            acc[st] = {
+                "stage": st,
+                "layers": 0,
+                "params": 0,
+                "FMA (multiply-adds)": 0,
+                "Darknet BFLOPs": 0.0,
+                "out (CxHxW)": "",
+            }
         r = acc[st]
         r["layers"] += 1
         r["params"] += lc.params

@@ -16,12 +16,27 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h",
 
 def stage_bars(stages: list[dict]) -> go.Figure:
     names = [s["stage"] for s in stages]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Params per stage (millions)",
-                                                        "FMA per stage (millions of multiply-adds)"))
-    fig.add_bar(x=names, y=[s["params"] / 1e6 for s in stages], name="params (M)", row=1, col=1,
-                marker_color="#6366f1", hovertemplate="%{x}: %{y:.3f} M params<extra></extra>")
-    fig.add_bar(x=names, y=[s["FMA (multiply-adds)"] / 1e6 for s in stages], name="FMA (M multiply-adds)",
-                row=1, col=2, marker_color="#f59e0b", hovertemplate="%{x}: %{y:.2f} M FMA<extra></extra>")
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Params per stage (millions)", "FMA per stage (millions of multiply-adds)")
+    )
+    fig.add_bar(
+        x=names,
+        y=[s["params"] / 1e6 for s in stages],
+        name="params (M)",
+        row=1,
+        col=1,
+        marker_color="#6366f1",
+        hovertemplate="%{x}: %{y:.3f} M params<extra></extra>",
+    )
+    fig.add_bar(
+        x=names,
+        y=[s["FMA (multiply-adds)"] / 1e6 for s in stages],
+        name="FMA (M multiply-adds)",
+        row=1,
+        col=2,
+        marker_color="#f59e0b",
+        hovertemplate="%{x}: %{y:.2f} M FMA<extra></extra>",
+    )
     fig.update_yaxes(title_text="params (M)", row=1, col=1)
     fig.update_yaxes(title_text="FMA (M multiply-adds)", row=1, col=2)
     fig.update_layout(height=360, showlegend=False, **_LAYOUT)
@@ -33,18 +48,33 @@ def comparison(refs: tuple[ReferenceModel, ...], designs: list[dict]) -> go.Figu
     fig = go.Figure()
     for trained, color in (("paper", "#2563eb"), ("darknet", "#dc2626")):
         sel = [r for r in refs if r.trained == trained and r.top1 is not None and r.fma_M < 2000]
-        fig.add_scatter(x=[r.fma_M for r in sel], y=[r.top1 for r in sel], mode="markers+text",
-                        text=[r.name for r in sel], textposition="top center", name=f"published ({trained}-trained)",
-                        marker=dict(size=[6 + 2 * r.params_M for r in sel], color=color, opacity=0.7),
-                        customdata=[[r.params_M, r.res] for r in sel],
-                        hovertemplate="%{text}: %{x:.0f} M FMA, top-1 %{y:.1f}%, %{customdata[0]:.1f} M params, "
-                                      "%{customdata[1]} px<extra></extra>")
+        fig.add_scatter(
+            x=[r.fma_M for r in sel],
+            y=[r.top1 for r in sel],
+            mode="markers+text",
+            text=[r.name for r in sel],
+            textposition="top center",
+            name=f"published ({trained}-trained)",
+            marker=dict(size=[6 + 2 * r.params_M for r in sel], color=color, opacity=0.7),
+            customdata=[[r.params_M, r.res] for r in sel],
+            hovertemplate="%{text}: %{x:.0f} M FMA, top-1 %{y:.1f}%, %{customdata[0]:.1f} M params, "
+            "%{customdata[1]} px<extra></extra>",
+        )
     for d in designs:
-        fig.add_vline(x=d["fma"] / 1e6, line_dash="dash", line_color="#059669",
-                      annotation_text=f"{d['name']} ({d['fma'] / 1e6:.0f} M)", annotation_textangle=-90,
-                      annotation_position="top left")
-    fig.update_layout(height=420, xaxis_title="FMA (millions of multiply-adds; FLOPs = 2 x FMA)",
-                      yaxis_title="ImageNet top-1 (%)", **_LAYOUT)
+        fig.add_vline(
+            x=d["fma"] / 1e6,
+            line_dash="dash",
+            line_color="#059669",
+            annotation_text=f"{d['name']} ({d['fma'] / 1e6:.0f} M)",
+            annotation_textangle=-90,
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        height=420,
+        xaxis_title="FMA (millions of multiply-adds; FLOPs = 2 x FMA)",
+        yaxis_title="ImageNet top-1 (%)",
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -55,14 +85,27 @@ def latency_vs_fma(history: list[dict]) -> go.Figure:
     for h in history:
         by_device.setdefault(f"{h.get('backend', 'torch')} on {h['device']} ({h['device_name']})", []).append(h)
     for dev, rows in by_device.items():
-        fig.add_scatter(x=[r["fma_counted"] / 1e6 for r in rows], y=[r["median_ms"] for r in rows],
-                        mode="markers+text",
-                        text=[r["label"] for r in rows], textposition="top center", name=dev,
-                        error_y=dict(type="data", array=[r["iqr_ms"] / 2 for r in rows],
-                                     arrayminus=[min(r["iqr_ms"] / 2, r["median_ms"]) for r in rows], visible=True),
-                        hovertemplate="%{text}: %{x:.1f} M FMA, %{y:.3f} ms median<extra></extra>")
-    fig.update_layout(height=400, xaxis_title="FMA per image (millions of multiply-adds)",
-                      yaxis_title="median latency (ms per batch; bar = IQR)", **_LAYOUT)
+        fig.add_scatter(
+            x=[r["fma_counted"] / 1e6 for r in rows],
+            y=[r["median_ms"] for r in rows],
+            mode="markers+text",
+            text=[r["label"] for r in rows],
+            textposition="top center",
+            name=dev,
+            error_y=dict(
+                type="data",
+                array=[r["iqr_ms"] / 2 for r in rows],
+                arrayminus=[min(r["iqr_ms"] / 2, r["median_ms"]) for r in rows],
+                visible=True,
+            ),
+            hovertemplate="%{text}: %{x:.1f} M FMA, %{y:.3f} ms median<extra></extra>",
+        )
+    fig.update_layout(
+        height=400,
+        xaxis_title="FMA per image (millions of multiply-adds)",
+        yaxis_title="median latency (ms per batch; bar = IQR)",
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -72,16 +115,30 @@ def layer_time_vs_fma(per_layer: list[dict]) -> go.Figure:
     types = sorted({p["type"] for p in per_layer})
     for t in types:
         rows = [p for p in per_layer if p["type"] == t]
-        fig.add_scatter(x=[100 * p["fma_share"] for p in rows], y=[100 * p["time_share"] for p in rows],
-                        mode="markers", name=t, text=[f"layer {p['index']}" for p in rows],
-                        customdata=[[p["ms"], p["fma"] / 1e6] for p in rows],
-                        hovertemplate="%{text} (" + t + "): %{customdata[0]:.3f} ms, %{customdata[1]:.2f} M FMA"
-                                      "<extra></extra>")
+        fig.add_scatter(
+            x=[100 * p["fma_share"] for p in rows],
+            y=[100 * p["time_share"] for p in rows],
+            mode="markers",
+            name=t,
+            text=[f"layer {p['index']}" for p in rows],
+            customdata=[[p["ms"], p["fma"] / 1e6] for p in rows],
+            hovertemplate="%{text} (" + t + "): %{customdata[0]:.3f} ms, %{customdata[1]:.2f} M FMA<extra></extra>",
+        )
     top = max([100 * p["fma_share"] for p in per_layer] + [100 * p["time_share"] for p in per_layer] + [1])
-    fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line=dict(dash="dot", color="#9ca3af"),
-                    name="time share = FMA share", hoverinfo="skip")
-    fig.update_layout(height=420, xaxis_title="share of the network's FMA (%)",
-                      yaxis_title="share of the measured time (%)", **_LAYOUT)
+    fig.add_scatter(
+        x=[0, top],
+        y=[0, top],
+        mode="lines",
+        line=dict(dash="dot", color="#9ca3af"),
+        name="time share = FMA share",
+        hoverinfo="skip",
+    )
+    fig.update_layout(
+        height=420,
+        xaxis_title="share of the network's FMA (%)",
+        yaxis_title="share of the measured time (%)",
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -92,12 +149,20 @@ def training_curves(runs: dict[str, list[dict]]) -> go.Figure:
     for k, (name, hist) in enumerate(runs.items()):
         color = palette[k % len(palette)]
         ep = [h["epoch"] for h in hist]
-        fig.add_scatter(x=ep, y=[h["train_loss"] for h in hist], name=f"{name} train loss", row=1, col=1,
-                        line=dict(color=color))
-        fig.add_scatter(x=ep, y=[h["val_loss"] for h in hist], name=f"{name} val loss", row=1, col=1,
-                        line=dict(color=color, dash="dash"))
-        fig.add_scatter(x=ep, y=[100 * h["val_top1"] for h in hist], name=f"{name} val top-1", row=1, col=2,
-                        line=dict(color=color))
+        fig.add_scatter(
+            x=ep, y=[h["train_loss"] for h in hist], name=f"{name} train loss", row=1, col=1, line=dict(color=color)
+        )
+        fig.add_scatter(
+            x=ep,
+            y=[h["val_loss"] for h in hist],
+            name=f"{name} val loss",
+            row=1,
+            col=1,
+            line=dict(color=color, dash="dash"),
+        )
+        fig.add_scatter(
+            x=ep, y=[100 * h["val_top1"] for h in hist], name=f"{name} val top-1", row=1, col=2, line=dict(color=color)
+        )
     fig.update_xaxes(title_text="epoch", dtick=1)
     fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
     fig.update_yaxes(title_text="top-1 (%)", row=1, col=2)

@@ -53,8 +53,10 @@ def how_to_calibrate() -> str:
 
 def describe(m: LatencyModel) -> str:
     s = m.setting
-    return (f"{s.backend} on this CPU, {s.threads} thread{'s' if s.threads != 1 else ''}, fp32, batch 1; model "
-            f"calibrated {m.created[:16].replace('T', ' ')} UTC on {m.metrics.get('designs', '?')} designs")
+    return (
+        f"{s.backend} on this CPU, {s.threads} thread{'s' if s.threads != 1 else ''}, fp32, batch 1; model "
+        f"calibrated {m.created[:16].replace('T', ' ')} UTC on {m.metrics.get('designs', '?')} designs"
+    )
 
 
 def stage_ms(design: Design, m: LatencyModel) -> dict[str, float]:
@@ -74,9 +76,14 @@ def for_measurement(r: dict[str, Any], design: Design) -> tuple[Estimate | None,
     from designer.latency.store import find_model
 
     try:
-        setting = Setting.make(backend=r.get("backend", "torch"), device=r.get("device", "cpu"),
-                               threads=r.get("threads"), batch=int(r.get("batch", 1)), dtype=r.get("dtype", "fp32"),
-                               mode=r.get("mode", "infer"))
+        setting = Setting.make(
+            backend=r.get("backend", "torch"),
+            device=r.get("device", "cpu"),
+            threads=r.get("threads"),
+            batch=int(r.get("batch", 1)),
+            dtype=r.get("dtype", "fp32"),
+            mode=r.get("mode", "infer"),
+        )
     except MixdesignError as e:
         return None, str(e)
     ws = persist.workspace()

@@ -81,22 +81,47 @@ def scatter(rows: list[dict], kinds: list[str], device: str) -> Any:
             continue
         backend = pts[0][1].get(f"{kind}_backend", "torch")
         name = f"{KIND_LABEL[kind]} · {backend} · {device}"
-        hover = [f"{r['design']}<br>{KIND_LABEL[kind]}: {r[f'{kind}_ms']:.3f} ms (spread {r[f'{kind}_spread_ms']:.3f})"
-                 f"<br>FMA {r['fma'] / 1e6:.1f} M multiply-adds<br>params {r['params'] / 1e6:.3f} M"
-                 + ("<br>on the Pareto front" if r.get(f"pareto_{kind}") else "") for _, r in pts]
-        fig.add_trace(go.Scatter(
-            x=[r["fma"] / 1e6 for _, r in pts], y=[r[f"{kind}_ms"] for _, r in pts], mode="markers", name=name,
-            customdata=[i for i, _ in pts], hovertext=hover, hoverinfo="text",
-            marker=dict(size=[10 + 30 * r["params"] / pmax for _, r in pts], opacity=0.75,
-                        line=dict(width=[3 if r.get(f"pareto_{kind}") else 0 for _, r in pts], color="black"))))
+        hover = [
+            f"{r['design']}<br>{KIND_LABEL[kind]}: {r[f'{kind}_ms']:.3f} ms (spread {r[f'{kind}_spread_ms']:.3f})"
+            f"<br>FMA {r['fma'] / 1e6:.1f} M multiply-adds<br>params {r['params'] / 1e6:.3f} M"
+            + ("<br>on the Pareto front" if r.get(f"pareto_{kind}") else "")
+            for _, r in pts
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=[r["fma"] / 1e6 for _, r in pts],
+                y=[r[f"{kind}_ms"] for _, r in pts],
+                mode="markers",
+                name=name,
+                customdata=[i for i, _ in pts],
+                hovertext=hover,
+                hoverinfo="text",
+                marker=dict(
+                    size=[10 + 30 * r["params"] / pmax for _, r in pts],
+                    opacity=0.75,
+                    line=dict(width=[3 if r.get(f"pareto_{kind}") else 0 for _, r in pts], color="black"),
+                ),
+            )
+        )
         front = sorted((r["fma"] / 1e6, r[f"{kind}_ms"]) for _, r in pts if r.get(f"pareto_{kind}"))
         if front:
-            fig.add_trace(go.Scatter(x=[f for f, _ in front], y=[m for _, m in front], mode="lines",
-                                     line=dict(dash="dash", color="black", width=1), hoverinfo="skip",
-                                     name=f"Pareto front ({KIND_LABEL[kind]})"))
-    fig.update_layout(xaxis_title="FMA per image (M multiply-adds)", yaxis_title="median latency (ms per batch)",
-                      legend_title="measured (colour); marker size: params", height=480,
-                      margin=dict(l=10, r=10, t=30, b=10))
+            fig.add_trace(
+                go.Scatter(
+                    x=[f for f, _ in front],
+                    y=[m for _, m in front],
+                    mode="lines",
+                    line=dict(dash="dash", color="black", width=1),
+                    hoverinfo="skip",
+                    name=f"Pareto front ({KIND_LABEL[kind]})",
+                )
+            )
+    fig.update_layout(
+        xaxis_title="FMA per image (M multiply-adds)",
+        yaxis_title="median latency (ms per batch)",
+        legend_title="measured (colour); marker size: params",
+        height=480,
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
     return fig
 
 
@@ -108,8 +133,18 @@ def advisor_bars(rows: list[dict]) -> Any:
     for kind in ("infer", "train"):
         pts = [r for r in rows if r.get(f"{kind}_ms") is not None]
         if pts:
-            fig.add_trace(go.Bar(x=[str(r["dw-group-size"]) for r in pts], y=[r[f"{kind}_ms"] for r in pts],
-                                 name=f"{KIND_LABEL[kind]} (ms)"))
-    fig.update_layout(barmode="group", xaxis_title="channels per group in the MixConv convs (1 = depthwise)",
-                      yaxis_title="median ms", height=320, margin=dict(l=10, r=10, t=30, b=10))
+            fig.add_trace(
+                go.Bar(
+                    x=[str(r["dw-group-size"]) for r in pts],
+                    y=[r[f"{kind}_ms"] for r in pts],
+                    name=f"{KIND_LABEL[kind]} (ms)",
+                )
+            )
+    fig.update_layout(
+        barmode="group",
+        xaxis_title="channels per group in the MixConv convs (1 = depthwise)",
+        yaxis_title="median ms",
+        height=320,
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
     return fig

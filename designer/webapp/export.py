@@ -19,14 +19,20 @@ def training_cfg(network: Network, recipe: TrainingRecipe = IMAGENET_RECIPE) -> 
     return emit_cfg(training_net(network, recipe))
 
 
-def readme(name: str, cfg_file: str, train_cfg_file: str, yaml_file: str | None, classes: int | None,
-           summary: dict[str, float]) -> str:
+def readme(
+    name: str, cfg_file: str, train_cfg_file: str, yaml_file: str | None, classes: int | None, summary: dict[str, float]
+) -> str:
     """README.md of the zip. `classes`: the last layer's outputs when it is [softmax]/[cost], else None."""
-    design_line = (f"- `{yaml_file}`: the design (open it in mixnet-designer, or `mixdesign` on the command line)\n"
-                   if yaml_file else "")
+    design_line = (
+        f"- `{yaml_file}`: the design (open it in mixnet-designer, or `mixdesign` on the command line)\n"
+        if yaml_file
+        else ""
+    )
     if classes is None:
-        classes_note = ("This cfg does not end in [softmax]: it is not a classifier, and `classifier train` needs one "
-                        "(use the training command of its own kind, e.g. `./darknet detector train`).")
+        classes_note = (
+            "This cfg does not end in [softmax]: it is not a classifier, and `classifier train` needs one "
+            "(use the training command of its own kind, e.g. `./darknet detector train`)."
+        )
     else:
         classes_note = f"`classes` must equal the last layer's outputs ({classes} here). Then:"
     return f"""# {name}
@@ -39,10 +45,10 @@ Made with mixnet-designer.
 {design_line}
 ## Cost (counted as darknet counts)
 
-- params (trainable): {summary['params']:,}
-- params stored in .weights (floats, BN running stats included): {summary['params_stored']:,}
-- FMA (multiply-adds): {summary['fma']:,}  (FLOPs = 2 x FMA = {summary['flops']:,})
-- Darknet BFLOPs (what darknet prints as Total BFLOPS): {summary['bflops']:.3f}
+- params (trainable): {summary["params"]:,}
+- params stored in .weights (floats, BN running stats included): {summary["params_stored"]:,}
+- FMA (multiply-adds): {summary["fma"]:,}  (FLOPs = 2 x FMA = {summary["flops"]:,})
+- Darknet BFLOPs (what darknet prints as Total BFLOPS): {summary["bflops"]:.3f}
 
 ## Train it with darknet
 
@@ -62,7 +68,7 @@ classifiers. Write a data file, e.g. `imagenet.data`:
 
 and, to check accuracy on the validation list:
 
-    ./darknet classifier valid imagenet.data {train_cfg_file} backup/{train_cfg_file.rsplit('.', 1)[0]}_last.weights
+    ./darknet classifier valid imagenet.data {train_cfg_file} backup/{train_cfg_file.rsplit(".", 1)[0]}_last.weights
 """
 
 

@@ -56,6 +56,7 @@ def layer_graph(network: Network, shapes: tuple[Shape, ...], cost: Cost) -> nx.D
 
 # ------------------------------------------------------------------ groups
 
+
 def block_groups(spans: Iterable[Span], titles: dict[str, str] | None = None) -> tuple[Group, ...]:
     titles = titles or {}
     return tuple(Group(s.label, s.start, s.end, s.kind, titles.get(s.label, "")) for s in spans)
@@ -117,8 +118,10 @@ def chunk_groups(network: Network, target: int = 10, max_size: int = 16) -> tupl
             chunks[-1] = (chunks[-1][0], e)
         else:
             chunks.append((s, e))
-    return tuple(Group(f"L{s}-L{e - 1}" if e - s > 1 else f"L{s}", s, e, "chunk", _type_summary(network, s, e))
-                 for s, e in chunks)
+    return tuple(
+        Group(f"L{s}-L{e - 1}" if e - s > 1 else f"L{s}", s, e, "chunk", _type_summary(network, s, e))
+        for s, e in chunks
+    )
 
 
 def group_of(groups: tuple[Group, ...]) -> list[int]:
@@ -136,13 +139,19 @@ def reference_rows(network: Network, shapes: tuple[Shape, ...]) -> list[dict]:
     for i, L in enumerate(network.layers):
         for r in layer_refs(L, i):
             src = network.layers[r.absolute] if 0 <= r.absolute < len(network.layers) else None
-            rows.append({
-                "layer": i, "type": L.type, "key": r.key, "written in cfg": r.written,
-                "resolves to layer": r.absolute,
-                "relative form": r.absolute - i, "absolute form": r.absolute,
-                "source": describe(src, r.absolute) if src is not None else "?",
-                "source out (CxHxW)": "x".join(map(str, shapes[r.absolute].out)) if src is not None else "?",
-            })
+            rows.append(
+                {
+                    "layer": i,
+                    "type": L.type,
+                    "key": r.key,
+                    "written in cfg": r.written,
+                    "resolves to layer": r.absolute,
+                    "relative form": r.absolute - i,
+                    "absolute form": r.absolute,
+                    "source": describe(src, r.absolute) if src is not None else "?",
+                    "source out (CxHxW)": "x".join(map(str, shapes[r.absolute].out)) if src is not None else "?",
+                }
+            )
     return rows
 
 
@@ -167,8 +176,11 @@ def _layer_node(g: nx.DiGraph, i: int) -> str:
         label = d["text"]
     else:
         c, h, w = d["out"]
-        label = _lines(f"{i}: {d['text']}", f"out {c}x{h}x{w}",
-                       f"{si(d['params'])} params, {si(d['fma'])} FMA" if d["params"] or d["fma"] else "")
+        label = _lines(
+            f"{i}: {d['text']}",
+            f"out {c}x{h}x{w}",
+            f"{si(d['params'])} params, {si(d['fma'])} FMA" if d["params"] or d["fma"] else "",
+        )
     return f'  n{i if i >= 0 else "in"} [label="{label}", fillcolor="{_FILL.get(d["type"], "#ffffff")}"];'
 
 
@@ -178,8 +190,12 @@ def _group_label(g: nx.DiGraph, grp: Group) -> str:
     c, h, w = g.nodes[grp.end - 1]["out"]
     span = f"L{grp.start}-L{grp.end - 1}" if grp.end - grp.start > 1 else f"L{grp.start}"
     head = grp.label if grp.kind == "chunk" else f"{grp.label}: {grp.title}" if grp.title else grp.label
-    return _lines(head, f"{span} ({grp.end - grp.start} layers)" if grp.kind != "chunk" else grp.title,
-                  f"out {c}x{h}x{w}", f"{si(params)} params, {si(fma)} FMA")
+    return _lines(
+        head,
+        f"{span} ({grp.end - grp.start} layers)" if grp.kind != "chunk" else grp.title,
+        f"out {c}x{h}x{w}",
+        f"{si(params)} params, {si(fma)} FMA",
+    )
 
 
 def to_dot(g: nx.DiGraph, groups: tuple[Group, ...], expanded: Iterable[str] = (), rankdir: str = "TB") -> str:
@@ -193,20 +209,25 @@ def to_dot(g: nx.DiGraph, groups: tuple[Group, ...], expanded: Iterable[str] = (
         grp = groups[owner[i]]
         return f"n{i}" if grp.label in expanded else f"g{owner[i]}"
 
-    out = [f'digraph G {{\n  rankdir={rankdir}; nodesep=0.25; ranksep=0.3;',
-           '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, margin="0.08,0.04"];',
-           '  edge [fontname="Helvetica", fontsize=9, color="#6b7280", arrowsize=0.6];',
-           _layer_node(g, INPUT)]
+    out = [
+        f"digraph G {{\n  rankdir={rankdir}; nodesep=0.25; ranksep=0.3;",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, margin="0.08,0.04"];',
+        '  edge [fontname="Helvetica", fontsize=9, color="#6b7280", arrowsize=0.6];',
+        _layer_node(g, INPUT),
+    ]
     for gi, grp in enumerate(groups):
         if grp.label in expanded:
             title = f"{grp.label}: {grp.title}" if grp.title and grp.kind != "chunk" else grp.label
-            out.append(f'  subgraph cluster_{gi} {{\n    label="{_esc(title)}"; style="rounded"; color="#6366f1"; '
-                       f'fontname="Helvetica"; fontsize=10;')
+            out.append(
+                f'  subgraph cluster_{gi} {{\n    label="{_esc(title)}"; style="rounded"; color="#6366f1"; '
+                f'fontname="Helvetica"; fontsize=10;'
+            )
             out += ["  " + _layer_node(g, i) for i in range(grp.start, grp.end)]
             out.append("  }")
         else:
-            out.append(f'  g{gi} [label="{_group_label(g, grp)}", fillcolor="{_FILL.get(grp.kind, "#ffffff")}", '
-                       f'penwidth=1.4];')
+            out.append(
+                f'  g{gi} [label="{_group_label(g, grp)}", fillcolor="{_FILL.get(grp.kind, "#ffffff")}", penwidth=1.4];'
+            )
     seen: set[tuple[str, str, str]] = set()
     for a, b, d in g.edges(data=True):
         na, nb = node_id(a), node_id(b)
@@ -215,8 +236,11 @@ def to_dot(g: nx.DiGraph, groups: tuple[Group, ...], expanded: Iterable[str] = (
         ref = d["ref"]
         label = ""
         if ref is not None:  # the reference as written at layer b, and the layer it resolves to
-            label = f"{ref.key}={ref.written} = L{ref.absolute}" if nb.startswith("n") else \
-                f"L{b} {ref.key}={ref.written} = L{ref.absolute}"
+            label = (
+                f"{ref.key}={ref.written} = L{ref.absolute}"
+                if nb.startswith("n")
+                else f"L{b} {ref.key}={ref.written} = L{ref.absolute}"
+            )
         key = (na, nb, label)
         if key in seen:
             continue

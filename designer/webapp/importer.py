@@ -69,12 +69,18 @@ def import_text(text: str, filename: str = "upload.cfg") -> ImportResult:
     except CfgError as e:
         return ImportResult(None, "failed", (ImportProblem(e.message, e.line, _excerpt(text, e.line)),))
     if network.design is None:
-        return ImportResult(LayersDesign(stem, network), "layers-cfg",
-                            notes=("not made by mixnet-designer: shown, counted and benchmarked as layers",))
+        return ImportResult(
+            LayersDesign(stem, network),
+            "layers-cfg",
+            notes=("not made by mixnet-designer: shown, counted and benchmarked as layers",),
+        )
     embedded = embedded_design(network)
     if embedded.arch is None:
-        return ImportResult(LayersDesign(stem, network), "layers-cfg",
-                            notes=(f"this cfg {embedded.reason}: using its layers, which is what darknet runs",))
+        return ImportResult(
+            LayersDesign(stem, network),
+            "layers-cfg",
+            notes=(f"this cfg {embedded.reason}: using its layers, which is what darknet runs",),
+        )
     return ImportResult(embedded.arch, "designer-cfg")
 
 

@@ -34,7 +34,7 @@ def _opened(target: str) -> Any:
     return Workspace.open(target or None)
 
 
-def _open(target: str) -> tuple[Any, str | None]:
+def _open_workspace(target: str) -> tuple[Any, str | None]:
     """(workspace, None), or (None, why): a workspace that failed to open is tried again on the next rerun, so a
     server that was down, or a file fixed meanwhile, is picked up without a restart."""
     try:
@@ -75,6 +75,7 @@ def _store_call(what: str, fn: Callable[[Any], Any]) -> Any:
 
 # ------------------------------------------------------------------ designs and imports
 
+
 def save_design(name: str, design: Design) -> None:
     """A saved copy: a block design as its YAML; a layers-only design as an imported cfg of that name."""
     if isinstance(design, Arch):
@@ -110,8 +111,10 @@ def stored() -> tuple[dict[str, Design], dict[str, Design], list[str]]:
             _SNAPSHOT["by_sha"] = {}
             for d in designs.items:
                 _SNAPSHOT["by_sha"].setdefault(d.row.cfg_sha256, []).append(d.name)
-            imported = {i.name: i.design if isinstance(i.design, Arch) else LayersDesign(i.name, i.design)
-                        for i in imports.items}
+            imported = {
+                i.name: i.design if isinstance(i.design, Arch) else LayersDesign(i.name, i.design)
+                for i in imports.items
+            }
             _SNAPSHOT.update(fp=fp, value=(saved, imported, [str(p) for p in designs.problems + imports.problems]))
         return _SNAPSHOT["value"]
     except MixdesignError as e:
@@ -121,6 +124,7 @@ def stored() -> tuple[dict[str, Design], dict[str, Design], list[str]]:
 
 # ------------------------------------------------------------------ jobs
 
+
 def recording_bench(work: Callable, label: str, cfg_text: str, settings: dict) -> Callable:
     """Wrap a Latency job body: its result is stored as a measurement as soon as it finishes."""
     ws = workspace()
@@ -129,8 +133,14 @@ def recording_bench(work: Callable, label: str, cfg_text: str, settings: dict) -
         r = work(job)
         if ws is not None and not job.stop.is_set():
             try:
-                ws.add_bench_result(r, design_name=label, cfg_text=cfg_text, source="app", settings=settings,
-                                    backend=settings.get("backend"))
+                ws.add_bench_result(
+                    r,
+                    design_name=label,
+                    cfg_text=cfg_text,
+                    source="app",
+                    settings=settings,
+                    backend=settings.get("backend"),
+                )
             except MixdesignError as e:
                 job.meta["workspace_error"] = str(e)
         return r
@@ -154,12 +164,19 @@ def recording_training(work: Callable, settings: dict) -> Callable:
                     elapsed = float(res.history[-1].get("elapsed_s", 0.0)) if res.history else 0.0
                     finished = datetime.now(timezone.utc)
                     ws.add_training_run(
-                        design_name=name, cfg_sha256=cfg_sha256(cfg.read_text()) if cfg.is_file() else None,
-                        device=str(settings.get("device", "cpu")), settings=dict(settings),
-                        metrics=list(res.history), best_top1=res.best_top1, best_epoch=res.best_epoch,
-                        artifact_dir=str(res.out_dir), status="stopped" if res.stopped else "finished",
-                        started=max(started, finished - timedelta(seconds=elapsed)), finished=finished,
-                        source="app")
+                        design_name=name,
+                        cfg_sha256=cfg_sha256(cfg.read_text()) if cfg.is_file() else None,
+                        device=str(settings.get("device", "cpu")),
+                        settings=dict(settings),
+                        metrics=list(res.history),
+                        best_top1=res.best_top1,
+                        best_epoch=res.best_epoch,
+                        artifact_dir=str(res.out_dir),
+                        status="stopped" if res.stopped else "finished",
+                        started=max(started, finished - timedelta(seconds=elapsed)),
+                        finished=finished,
+                        source="app",
+                    )
                 except (MixdesignError, OSError) as e:
                     job.meta["workspace_error"] = str(e)
         return results

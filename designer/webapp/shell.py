@@ -32,8 +32,10 @@ def show_error(e: Exception) -> None:
         st.error(str(e))
     else:
         log.exception("page failed")
-        st.error(f"Something went wrong on this page ({type(e).__name__}: {e}). Your design is kept; "
-                 "use Undo in the sidebar if the last change caused this.")
+        st.error(
+            f"Something went wrong on this page ({type(e).__name__}: {e}). Your design is kept; "
+            "use Undo in the sidebar if the last change caused this."
+        )
 
 
 def guarded(render: Callable[[], None]) -> None:
@@ -52,13 +54,21 @@ def sidebar() -> None:
         st.markdown(f"**Design:** `{d.name}`" + (" (layers only)" if state.is_layers(d) else ""))
         try:
             _, a = current(d)
-            st.caption(f"{fmt.params_text(a.cost.params)} · {fmt.fma_text(a.cost.fma)} · "
-                       f"{a.cost.bflops:.3f} Darknet BFLOPs · {len(a.network.layers)} layers")
+            st.caption(
+                f"{fmt.params_text(a.cost.params)} · {fmt.fma_text(a.cost.fma)} · "
+                f"{a.cost.bflops:.3f} Darknet BFLOPs · {len(a.network.layers)} layers"
+            )
         except (CfgError, DesignError) as e:
             st.caption(f"cannot count: {e}")
         c1, c2 = st.columns(2)
-        c1.button("Undo", on_click=state.undo, disabled=not w.undo, key="sb_undo", width="stretch",
-                  help=f"{len(w.undo)} step(s) back")
+        c1.button(
+            "Undo",
+            on_click=state.undo,
+            disabled=not w.undo,
+            key="sb_undo",
+            width="stretch",
+            help=f"{len(w.undo)} step(s) back",
+        )
         c2.button("Redo", on_click=state.redo, disabled=not w.redo, key="sb_redo", width="stretch")
 
 

@@ -23,8 +23,11 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "expand": ("expand_ratio", "float", "expand ratio: mid channels = in x ratio (1 = no expansion conv)"),
     "expand groups": ("expand_groups", "int", "groups of the 1x1 expansion conv (timm a1.1 = 2)"),
     "project groups": ("project_groups", "int", "groups of the 1x1 projection conv (timm p1.1 = 2)"),
-    "dw ch/group": ("dw_group_size", "int", "0 = depthwise (1 channel per group); N = N channels per group, "
-                                            "the GPU-friendly grouped conv"),
+    "dw ch/group": (
+        "dw_group_size",
+        "int",
+        "0 = depthwise (1 channel per group); N = N channels per group, the GPU-friendly grouped conv",
+    ),
     "SE ratio": ("se_ratio", "float", "squeeze-excitation width = block input channels x ratio; 0 = no SE"),
     "stride": ("stride", "int", "1 or 2"),
     "out channels": ("out_channels", "int", "output channels before the width multiplier"),
@@ -81,13 +84,15 @@ def _cell(row: int, col: str, v: Any) -> tuple[Any, DesignIssue | None]:
             return bool(v), None
         if kind == "activation":
             if v not in ACTIVATION_NAMES:
-                return None, DesignIssue(where, f"unknown activation {v!r}",
-                                         f"use one of {', '.join(ACTIVATION_NAMES)}")
+                return None, DesignIssue(
+                    where, f"unknown activation {v!r}", f"use one of {', '.join(ACTIVATION_NAMES)}"
+                )
             return str(v), None
         text = str(v).strip()
         if not re.fullmatch(r"\d+([.,\s]+\d+)*", text):
-            return None, DesignIssue(where, f"kernel sizes {text!r} are not numbers separated by '.'",
-                                     "write them like 3.5.7.9")
+            return None, DesignIssue(
+                where, f"kernel sizes {text!r} are not numbers separated by '.'", "write them like 3.5.7.9"
+            )
         return tuple(int(t) for t in re.split(r"[.,\s]+", text)), None
     except (TypeError, ValueError):
         return None, DesignIssue(where, f"'{col}'={v!r} is not a number", f"enter a number ({COLUMNS[col][2]})")

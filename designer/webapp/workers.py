@@ -36,6 +36,7 @@ def default_device(devs: dict[str, str]) -> str:
 
 # ------------------------------------------------------------------ latency
 
+
 def expected_bench_s(settings: dict) -> float:
     """A rough duration for the progress bar: build + warm-up + timed runs (twice with per-layer timing)."""
     t = 2.0 + 2 * float(settings.get("min_run_time", 1.0))
@@ -75,13 +76,20 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
         else:
             result = measure(network, **s)
         data = result.to_json()
-        return {"label": label, "params": cost.params, "fma_counted": cost.fma, "settings": dict(settings),
-                "measured_at": time.strftime("%H:%M:%S"), **data}
+        return {
+            "label": label,
+            "params": cost.params,
+            "fma_counted": cost.fma,
+            "settings": dict(settings),
+            "measured_at": time.strftime("%H:%M:%S"),
+            **data,
+        }
 
     return work
 
 
 # ------------------------------------------------------------------ quick-train
+
 
 def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[[Job], dict]:
     """A job body that trains each (name, Arch|Network) in turn on the same data split.
@@ -112,8 +120,11 @@ def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[
             job.report(f"training {name} ({k + 1}/{len(runs)})")
 
             def on_epoch(row: dict, name: str = name, k: int = k) -> None:
-                job.report(f"{name}: epoch {row['epoch']}/{config.epochs}, val top-1 {100 * row['val_top1']:.1f}%",
-                           (k * config.epochs + row["epoch"]) / total, {"design": name, **row})
+                job.report(
+                    f"{name}: epoch {row['epoch']}/{config.epochs}, val top-1 {100 * row['val_top1']:.1f}%",
+                    (k * config.epochs + row["epoch"]) / total,
+                    {"design": name, **row},
+                )
 
             results[name] = train(network, cfg, on_epoch=on_epoch, stop=job.stop, progress=False, split=split)
         return results

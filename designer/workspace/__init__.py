@@ -23,6 +23,19 @@ from designer.workspace.store import (
     layers_sha256,
 )
 
-__all__ = ["ENV", "CorruptWorkspaceError", "Loaded", "NewerWorkspaceError", "Problem", "StoredDesign",
-           "StoredImport", "Workspace", "WorkspaceError", "cfg_sha256", "default_path", "head_revision",
-           "layers_sha256", "resolve_url"]
+__all__ = [
+    "ENV",
+    "CorruptWorkspaceError",
+    "Loaded",
+    "NewerWorkspaceError",
+    "Problem",
+    "StoredDesign",
+    "StoredImport",
+    "Workspace",
+    "WorkspaceError",
+    "cfg_sha256",
+    "default_path",
+    "head_revision",
+    "layers_sha256",
+    "resolve_url",
+]

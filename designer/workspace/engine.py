@@ -67,8 +67,10 @@ def resolve_url(target: str | os.PathLike | None = None) -> URL:
         try:
             return make_url(raw)
         except ArgumentError:
-            raise WorkspaceError(f"{mask_password(raw)}: not a database URL (the form is "
-                                 "dialect+driver://user:password@host:port/database)") from None
+            raise WorkspaceError(
+                f"{mask_password(raw)}: not a database URL (the form is "
+                "dialect+driver://user:password@host:port/database)"
+            ) from None
         except ValueError:  # SQLAlchemy reads the port with int()
             raise WorkspaceError(f"{mask_password(raw)}: the port is not a number") from None
     path = Path(raw).expanduser().resolve()
@@ -117,10 +119,13 @@ def head_revision() -> str:
 def _newer(where: str, found: set[str]) -> NewerWorkspaceError:
     return NewerWorkspaceError(
         f"schema revision {', '.join(sorted(found))} was written by a newer mixnet-designer (this version knows up "
-        f"to {head_revision()}); the workspace was left as it is: upgrade mixnet-designer, or {FIX}", file=where)
+        f"to {head_revision()}); the workspace was left as it is: upgrade mixnet-designer, or {FIX}",
+        file=where,
+    )
 
 
 # ------------------------------------------------------------------ SQLite pre-flight (read-only)
+
 
 def preflight_sqlite(path: Path) -> str | None:
     """Check an existing SQLite workspace without writing to it; returns its schema revision (None: empty)."""
@@ -133,8 +138,9 @@ def preflight_sqlite(path: Path) -> str | None:
     except OSError as e:
         raise WorkspaceError(f"cannot read the workspace ({e.strerror})", file=where) from None
     if head != SQLITE_MAGIC:
-        raise CorruptWorkspaceError(f"not a workspace: the file is not an SQLite database; it was left as it is; "
-                                    f"{FIX}", file=where)
+        raise CorruptWorkspaceError(
+            f"not a workspace: the file is not an SQLite database; it was left as it is; {FIX}", file=where
+        )
     sidecars = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if not p.exists()]
     try:
         return _preflight_checks(path, where)
@@ -151,17 +157,22 @@ def _preflight_checks(path: Path, where: str) -> str | None:
         try:
             check = [r[0] for r in con.execute("PRAGMA quick_check")]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            versions = ({r[0] for r in con.execute("SELECT version_num FROM alembic_version")}
-                        if "alembic_version" in tables else set())
+            versions = (
+                {r[0] for r in con.execute("SELECT version_num FROM alembic_version")}
+                if "alembic_version" in tables
+                else set()
+            )
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
-        raise CorruptWorkspaceError(f"the workspace file is damaged ({e}); it was left as it is; {FIX}",
-                                    file=where) from None
+        raise CorruptWorkspaceError(
+            f"the workspace file is damaged ({e}); it was left as it is; {FIX}", file=where
+        ) from None
     if check != ["ok"]:
         first = check[0].splitlines()[-1].strip()[:160]
-        raise CorruptWorkspaceError(f"the workspace file is damaged (SQLite integrity check: {first}); it was "
-                                    f"left as it is; {FIX}", file=where)
+        raise CorruptWorkspaceError(
+            f"the workspace file is damaged (SQLite integrity check: {first}); it was left as it is; {FIX}", file=where
+        )
     _check_tables(where, tables, versions)
     return next(iter(versions), None)
 
@@ -171,11 +182,15 @@ def _check_tables(where: str, tables: set[str], versions: set[str]) -> None:
         raise _newer(where, versions)
     foreign = {t for t in tables if not t.startswith("sqlite_")} - {"alembic_version"}
     if foreign and not versions:
-        raise WorkspaceError(f"this database holds tables that are not a workspace's ({', '.join(sorted(foreign))})"
-                             f"; it was left as it is; {FIX}", file=where)
+        raise WorkspaceError(
+            f"this database holds tables that are not a workspace's ({', '.join(sorted(foreign))})"
+            f"; it was left as it is; {FIX}",
+            file=where,
+        )
 
 
 # ------------------------------------------------------------------ engine
+
 
 def _sqlite_settings(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -208,11 +223,15 @@ def make_engine(url: URL) -> Engine:
             return engine
         return create_engine(url, pool_pre_ping=True)
     except NoSuchModuleError:
-        raise WorkspaceError(f"no SQLAlchemy driver for {url.drivername!r}; for PostgreSQL use a "
-                             "postgresql+psycopg:// URL and `pip install \"psycopg[binary]\"`", file=where) from None
+        raise WorkspaceError(
+            f"no SQLAlchemy driver for {url.drivername!r}; for PostgreSQL use a "
+            'postgresql+psycopg:// URL and `pip install "psycopg[binary]"`',
+            file=where,
+        ) from None
     except ImportError as e:
-        raise WorkspaceError(f"the database driver is not installed ({e}); for PostgreSQL: "
-                             "pip install \"psycopg[binary]\"", file=where) from None
+        raise WorkspaceError(
+            f'the database driver is not installed ({e}); for PostgreSQL: pip install "psycopg[binary]"', file=where
+        ) from None
 
 
 def migrate(engine: Engine, where: str, revision: str = "head") -> None:
@@ -253,8 +272,11 @@ def _migrate_in(conn, cfg: Config, where: str, revision: str) -> None:
     if conn.dialect.name == "sqlite":
         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
         if broken:
-            raise WorkspaceError(f"upgrading the schema would leave {len(broken)} row(s) pointing at missing rows "
-                                 f"(first: {tuple(broken[0])}); nothing was changed", file=where)
+            raise WorkspaceError(
+                f"upgrading the schema would leave {len(broken)} row(s) pointing at missing rows "
+                f"(first: {tuple(broken[0])}); nothing was changed",
+                file=where,
+            )
 
 
 def _first_line(e: BaseException | None) -> str:

@@ -45,8 +45,15 @@ from designer.workspace.models import (
 )
 
 T = TypeVar("T")
-MODELS = (DesignRow, ImportedCfgRow, MeasurementRow, TrainingRunRow, SweepRow, SweepTrialRow,
-          LatencyModelRow)  # in FK order
+MODELS = (
+    DesignRow,
+    ImportedCfgRow,
+    MeasurementRow,
+    TrainingRunRow,
+    SweepRow,
+    SweepTrialRow,
+    LatencyModelRow,
+)  # in FK order
 SOURCES = ("app", "cli")
 IMPORT_KINDS = ("design-yaml", "designer-cfg", "layers-cfg")
 
@@ -153,9 +160,16 @@ def _machine(r: Mapping[str, Any]) -> tuple[str | None, dict | None]:
     return fp.key, fp.to_json()
 
 
-def bench_row(r: Mapping[str, Any], *, design_name: str, source: str, cfg_text: str | None = None,
-              cfg_sha256: str | None = None, settings: Mapping[str, Any] | None = None,
-              backend: str | None = None) -> MeasurementRow:
+def bench_row(
+    r: Mapping[str, Any],
+    *,
+    design_name: str,
+    source: str,
+    cfg_text: str | None = None,
+    cfg_sha256: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+) -> MeasurementRow:
     """A bench or train-step result -> its measurement row (not yet stored). Columns from the result when it has
     them: machine, runs, load_before, load_during, unstable (runtime.bench.BenchResult); a result without a
     machine is filed under this machine's fingerprint for its device. Without `cfg_text`, the layers hash is
@@ -167,18 +181,34 @@ def bench_row(r: Mapping[str, Any], *, design_name: str, source: str, cfg_text: 
     key, machine = _machine(r)
     runs = r.get("runs")
     return MeasurementRow(
-        design_name=str(design_name)[:200], cfg_sha256=sha,
+        design_name=str(design_name)[:200],
+        cfg_sha256=sha,
         layers_sha256=layers_sha256(cfg_text) if cfg_text is not None else r.get("layers_sha256"),
-        device=r.get("device", "cpu"), device_name=r.get("device_name", ""),
-        backend=str(r.get("backend") or backend or "torch"), dtype=r.get("dtype", "fp32"),
-        batch=int(r.get("batch") or 1), threads=r.get("threads"), median_ms=median,
-        iqr_ms=float(r.get("iqr_ms") or 0.0), fma=fma,
+        device=r.get("device", "cpu"),
+        device_name=r.get("device_name", ""),
+        backend=str(r.get("backend") or backend or "torch"),
+        dtype=r.get("dtype", "fp32"),
+        batch=int(r.get("batch") or 1),
+        threads=r.get("threads"),
+        median_ms=median,
+        iqr_ms=float(r.get("iqr_ms") or 0.0),
+        fma=fma,
         fma_per_s=r.get("fma_per_s") or ((fma / (median / 1e3)) if fma and median else None),
-        params=r.get("params"), per_layer=r.get("per_layer"),
-        settings={**{k: r[k] for k in ("optimized", "channels_last", "mode", "execution") if k in r}, **(settings or {})},
-        machine_key=key, machine=machine, runs=int(runs) if runs is not None else None,
-        load_before=r.get("load_before"), load_during=r.get("load_during"), unstable=r.get("unstable") or None,
-        versions=library_versions(), source=source)
+        params=r.get("params"),
+        per_layer=r.get("per_layer"),
+        settings={
+            **{k: r[k] for k in ("optimized", "channels_last", "mode", "execution") if k in r},
+            **(settings or {}),
+        },
+        machine_key=key,
+        machine=machine,
+        runs=int(runs) if runs is not None else None,
+        load_before=r.get("load_before"),
+        load_during=r.get("load_during"),
+        unstable=r.get("unstable") or None,
+        versions=library_versions(),
+        source=source,
+    )
 
 
 class Workspace:
@@ -226,8 +256,7 @@ class Workspace:
 
     # ------------------------------------------------------------ designs
 
-    def save_design(self, name: str, arch: Any, *, derived_from: str | None = None,
-                    source: str = "app") -> DesignRow:
+    def save_design(self, name: str, arch: Any, *, derived_from: str | None = None, source: str = "app") -> DesignRow:
         """Keep `arch` under `name` (replacing an earlier design of that name). It must be valid."""
         from designer import dump_yaml
 
@@ -240,8 +269,7 @@ class Workspace:
         with self.session() as s:
             row = s.scalar(select(DesignRow).where(DesignRow.name == name))
             if row is None:
-                row = DesignRow(name=name, design_yaml=text, cfg_sha256=sha, derived_from=derived_from,
-                                source=source)
+                row = DesignRow(name=name, design_yaml=text, cfg_sha256=sha, derived_from=derived_from, source=source)
                 s.add(row)
             else:
                 row.design_yaml, row.cfg_sha256, row.updated = text, sha, utcnow()
@@ -293,8 +321,9 @@ class Workspace:
 
     def imported(self) -> Loaded[StoredImport]:
         """Every import, oldest first; a row that no longer reads is reported and skipped."""
-        return self._load(ImportedCfgRow, ImportedCfgRow.created,
-                          lambda r: StoredImport(r, _load_import(r.kind, r.text)))
+        return self._load(
+            ImportedCfgRow, ImportedCfgRow.created, lambda r: StoredImport(r, _load_import(r.kind, r.text))
+        )
 
     def _load(self, model: Any, order: Any, read: Any) -> Loaded:
         out: Loaded = Loaded()
@@ -314,26 +343,56 @@ class Workspace:
         fields.setdefault("versions", library_versions())
         return self._add(MeasurementRow(**fields))
 
-    def add_bench_result(self, r: Mapping[str, Any], *, design_name: str, source: str,
-                         cfg_text: str | None = None, cfg_sha256: str | None = None,
-                         settings: Mapping[str, Any] | None = None,
-                         backend: str | None = None) -> MeasurementRow:
+    def add_bench_result(
+        self,
+        r: Mapping[str, Any],
+        *,
+        design_name: str,
+        source: str,
+        cfg_text: str | None = None,
+        cfg_sha256: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        backend: str | None = None,
+    ) -> MeasurementRow:
         """Record one result of runtime.bench / runtime.train_step (BenchResult.to_json(), or a sweep trial with
         the same keys): the one mapping from a measurement to its row, for the CLI, the app and sweeps. Pass the
         emitted `cfg_text` (both hashes are taken from it); a bare `cfg_sha256` leaves the layers hash to be
         filled when a design or import with that cfg is saved."""
-        return self._add(bench_row(r, design_name=design_name, source=source, cfg_text=cfg_text,
-                                   cfg_sha256=cfg_sha256, settings=settings, backend=backend))
+        return self._add(
+            bench_row(
+                r,
+                design_name=design_name,
+                source=source,
+                cfg_text=cfg_text,
+                cfg_sha256=cfg_sha256,
+                settings=settings,
+                backend=backend,
+            )
+        )
 
-    def measurements(self, *, design: str | None = None, cfg_sha256: str | None = None, device: str | None = None,
-                     backend: str | None = None, source: str | None = None, machine_key: str | None = None,
-                     layers_sha256: str | None = None, limit: int | None = None) -> list[MeasurementRow]:
+    def measurements(
+        self,
+        *,
+        design: str | None = None,
+        cfg_sha256: str | None = None,
+        device: str | None = None,
+        backend: str | None = None,
+        source: str | None = None,
+        machine_key: str | None = None,
+        layers_sha256: str | None = None,
+        limit: int | None = None,
+    ) -> list[MeasurementRow]:
         """Newest first; each filter that is given must match."""
         q = select(MeasurementRow).order_by(MeasurementRow.measured_at.desc(), MeasurementRow.id.desc())
-        for col, value in ((MeasurementRow.design_name, design), (MeasurementRow.cfg_sha256, cfg_sha256),
-                           (MeasurementRow.device, device), (MeasurementRow.backend, backend),
-                           (MeasurementRow.source, source), (MeasurementRow.machine_key, machine_key),
-                           (MeasurementRow.layers_sha256, layers_sha256)):
+        for col, value in (
+            (MeasurementRow.design_name, design),
+            (MeasurementRow.cfg_sha256, cfg_sha256),
+            (MeasurementRow.device, device),
+            (MeasurementRow.backend, backend),
+            (MeasurementRow.source, source),
+            (MeasurementRow.machine_key, machine_key),
+            (MeasurementRow.layers_sha256, layers_sha256),
+        ):
             if value is not None:
                 q = q.where(col == value)
         with self.session() as s:
@@ -341,9 +400,11 @@ class Workspace:
 
     def _fill_layers(self, s: Session, cfg_sha: str, layers: str) -> None:
         """Measurements recorded under `cfg_sha` before its text was known here get its layers hash."""
-        s.execute(update(MeasurementRow).where(MeasurementRow.cfg_sha256 == cfg_sha,
-                                               MeasurementRow.layers_sha256.is_(None))
-                  .values(layers_sha256=layers))
+        s.execute(
+            update(MeasurementRow)
+            .where(MeasurementRow.cfg_sha256 == cfg_sha, MeasurementRow.layers_sha256.is_(None))
+            .values(layers_sha256=layers)
+        )
 
     # ------------------------------------------------------------ training runs
 
@@ -352,8 +413,9 @@ class Workspace:
         fields.setdefault("versions", library_versions())
         return self._add(TrainingRunRow(**fields))
 
-    def training_runs(self, *, design: str | None = None, device: str | None = None,
-                      limit: int | None = None) -> list[TrainingRunRow]:
+    def training_runs(
+        self, *, design: str | None = None, device: str | None = None, limit: int | None = None
+    ) -> list[TrainingRunRow]:
         q = select(TrainingRunRow).order_by(TrainingRunRow.finished.desc(), TrainingRunRow.id.desc())
         if design is not None:
             q = q.where(TrainingRunRow.design_name == design)
@@ -381,10 +443,20 @@ class Workspace:
         with self.session() as s:
             return s.scalar(select(SweepRow).where(SweepRow.settings_hash == settings_hash))
 
-    def add_trial(self, sweep_id: int, trial_key: str, *, kind: str = "count", round: int = 0,
-                  status: str = "ok", message: str | None = None, point: Mapping[str, Any] | None = None,
-                  result: Mapping[str, Any] | None = None, machine_key: str | None = None,
-                  measurement: MeasurementRow | None = None) -> SweepTrialRow:
+    def add_trial(
+        self,
+        sweep_id: int,
+        trial_key: str,
+        *,
+        kind: str = "count",
+        round: int = 0,
+        status: str = "ok",
+        message: str | None = None,
+        point: Mapping[str, Any] | None = None,
+        result: Mapping[str, Any] | None = None,
+        machine_key: str | None = None,
+        measurement: MeasurementRow | None = None,
+    ) -> SweepTrialRow:
         """Record one trial and, for a timed one, its measurement row, in ONE transaction (a kill leaves both or
         neither). A trial key already in the sweep is replaced (a retried failure), keeping one row per key."""
         if status not in TRIAL_STATUSES:
@@ -393,8 +465,9 @@ class Workspace:
             if measurement is not None:
                 s.add(measurement)
                 s.flush()
-            row = s.scalar(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id,
-                                                       SweepTrialRow.trial_key == trial_key))
+            row = s.scalar(
+                select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id, SweepTrialRow.trial_key == trial_key)
+            )
             if row is None:
                 row = SweepTrialRow(sweep_id=sweep_id, trial_key=trial_key)
                 s.add(row)
@@ -411,8 +484,11 @@ class Workspace:
 
     def trials(self, sweep_id: int) -> list[SweepTrialRow]:
         with self.session() as s:
-            return list(s.scalars(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id)
-                                  .order_by(SweepTrialRow.id)).all())
+            return list(
+                s.scalars(
+                    select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id).order_by(SweepTrialRow.id)
+                ).all()
+            )
 
     # ------------------------------------------------------------ helpers
 
@@ -493,4 +569,3 @@ def _load_import(kind: str, text: str) -> Any:
 
 def _import_sha(design: Any) -> str:
     return cfg_sha256(emitted_cfg(design))
-

@@ -84,8 +84,9 @@ def export_workspace(ws: Workspace, dest: str | Path) -> TransferReport:
     counts the rows of each table in the written file."""
     dest = Path(dest).expanduser().resolve()
     if dest.exists():
-        raise WorkspaceError("exists already; export writes a new file (choose another name or delete it)",
-                             file=str(dest))
+        raise WorkspaceError(
+            "exists already; export writes a new file (choose another name or delete it)", file=str(dest)
+        )
     if ws.path is not None and dest == ws.path:
         raise WorkspaceError("that is the workspace itself", file=str(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -168,8 +169,11 @@ def _merge_rows(conn: Connection, model, rows: list[dict], ids: dict, report: Tr
     known = {uid: i for i, uid in conn.execute(select(table.c.id, table.c.uid))}
     named = model in (DesignRow, ImportedCfgRow)
     content_col = "design_yaml" if model is DesignRow else "text"
-    names = ({r.name: r.content for r in conn.execute(select(table.c.name, table.c[content_col].label("content")))}
-             if named else {})
+    names = (
+        {r.name: r.content for r in conn.execute(select(table.c.name, table.c[content_col].label("content")))}
+        if named
+        else {}
+    )
     for row in rows:
         old_id = row.pop("id")
         if row["uid"] in known:

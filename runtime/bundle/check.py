@@ -82,8 +82,7 @@ def check_bundle(path: str | Path) -> list[str]:
     labels = _labels(root, opts, label_key, classes, problems)
     lists = _lists(root, opts, problems)
     if kind == "classifier":
-        _check_classifier(root, network, shapes, opts, classes=classes, labels=labels, lists=lists,
-                          problems=problems)
+        _check_classifier(root, network, shapes, opts, classes=classes, labels=labels, lists=lists, problems=problems)
     elif kind == "detector":
         _check_detector(root, network, classes=classes, lists=lists, problems=problems)
     else:
@@ -118,8 +117,17 @@ def _lists(root: Path, opts: dict, problems: list[str]) -> dict[str, list[str]]:
     return lists
 
 
-def _check_classifier(root: Path, network, shapes, opts: dict, *, classes: int | None, labels: tuple[str, ...],
-                      lists: dict[str, list[str]], problems: list[str]) -> None:
+def _check_classifier(
+    root: Path,
+    network,
+    shapes,
+    opts: dict,
+    *,
+    classes: int | None,
+    labels: tuple[str, ...],
+    lists: dict[str, list[str]],
+    problems: list[str],
+) -> None:
     """The cfg ends in [softmax] over `classes`; every listed image exists and names exactly one label."""
     last = network.layers[-1]
     k = len(network.layers) - 1 - (last.type == "cost")
@@ -135,12 +143,15 @@ def _check_classifier(root: Path, network, shapes, opts: dict, *, classes: int |
             if not (root / p).is_file():
                 problems.append(f"{key} list: {p} does not exist")
             elif labels and len(match_label(p, labels)) != 1:
-                problems.append(f"{key} list: {p} contains {len(match_label(p, labels))} labels (darknet "
-                                "needs exactly one as a substring of the path)")
+                problems.append(
+                    f"{key} list: {p} contains {len(match_label(p, labels))} labels (darknet "
+                    "needs exactly one as a substring of the path)"
+                )
 
 
-def _check_detector(root: Path, network, *, classes: int | None, lists: dict[str, list[str]],
-                    problems: list[str]) -> None:
+def _check_detector(
+    root: Path, network, *, classes: int | None, lists: dict[str, list[str]], problems: list[str]
+) -> None:
     """The cfg ends in [yolo] layers that agree with .data and their anchors; every image has its label file."""
     last = network.layers[-1]
     if last.type != "yolo":
@@ -151,8 +162,9 @@ def _check_detector(root: Path, network, *, classes: int | None, lists: dict[str
             problems.append(f"[yolo] at line {L.line} has classes={L['classes']}, .data has {classes}")
         anchors = L["anchors"] or ()
         if len(anchors) != 2 * L["num"] or any(m >= L["num"] for m in yolo_masks(L)):
-            problems.append(f"[yolo] at line {L.line}: num={L['num']}, {len(anchors) // 2} anchors, "
-                            f"mask={yolo_masks(L)} disagree")
+            problems.append(
+                f"[yolo] at line {L.line}: num={L['num']}, {len(anchors) // 2} anchors, mask={yolo_masks(L)} disagree"
+            )
     c, h, w = network.input_shape
     if h % 32 or w % 32:
         problems.append(f"detector input {w}x{h} is not a multiple of 32")

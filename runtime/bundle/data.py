@@ -75,6 +75,7 @@ def write_classifier_images(split: Split, root: Path, labels: tuple[str, ...]) -
 
 # ------------------------------------------------------------------ detection data
 
+
 @dataclass(frozen=True)
 class Box:
     cls: int
@@ -107,17 +108,19 @@ def _scene(rng: np.random.Generator, pool: ImageSet, size: int, channels: int) -
         ys, xs = np.nonzero(digit > 32)
         if len(xs) == 0:
             continue
-        canvas[y:y + side, x:x + side] = np.maximum(canvas[y:y + side, x:x + side], digit)
+        canvas[y : y + side, x : x + side] = np.maximum(canvas[y : y + side, x : x + side], digit)
         taken.append((x, y, side, side))
         x0, x1, y0, y1 = x + xs.min(), x + xs.max() + 1, y + ys.min(), y + ys.max() + 1
-        boxes.append(Box(int(pool.labels[k]), (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size,
-                         (y1 - y0) / size))
+        boxes.append(
+            Box(int(pool.labels[k]), (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size)
+        )
     img = canvas[None] if channels == 1 else np.repeat(canvas[None], channels, axis=0)
     return img, boxes
 
 
-def write_digit_scenes(root: Path, n_images: int, size: int, channels: int, val_fraction: float,
-                       seed: int) -> tuple[list[str], list[str], tuple[str, ...], np.ndarray]:
+def write_digit_scenes(
+    root: Path, n_images: int, size: int, channels: int, val_fraction: float, seed: int
+) -> tuple[list[str], list[str], tuple[str, ...], np.ndarray]:
     """Synthetic detection scenes; returns (train paths, valid paths, names, train box sizes in pixels)."""
     from runtime.train.data import load_digits_set
 
@@ -146,8 +149,11 @@ def write_digit_scenes(root: Path, n_images: int, size: int, channels: int, val_
 def label_path(image: str) -> str:
     """darknet's replace_image_to_label: COCO/VOC image folders -> labels folders, image extension -> .txt."""
     p = image
-    for a, b in (("/images/train2017/", "/labels/train2017/"), ("/images/val2017/", "/labels/val2017/"),
-                 ("/JPEGImages/", "/labels/")):
+    for a, b in (
+        ("/images/train2017/", "/labels/train2017/"),
+        ("/images/val2017/", "/labels/val2017/"),
+        ("/JPEGImages/", "/labels/"),
+    ):
         p = p.replace(a, b)
     for ext in (".jpg", ".JPG", ".jpeg", ".JPEG", ".png", ".PNG", ".bmp", ".BMP", ".ppm", ".PPM", ".tiff", ".TIFF"):
         if p.endswith(ext):
@@ -173,8 +179,9 @@ def read_yolo_labels(path: Path, classes: int) -> list[Box]:
     return boxes
 
 
-def copy_detector_data(data_file: Path, root: Path, size: int, val_fraction: float,
-                       seed: int) -> tuple[list[str], list[str], tuple[str, ...], np.ndarray]:
+def copy_detector_data(
+    data_file: Path, root: Path, size: int, val_fraction: float, seed: int
+) -> tuple[list[str], list[str], tuple[str, ...], np.ndarray]:
     """Copy a darknet detector dataset (.data with train=, valid=, names=) into root/data."""
     from PIL import Image
 

@@ -13,8 +13,25 @@ from designer.ir import Network
 
 def _net_summary(net: Network) -> str:
     n = net.net
-    keys = ["width", "height", "channels", "batch", "subdivisions", "learning_rate", "policy", "power", "steps",
-            "scales", "burn_in", "max_batches", "momentum", "decay", "flip", "min_crop", "max_crop"]
+    keys = [
+        "width",
+        "height",
+        "channels",
+        "batch",
+        "subdivisions",
+        "learning_rate",
+        "policy",
+        "power",
+        "steps",
+        "scales",
+        "burn_in",
+        "max_batches",
+        "momentum",
+        "decay",
+        "flip",
+        "min_crop",
+        "max_crop",
+    ]
     parts = []
     for k in keys:
         v = n.get(k)
@@ -27,48 +44,82 @@ def _net_summary(net: Network) -> str:
 def readme_text(m: dict, net: Network) -> str:
     """README.md for the bundle described by manifest `m`."""
     name, kind = m["name"], m["kind"]
-    lines = [f"# Darknet {kind} bundle: {name}", "",
-             f"Made by `mixdesign bundle` from data `{m['source_data']}`: {m['train_images']} training and "
-             f"{m['valid_images']} validation images, {m['classes']} classes, input {m['size']}x{m['size']}; "
-             f"{m['params']:,} parameters, {m['fma']:,} multiply-adds per image.", "",
-             "## Train", "",
-             "Every path in this folder is relative to it: run darknet **from this folder** "
-             "(it can be moved or copied to the training machine as a whole).", "",
-             "```sh", f"cd {m.get('dir', '<this folder>')}", m["command"], "```", ""]
+    lines = [
+        f"# Darknet {kind} bundle: {name}",
+        "",
+        f"Made by `mixdesign bundle` from data `{m['source_data']}`: {m['train_images']} training and "
+        f"{m['valid_images']} validation images, {m['classes']} classes, input {m['size']}x{m['size']}; "
+        f"{m['params']:,} parameters, {m['fma']:,} multiply-adds per image.",
+        "",
+        "## Train",
+        "",
+        "Every path in this folder is relative to it: run darknet **from this folder** "
+        "(it can be moved or copied to the training machine as a whole).",
+        "",
+        "```sh",
+        f"cd {m.get('dir', '<this folder>')}",
+        m["command"],
+        "```",
+        "",
+    ]
     if kind == "classifier":
-        lines += ["This needs **AlexeyAB darknet** (github.com/AlexeyAB/darknet). hank-ai's fork (Darknet V5) no "
-                  "longer trains or runs classifiers: `darknet classifier ...` there only prints its usage.", "",
-                  "`-topk` prints the top-k validation accuracy (top= in the .data file) every few epochs; "
-                  "`-dont_show` is for machines without a display. Weights are written to `backup/` "
-                  f"(`{name}_last.weights` every 100 iterations, `{name}_final.weights` at the end).", ""]
+        lines += [
+            "This needs **AlexeyAB darknet** (github.com/AlexeyAB/darknet). hank-ai's fork (Darknet V5) no "
+            "longer trains or runs classifiers: `darknet classifier ...` there only prints its usage.",
+            "",
+            "`-topk` prints the top-k validation accuracy (top= in the .data file) every few epochs; "
+            "`-dont_show` is for machines without a display. Weights are written to `backup/` "
+            f"(`{name}_last.weights` every 100 iterations, `{name}_final.weights` at the end).",
+            "",
+        ]
     else:
-        lines += ["This trains in AlexeyAB darknet and in hank-ai's Darknet V5 alike (the cfg uses only keys both "
-                  "read); `-map` computes mAP on the valid list as it goes. Weights go to `backup/`.", ""]
+        lines += [
+            "This trains in AlexeyAB darknet and in hank-ai's Darknet V5 alike (the cfg uses only keys both "
+            "read); `-map` computes mAP on the valid list as it goes. Weights go to `backup/`.",
+            "",
+        ]
     if m.get("weights"):
         if kind == "detector":
-            lines += [f"`{m['weights']}` holds the quick-trained backbone: the first {m['weights_layers']} layers "
-                      "(what `darknet partial` would cut); the head starts from random weights.", ""]
+            lines += [
+                f"`{m['weights']}` holds the quick-trained backbone: the first {m['weights_layers']} layers "
+                "(what `darknet partial` would cut); the head starts from random weights.",
+                "",
+            ]
         else:
             lines += [f"`{m['weights']}` holds quick-trained weights for this exact cfg.", ""]
         lines += ["`-clear` (and a zeroed image counter in the file) start the iteration count at 0.", ""]
-    lines += ["## Files", "",
-              f"- `{m['cfg']}`: the network with a training [net] section: {_net_summary(net)}",
-              f"- `{m['data']}`: classes, train/valid lists, {'labels' if kind == 'classifier' else 'names'}, "
-              "backup folder" + (", top-k" if kind == "classifier" else ""),
-              f"- `{m['labels']}`: one class name a line, in class-index order",
-              "- `train.txt`, `valid.txt`: image paths, one a line"]
+    lines += [
+        "## Files",
+        "",
+        f"- `{m['cfg']}`: the network with a training [net] section: {_net_summary(net)}",
+        f"- `{m['data']}`: classes, train/valid lists, {'labels' if kind == 'classifier' else 'names'}, "
+        "backup folder" + (", top-k" if kind == "classifier" else ""),
+        f"- `{m['labels']}`: one class name a line, in class-index order",
+        "- `train.txt`, `valid.txt`: image paths, one a line",
+    ]
     if kind == "classifier":
-        lines += ["- `data/train/<index>_<label>.png`, `data/valid/...`: the images. darknet takes each image's "
-                  "label from its path: the one label that occurs in it as a substring."]
+        lines += [
+            "- `data/train/<index>_<label>.png`, `data/valid/...`: the images. darknet takes each image's "
+            "label from its path: the one label that occurs in it as a substring."
+        ]
     else:
-        lines += ["- `data/train/<index>.png` with `<index>.txt` next to it (`class cx cy w h`, relative to the "
-                  "image; YOLO format), and the same under `data/valid/`."]
-    lines += ["- `backup/`: darknet writes its weights here", "- `bundle.json`: what was written (checked by "
-              "`runtime.bundle.check.check_bundle`)", ""]
+        lines += [
+            "- `data/train/<index>.png` with `<index>.txt` next to it (`class cx cy w h`, relative to the "
+            "image; YOLO format), and the same under `data/valid/`."
+        ]
+    lines += [
+        "- `backup/`: darknet writes its weights here",
+        "- `bundle.json`: what was written (checked by `runtime.bundle.check.check_bundle`)",
+        "",
+    ]
     if m.get("renamed_labels"):
-        lines += ["## Label names", "",
-                  "The data's own class names would make darknet's substring match ambiguous (a name inside another, "
-                  "or inside the image file names), so the bundle uses these names:", ""]
+        lines += [
+            "## Label names",
+            "",
+            "The data's own class names would make darknet's substring match ambiguous (a name inside another, "
+            "or inside the image file names), so the bundle uses these names:",
+            "",
+        ]
         lines += [f"- `{new}` = {old}" for new, old in m["renamed_labels"].items()]
         lines += [""]
     return "\n".join(lines)

@@ -89,9 +89,11 @@ class BundleReport:
 
     def summary(self) -> str:
         w = f", weights {self.weights.name}" if self.weights else ""
-        return (f"wrote {self.kind} bundle {self.dir}/: {self.cfg.name}, {self.data.name}, {self.train_images} "
-                f"train / {self.valid_images} valid images, {self.classes} classes{w}\n"
-                f"train it with darknet (AlexeyAB) from that folder:\n  cd {self.dir} && {self.command}")
+        return (
+            f"wrote {self.kind} bundle {self.dir}/: {self.cfg.name}, {self.data.name}, {self.train_images} "
+            f"train / {self.valid_images} valid images, {self.classes} classes{w}\n"
+            f"train it with darknet (AlexeyAB) from that folder:\n  cd {self.dir} && {self.command}"
+        )
 
 
 def _name(network: Network, opts: BundleOptions, out: Path) -> str:
@@ -121,11 +123,21 @@ def _numbers(flag: str, text: str | None, kind: type) -> tuple | None:
 def _recipe(opts: BundleOptions) -> TrainingRecipe:
     """The bundle's flags as a training recipe (designer.edits.training_net): darknet19's for classifiers,
     yolov3-tiny's for detectors; a classifier is not scale-jittered (small, centred images)."""
-    return TrainingRecipe(batch=opts.batch, subdivisions=opts.subdivisions, learning_rate=opts.learning_rate,
-                          policy=opts.policy, power=opts.power, steps=_numbers("steps", opts.steps, int),
-                          scales=_numbers("scales", opts.scales, float), max_batches=opts.max_batches,
-                          burn_in=opts.burn_in, momentum=opts.momentum, decay=opts.decay, flip=opts.flip,
-                          crop_to_input=not opts.detector)
+    return TrainingRecipe(
+        batch=opts.batch,
+        subdivisions=opts.subdivisions,
+        learning_rate=opts.learning_rate,
+        policy=opts.policy,
+        power=opts.power,
+        steps=_numbers("steps", opts.steps, int),
+        scales=_numbers("scales", opts.scales, float),
+        max_batches=opts.max_batches,
+        burn_in=opts.burn_in,
+        momentum=opts.momentum,
+        decay=opts.decay,
+        flip=opts.flip,
+        crop_to_input=not opts.detector,
+    )
 
 
 def _copy_weights(src: str, dst: Path, network: Network, layers: int | None) -> None:
@@ -139,14 +151,18 @@ def _copy_weights(src: str, dst: Path, network: Network, layers: int | None) -> 
     data = bytearray(sp.read_bytes())
     need = expected_weights_bytes(network, layers, header)
     if layers is None and len(data) != need:
-        raise DataError(sp, f"{len(data)} bytes, but the bundle's cfg stores {need}: the weights were trained for "
-                            "another design or class count")
+        raise DataError(
+            sp,
+            f"{len(data)} bytes, but the bundle's cfg stores {need}: the weights were trained for "
+            "another design or class count",
+        )
     if layers is not None:
         cfg = sp.parent / "model.cfg"  # a quick-train run keeps its cfg next to the weights: check the backbone
         if cfg.is_file():
             trained = parse_cfg(cfg.read_text())
             if trained.layers[:layers] != network.layers[:layers] or len(data) != expected_weights_bytes(
-                    trained, None, header):
+                trained, None, header
+            ):
                 raise DataError(sp, f"its cfg {cfg} does not have this backbone (first {layers} layers)")
         if len(data) < need:
             raise DataError(sp, f"{len(data)} bytes, fewer than the {need} the backbone stores")
@@ -171,34 +187,52 @@ def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> Bundl
         train, valid = write_classifier_images(split, tmp, labels)
         net = training_net(net, _recipe(opts), train_images=len(train))
         label_file = "labels.txt"
-        data_text = (f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nlabels={label_file}\n"
-                     f"names={label_file}\nbackup=backup\ntop={min(5, len(labels))}\n")
+        data_text = (
+            f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nlabels={label_file}\n"
+            f"names={label_file}\nbackup=backup\ntop={min(5, len(labels))}\n"
+        )
         renamed = dict(zip(labels, split.classes)) if labels != split.classes else {}
     else:
         size = opts.size or 128
         if size % 32:
             raise EditError(f"detector input size {size}: use a multiple of 32")
         if opts.data == "digits":
-            train, valid, labels, wh = write_digit_scenes(tmp, opts.detector_images, size, channels,
-                                                          opts.val_fraction, opts.seed)
+            train, valid, labels, wh = write_digit_scenes(
+                tmp, opts.detector_images, size, channels, opts.val_fraction, opts.seed
+            )
         elif opts.data.endswith(".data") and Path(opts.data).is_file():
             train, valid, labels, wh = copy_detector_data(Path(opts.data), tmp, size, opts.val_fraction, opts.seed)
         else:
-            raise DataError(opts.data, "a detector bundle needs boxes: use --data digits (synthetic digit scenes) "
-                                       "or a darknet detector .data file (train=, valid=, names=)")
+            raise DataError(
+                opts.data,
+                "a detector bundle needs boxes: use --data digits (synthetic digit scenes) "
+                "or a darknet detector .data file (train=, valid=, names=)",
+            )
         if opts.classes is not None and opts.classes != len(labels):
-            raise DataError(opts.data, f"--classes {opts.classes} but the data has {len(labels)} names ({', '.join(labels)})")
-        anchors = (parse_anchors(opts.anchors) if opts.anchors
-                   else kmeans_anchors(wh, 6, opts.seed) if len(wh) >= 6 else scaled_tiny_anchors(size))
-        masks = parse_masks(opts.masks) if opts.masks else (
-            DEFAULT_MASKS if len(anchors) == 6 else
-            (tuple(range(len(anchors) // 2, len(anchors))), tuple(range(len(anchors) // 2))))
+            raise DataError(
+                opts.data, f"--classes {opts.classes} but the data has {len(labels)} names ({', '.join(labels)})"
+            )
+        anchors = (
+            parse_anchors(opts.anchors)
+            if opts.anchors
+            else kmeans_anchors(wh, 6, opts.seed)
+            if len(wh) >= 6
+            else scaled_tiny_anchors(size)
+        )
+        masks = (
+            parse_masks(opts.masks)
+            if opts.masks
+            else (
+                DEFAULT_MASKS
+                if len(anchors) == 6
+                else (tuple(range(len(anchors) // 2, len(anchors))), tuple(range(len(anchors) // 2)))
+            )
+        )
         sized = _resized(network, size)
         layers = backbone_end(sized) + 1
         net = training_net(attach_yolo_head(sized, len(labels), anchors, masks), _recipe(opts), detector=True)
         label_file = f"{name}.names"
-        data_text = (f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nnames={label_file}\n"
-                     "backup=backup\n")
+        data_text = f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nnames={label_file}\nbackup=backup\n"
         renamed = {}
     if opts.weights:
         weights_rel = f"{name}.weights" if layers is None else f"{name}.conv.{layers}"
@@ -212,18 +246,46 @@ def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> Bundl
     kind = "detector" if opts.detector else "classifier"
     verb = "detector train" if opts.detector else "classifier train"
     flags = "-dont_show -map" if opts.detector else "-dont_show -topk"
-    command = (f"/path/to/darknet/darknet {verb} {files['data']} {files['cfg']}"
-               + (f" {weights_rel} -clear" if weights_rel else "") + f" {flags}")
+    command = (
+        f"/path/to/darknet/darknet {verb} {files['data']} {files['cfg']}"
+        + (f" {weights_rel} -clear" if weights_rel else "")
+        + f" {flags}"
+    )
     c = count(net)
-    manifest = {"kind": kind, "name": name, "cfg": files["cfg"], "data": files["data"], "labels": label_file,
-                "train": "train.txt", "valid": "valid.txt", "weights": weights_rel, "weights_layers": layers,
-                "classes": len(labels), "train_images": len(train), "valid_images": len(valid),
-                "size": size, "params": c.params, "fma": c.fma, "command": command, "renamed_labels": renamed,
-                "source_data": opts.data, "dir": str(out)}
+    manifest = {
+        "kind": kind,
+        "name": name,
+        "cfg": files["cfg"],
+        "data": files["data"],
+        "labels": label_file,
+        "train": "train.txt",
+        "valid": "valid.txt",
+        "weights": weights_rel,
+        "weights_layers": layers,
+        "classes": len(labels),
+        "train_images": len(train),
+        "valid_images": len(valid),
+        "size": size,
+        "params": c.params,
+        "fma": c.fma,
+        "command": command,
+        "renamed_labels": renamed,
+        "source_data": opts.data,
+        "dir": str(out),
+    }
     atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     atomic_write_text(tmp / "README.md", readme_text(manifest, net))
-    return BundleReport(out, kind, out / files["cfg"], out / files["data"], command, len(train), len(valid),
-                        len(labels), out / weights_rel if weights_rel else None)
+    return BundleReport(
+        out,
+        kind,
+        out / files["cfg"],
+        out / files["data"],
+        command,
+        len(train),
+        len(valid),
+        len(labels),
+        out / weights_rel if weights_rel else None,
+    )
 
 
 def write_bundle(network: Network, out_dir: str | Path, opts: BundleOptions = BundleOptions()) -> BundleReport:

@@ -27,6 +27,8 @@ def check_backend_device(backend: str, device) -> None:
     if backend in DEVICE_KINDS and dev.kind not in DEVICE_KINDS[backend]:
         from runtime.bench import BenchError
 
-        raise BenchError(f"device {dev}: the {backend} backend runs on the CPU here (this tool drives OpenVINO's "
-                         f"CPU plugin only); measure {backend} with --device cpu, or use --backend torch or "
-                         "onnxruntime on CUDA")
+        raise BenchError(
+            f"device {dev}: the {backend} backend runs on the CPU here (this tool drives OpenVINO's "
+            f"CPU plugin only); measure {backend} with --device cpu, or use --backend torch or "
+            "onnxruntime on CUDA"
+        )

@@ -51,7 +51,9 @@ class Runner(Protocol):
     backend: str
     precision: str  # what the runtime computes in: fp32, bf16, fp16
     device_name: str
-    threads: int  # intra-op threads, as the runtime reports them
+
+    @property
+    def threads(self) -> int: ...  # intra-op threads, as the runtime reports them
 
     def run(self) -> Any: ...
 
@@ -63,8 +65,17 @@ class Runner(Protocol):
 class Backend(Protocol):
     name: str
 
-    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
-                optimized: bool = True, model: bytes | None = None) -> Runner: ...
+    def prepare(
+        self,
+        network: Network,
+        batch: int,
+        dtype: str,
+        threads: int,
+        device: str | Device,
+        *,
+        optimized: bool = True,
+        model: bytes | None = None,
+    ) -> Runner: ...
 
 
 def _random_input(network: Network, batch: int) -> np.ndarray:
@@ -86,6 +97,7 @@ def _group(samples: list[tuple[str, float]], repeats: int) -> LayerSeconds:
 
 # ------------------------------------------------------------------ onnxruntime
 
+
 class OnnxRuntimeRunner:
     backend = "onnxruntime"
     precision = "fp32"
@@ -98,9 +110,11 @@ class OnnxRuntimeRunner:
         dev = Device.parse(device)
         if dev.is_cuda:
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise BenchError(f"device {dev}: this onnxruntime has no CUDA provider (it has "
-                                 f"{', '.join(ort.get_available_providers())}): install onnxruntime-gpu, or "
-                                 "measure onnxruntime with --device cpu")
+                raise BenchError(
+                    f"device {dev}: this onnxruntime has no CUDA provider (it has "
+                    f"{', '.join(ort.get_available_providers())}): install onnxruntime-gpu, or "
+                    "measure onnxruntime with --device cpu"
+                )
             self.device_name = dev.name()
             self.providers = [("CUDAExecutionProvider", {"device_id": dev.index}), "CPUExecutionProvider"]
         else:
@@ -146,8 +160,11 @@ class OnnxRuntimeRunner:
                 events = json.load(f)
         runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
         start = runs[1] if len(runs) > 1 else 0
-        samples = [(e["name"].removesuffix("_kernel_time"), e["dur"] * 1e-6) for e in events
-                   if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start]
+        samples = [
+            (e["name"].removesuffix("_kernel_time"), e["dur"] * 1e-6)
+            for e in events
+            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start
+        ]
         return _group(samples, max(1, len(runs) - 1))
 
 
@@ -156,9 +173,11 @@ def check_cuda_session(session, dev: Device) -> None:
     provider it cannot load, e.g. without cuDNN, and runs on the CPU with a log line only)."""
     used = session.get_providers()
     if "CUDAExecutionProvider" not in used:
-        raise BenchError(f"device {dev}: onnxruntime could not start its CUDA provider here (the session runs on "
-                         f"{', '.join(used)}; check the CUDA and cuDNN libraries onnxruntime-gpu needs), or "
-                         "measure onnxruntime with --device cpu")
+        raise BenchError(
+            f"device {dev}: onnxruntime could not start its CUDA provider here (the session runs on "
+            f"{', '.join(used)}; check the CUDA and cuDNN libraries onnxruntime-gpu needs), or "
+            "measure onnxruntime with --device cpu"
+        )
     got = session.get_provider_options().get("CUDAExecutionProvider", {}).get("device_id")
     if got is not None and int(got) != dev.index:
         raise BenchError(f"device {dev}: onnxruntime's CUDA provider runs on cuda:{got} instead")
@@ -167,13 +186,25 @@ def check_cuda_session(session, dev: Device) -> None:
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
-                optimized: bool = True, model: bytes | None = None) -> OnnxRuntimeRunner:
+    def prepare(
+        self,
+        network: Network,
+        batch: int,
+        dtype: str,
+        threads: int,
+        device: str | Device,
+        *,
+        optimized: bool = True,
+        model: bytes | None = None,
+    ) -> OnnxRuntimeRunner:
         if dtype != "fp32":
-            raise BenchError(f"the onnxruntime backend runs the exported fp32 model; --dtype {dtype} is measured "
-                             "with --backend torch (or openvino for bf16 / fp16 on CPU)")
-        return OnnxRuntimeRunner(_onnx_bytes(network, batch, optimized, model), _random_input(network, batch),
-                                 threads, device)
+            raise BenchError(
+                f"the onnxruntime backend runs the exported fp32 model; --dtype {dtype} is measured "
+                "with --backend torch (or openvino for bf16 / fp16 on CPU)"
+            )
+        return OnnxRuntimeRunner(
+            _onnx_bytes(network, batch, optimized, model), _random_input(network, batch), threads, device
+        )
 
 
 # ------------------------------------------------------------------ OpenVINO
@@ -196,13 +227,24 @@ class OpenVinoRunner:
         self.request.set_input_tensor(ov.Tensor(x))
         hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
         self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))  # what it compiled with
-        self.precision = {"float32": "fp32", "f32": "fp32", "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16",
-                          "f16": "fp16"}.get(hint.split("'")[1] if "'" in hint else hint, hint)
+        self.precision = {
+            "float32": "fp32",
+            "f32": "fp32",
+            "bfloat16": "bf16",
+            "bf16": "bf16",
+            "float16": "fp16",
+            "f16": "fp16",
+        }.get(hint.split("'")[1] if "'" in hint else hint, hint)
 
     def _compile(self, core, profile: bool):
         model = core.read_model(self._model, b"")
-        config = {"INFERENCE_NUM_THREADS": self._threads, "INFERENCE_PRECISION_HINT": _OV_PRECISION[self._dtype],
-                  "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "PERF_COUNT": profile}
+        config = {
+            "INFERENCE_NUM_THREADS": self._threads,
+            "INFERENCE_PRECISION_HINT": _OV_PRECISION[self._dtype],
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+            "PERF_COUNT": profile,
+        }
         return core.compile_model(model, "CPU", config)
 
     def run(self) -> Any:
@@ -224,8 +266,11 @@ class OpenVinoRunner:
         samples: list[tuple[str, float]] = []
         for _ in range(repeats):
             req.infer()
-            samples += [(p.node_name, p.real_time.total_seconds()) for p in req.get_profiling_info()
-                        if p.status == ov.ProfilingInfo.Status.EXECUTED]
+            samples += [
+                (p.node_name, p.real_time.total_seconds())
+                for p in req.get_profiling_info()
+                if p.status == ov.ProfilingInfo.Status.EXECUTED
+            ]
         return _group(samples, repeats)
 
 
@@ -239,18 +284,30 @@ def openvino_capabilities() -> list[str]:
 class OpenVinoBackend:
     name = "openvino"
 
-    def prepare(self, network: Network, batch: int, dtype: str, threads: int, device: str | Device, *,
-                optimized: bool = True, model: bytes | None = None) -> OpenVinoRunner:
+    def prepare(
+        self,
+        network: Network,
+        batch: int,
+        dtype: str,
+        threads: int,
+        device: str | Device,
+        *,
+        optimized: bool = True,
+        model: bytes | None = None,
+    ) -> OpenVinoRunner:
         check_backend_device(self.name, device)
         if dtype not in _OV_PRECISION:
             raise BenchError(f"dtype {dtype!r} is not one of {', '.join(_OV_PRECISION)}")
         if dtype in _OV_CAPABILITY:
             caps = openvino_capabilities()
             if _OV_CAPABILITY[dtype] not in caps:
-                raise BenchError(f"this CPU has no {dtype} support in OpenVINO (its capabilities: "
-                                 f"{', '.join(caps)}); use --dtype fp32")
-        return OpenVinoRunner(_onnx_bytes(network, batch, optimized, model), _random_input(network, batch),
-                              threads, dtype)
+                raise BenchError(
+                    f"this CPU has no {dtype} support in OpenVINO (its capabilities: "
+                    f"{', '.join(caps)}); use --dtype fp32"
+                )
+        return OpenVinoRunner(
+            _onnx_bytes(network, batch, optimized, model), _random_input(network, batch), threads, dtype
+        )
 
 
 BACKENDS: dict[str, Backend] = {"onnxruntime": OnnxRuntimeBackend(), "openvino": OpenVinoBackend()}
@@ -265,10 +322,20 @@ def get_backend(name: str) -> Backend:
         raise BenchError(f"unknown backend {name!r} (choose {', '.join(NAMES)})") from None
 
 
-def measure_backend(network: Network, *, backend: str, device: str = "cpu", batch: int = 1, dtype: str = "fp32",
-                    threads: int | None = None, optimized: bool = True, per_layer: bool = False,
-                    min_run_time: float = 1.0, model: bytes | None = None,
-                    timer: Callable[..., Any] | None = None):
+def measure_backend(
+    network: Network,
+    *,
+    backend: str,
+    device: str = "cpu",
+    batch: int = 1,
+    dtype: str = "fp32",
+    threads: int | None = None,
+    optimized: bool = True,
+    per_layer: bool = False,
+    min_run_time: float = 1.0,
+    model: bytes | None = None,
+    timer: Callable[..., Any] | None = None,
+):
     """runtime.bench.measure for onnxruntime / OpenVINO: the same BenchResult, with backend and precision, the
     threads the runtime reports and runtime.bench.time_runs's runs, load and verdict (`timer`: a stand-in for
     time_runs in tests)."""
@@ -293,10 +360,21 @@ def measure_backend(network: Network, *, backend: str, device: str = "cpu", batc
     if per_layer:
         repeats = max(3, min(50, int(min_run_time / max(timed["median_ms"] / 1e3, 1e-6))))
         layers = layer_times(network, runner.layer_seconds(repeats), batch)
-    return BenchResult(device=str(dev), device_name=runner.device_name, threads=threads, batch=batch,
-                       dtype=runner.precision, optimized=optimized, channels_last=False, fma=fma,
-                       fma_per_s=fma / (timed["median_ms"] / 1e3), per_layer=layers, params=cost.params,
-                       backend=backend, **timed)
+    return BenchResult(
+        device=str(dev),
+        device_name=runner.device_name,
+        threads=threads,
+        batch=batch,
+        dtype=runner.precision,
+        optimized=optimized,
+        channels_last=False,
+        fma=fma,
+        fma_per_s=fma / (timed["median_ms"] / 1e3),
+        per_layer=layers,
+        params=cost.params,
+        backend=backend,
+        **timed,
+    )
 
 
 def layer_times(network: Network, seconds: LayerSeconds, batch: int):
@@ -314,5 +392,7 @@ def layer_times(network: Network, seconds: LayerSeconds, batch: int):
         if step is None:
             rows.append((-1, "(runtime)", sec * 1e3, 0))
         else:
-            rows.append((step.first, step.kind, sec * 1e3, sum(c.fma for c in costs[step.first : step.last + 1]) * batch))
+            rows.append(
+                (step.first, step.kind, sec * 1e3, sum(c.fma for c in costs[step.first : step.last + 1]) * batch)
+            )
     return shares(rows)

@@ -92,8 +92,14 @@ def detector_outputs(network: Network) -> tuple[int, ...] | None:
     return yolo or None
 
 
-def export_network(network: Network, *, weights: str | Path | None = None, batch: int | None = 1,
-                   opset: int = DEFAULT_OPSET, optimized: bool = True) -> onnx.ModelProto:
+def export_network(
+    network: Network,
+    *,
+    weights: str | Path | None = None,
+    batch: int | None = 1,
+    opset: int = DEFAULT_OPSET,
+    optimized: bool = True,
+) -> onnx.ModelProto:
     """The checked ONNX model of `network` (random weights unless a darknet .weights file is given).
 
     `batch=None` exports a symbolic batch dimension. Raises ExportError / WeightsError / CfgError (user errors).
@@ -106,12 +112,14 @@ def export_network(network: Network, *, weights: str | Path | None = None, batch
     return export_model(model, batch=batch, opset=opset, optimized=optimized)
 
 
-def export_model(model: DarknetModel, *, batch: int | None = 1, opset: int = DEFAULT_OPSET,
-                 optimized: bool = True) -> onnx.ModelProto:
+def export_model(
+    model: DarknetModel, *, batch: int | None = 1, opset: int = DEFAULT_OPSET, optimized: bool = True
+) -> onnx.ModelProto:
     """A plain-build DarknetModel (weights as loaded) as a checked ONNX model; optimised first if asked."""
     if opset not in OPSETS:
-        raise ExportError(f"opset {opset} is not supported (use {OPSETS.start}..{OPSETS.stop - 1}; default "
-                          f"{DEFAULT_OPSET})")
+        raise ExportError(
+            f"opset {opset} is not supported (use {OPSETS.start}..{OPSETS.stop - 1}; default {DEFAULT_OPSET})"
+        )
     if batch is not None and batch < 1:
         raise ExportError(f"batch must be at least 1, got {batch}")
     if model.optimized:
@@ -129,15 +137,26 @@ def export_model(model: DarknetModel, *, batch: int | None = 1, opset: int = DEF
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings (Python ints baked in) and the exporter's notice
-            torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                              output_names=outputs, dynamic_axes=dynamic, do_constant_folding=True)
+            torch.onnx.export(
+                model,
+                (x,),
+                buf,
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=outputs,
+                dynamic_axes=dynamic,
+                do_constant_folding=True,
+            )
     except Exception as e:  # noqa: BLE001 (the exporter raises many types; find the layer and say why)
         raise _unexportable(model, names, x, opset, e) from None
     proto = onnx.load_from_string(buf.getvalue())
     _drop_weight_identities(proto.graph)
     _rename_nodes(proto.graph, names)
-    proto.doc_string = (f"darknet network with {len(model.network.layers)} layers exported by mixnet-designer "
-                        f"({'optimised' if optimized else 'plain'} build); node names L<layer>_<type>")
+    proto.doc_string = (
+        f"darknet network with {len(model.network.layers)} layers exported by mixnet-designer "
+        f"({'optimised' if optimized else 'plain'} build); node names L<layer>_<type>"
+    )
     check(proto)
     return proto
 
@@ -202,13 +221,16 @@ def _rename_nodes(graph: onnx.GraphProto, names: list[StepName]) -> None:
             n.name = f"{owner}/{n.name or n.op_type}_{k}"
 
 
-def _unexportable(model: DarknetModel, names: list[StepName], x: torch.Tensor, opset: int,
-                  error: Exception) -> ExportError:
+def _unexportable(
+    model: DarknetModel, names: list[StepName], x: torch.Tensor, opset: int, error: Exception
+) -> ExportError:
     """Export each step alone on its real inputs to find the layer the exporter refuses."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     inputs: dict[int, tuple[torch.Tensor, ...]] = {}  # step -> its inputs in a real forward pass
-    hooks = [layer.register_forward_pre_hook(lambda m, args, k=k: inputs.setdefault(k, args) and None)
-             for k, layer in enumerate(model.layers)]
+    hooks = [
+        layer.register_forward_pre_hook(lambda m, args, k=k: inputs.setdefault(k, args) and None)
+        for k, layer in enumerate(model.layers)
+    ]
     try:
         with torch.no_grad():
             model(x)
@@ -223,8 +245,11 @@ def _unexportable(model: DarknetModel, names: list[StepName], x: torch.Tensor, o
         except Exception as e:  # noqa: BLE001
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             n = names[k]
-            return ExportError(f"[{n.kind}] cannot be exported to ONNX opset {opset}: {msg}", layer=n.first,
-                               line=model.network.layers[n.first].line)
+            return ExportError(
+                f"[{n.kind}] cannot be exported to ONNX opset {opset}: {msg}",
+                layer=n.first,
+                line=model.network.layers[n.first].line,
+            )
     return ExportError(f"the network cannot be exported to ONNX opset {opset}: {reason}")
 
 

@@ -40,8 +40,12 @@ class ConvolutionalLayer(nn.Module):
         if layer.get("share_index") is not None:
             raise _fail(layer, index, "share_index= (weights shared with another layer) is not supported")
         if filters % groups:
-            raise _fail(layer, index, f"filters={filters} is not divisible by groups={groups}; darknet never "
-                                      "computes the filters past groups*(filters/groups)")
+            raise _fail(
+                layer,
+                index,
+                f"filters={filters} is not divisible by groups={groups}; darknet never "
+                "computes the filters past groups*(filters/groups)",
+            )
         if layer["xnor"]:
             groups = 1  # parse_convolutional: xnor forces groups=1
         pad = conv_padding(layer)
@@ -50,12 +54,24 @@ class ConvolutionalLayer(nn.Module):
         real_h = (shape.in_h + 2 * pad * dilation - dilation * (size - 1) - 1) // sy + 1
         real_w = (shape.in_w + 2 * pad * dilation - dilation * (size - 1) - 1) // sx + 1
         if (real_h, real_w) != (shape.h, shape.w):
-            raise _fail(layer, index, f"dilation={dilation} with padding {pad}: darknet declares a {shape.h}x{shape.w} "
-                                      f"output but its im2col computes {real_h}x{real_w}, so darknet's result is "
-                                      "scrambled (NOTES.md: use dilation only with odd size and pad=1)")
+            raise _fail(
+                layer,
+                index,
+                f"dilation={dilation} with padding {pad}: darknet declares a {shape.h}x{shape.w} "
+                f"output but its im2col computes {real_h}x{real_w}, so darknet's result is "
+                "scrambled (NOTES.md: use dilation only with odd size and pad=1)",
+            )
         bn = bool(layer["batch_normalize"] or layer["cbn"])
-        self.conv = nn.Conv2d(shape.in_c, filters, size, stride=(sy, sx), padding=pad * dilation,
-                              dilation=dilation, groups=groups, bias=not bn)
+        self.conv = nn.Conv2d(
+            shape.in_c,
+            filters,
+            size,
+            stride=(sy, sx),
+            padding=pad * dilation,
+            dilation=dilation,
+            groups=groups,
+            bias=not bn,
+        )
         self.bn = nn.BatchNorm2d(filters, eps=BN_EPS, momentum=BN_MOMENTUM) if bn else None
         self.act = Activation(str(layer["activation"]), inplace=True)
         self.xnor = bool(layer["xnor"])

@@ -80,8 +80,11 @@ class ShortcutLayer(nn.Module):
         wt, wn = str(layer["weights_type"]), str(layer["weights_normalization"])
         n = len(sources)
         if wt != "none" and wn == "none":
-            raise CfgError(layer.line, f"layer {index} [shortcut]: weights_type={wt} without weights_normalization: "
-                                       "darknet exits (\"Incorrect weights_normalization\")")
+            raise CfgError(
+                layer.line,
+                f"layer {index} [shortcut]: weights_type={wt} without weights_normalization: "
+                'darknet exits ("Incorrect weights_normalization")',
+            )
         self.c = shape.c
         self.outputs = shape.outputs
         self.hw = shape.h * shape.w

@@ -37,8 +37,10 @@ class _Pool(nn.Module):
     def __init__(self, layer: Layer, shape: Shape, index: int):
         super().__init__()
         if layer.type == "maxpool" and (layer["maxpool_depth"] or layer["maxpool_zero_nonmax"]):
-            raise CfgError(layer.line, f"layer {index} [maxpool]: maxpool_depth / maxpool_zero_nonmax are not "
-                                       "supported by the runtime")
+            raise CfgError(
+                layer.line,
+                f"layer {index} [maxpool]: maxpool_depth / maxpool_zero_nonmax are not supported by the runtime",
+            )
         size, sy, sx, padding = pool_geometry(layer)
         self.size, self.stride = size, (sy, sx)
         self.pad_h = _window_pads(size, sy, padding, shape.in_h, shape.h)
@@ -67,8 +69,9 @@ class LocalAvgpoolLayer(_Pool):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.symmetric:
-            return F.avg_pool2d(x, self.size, self.stride, padding=(self.pad_h[0], self.pad_w[0]),
-                                count_include_pad=False)
+            return F.avg_pool2d(
+                x, self.size, self.stride, padding=(self.pad_h[0], self.pad_w[0]), count_include_pad=False
+            )
         total = F.avg_pool2d(self._padded(x, 0.0), self.size, self.stride, divisor_override=1)
         ones = torch.ones((1, 1, x.shape[2], x.shape[3]), dtype=x.dtype, device=x.device)
         count = F.avg_pool2d(self._padded(ones, 0.0), self.size, self.stride, divisor_override=1)
@@ -132,9 +135,12 @@ class ReorgLayer(nn.Module):
         else:
             w, h, c = shape.w, shape.h, shape.c
         if s < 1 or c % (s * s) or w * h * c != shape.in_c * shape.in_h * shape.in_w:
-            raise CfgError(layer.line, f"layer {index} [{layer.type}]: stride={s} does not fit its "
-                                       f"{shape.in_c}x{shape.in_h}x{shape.in_w} input (darknet's reorg_cpu would "
-                                       "read outside its buffer)")
+            raise CfgError(
+                layer.line,
+                f"layer {index} [{layer.type}]: stride={s} does not fit its "
+                f"{shape.in_c}x{shape.in_h}x{shape.in_w} input (darknet's reorg_cpu would "
+                "read outside its buffer)",
+            )
         perm = reorg_permutation(w, h, c, s, forward=1 if reverse else 0)
         self.register_buffer("perm", perm, persistent=False)
         self.out_shape = (shape.c, shape.h, shape.w)
@@ -150,8 +156,10 @@ class CropLayer(nn.Module):
         super().__init__()
         self.ch, self.cw = int(layer["crop_height"]), int(layer["crop_width"])
         if self.ch > shape.in_h or self.cw > shape.in_w or self.ch < 1 or self.cw < 1:
-            raise CfgError(layer.line, f"layer {index} [crop]: a {self.ch}x{self.cw} crop does not fit its "
-                                       f"{shape.in_h}x{shape.in_w} input")
+            raise CfgError(
+                layer.line,
+                f"layer {index} [crop]: a {self.ch}x{self.cw} crop does not fit its {shape.in_h}x{shape.in_w} input",
+            )
         self.flip = bool(layer["flip"])
         self.scale, self.trans = (1.0, 0.0) if layer["noadjust"] else (2.0, -1.0)
 

@@ -52,8 +52,18 @@ def fold_conv_bn(layer: ConvolutionalLayer) -> ConvolutionalLayer:
         return new
     scale, shift = _bn_affine(layer.bn)
     c = layer.conv
-    conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation, c.groups,
-                     bias=True, device=c.weight.device, dtype=c.weight.dtype)
+    conv = nn.Conv2d(
+        c.in_channels,
+        c.out_channels,
+        c.kernel_size,
+        c.stride,
+        c.padding,
+        c.dilation,
+        c.groups,
+        bias=True,
+        device=c.weight.device,
+        dtype=c.weight.dtype,
+    )
     conv.weight.copy_((c.weight.double() * scale.view(-1, 1, 1, 1)).to(c.weight.dtype))
     conv.bias.copy_(shift.to(c.weight.dtype))
     new.conv, new.bn = conv, None
@@ -82,8 +92,9 @@ def _fold(module: nn.Module, fold_bn: bool) -> nn.Module:
     return copy.deepcopy(module)
 
 
-def _mixconv_module(model: DarknetModel, p: MixConvPattern, fold_bn: bool, mode: str,
-                    channels_last: bool) -> MixConvLayer:
+def _mixconv_module(
+    model: DarknetModel, p: MixConvPattern, fold_bn: bool, mode: str, channels_last: bool
+) -> MixConvLayer:
     layers = [_fold(model.layers[i], fold_bn) for i in p.convs]
     split = model.shapes[p.source].c // len(p.convs)
     if mode != "auto":
@@ -131,8 +142,16 @@ class FrozenModel(nn.Module):
         return graph(x)
 
 
-def optimize(model: DarknetModel, *, fold_bn: bool = True, mixconv: MixMode = "padded", squeeze_excite: bool = True,
-             channels_last: bool = False, freeze: bool = False, compile: bool = False) -> nn.Module:
+def optimize(
+    model: DarknetModel,
+    *,
+    fold_bn: bool = True,
+    mixconv: MixMode = "padded",
+    squeeze_excite: bool = True,
+    channels_last: bool = False,
+    freeze: bool = False,
+    compile: bool = False,
+) -> nn.Module:
     """An inference-only copy of a plain model: BN folded, MixConv and SE spans fused, optionally NHWC, frozen or
     compiled. Returns a DarknetModel unless `freeze` (FrozenModel) or `compile` (torch.compile's wrapper) is set.
     """

@@ -70,8 +70,15 @@ def _match(layers, shapes, readers, keep, r0: int) -> MixConvPattern | None:
     convs = []
     for k in range(n):
         r, c = layers[r0 + 2 * k], layers[r0 + 2 * k + 1]
-        if (r.type != "route" or references(r, r0 + 2 * k) != (x,) or int(r["groups"]) != n
-                or int(r["group_id"]) != k or c.type != "convolutional" or c["xnor"] or c["binary"]):
+        if (
+            r.type != "route"
+            or references(r, r0 + 2 * k) != (x,)
+            or int(r["groups"]) != n
+            or int(r["group_id"]) != k
+            or c.type != "convolutional"
+            or c["xnor"]
+            or c["binary"]
+        ):
             return None
         convs.append(r0 + 2 * k + 1)
     cat = layers[last]
@@ -94,14 +101,26 @@ def padded_conv(convs: list[nn.Conv2d]) -> nn.Conv2d | None:
     kmax = max(c.kernel_size[0] for c in convs)
     excess = {c.padding[0] - c.kernel_size[0] // 2 for c in convs}  # padding beyond "same"
     per_group = {(c.in_channels // c.groups, c.out_channels // c.groups) for c in convs}
-    if (len(excess) != 1 or len(per_group) != 1 or any(c.kernel_size[0] % 2 == 0 for c in convs)
-            or any(c.kernel_size[0] != c.kernel_size[1] or c.padding[0] != c.padding[1] for c in convs)
-            or any(c.stride != c0.stride or c.dilation != (1, 1) for c in convs)):
+    if (
+        len(excess) != 1
+        or len(per_group) != 1
+        or any(c.kernel_size[0] % 2 == 0 for c in convs)
+        or any(c.kernel_size[0] != c.kernel_size[1] or c.padding[0] != c.padding[1] for c in convs)
+        or any(c.stride != c0.stride or c.dilation != (1, 1) for c in convs)
+    ):
         return None
     pad = kmax // 2 + excess.pop()
-    fused = nn.Conv2d(sum(c.in_channels for c in convs), sum(c.out_channels for c in convs), kmax,
-                      stride=c0.stride, padding=pad, groups=sum(c.groups for c in convs), bias=True,
-                      device=c0.weight.device, dtype=c0.weight.dtype)
+    fused = nn.Conv2d(
+        sum(c.in_channels for c in convs),
+        sum(c.out_channels for c in convs),
+        kmax,
+        stride=c0.stride,
+        padding=pad,
+        groups=sum(c.groups for c in convs),
+        bias=True,
+        device=c0.weight.device,
+        dtype=c0.weight.dtype,
+    )
     weight = torch.zeros_like(fused.weight)
     at = 0
     with torch.no_grad():

@@ -34,9 +34,16 @@ class SEPattern:
 
 def _plain_1x1(network: Network, shapes: tuple[Shape, ...], i: int) -> bool:
     layer = network.layers[i]
-    return (layer.type == "convolutional" and int(layer["size"]) == 1 and int(layer["groups"]) == 1
-            and strides(layer) == (1, 1) and conv_padding(layer) == 0 and not layer["xnor"] and not layer["binary"]
-            and (shapes[i].h, shapes[i].w) == (1, 1))
+    return (
+        layer.type == "convolutional"
+        and int(layer["size"]) == 1
+        and int(layer["groups"]) == 1
+        and strides(layer) == (1, 1)
+        and conv_padding(layer) == 0
+        and not layer["xnor"]
+        and not layer["binary"]
+        and (shapes[i].h, shapes[i].w) == (1, 1)
+    )
 
 
 def find_squeeze_excite(network: Network, shapes: tuple[Shape, ...], keep: tuple[int, ...] = ()) -> list[SEPattern]:

@@ -65,6 +65,7 @@ class Split:
 
 # ------------------------------------------------------------------ single images
 
+
 def _to_array(img, size: int, channels: int) -> np.ndarray:
     from PIL import Image
 
@@ -87,8 +88,9 @@ def read_image(path: str | Path, size: int, channels: int = 3) -> np.ndarray:
         raise DataError(path, f"cannot read image ({type(e).__name__}: {e})") from None
 
 
-def _stack(paths: list[Path], labels: list[int], classes: tuple[str, ...], size: int, channels: int,
-           source: str) -> ImageSet:
+def _stack(
+    paths: list[Path], labels: list[int], classes: tuple[str, ...], size: int, channels: int, source: str
+) -> ImageSet:
     images = np.empty((len(paths), channels, size, size), dtype=np.uint8)
     for i, p in enumerate(paths):
         images[i] = read_image(p, size, channels)
@@ -105,6 +107,7 @@ def _check_classes(ds: ImageSet, where: str | Path) -> ImageSet:
 
 
 # ------------------------------------------------------------------ sources
+
 
 def load_digits_set(size: int, channels: int = 3) -> ImageSet:
     """scikit-learn's bundled 8x8 digits (values 0..16), scaled to 0..255 and resized to size x size."""
@@ -194,8 +197,11 @@ def load_darknet_list(list_path: str | Path, labels: tuple[str, ...], size: int,
         hits = match_label(text, labels)
         if len(hits) != 1:
             found = ", ".join(repr(labels[i]) for i in hits) or "none"
-            raise DataError(text, f"darknet takes the label from the path, and exactly one label must occur in it "
-                                  f"(found {found}; labels: {', '.join(labels)}), listed in {list_path}")
+            raise DataError(
+                text,
+                f"darknet takes the label from the path, and exactly one label must occur in it "
+                f"(found {found}; labels: {', '.join(labels)}), listed in {list_path}",
+            )
         p = _resolve(text, list_path.parent)
         if not p.is_file():
             raise DataError(p, f"image listed in {list_path} does not exist")
@@ -253,11 +259,15 @@ def _sibling_labels(list_path: Path) -> Path:
     names = sorted(d.glob("*.names"))
     if len(names) == 1:
         return names[0]
-    raise DataError(list_path, "a darknet list file needs its labels: put labels.txt (or one *.names file) next "
-                               "to it, or pass a .data file with labels=")
+    raise DataError(
+        list_path,
+        "a darknet list file needs its labels: put labels.txt (or one *.names file) next "
+        "to it, or pass a .data file with labels=",
+    )
 
 
 # ------------------------------------------------------------------ split
+
 
 def stratified_split(ds: ImageSet, val_fraction: float, seed: int) -> Split:
     """Deterministic per-class split: each class gives round(n * fraction) images (at least 1) to validation."""
@@ -291,8 +301,11 @@ def load_dataset(spec: str, size: int, channels: int = 3, val_fraction: float = 
     if path.is_dir():
         return stratified_split(load_image_folder(path, size, channels), val_fraction, seed)
     if not path.exists():
-        raise DataError(path, "no such file or folder (use 'digits', an ImageFolder directory, a darknet .data "
-                              "file or a darknet list file)")
+        raise DataError(
+            path,
+            "no such file or folder (use 'digits', an ImageFolder directory, a darknet .data "
+            "file or a darknet list file)",
+        )
     if path.suffix == ".data":
         train, val = load_darknet_data(path, size, channels)
         if val is None:

@@ -38,8 +38,12 @@ class Dist:
 def from_env() -> tuple[int, int, int, int]:
     """(rank, world, local_rank, local_world) as torchrun sets them; (0, 1, 0, 1) outside torchrun."""
     e = os.environ
-    return (int(e.get("RANK", 0)), int(e.get("WORLD_SIZE", 1)), int(e.get("LOCAL_RANK", 0)),
-            int(e.get("LOCAL_WORLD_SIZE", e.get("WORLD_SIZE", 1))))
+    return (
+        int(e.get("RANK", 0)),
+        int(e.get("WORLD_SIZE", 1)),
+        int(e.get("LOCAL_RANK", 0)),
+        int(e.get("LOCAL_WORLD_SIZE", e.get("WORLD_SIZE", 1))),
+    )
 
 
 def setup(device: str) -> Dist:
@@ -52,7 +56,7 @@ def setup(device: str) -> Dist:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     if cuda:  # under torchrun each process takes its local rank's GPU
-        dev = torch.device("cuda", local_rank if world > 1 else asked.index)
+        dev = torch.device("cuda", local_rank if world > 1 else (asked.index or 0))
         torch.cuda.set_device(dev)
     else:
         dev = torch.device("cpu")

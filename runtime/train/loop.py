@@ -74,6 +74,7 @@ class TrainResult:
 
 # ------------------------------------------------------------------ training
 
+
 def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
     """Linear warm-up, then cosine to 0 (per optimiser step)."""
     if step < warmup:
@@ -89,8 +90,15 @@ def _channels(network: designer.Network) -> int:
     return c
 
 
-def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None,
-          stop: threading.Event | None = None, progress: bool = True, split: Split | None = None) -> TrainResult:
+def train(
+    network: designer.Network,
+    cfg: TrainConfig,
+    *,
+    on_epoch: Callable[[dict], None] | None = None,
+    stop: threading.Event | None = None,
+    progress: bool = True,
+    split: Split | None = None,
+) -> TrainResult:
     """Train `network` on cfg.data; write model.cfg, labels.txt, best.pt/.weights, metrics.csv/.json.
 
     `split` passes an already loaded train/val split (to train two designs on the same data). Returns
@@ -108,14 +116,15 @@ def train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[di
         torch.set_num_threads(old_threads)
 
 
-def _train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None,
-           stop: threading.Event | None, progress: bool, split: Split | None) -> TrainResult:
-    import torch
-    import torch.nn.functional as F
-    from torch.utils.data.distributed import DistributedSampler
-    from tqdm import tqdm
-
-    from runtime import build_model
+def _train(
+    network: designer.Network,
+    cfg: TrainConfig,
+    *,
+    on_epoch: Callable[[dict], None] | None,
+    stop: threading.Event | None,
+    progress: bool,
+    split: Split | None,
+) -> TrainResult:
     from runtime.train import distributed as td
 
     t0 = time.perf_counter()
@@ -123,8 +132,116 @@ def _train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[d
     td.set_threads(cfg.threads, d)
     if split is None:
         split = load_dataset(cfg.data, cfg.size, _channels(network), cfg.val_fraction, cfg.seed)
-    classes = split.classes
-    network = prepare_network(network, cfg.size, len(classes))
+    run = _start(network, cfg, split, d)
+    history: list[dict] = []
+    best_top1, best_epoch = 0.0, 0
+    stopped = interrupted = False
+    summary = {
+        "config": asdict(cfg),
+        "classes": list(split.classes),
+        "world_size": d.world,
+        "data": split.train.source,
+        "train_images": len(split.train),
+        "val_images": len(split.val),
+        "finished": False,
+        "stopped": False,
+    }
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            t_ep = time.perf_counter()
+            loss_sum, seen, stopped = _train_epoch(run, epoch, stop=stop, progress=progress)
+            if stopped:
+                break
+            train_time = time.perf_counter() - t_ep
+            loss_sum, seen = td.sum_all([loss_sum, seen], d)
+            val_loss, top1 = _evaluate(run)
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(1.0, seen),
+                "val_loss": val_loss,
+                "val_top1": top1,
+                "images_per_s": seen / max(1e-9, train_time),
+                "elapsed_s": time.perf_counter() - t0,
+                "lr": run.opt.param_groups[0]["lr"],
+            }
+            history.append(row)
+            if d.main:
+                if top1 > best_top1:
+                    best_top1, best_epoch = top1, epoch
+                    save_checkpoint(
+                        run.files,
+                        run.model,
+                        {
+                            "epoch": epoch,
+                            "val_top1": top1,
+                            "cfg": run.cfg_text,
+                            "classes": list(split.classes),
+                            "train_config": asdict(cfg),
+                        },
+                    )
+                write_metrics(run.files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch})
+                _report_epoch(row, on_epoch=on_epoch, progress=progress)
+    except KeyboardInterrupt:
+        stopped = interrupted = True
+    finished = not stopped
+    files = run.files
+    if d.main and (history or finished):
+        write_metrics(
+            files,
+            history,
+            {**summary, "best_top1": best_top1, "best_epoch": best_epoch, "finished": finished, "stopped": stopped},
+        )
+    return TrainResult(
+        history,
+        best_top1,
+        best_epoch,
+        stopped,
+        files.out_dir,
+        files.cfg,
+        files.weights,
+        files.state,
+        files.metrics_csv,
+        files.metrics_json,
+        split.classes,
+        interrupted,
+        d.world,
+    )
+
+
+@dataclass
+class _Run:
+    """What the epochs of one training run share: the model, the data on tensors, the schedule, the files."""
+
+    d: Any  # runtime.train.distributed's process layout (device, rank, world, main)
+    cfg: TrainConfig
+    files: RunFiles
+    cfg_text: str
+    model: Any  # the whole network, run up to the logits
+    net_for_step: Any  # the model, wrapped in DistributedDataParallel under torchrun
+    opt: Any
+    sampler: Any
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    per_rank: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup: int
+    step: int = 0  # optimiser steps taken so far (the learning-rate schedule's clock)
+
+    def to_input(self, xb):
+        return xb.to(self.d.device, non_blocking=True).float().div_(255.0)
+
+
+def _start(network: designer.Network, cfg: TrainConfig, split: Split, d) -> _Run:
+    """Write model.cfg and labels.txt, build the model from the cfg text, and lay out the data and schedule."""
+    import torch
+    from torch.utils.data.distributed import DistributedSampler
+
+    from runtime import build_model
+
+    network = prepare_network(network, cfg.size, len(split.classes))
     check_fits(network, cfg.batch, training=True, device=cfg.device)  # before torch allocates
     cfg_text = emit_cfg(network)
     trained = parse_cfg(cfg_text)  # train what darknet reads, not the in-memory IR
@@ -150,21 +267,35 @@ def _train(network: designer.Network, cfg: TrainConfig, *, on_epoch: Callable[[d
     y_train = torch.from_numpy(split.train.labels)
     per_rank = max(1, cfg.batch // d.world)
     indices: Any = range(len(y_train))  # a Sequence of sample indices; the sampler needs only its len()
-    sampler: DistributedSampler = DistributedSampler(indices, num_replicas=d.world, rank=d.rank, shuffle=True,
-                                                     seed=cfg.seed, drop_last=True)
+    sampler: DistributedSampler = DistributedSampler(
+        indices, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
     steps_per_epoch = max(1, len(sampler) // per_rank)
     total_steps = steps_per_epoch * cfg.epochs
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=MOMENTUM, nesterov=True,
-                          weight_decay=cfg.weight_decay)
-    return _Run(d=d, cfg=cfg, files=files, cfg_text=cfg_text, model=model, net_for_step=net_for_step, opt=opt,
-                sampler=sampler, x_train=torch.from_numpy(split.train.images), y_train=y_train,
-                x_val=torch.from_numpy(split.val.images), y_val=torch.from_numpy(split.val.labels),
-                per_rank=per_rank, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-                warmup=min(steps_per_epoch, max(1, total_steps // 5)))
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=MOMENTUM, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    return _Run(
+        d=d,
+        cfg=cfg,
+        files=files,
+        cfg_text=cfg_text,
+        model=model,
+        net_for_step=net_for_step,
+        opt=opt,
+        sampler=sampler,
+        x_train=torch.from_numpy(split.train.images),
+        y_train=y_train,
+        x_val=torch.from_numpy(split.val.images),
+        y_val=torch.from_numpy(split.val.labels),
+        per_rank=per_rank,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        warmup=min(steps_per_epoch, max(1, total_steps // 5)),
+    )
 
 
-def _train_epoch(run: _Run, epoch: int, *, stop: threading.Event | None, progress: bool
-                 ) -> tuple[float, float, bool]:
+def _train_epoch(run: _Run, epoch: int, *, stop: threading.Event | None, progress: bool) -> tuple[float, float, bool]:
     """One epoch of SGD steps on this rank's share: (loss sum, images seen, stopped by `stop`)."""
     import torch
     import torch.nn.functional as F
@@ -178,13 +309,19 @@ def _train_epoch(run: _Run, epoch: int, *, stop: threading.Event | None, progres
     order = torch.tensor(list(run.sampler), dtype=torch.long)
     loss_sum = seen = 0.0
     stopped = False
-    bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch}/{run.cfg.epochs}", leave=False, unit="batch",
-               disable=not (progress and d.main), file=sys.stderr)
+    bar = tqdm(
+        range(run.steps_per_epoch),
+        desc=f"epoch {epoch}/{run.cfg.epochs}",
+        leave=False,
+        unit="batch",
+        disable=not (progress and d.main),
+        file=sys.stderr,
+    )
     for b in bar:
         if td.any_rank(stop is not None and stop.is_set(), d):
             stopped = True
             break
-        j = order[b * run.per_rank:(b + 1) * run.per_rank]
+        j = order[b * run.per_rank : (b + 1) * run.per_rank]
         lr = _lr_at(run.step, run.total_steps, run.warmup, run.cfg.lr)
         for g in run.opt.param_groups:
             g["lr"] = lr
@@ -214,7 +351,7 @@ def _evaluate(run: _Run) -> tuple[float, float]:
     idx = torch.arange(d.rank, len(run.y_val), d.world)  # each rank scores its share, then sum over ranks
     with torch.no_grad():
         for s in range(0, len(idx), VAL_BATCH):
-            j = idx[s: s + VAL_BATCH]
+            j = idx[s : s + VAL_BATCH]
             out = run.model(run.to_input(run.x_val[j])).flatten(1)
             yb = run.y_val[j].to(d.device)
             loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
@@ -227,8 +364,10 @@ def _report_epoch(row: dict, *, on_epoch: Callable[[dict], None] | None, progres
     from tqdm import tqdm
 
     if progress:
-        tqdm.write(f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
-                   f"val top-1 {row['val_top1']:.4f}  {row['images_per_s']:.0f} img/s  {row['elapsed_s']:.1f} s",
-                   file=sys.stderr)
+        tqdm.write(
+            f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
+            f"val top-1 {row['val_top1']:.4f}  {row['images_per_s']:.0f} img/s  {row['elapsed_s']:.1f} s",
+            file=sys.stderr,
+        )
     if on_epoch is not None:
         on_epoch(dict(row))

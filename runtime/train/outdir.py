@@ -47,9 +47,11 @@ class Staging:
         if final.exists() and not final.is_dir():
             raise OutputError(f"--out {out}: a file of that name exists; give a folder name")
         if _nonempty(final) and not overwrite:
-            raise OutputError(f"--out {out} is not empty ({', '.join(sorted(x.name for x in final.iterdir())[:4])}"
-                              f"{', ...' if len(list(final.iterdir())) > 4 else ''}); choose a new folder, or "
-                              "add --overwrite to replace it")
+            raise OutputError(
+                f"--out {out} is not empty ({', '.join(sorted(x.name for x in final.iterdir())[:4])}"
+                f"{', ...' if len(list(final.iterdir())) > 4 else ''}); choose a new folder, or "
+                "add --overwrite to replace it"
+            )
         work = final.parent / f".{final.name}.partial"
         if main:
             try:

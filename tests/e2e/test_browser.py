@@ -110,7 +110,8 @@ def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
     _type_in_cell(page, 1, 2, "3.5.7.9.11")  # row 1, kernels
     page.keyboard.press("Enter")
     alert = page.locator("[data-testid='stAlertContentError']").filter(
-        has_text="Row 1 (b1.0): 144 expanded channels do not split evenly")
+        has_text="Row 1 (b1.0): 144 expanded channels do not split evenly"
+    )
     alert.wait_for(timeout=30_000)
     assert _metric(page, "FMA (multiply-adds)") == f"{base.fma / 1e6:,.1f} M"
     _shot(page, "1b-design-invalid-edit")
@@ -118,17 +119,27 @@ def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
     alert.wait_for(state="detached", timeout=30_000)
 
     # a valid stage edit: the numbers follow (time from the edit to the new figure on screen)
-    edited = count(lower(replace(load_preset("mixnet-m"), blocks=tuple(
-        replace(b, kernels=(3, 5, 7)) if i == 3 else b for i, b in enumerate(load_preset("mixnet-m").blocks)))))
+    edited = count(
+        lower(
+            replace(
+                load_preset("mixnet-m"),
+                blocks=tuple(
+                    replace(b, kernels=(3, 5, 7)) if i == 3 else b for i, b in enumerate(load_preset("mixnet-m").blocks)
+                ),
+            )
+        )
+    )
     _type_in_cell(page, 3, 2, "3.5.7")
     t = time.perf_counter()
     page.keyboard.press("Enter")
     page.locator("[data-testid='stMetricValue']").get_by_text(f"{edited.fma / 1e6:,.1f} M", exact=True).wait_for(
-        timeout=30_000)
+        timeout=30_000
+    )
     print(f"stage edit -> new FMA on screen in {time.perf_counter() - t:.2f} s (browser, websocket, rerun)")
     page.locator("[data-testid='stSidebar']").get_by_role("button", name="Undo").click()
     page.locator("[data-testid='stMetricValue']").get_by_text(f"{base.fma / 1e6:,.1f} M", exact=True).wait_for(
-        timeout=30_000)
+        timeout=30_000
+    )
 
     # the GPU variant, G channels per group
     box = page.get_by_label("Channels per group")
@@ -170,8 +181,13 @@ def test_mixnet_m_to_gpu_variant_to_downloaded_cfg(server, page):
     got = Path(dl.value.path()).read_text()
     assert dl.value.suggested_filename == "mixnet-m.cfg"
     assert got == emit_cfg(lower(arch))  # what `mixdesign export` writes for the same design
-    cli = subprocess.run([sys.executable, "-m", "designer.cli", "export", "mixnet-m", "--dw-group-size",
-                          str(GROUP), "-o", "-"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [sys.executable, "-m", "designer.cli", "export", "mixnet-m", "--dw-group-size", str(GROUP), "-o", "-"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 0, f"`mixdesign export` failed, so the download cannot be compared: {cli.stderr}"
     assert got == cli.stdout
     assert designer.parse_cfg(got).design is not None
@@ -203,8 +219,9 @@ def test_large_cfg_graph_stays_small_and_draws(server, page):
     _shot(page, "9-graph-yolov4-chunks")
     t = time.perf_counter()
     page.get_by_role("button", name="All", exact=True).click()
-    page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stGraphVizChart'] svg g.node\").length"
-                           " > 150", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll(\"[data-testid='stGraphVizChart'] svg g.node\").length > 150", timeout=60_000
+    )
     expanded_s = time.perf_counter() - t
     page.wait_for_timeout(500)
     _shot(page, "10-graph-yolov4-expanded")
@@ -293,9 +310,26 @@ def test_workspace_survives_reload_and_restart_and_shows_cli_runs(tmp_path_facto
         assert "survivor (app)" in _measured_designs(page)
         assert "(cli)" not in _measured_designs(page)
 
-        cli = subprocess.run([sys.executable, "-m", "designer.cli", "bench", "tests/data/tiny.yaml", "--size", "32", "--min-run-time", "0.1",
-                                          "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                             env={**os.environ, **env})
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "designer.cli",
+                "bench",
+                "tests/data/tiny.yaml",
+                "--size",
+                "32",
+                "--min-run-time",
+                "0.1",
+                "--threads",
+                "1",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env},
+        )
         assert cli.returncode == 0, cli.stderr
         assert f"recorded 1 measurement(s) in {ws}" in cli.stderr
         page.reload()

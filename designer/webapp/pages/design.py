@@ -68,6 +68,7 @@ def _sync_widgets(d: Design) -> None:
 
 # ------------------------------------------------------------------ callbacks
 
+
 def _on_pick() -> None:
     label = st.session_state.get("pick_design")
     st.session_state["pick_design"] = None
@@ -100,11 +101,13 @@ def _on_gpu_variant() -> None:
     new = gpu_variant(arch, g)
     before, after = current(arch)[1].cost, current(new)[1].cost
     report = gpu_variant_report(arch, g)
-    text = (f"GPU variant with {g} channels per group: FMA (multiply-adds) {fmt.millions(before.fma, 1)} -> "
-            f"{fmt.millions(after.fma, 1)} ({fmt.pct_change(after.fma, before.fma)}), params "
-            f"{fmt.millions(before.params, 3)} -> {fmt.millions(after.params, 3)} "
-            f"({fmt.pct_change(after.params, before.params)}), Darknet BFLOPs {before.bflops:.3f} -> "
-            f"{after.bflops:.3f}.")
+    text = (
+        f"GPU variant with {g} channels per group: FMA (multiply-adds) {fmt.millions(before.fma, 1)} -> "
+        f"{fmt.millions(after.fma, 1)} ({fmt.pct_change(after.fma, before.fma)}), params "
+        f"{fmt.millions(before.params, 3)} -> {fmt.millions(after.params, 3)} "
+        f"({fmt.pct_change(after.params, before.params)}), Darknet BFLOPs {before.bflops:.3f} -> "
+        f"{after.bflops:.3f}."
+    )
     if g == 1:
         text = "All MixConv kernels are depthwise again (1 channel per group)."
     if report:
@@ -145,6 +148,7 @@ def apply_table_edit(key: str) -> None:
 
 # ------------------------------------------------------------------ sections
 
+
 def _metrics(arch_or_design) -> None:
     _, a = current(arch_or_design)
     prev = state.previous()
@@ -158,15 +162,23 @@ def _metrics(arch_or_design) -> None:
     cols = st.columns(6)
     items = [
         (fmt.LABEL_PARAMS, fmt.millions(c.params, 3), pc and fmt.pct_change(c.params, pc.params)),
-        (fmt.LABEL_PARAMS_STORED, fmt.millions(c.params_stored, 3),
-         pc and fmt.pct_change(c.params_stored, pc.params_stored)),
+        (
+            fmt.LABEL_PARAMS_STORED,
+            fmt.millions(c.params_stored, 3),
+            pc and fmt.pct_change(c.params_stored, pc.params_stored),
+        ),
         (fmt.LABEL_FMA, fmt.millions(c.fma, 1), pc and fmt.pct_change(c.fma, pc.fma)),
         (fmt.LABEL_FLOPS, fmt.millions(c.flops, 1), pc and fmt.pct_change(c.flops, pc.flops)),
         ("Darknet BFLOPs", f"{c.bflops:.3f}", pc and fmt.pct_change(c.bflops, pc.bflops)),
     ]
     for col, (label, value, delta) in zip(cols, items):
-        col.metric(label, value, delta=delta if delta and delta != "+0.0%" else None, delta_color="inverse",
-                   help=fmt.HELP_UNITS + (" Delta: against the design before the last change." if pc else ""))
+        col.metric(
+            label,
+            value,
+            delta=delta if delta and delta != "+0.0%" else None,
+            delta_color="inverse",
+            help=fmt.HELP_UNITS + (" Delta: against the design before the last change." if pc else ""),
+        )
     _estimated_latency(cols[5], arch_or_design, prev if pc is not None else None)
 
 
@@ -174,26 +186,39 @@ def _estimated_latency(col, design, prev) -> None:
     """This machine's latency model on the design (designer/webapp/estimate.py), or how to make one."""
     m = latency.model()
     if m is None:
-        col.metric("Estimated latency", "no model",
-                   help="No latency model for this machine in the workspace. Make one (it measures sampled designs "
-                        f"and fits per-kernel models): {latency.how_to_calibrate()}")
+        col.metric(
+            "Estimated latency",
+            "no model",
+            help="No latency model for this machine in the workspace. Make one (it measures sampled designs "
+            f"and fits per-kernel models): {latency.how_to_calibrate()}",
+        )
         st.caption(f"Estimated latency: no latency model for this machine yet. Run `{latency.how_to_calibrate()}`.")
         return
     e = latency.estimate(design, m)
     delta = None
     if prev is not None:
         delta = fmt.pct_change(e.ms, latency.estimate(prev, m).ms)
-    col.metric("Estimated latency", f"{e.ms:.2f} ms", delta=delta if delta and delta != "+0.0%" else None,
-               delta_color="inverse",
-               help=f"{latency.describe(m)}. Interval {e.low_ms:.2f}-{e.high_ms:.2f} ms (held-out designs). "
-                    "Measure it on the Latency page.")
+    col.metric(
+        "Estimated latency",
+        f"{e.ms:.2f} ms",
+        delta=delta if delta and delta != "+0.0%" else None,
+        delta_color="inverse",
+        help=f"{latency.describe(m)}. Interval {e.low_ms:.2f}-{e.high_ms:.2f} ms (held-out designs). "
+        "Measure it on the Latency page.",
+    )
 
 
 def _picker() -> None:
     c1, c2, c3 = st.columns([2, 2, 2])
-    c1.selectbox("Start from", list(state.choices()), index=None, key="pick_design", on_change=_on_pick,
-                 placeholder="preset, saved or imported design...",
-                 help="mixnet-s/m/l, mixnet-m-gpu, efficientnet-b0, your saved copies and imported designs")
+    c1.selectbox(
+        "Start from",
+        list(state.choices()),
+        index=None,
+        key="pick_design",
+        on_change=_on_pick,
+        placeholder="preset, saved or imported design...",
+        help="mixnet-s/m/l, mixnet-m-gpu, efficientnet-b0, your saved copies and imported designs",
+    )
     c2.text_input("Design name", key="g_name", on_change=_on_name)
     with c3:
         s1, s2 = st.columns([3, 2], vertical_alignment="bottom")
@@ -212,17 +237,22 @@ def _settings(arch: Arch) -> None:
             _, label, kw = GLOBALS[key]
             col.number_input(label, key=key, on_change=_on_setting, args=(key,), **kw)
     for issue in state.ws().setting_issues:
-        st.error(f"{issue.where}: {issue.message}" + (f" Fix: {issue.fix}" if issue.fix else "")
-                 + " (The design keeps its last valid value.)")
+        st.error(
+            f"{issue.where}: {issue.message}"
+            + (f" Fix: {issue.fix}" if issue.fix else "")
+            + " (The design keeps its last valid value.)"
+        )
     for note in rounding_report(arch):  # width scaling rounded to darknet's equal kernel slices (issue 12)
         st.info(f"Rounded: {note}. The exported cfg says so in its header.")
 
 
 def _gpu(arch: Arch) -> None:
     st.subheader("GPU variant")
-    st.caption("Depthwise convs are slow on GPUs. The GPU variant makes each MixConv kernel group a grouped conv with "
-               "N channels per group (AlexeyAB's MixNet-M-GPU: 'I just decreased groups= in depthwise-MixConv-"
-               "layers'): more FMA, fewer, larger groups. 1 = back to depthwise.")
+    st.caption(
+        "Depthwise convs are slow on GPUs. The GPU variant makes each MixConv kernel group a grouped conv with "
+        "N channels per group (AlexeyAB's MixNet-M-GPU: 'I just decreased groups= in depthwise-MixConv-"
+        "layers'): more FMA, fewer, larger groups. 1 = back to depthwise."
+    )
     advisor.render(arch)  # measured channels per group; its "use the best" button sets the input below
     c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="bottom")
     c1.number_input("Channels per group", min_value=1, max_value=512, step=1, key="gpu_group_size")
@@ -236,10 +266,12 @@ def _gpu(arch: Arch) -> None:
         if m is not None:
             ratio = latency.estimate(preview, m).ms / max(latency.estimate(arch, m).ms, 1e-9)
             est = f"; estimated latency x{ratio:.2f} on this CPU in {m.setting.backend}"
-        c3.caption(f"Preview ({g} per group): FMA (multiply-adds) {fmt.millions(now.fma, 1)} -> "
-                   f"{fmt.millions(then.fma, 1)} ({fmt.pct_change(then.fma, now.fma)}); params "
-                   f"{fmt.millions(now.params, 3)} -> {fmt.millions(then.params, 3)}; Darknet BFLOPs "
-                   f"{now.bflops:.3f} -> {then.bflops:.3f}{est}.")
+        c3.caption(
+            f"Preview ({g} per group): FMA (multiply-adds) {fmt.millions(now.fma, 1)} -> "
+            f"{fmt.millions(then.fma, 1)} ({fmt.pct_change(then.fma, now.fma)}); params "
+            f"{fmt.millions(now.params, 3)} -> {fmt.millions(then.params, 3)}; Darknet BFLOPs "
+            f"{now.bflops:.3f} -> {then.bflops:.3f}{est}."
+        )
     else:
         c3.caption(f"The design already uses {g} channel(s) per group.")
 
@@ -261,10 +293,12 @@ def _column_config() -> dict:
             cfg[col] = cc.NumberColumn(col, help=help_, default=default, step=1, format="%d")
         else:
             cfg[col] = cc.NumberColumn(col, help=help_, default=default, step=0.05, format="%g")
-    cfg["row"] = cc.NumberColumn("row", disabled=True, width="small",
-                                 help="block row r: its copies are br.0, br.1, ... in the graph")
-    cfg["channels in>mid>out"] = cc.TextColumn("channels in>mid>out", disabled=True,
-                                               help="first copy, after the width multiplier")
+    cfg["row"] = cc.NumberColumn(
+        "row", disabled=True, width="small", help="block row r: its copies are br.0, br.1, ... in the graph"
+    )
+    cfg["channels in>mid>out"] = cc.TextColumn(
+        "channels in>mid>out", disabled=True, help="first copy, after the width multiplier"
+    )
     cfg["block string"] = cc.TextColumn("block string", disabled=True, help="timm/TF block string of the row")
     cfg["issue"] = cc.TextColumn("issue", disabled=True, width="large", help="designer.validate's message and fix")
     return cfg
@@ -273,9 +307,11 @@ def _column_config() -> dict:
 def _stage_table(arch: Arch) -> None:
     w = state.ws()
     st.subheader("Stages")
-    st.caption("One row per block row (a TF/timm block string). Edit cells, add or delete rows; an edit that does "
-               "not lower to a valid cfg is kept in the table with its message, and the design stays at its last "
-               "valid version until the row is fixed.")
+    st.caption(
+        "One row per block row (a TF/timm block string). Edit cells, add or delete rows; an edit that does "
+        "not lower to a valid cfg is kept in the table with its message, and the design stays at its last "
+        "valid version until the row is fixed."
+    )
     rows = w.table_rows if w.table_rows is not None else stages.arch_rows(arch)
     records = stages.table_records(arch, rows, w.table_issues)
     df = pd.DataFrame(records)
@@ -283,14 +319,26 @@ def _stage_table(arch: Arch) -> None:
     if w.table_issues:
         order = ["row", "issue"] + [c for c in order if c not in ("row", "issue")]
     key = f"stages_{w.table_rev}"
-    st.data_editor(df, key=key, num_rows="dynamic", column_config=_column_config(), column_order=order,
-                   on_change=apply_table_edit, args=(key,), width="stretch", hide_index=True,
-                   height=min(800, 35 * (len(df) + 2) + 3))  # every row visible (one spare for adding)
+    st.data_editor(
+        df,
+        key=key,
+        num_rows="dynamic",
+        column_config=_column_config(),
+        column_order=order,
+        on_change=apply_table_edit,
+        args=(key,),
+        width="stretch",
+        hide_index=True,
+        height=min(800, 35 * (len(df) + 2) + 3),
+    )  # every row visible (one spare for adding)
     if w.table_issues:
         for issue in w.table_issues:
             row = stages.issue_row(issue)
-            where = f"Row {row}" + (f" ({issue.where})" if issue.where.startswith("b") else "") if row is not None \
+            where = (
+                f"Row {row}" + (f" ({issue.where})" if issue.where.startswith("b") else "")
+                if row is not None
                 else issue.where
+            )
             st.error(f"{where}: {issue.message}" + (f" Fix: {issue.fix}" if issue.fix else ""))
         st.warning("Numbers, graph and export show the last valid design.")
         st.button("Discard the table edits", on_click=_on_revert_table)
@@ -299,12 +347,19 @@ def _stage_table(arch: Arch) -> None:
 def _layers_only() -> None:
     d = state.design()
     low, a = current(d)
-    st.info(f"{d.name!r} is a cfg that was not made by mixnet-designer, so it has no blocks to edit. It is shown, "
-            "counted and benchmarked as its darknet layers (see Graph, Numbers, Latency). Pick a preset above to "
-            "start a block design.")
+    st.info(
+        f"{d.name!r} is a cfg that was not made by mixnet-designer, so it has no blocks to edit. It is shown, "
+        "counted and benchmarked as its darknet layers (see Graph, Numbers, Latency). Pick a preset above to "
+        "start a block design."
+    )
     _metrics(d)
-    st.dataframe(pd.DataFrame(layer_table(low.cfg_text, a)), hide_index=True, width="stretch", height=600,
-                 column_config={"FMA share %": st.column_config.NumberColumn(format="%.2f")})
+    st.dataframe(
+        pd.DataFrame(layer_table(low.cfg_text, a)),
+        hide_index=True,
+        width="stretch",
+        height=600,
+        column_config={"FMA share %": st.column_config.NumberColumn(format="%.2f")},
+    )
 
 
 def render() -> None:

@@ -21,11 +21,17 @@ DEFAULT_AXES = "width-mult=0.75,1.0,1.25\ndw-group-size=1,2,4,8"
 
 def _settings() -> Settings:
     ss = st.session_state
-    return Settings(measure=("count", *ss["ex_measure"]), device=ss["ex_device"] or "cpu",
-                    backend=ss.get("ex_backend") or "torch",
-                    batch=int(ss["ex_batch"] or 1), train_batch=int(ss["ex_train_batch"] or 8),
-                    threads=int(ss["ex_threads"] or 0) or None, rounds=int(ss["ex_rounds"] or 1),
-                    min_run_time=float(ss["ex_min_run"] or 0.5), epochs=int(ss["ex_epochs"] or 1))
+    return Settings(
+        measure=("count", *ss["ex_measure"]),
+        device=ss["ex_device"] or "cpu",
+        backend=ss.get("ex_backend") or "torch",
+        batch=int(ss["ex_batch"] or 1),
+        train_batch=int(ss["ex_train_batch"] or 8),
+        threads=int(ss["ex_threads"] or 0) or None,
+        rounds=int(ss["ex_rounds"] or 1),
+        min_run_time=float(ss["ex_min_run"] or 0.5),
+        epochs=int(ss["ex_epochs"] or 1),
+    )
 
 
 def _plan(arch: Arch) -> SweepPlan | None:
@@ -53,40 +59,77 @@ def _start(plan: SweepPlan) -> None:
 
 def _controls(arch: Arch, running: bool) -> SweepPlan | None:
     devs = cache.devices()
-    state.remember({"ex_axes": DEFAULT_AXES, "ex_measure": ["infer"], "ex_device": "cpu", "ex_backend": "torch",
-                    "ex_batch": 1,
-                    "ex_train_batch": 8, "ex_threads": 0, "ex_rounds": 3, "ex_min_run": 0.5, "ex_samples": 0,
-                    "ex_epochs": 1})
+    state.remember(
+        {
+            "ex_axes": DEFAULT_AXES,
+            "ex_measure": ["infer"],
+            "ex_device": "cpu",
+            "ex_backend": "torch",
+            "ex_batch": 1,
+            "ex_train_batch": 8,
+            "ex_threads": 0,
+            "ex_rounds": 3,
+            "ex_min_run": 0.5,
+            "ex_samples": 0,
+            "ex_epochs": 1,
+        }
+    )
     keys = ", ".join([*AXES, *(f"rowN.{k}" for k in ROW_AXES)])
     c1, c2 = st.columns([3, 2])
-    c1.text_area("Axes (one per line: KEY=VALUES)", key="ex_axes", height=110,
-                 help=f"keys: {keys}. Values are separated by commas; kernel lists like row3.kernels=3.5.7.9|3.5|3 "
-                      "by '|'. Points that do not make a valid design are listed with the reason.")
+    c1.text_area(
+        "Axes (one per line: KEY=VALUES)",
+        key="ex_axes",
+        height=110,
+        help=f"keys: {keys}. Values are separated by commas; kernel lists like row3.kernels=3.5.7.9|3.5|3 "
+        "by '|'. Points that do not make a valid design are listed with the reason.",
+    )
     with c2:
-        st.multiselect("Measure", ["infer", "train", "accuracy"], key="ex_measure",
-                       format_func={"infer": "inference latency", "train": "training-step time",
-                                    "accuracy": "quick-train accuracy (digits)"}.get)
+        st.multiselect(
+            "Measure",
+            ["infer", "train", "accuracy"],
+            key="ex_measure",
+            format_func={
+                "infer": "inference latency",
+                "train": "training-step time",
+                "accuracy": "quick-train accuracy (digits)",
+            }.get,
+        )
         d1, d2 = st.columns(2)
         d1.selectbox("Device", list(devs), key="ex_device", format_func=lambda k: devs[k])
         from designer.webapp.explore_work import backends
 
-        d2.selectbox("Backend", backends(), key="ex_backend",
-                     help="inference backend; the training step always runs in torch")
+        d2.selectbox(
+            "Backend", backends(), key="ex_backend", help="inference backend; the training step always runs in torch"
+        )
     c = st.columns(6)
     c[0].number_input("Batch (inference)", 1, 256, key="ex_batch")
     c[1].number_input("Batch (training step)", 2, 256, key="ex_train_batch")
-    c[2].number_input("Rounds", 1, 20, key="ex_rounds", help="each round measures every design once, in a rotated "
-                                                             "order; a design's time is the median over rounds")
+    c[2].number_input(
+        "Rounds",
+        1,
+        20,
+        key="ex_rounds",
+        help="each round measures every design once, in a rotated order; a design's time is the median over rounds",
+    )
     c[3].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="ex_min_run")
     c[4].number_input("Random samples (0 = grid)", 0, 10000, key="ex_samples")
     c[5].number_input("CPU threads (0 = default)", 0, 256, key="ex_threads")
     plan = _plan(arch)
     if plan is not None:
         n_trials = len(plan.trials)
-        st.caption(f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid points, {n_trials} timed "
-                   f"trials; sweep {plan.sweep_id} (trials already in the store are not measured again).")
-        st.button("Run sweep", type="primary", disabled=running or not plan.designs, on_click=_start, args=(plan,),
-                  key="ex_run", help="runs in the background; switching pages does not stop it")
+        st.caption(
+            f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid points, {n_trials} timed "
+            f"trials; sweep {plan.sweep_id} (trials already in the store are not measured again)."
+        )
+        st.button(
+            "Run sweep",
+            type="primary",
+            disabled=running or not plan.designs,
+            on_click=_start,
+            args=(plan,),
+            key="ex_run",
+            help="runs in the background; switching pages does not stop it",
+        )
     return plan
 
 
@@ -101,8 +144,11 @@ def _load(plan: SweepPlan, label: str) -> None:
 
 def _on_chart_select(plan: SweepPlan, rows: list[dict]) -> None:
     sel = st.session_state.get("ex_chart")
-    pts = (sel or {}).get("selection", {}).get("points", []) if isinstance(sel, dict) else \
-        getattr(getattr(sel, "selection", None), "points", [])
+    pts = (
+        (sel or {}).get("selection", {}).get("points", [])
+        if isinstance(sel, dict)
+        else getattr(getattr(sel, "selection", None), "points", [])
+    )
     if pts:
         i = pts[0].get("customdata")
         i = i[0] if isinstance(i, list) else i
@@ -117,10 +163,17 @@ def _results(plan: SweepPlan, rows: list[dict]) -> None:
     if kinds and not any(r.get(f"{k}_ms") is not None for r in rows for k in kinds):
         st.info("No design of this sweep is measured yet.")
     elif kinds:
-        st.plotly_chart(scatter(rows, kinds, plan.settings.device), key="ex_chart", on_select=lambda: _on_chart_select(
-            plan, rows), selection_mode="points", width="stretch")
-        st.caption("Click a point to load that design into the Design page. Ringed points are on the Pareto front "
-                   "(no other design is faster with fewer FMA and fewer params).")
+        st.plotly_chart(
+            scatter(rows, kinds, plan.settings.device),
+            key="ex_chart",
+            on_select=lambda: _on_chart_select(plan, rows),
+            selection_mode="points",
+            width="stretch",
+        )
+        st.caption(
+            "Click a point to load that design into the Design page. Ringed points are on the Pareto front "
+            "(no other design is faster with fewer FMA and fewer params)."
+        )
     df = pd.DataFrame(rows)
     st.dataframe(df.drop(columns=[c for c in ("cfg_sha256",) if c in df]), hide_index=True, width="stretch")
     labels = [r["design"] for r in rows if r.get("valid")]
@@ -167,21 +220,26 @@ def _earlier(current: SweepPlan | None) -> SweepPlan | None:
 
 def render() -> None:
     st.title("Explore")
-    st.caption("Sweep variants of the current design and measure them on this machine: latency (inference or "
-               "training step) against FMA (multiply-adds) and params, with the Pareto front. Timed trials are "
-               "interleaved in rounds, so load on a shared machine falls on every design alike.")
+    st.caption(
+        "Sweep variants of the current design and measure them on this machine: latency (inference or "
+        "training step) against FMA (multiply-adds) and params, with the Pareto front. Timed trials are "
+        "interleaved in rounds, so load on a shared machine falls on every design alike."
+    )
     notice()
     arch = state.design()
     w = state.ws()
     job = jobs.get(w.jobs.get(PAGE))
     running = job is not None and job.running
     if not isinstance(arch, Arch):
-        st.info("Explore varies a block design: pick a preset on the Design page first (an imported cfg has no "
-                "blocks to vary).")
+        st.info(
+            "Explore varies a block design: pick a preset on the Design page first (an imported cfg has no "
+            "blocks to vary)."
+        )
         plan = None
     else:
         plan = _controls(arch, running)
     if job is not None:
+
         @st.fragment(run_every=0.5 if running else None)
         def live() -> None:
             from designer.webapp.explore_work import eta_text
@@ -207,8 +265,10 @@ def render() -> None:
     from designer.webapp.explore_work import store
 
     trials = store()  # read afresh on every rerun: trials the CLI recorded meanwhile show up
-    st.caption(f"Timings of this machine ({shown.machine.describe()}; key {shown.machine.key}): trials measured "
-               "on another machine are kept apart and never reused here.")
+    st.caption(
+        f"Timings of this machine ({shown.machine.describe()}; key {shown.machine.key}): trials measured "
+        "on another machine are kept apart and never reused here."
+    )
     rows = summary(shown, trials)
     _problems(rows, failures(shown, trials))
     _results(shown, rows)
@@ -217,13 +277,18 @@ def render() -> None:
 def _problems(rows: list[dict], failed: list[tuple[str, str, int, str]]) -> None:
     """Failed trials with their message, and unstable figures with why and what to do (pyperf-style)."""
     if failed:
-        st.error(f"{len(failed)} trial(s) failed and were recorded; the sweep went on (the Run button skips them):\n\n"
-                 + "\n".join(f"- {d}: {k} round {r + 1}: {m}" for d, k, r, m in failed))
+        st.error(
+            f"{len(failed)} trial(s) failed and were recorded; the sweep went on (the Run button skips them):\n\n"
+            + "\n".join(f"- {d}: {k} round {r + 1}: {m}" for d, k, r, m in failed)
+        )
     shaky = [(r["design"], k, r[f"{k}_unstable"]) for r in rows for k in ("infer", "train") if r.get(f"{k}_unstable")]
     if shaky:
-        st.warning("Unstable figures (the spread or the load says they may be off; each unstable trial was measured "
-                   "once more at the end):\n\n" + "\n".join(f"- {d}, {k}: {why}" for d, k, why in shaky)
-                   + "\n\nFix: run the sweep again when fewer cores are busy, or with more timed seconds per trial.")
+        st.warning(
+            "Unstable figures (the spread or the load says they may be off; each unstable trial was measured "
+            "once more at the end):\n\n"
+            + "\n".join(f"- {d}, {k}: {why}" for d, k, why in shaky)
+            + "\n\nFix: run the sweep again when fewer cores are busy, or with more timed seconds per trial."
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,15 @@ from designer.webapp.shell import guarded
 
 def _training_settings() -> TrainingRecipe:
     t = IMAGENET_RECIPE
-    state.remember({"tr_batch": t.batch, "tr_sub": t.subdivisions, "tr_lr": t.learning_rate,
-                    "tr_maxb": t.max_batches, "tr_burn": t.burn_in})
+    state.remember(
+        {
+            "tr_batch": t.batch,
+            "tr_sub": t.subdivisions,
+            "tr_lr": t.learning_rate,
+            "tr_maxb": t.max_batches,
+            "tr_burn": t.burn_in,
+        }
+    )
     with st.expander("Training settings for the -train.cfg ([net] keys darknet reads when training)"):
         c = st.columns(5)
         batch = c[0].number_input("batch", 1, 4096, None, key="tr_batch")
@@ -29,12 +36,19 @@ def _training_settings() -> TrainingRecipe:
         lr = c[2].number_input("learning_rate", 0.0, 10.0, None, step=0.01, format="%.4f", key="tr_lr")
         maxb = c[3].number_input("max_batches", 1, 100_000_000, None, step=1000, key="tr_maxb")
         burn = c[4].number_input("burn_in", 0, 1_000_000, None, key="tr_burn")
-        st.caption("policy=poly, power=4, momentum=0.9, decay=0.0005: the ImageNet recipe of darknet's "
-                   "darknet53.cfg. max_batches must not be 0: darknet's `classifier train` would never stop.")
+        st.caption(
+            "policy=poly, power=4, momentum=0.9, decay=0.0005: the ImageNet recipe of darknet's "
+            "darknet53.cfg. max_batches must not be 0: darknet's `classifier train` would never stop."
+        )
     # an emptied field falls back to the recipe's value
-    return replace(t, batch=int(batch or t.batch), subdivisions=int(sub or t.subdivisions),
-                   learning_rate=float(lr if lr is not None else t.learning_rate),
-                   max_batches=int(maxb or t.max_batches), burn_in=int(burn if burn is not None else t.burn_in))
+    return replace(
+        t,
+        batch=int(batch or t.batch),
+        subdivisions=int(sub or t.subdivisions),
+        learning_rate=float(lr if lr is not None else t.learning_rate),
+        max_batches=int(maxb or t.max_batches),
+        burn_in=int(burn if burn is not None else t.burn_in),
+    )
 
 
 def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
@@ -56,8 +70,10 @@ def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
 
 def _onnx(name: str, network) -> None:
     st.subheader("ONNX")
-    st.caption("The network as ONNX (what `mixdesign onnx` writes: optimised build, batch 1, opset 17; node names "
-               "L<layer>_<type>), for onnxruntime, OpenVINO or TensorRT. Built on request: it loads torch.")
+    st.caption(
+        "The network as ONNX (what `mixdesign onnx` writes: optimised build, batch 1, opset 17; node names "
+        "L<layer>_<type>), for onnxruntime, OpenVINO or TensorRT. Built on request: it loads torch."
+    )
     sources = _onnx_sources(network)
     c1, c2 = st.columns([3, 2])
     pick = c1.selectbox("Weights", list(sources), key="onnx_source")
@@ -73,9 +89,15 @@ def _onnx(name: str, network) -> None:
     built = st.session_state.get("onnx_built")
     if built is not None and built[0] == pick:
         stem = name if pick.startswith("this design") else pick.split(",", 1)[0]
-        c2.download_button(f"Download .onnx ({len(built[1]) / 1e6:.1f} MB)", built[1],
-                           file_name=safe_filename(stem, ".onnx"), mime="application/octet-stream", key="dl_onnx",
-                           width="stretch", on_click="ignore")
+        c2.download_button(
+            f"Download .onnx ({len(built[1]) / 1e6:.1f} MB)",
+            built[1],
+            file_name=safe_filename(stem, ".onnx"),
+            mime="application/octet-stream",
+            key="dl_onnx",
+            width="stretch",
+            on_click="ignore",
+        )
 
 
 def render() -> None:
@@ -101,16 +123,44 @@ def render() -> None:
     files["README.md"] = readme(d.name, cfg_name, train_name, yaml_name if design_yaml else None, classes, summary)
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("Download cfg", low.cfg_text, file_name=cfg_name, mime="text/plain", type="primary",
-                       key="dl_cfg", width="stretch", on_click="ignore")
-    c2.download_button("Download -train.cfg", train_text, file_name=train_name, mime="text/plain", key="dl_train",
-                       width="stretch", on_click="ignore")
+    c1.download_button(
+        "Download cfg",
+        low.cfg_text,
+        file_name=cfg_name,
+        mime="text/plain",
+        type="primary",
+        key="dl_cfg",
+        width="stretch",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "Download -train.cfg",
+        train_text,
+        file_name=train_name,
+        mime="text/plain",
+        key="dl_train",
+        width="stretch",
+        on_click="ignore",
+    )
     if design_yaml:
-        c3.download_button("Download design YAML", design_yaml, file_name=yaml_name, mime="text/yaml",
-                           key="dl_yaml", width="stretch", on_click="ignore")
-    c4.download_button("Download zip (cfg, design, README)", bundle(files),
-                       file_name=safe_filename(d.name, ".zip"), mime="application/zip", key="dl_zip", width="stretch",
-                    on_click="ignore")
+        c3.download_button(
+            "Download design YAML",
+            design_yaml,
+            file_name=yaml_name,
+            mime="text/yaml",
+            key="dl_yaml",
+            width="stretch",
+            on_click="ignore",
+        )
+    c4.download_button(
+        "Download zip (cfg, design, README)",
+        bundle(files),
+        file_name=safe_filename(d.name, ".zip"),
+        mime="application/zip",
+        key="dl_zip",
+        width="stretch",
+        on_click="ignore",
+    )
 
     _onnx(d.name, low.network)
 
@@ -121,14 +171,23 @@ def render() -> None:
     else:
         worst = "error" if any(x.severity == "error" for x in diags) else "warning"
         getattr(st, "error" if worst == "error" else "warning")(f"{len(diags)} finding(s):")
-        st.dataframe(pd.DataFrame([{"line": x.line, "severity": x.severity, "message": x.message} for x in diags]),
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame([{"line": x.line, "severity": x.severity, "message": x.message} for x in diags]),
+            hide_index=True,
+            width="stretch",
+        )
 
     st.subheader("Train it with darknet")
     st.code(f"./darknet classifier train imagenet.data {train_name}", language="bash")
-    st.caption("AlexeyAB darknet; hank-ai's fork (Darknet V5) no longer trains classifiers. The README in the zip "
-               "shows the .data file; " + (f"its classes= must be {classes}." if classes else
-                                          f"this cfg ends in [{last}], not [softmax]: it is not a classifier."))
+    st.caption(
+        "AlexeyAB darknet; hank-ai's fork (Darknet V5) no longer trains classifiers. The README in the zip "
+        "shows the .data file; "
+        + (
+            f"its classes= must be {classes}."
+            if classes
+            else f"this cfg ends in [{last}], not [softmax]: it is not a classifier."
+        )
+    )
 
     left, right = st.columns(2)
     with left:

@@ -42,12 +42,13 @@ def render() -> None:
     st.session_state["graph_expand"] = [x for x in st.session_state["graph_expand"] if x in labels]
     st.session_state["graph_find"] = min(int(st.session_state["graph_find"] or 0), len(a.network.layers) - 1)
     kind = "blocks" if low.block_editable else "chunks (runs of layers cut where one tensor is live)"
-    st.caption(f"{len(a.network.layers)} darknet layers in {len(a.groups)} {kind}. Numbers are darknet's absolute "
-               "layer indices (0 = first section after [net]). Dashed edges: layers=/from= references, written value "
-               "and the layer it resolves to. Node figures: output CxHxW, params, FMA (multiply-adds).")
+    st.caption(
+        f"{len(a.network.layers)} darknet layers in {len(a.groups)} {kind}. Numbers are darknet's absolute "
+        "layer indices (0 = first section after [net]). Dashed edges: layers=/from= references, written value "
+        "and the layer it resolves to. Node figures: output CxHxW, params, FMA (multiply-adds)."
+    )
     c1, c2, c3, c4 = st.columns([6, 1, 1, 2], vertical_alignment="bottom")
-    c1.multiselect("Expand into darknet layers", labels, key="graph_expand",
-                   placeholder="pick blocks to expand...")
+    c1.multiselect("Expand into darknet layers", labels, key="graph_expand", placeholder="pick blocks to expand...")
     c2.button("All", on_click=_expand_all, args=(labels,), help="expand every block", width="stretch")
     c3.button("None", on_click=_collapse_all, help="collapse every block", width="stretch")
     rankdir = c4.radio("Direction", ["top-down", "left-right"], index=None, horizontal=True, key="graph_dir")
@@ -57,27 +58,33 @@ def render() -> None:
         st.warning(f"{drawn} nodes to draw: the browser may take a few seconds. Collapse some blocks to speed it up.")
     dot = cache.dot(low.cfg_text, expanded, "TB" if rankdir == "top-down" else "LR", a)
     st.graphviz_chart(dot, width="content")
-    st.download_button("Download DOT", dot, file_name=safe_filename(d.name, ".dot"), mime="text/vnd.graphviz",
-                       on_click="ignore")
+    st.download_button(
+        "Download DOT", dot, file_name=safe_filename(d.name, ".dot"), mime="text/vnd.graphviz", on_click="ignore"
+    )
 
     st.subheader("Find a layer")
     n = len(a.network.layers)
-    i = int(st.number_input("Darknet layer index", min_value=0, max_value=n - 1, value=None, step=1,
-                            key="graph_find") or 0)
+    i = int(
+        st.number_input("Darknet layer index", min_value=0, max_value=n - 1, value=None, step=1, key="graph_find") or 0
+    )
     grp = next(g for g in a.groups if g.start <= i < g.end)
     s = a.shapes[i]
     lc = a.cost.layers[i]
-    st.markdown(f"Layer **{i}** is in **{grp.label}** (layers {grp.start}-{grp.end - 1}): "
-                f"`{describe(a.network.layers[i], i)}`, "
-                f"in {s.in_c}x{s.in_h}x{s.in_w} -> out {s.c}x{s.h}x{s.w}, {lc.params:,} params, "
-                f"{lc.fma:,} FMA (multiply-adds). Its cfg section starts at line "
-                f"{a.network.layers[i].line or 'n/a (not read from a file)'}; the exported cfg marks it `# layer {i}`.")
+    st.markdown(
+        f"Layer **{i}** is in **{grp.label}** (layers {grp.start}-{grp.end - 1}): "
+        f"`{describe(a.network.layers[i], i)}`, "
+        f"in {s.in_c}x{s.in_h}x{s.in_w} -> out {s.c}x{s.h}x{s.w}, {lc.params:,} params, "
+        f"{lc.fma:,} FMA (multiply-adds). Its cfg section starts at line "
+        f"{a.network.layers[i].line or 'n/a (not read from a file)'}; the exported cfg marks it `# layer {i}`."
+    )
     if grp.label not in expanded:
         st.button(f"Expand {grp.label}", on_click=_expand_for_layer, args=(grp.label,))
 
     st.subheader("References: as written and as darknet resolves them")
-    st.caption("A negative value is relative to the layer itself (-1 = the layer before); a value >= 0 is an absolute "
-               "index. Both forms are shown, so a reference can be checked or rewritten either way.")
+    st.caption(
+        "A negative value is relative to the layer itself (-1 = the layer before); a value >= 0 is an absolute "
+        "index. Both forms are shown, so a reference can be checked or rewritten either way."
+    )
     refs = cache.references(low.cfg_text, a)
     if refs:
         st.dataframe(pd.DataFrame(refs), hide_index=True, width="stretch")

@@ -12,9 +12,11 @@ from designer.webapp import cache, fmt, state
 from designer.webapp.importer import MAX_UPLOAD_BYTES, ImportResult
 from designer.webapp.shell import guarded, notice
 
-KINDS = {"design-yaml": "a design YAML: block-editable",
-         "designer-cfg": "a cfg made by mixnet-designer: its design comes back block-editable",
-         "layers-cfg": "a darknet cfg: opened as layers (shown, counted and benchmarked; not block-editable)"}
+KINDS = {
+    "design-yaml": "a design YAML: block-editable",
+    "designer-cfg": "a cfg made by mixnet-designer: its design comes back block-editable",
+    "layers-cfg": "a darknet cfg: opened as layers (shown, counted and benchmarked; not block-editable)",
+}
 
 
 def _open_in_designer(result: ImportResult) -> None:
@@ -35,18 +37,26 @@ def _show(result: ImportResult, key: str) -> None:
     st.success(f"{d.name!r} reads as {KINDS[result.kind]}.")
     for note in result.notes:
         st.info(note)
-    st.write(f"{len(a.network.layers)} darknet layers; {fmt.params_text(a.cost.params)}, {fmt.fma_text(a.cost.fma)} "
-             f"(multiply-adds), {a.cost.bflops:.3f} Darknet BFLOPs.")
+    st.write(
+        f"{len(a.network.layers)} darknet layers; {fmt.params_text(a.cost.params)}, {fmt.fma_text(a.cost.fma)} "
+        f"(multiply-adds), {a.cost.bflops:.3f} Darknet BFLOPs."
+    )
     st.button(f"Open {d.name!r} in the designer", on_click=_open_in_designer, args=(result,), type="primary", key=key)
 
 
 def render() -> None:
     st.title("Import")
     notice()
-    st.caption(f"A .cfg or a design .yaml, up to {MAX_UPLOAD_BYTES // 2**20} MB. Files are read as UTF-8 text and "
-               "parsed with the designer's strict cfg reader and PyYAML's safe loader; nothing is executed.")
-    up = st.file_uploader("Upload a darknet .cfg or a design .yaml", type=["cfg", "yaml", "yml", "txt"],
-                          max_upload_size=MAX_UPLOAD_BYTES // 2**20, key="import_file")
+    st.caption(
+        f"A .cfg or a design .yaml, up to {MAX_UPLOAD_BYTES // 2**20} MB. Files are read as UTF-8 text and "
+        "parsed with the designer's strict cfg reader and PyYAML's safe loader; nothing is executed."
+    )
+    up = st.file_uploader(
+        "Upload a darknet .cfg or a design .yaml",
+        type=["cfg", "yaml", "yml", "txt"],
+        max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        key="import_file",
+    )
     if up is not None:
         _show(cache.imported_bytes(up.getvalue(), up.name), "open_upload")
 

@@ -44,9 +44,21 @@ def _controls(running: bool) -> None:
     from designer.webapp.workers import default_device
 
     labels = list(state.measurable())
-    state.remember({"lat_design": labels[0], "lat_device": default_device(devs), "lat_batch": 1,
-                    "lat_dtype": "fp32", "lat_threads": 0, "lat_min_run": 1.0, "lat_opt": True, "lat_cl": False,
-                    "lat_per_layer": True, "lat_mode": "infer", "lat_backend": "torch"})
+    state.remember(
+        {
+            "lat_design": labels[0],
+            "lat_device": default_device(devs),
+            "lat_batch": 1,
+            "lat_dtype": "fp32",
+            "lat_threads": 0,
+            "lat_min_run": 1.0,
+            "lat_opt": True,
+            "lat_cl": False,
+            "lat_per_layer": True,
+            "lat_mode": "infer",
+            "lat_backend": "torch",
+        }
+    )
     if st.session_state["lat_design"] not in labels:  # the current design was renamed, a saved one dropped
         st.session_state["lat_design"] = labels[0]
     if st.session_state["lat_device"] not in devs:
@@ -54,9 +66,18 @@ def _controls(running: bool) -> None:
     c1, c2, c3 = st.columns([3, 2, 2])
     label = c1.selectbox("Design to measure", labels, index=None, key="lat_design")
     device = c2.selectbox("Device", list(devs), index=None, format_func=lambda k: devs[k], key="lat_device")
-    backend = c3.selectbox("Backend", list(BACKENDS), index=None, format_func=BACKENDS.get, key="lat_backend",
-                           help="torch runs the runtime's modules; onnxruntime and OpenVINO run the exported ONNX "
-                                "model (fp32 unless bf16 is picked; OpenVINO on the CPU only)") or "torch"
+    backend = (
+        c3.selectbox(
+            "Backend",
+            list(BACKENDS),
+            index=None,
+            format_func=BACKENDS.get,
+            key="lat_backend",
+            help="torch runs the runtime's modules; onnxruntime and OpenVINO run the exported ONNX "
+            "model (fp32 unless bf16 is picked; OpenVINO on the CPU only)",
+        )
+        or "torch"
+    )
     if list(devs) == ["cpu"]:
         st.info("No CUDA device on this machine: the measurement runs on the CPU, and the results say so.")
     c = st.columns(6)
@@ -70,28 +91,55 @@ def _controls(running: bool) -> None:
     min_run = c[3].number_input("Timed seconds (min)", 0.2, 30.0, None, step=0.5, key="lat_min_run")
     optimized = c[4].checkbox("Optimized model", key="lat_opt", help="BN folded, fused MixConv (runtime)")
     channels_last = c[4].checkbox("channels_last", key="lat_cl", disabled=backend != "torch") and backend == "torch"
-    per_layer = c[5].checkbox("Per-layer times", key="lat_per_layer",
-                              help="also time every layer, for the time-vs-FMA view (takes longer)")
-    mode = st.radio("What to time", ["infer", "train"], key="lat_mode", horizontal=True,
-                    format_func={"infer": "inference (forward pass)",
-                                 "train": "training step (forward, loss, backward, SGD step)"}.get,
-                    help="a training step runs the plain build with BN in training mode (Optimized does not "
-                         "apply); per-layer times are then forward + backward")
-    settings = dict(device=device, batch=int(batch or 1), dtype=dtype, channels_last=bool(channels_last),
-                    threads=int(threads or 0) or None, optimized=bool(optimized), per_layer=bool(per_layer),
-                    min_run_time=float(min_run or 1.0), mode=mode or "infer", backend=backend)
-    st.button("Measure", type="primary", disabled=running or label is None, on_click=_start, args=(label, settings),
-              help="runs in the background: switching pages or changing widgets does not stop it")
+    per_layer = c[5].checkbox(
+        "Per-layer times", key="lat_per_layer", help="also time every layer, for the time-vs-FMA view (takes longer)"
+    )
+    mode = st.radio(
+        "What to time",
+        ["infer", "train"],
+        key="lat_mode",
+        horizontal=True,
+        format_func={
+            "infer": "inference (forward pass)",
+            "train": "training step (forward, loss, backward, SGD step)",
+        }.get,
+        help="a training step runs the plain build with BN in training mode (Optimized does not "
+        "apply); per-layer times are then forward + backward",
+    )
+    settings = dict(
+        device=device,
+        batch=int(batch or 1),
+        dtype=dtype,
+        channels_last=bool(channels_last),
+        threads=int(threads or 0) or None,
+        optimized=bool(optimized),
+        per_layer=bool(per_layer),
+        min_run_time=float(min_run or 1.0),
+        mode=mode or "infer",
+        backend=backend,
+    )
+    st.button(
+        "Measure",
+        type="primary",
+        disabled=running or label is None,
+        on_click=_start,
+        args=(label, settings),
+        help="runs in the background: switching pages or changing widgets does not stop it",
+    )
 
 
 def _result(r: dict) -> None:
     dev = "CPU" if r["device"] == "cpu" else r["device"].upper()
     what = "per training step" if r.get("mode") == "train" else "per batch"
-    st.success(f"{r['label']}: median {fmt.ms_text(r['median_ms'])} {what} of {r['batch']} "
-               f"(IQR {fmt.ms_text(r['iqr_ms'])}), measured on {dev}: {r['device_name']}"
-               + (f", {r['threads']} threads" if r["device"] == "cpu" else "") + f", {r['dtype']}"
-               + f", {BACKENDS.get(r.get('backend', 'torch'), r.get('backend'))}"
-               + (", optimized" if r["optimized"] else ", plain") + (", channels_last" if r["channels_last"] else ""))
+    st.success(
+        f"{r['label']}: median {fmt.ms_text(r['median_ms'])} {what} of {r['batch']} "
+        f"(IQR {fmt.ms_text(r['iqr_ms'])}), measured on {dev}: {r['device_name']}"
+        + (f", {r['threads']} threads" if r["device"] == "cpu" else "")
+        + f", {r['dtype']}"
+        + f", {BACKENDS.get(r.get('backend', 'torch'), r.get('backend'))}"
+        + (", optimized" if r["optimized"] else ", plain")
+        + (", channels_last" if r["channels_last"] else "")
+    )
     if r.get("unstable"):  # designer/noise.py's verdict on the spread and the load around the timing
         from designer.noise import warning
 
@@ -102,26 +150,38 @@ def _result(r: dict) -> None:
     cols[2].metric("Timed runs", f"{r.get('runs', 0)}", help="the runs the median and IQR rest on")
     cols[3].metric(fmt.LABEL_FMA + " per image", fmt.millions(r["fma_counted"], 1))
     cols[4].metric("Throughput (G FMA per s)", f"{r['fma_per_s'] / 1e9:.2f}")
-    st.caption(f"Load: other processes kept {r.get('load_before', 0.0):.1f} cores busy just before the timing and "
-               f"{r.get('load_during', 0.0):.1f} during it (of the cores this process may use).")
+    st.caption(
+        f"Load: other processes kept {r.get('load_before', 0.0):.1f} cores busy just before the timing and "
+        f"{r.get('load_during', 0.0):.1f} during it (of the cores this process may use)."
+    )
     _beside_estimate(r)
     per = r.get("per_layer")
     if per:
         from designer.webapp import charts
 
         st.subheader("Where the time goes vs where the FMA are")
-        st.caption("One point per executed step (a layer, or a whole MixConv span where the optimized model fuses "
-                   "it): above the dotted line a step takes a bigger share of the time than of the FMA (depthwise "
-                   "and grouped convs, routes and SE layers typically do).")
+        st.caption(
+            "One point per executed step (a layer, or a whole MixConv span where the optimized model fuses "
+            "it): above the dotted line a step takes a bigger share of the time than of the FMA (depthwise "
+            "and grouped convs, routes and SE layers typically do)."
+        )
         st.plotly_chart(charts.layer_time_vs_fma(per), width="stretch")
-        df = pd.DataFrame(per).rename(columns={"index": "first layer", "ms": "time (ms)",
-                                               "fma": "FMA (multiply-adds, whole batch)"})
+        df = pd.DataFrame(per).rename(
+            columns={"index": "first layer", "ms": "time (ms)", "fma": "FMA (multiply-adds, whole batch)"}
+        )
         df["time share %"] = 100 * df.pop("time_share")
         df["FMA share %"] = 100 * df.pop("fma_share")
-        st.dataframe(df.sort_values("time (ms)", ascending=False), hide_index=True, width="stretch", height=320,
-                     column_config={"time (ms)": st.column_config.NumberColumn(format="%.4f"),
-                                    "time share %": st.column_config.NumberColumn(format="%.2f"),
-                                    "FMA share %": st.column_config.NumberColumn(format="%.2f")})
+        st.dataframe(
+            df.sort_values("time (ms)", ascending=False),
+            hide_index=True,
+            width="stretch",
+            height=320,
+            column_config={
+                "time (ms)": st.column_config.NumberColumn(format="%.4f"),
+                "time share %": st.column_config.NumberColumn(format="%.2f"),
+                "FMA share %": st.column_config.NumberColumn(format="%.2f"),
+            },
+        )
 
 
 def _beside_estimate(r: dict) -> None:
@@ -135,8 +195,10 @@ def _beside_estimate(r: dict) -> None:
     if e is None:
         st.caption(f"Estimate: {about}.")
     else:
-        st.caption(f"Estimated {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) by the latency model ({about}): "
-                   f"measured / estimated = {r['median_ms'] / e.ms:.2f}.")
+        st.caption(
+            f"Estimated {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) by the latency model ({about}): "
+            f"measured / estimated = {r['median_ms'] / e.ms:.2f}."
+        )
 
 
 def _history() -> None:
@@ -147,23 +209,41 @@ def _history() -> None:
 
     st.subheader("Measured variants")
     st.plotly_chart(charts.latency_vs_fma(hist), width="stretch")
-    st.dataframe(pd.DataFrame([{
-        "design": h["label"], "at": h["measured_at"], "backend": h.get("backend", "torch"),
-        "device": f"{h['device']} ({h['device_name']})",
-        "mode": h.get("mode", "infer"), "batch": h["batch"], "dtype": h["dtype"], "optimized": h["optimized"],
-        "median (ms)": h["median_ms"],
-        "IQR (ms)": h["iqr_ms"], "runs": h.get("runs"),
-        "load before / during": f"{h.get('load_before', 0.0):.1f} / {h.get('load_during', 0.0):.1f}",
-        "unstable": h.get("unstable") or "", "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
-        "params (M)": h["params"] / 1e6,
-    } for h in hist]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "design": h["label"],
+                    "at": h["measured_at"],
+                    "backend": h.get("backend", "torch"),
+                    "device": f"{h['device']} ({h['device_name']})",
+                    "mode": h.get("mode", "infer"),
+                    "batch": h["batch"],
+                    "dtype": h["dtype"],
+                    "optimized": h["optimized"],
+                    "median (ms)": h["median_ms"],
+                    "IQR (ms)": h["iqr_ms"],
+                    "runs": h.get("runs"),
+                    "load before / during": f"{h.get('load_before', 0.0):.1f} / {h.get('load_during', 0.0):.1f}",
+                    "unstable": h.get("unstable") or "",
+                    "FMA per image (M multiply-adds)": h["fma_counted"] / 1e6,
+                    "params (M)": h["params"] / 1e6,
+                }
+                for h in hist
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     st.button("Clear history", on_click=lambda: state.ws().bench_history.clear(), key="lat_clear")
 
 
 def render() -> None:
     st.title("Latency")
-    st.caption("Measured with the runtime benchmark on the network built from the exported cfg: median and IQR of "
-               "repeated forward passes after warm-up. FMA (multiply-adds) are the counted figure for one image.")
+    st.caption(
+        "Measured with the runtime benchmark on the network built from the exported cfg: median and IQR of "
+        "repeated forward passes after warm-up. FMA (multiply-adds) are the counted figure for one image."
+    )
     record_finished()
     w = state.ws()
     job_id = w.jobs.get(PAGE)
@@ -172,6 +252,7 @@ def render() -> None:
     _controls(running)
 
     if job_id is not None:
+
         @st.fragment(run_every=0.5 if running else None)
         def live() -> None:
             from designer.webapp.workers import expected_bench_s
@@ -181,8 +262,10 @@ def render() -> None:
                 return
             if j.running:
                 expected = expected_bench_s(j.meta.get("settings", {}))
-                st.progress(min(0.95, max(j.progress, j.elapsed_s / expected)),
-                            text=f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)")
+                st.progress(
+                    min(0.95, max(j.progress, j.elapsed_s / expected)),
+                    text=f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)",
+                )
             elif running:
                 st.rerun(scope="app")  # finished while we watched: record it and redraw everything
             elif j.status == "failed":

@@ -8,7 +8,8 @@ from alembic import context
 from designer.workspace.models import Base
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                  transaction_per_migration=False)
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=True, transaction_per_migration=False
+)
 with context.begin_transaction():
     context.run_migrations()

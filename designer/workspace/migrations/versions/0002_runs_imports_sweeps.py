@@ -51,8 +51,7 @@ def upgrade() -> None:
         b.add_column(sa.Column("versions", sa.JSON, nullable=False, server_default="{}"))
         b.add_column(sa.Column("uid", sa.String(32), nullable=True))
     _fill_uids("measurements")
-    op.execute("UPDATE measurements SET fma_per_s = fma / (median_ms / 1000.0) "
-               "WHERE fma IS NOT NULL AND median_ms > 0")
+    op.execute("UPDATE measurements SET fma_per_s = fma / (median_ms / 1000.0) WHERE fma IS NOT NULL AND median_ms > 0")
     with op.batch_alter_table("measurements") as b:
         b.alter_column("uid", existing_type=sa.String(32), nullable=False)
         b.create_unique_constraint("uq_measurements_uid", ["uid"])
@@ -114,10 +113,15 @@ def upgrade() -> None:
         sa.Column("message", sa.Text, nullable=True),
         sa.Column("created", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_sweep_trials"),
-        sa.ForeignKeyConstraint(["sweep_id"], ["sweeps.id"], name="fk_sweep_trials_sweep_id_sweeps",
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["measurement_id"], ["measurements.id"],
-                                name="fk_sweep_trials_measurement_id_measurements", ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["sweep_id"], ["sweeps.id"], name="fk_sweep_trials_sweep_id_sweeps", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["measurement_id"],
+            ["measurements.id"],
+            name="fk_sweep_trials_measurement_id_measurements",
+            ondelete="SET NULL",
+        ),
     )
     op.create_index("ix_sweep_trials_sweep_id", "sweep_trials", ["sweep_id"])
 

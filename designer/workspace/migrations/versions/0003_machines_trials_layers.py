@@ -36,8 +36,10 @@ def _layers_of(conn) -> dict[str, str]:
     from designer.keys import layers_sha256
 
     out = {}
-    texts = [(sha, lambda y=y: emit_cfg(lower(load_yaml(y))))
-             for sha, y in conn.execute(sa.text("SELECT cfg_sha256, design_yaml FROM designs"))]
+    texts = [
+        (sha, lambda y=y: emit_cfg(lower(load_yaml(y))))
+        for sha, y in conn.execute(sa.text("SELECT cfg_sha256, design_yaml FROM designs"))
+    ]
     for sha, kind, text in conn.execute(sa.text("SELECT cfg_sha256, kind, text FROM imported_cfgs")):
         if kind == "design-yaml":
             texts.append((sha, lambda t=text: emit_cfg(lower(load_yaml(t)))))
@@ -56,34 +58,50 @@ def _layers_of(conn) -> dict[str, str]:
 def _fill_measurements() -> None:
     conn = op.get_bind()
     for cfg, layers in _layers_of(conn).items():
-        conn.execute(sa.text("UPDATE measurements SET layers_sha256 = :l WHERE cfg_sha256 = :c"),
-                     {"l": layers, "c": cfg})
+        conn.execute(
+            sa.text("UPDATE measurements SET layers_sha256 = :l WHERE cfg_sha256 = :c"), {"l": layers, "c": cfg}
+        )
 
 
 def _fill_sweeps() -> None:
     conn = op.get_bind()
     for row_id, uid in conn.execute(sa.text("SELECT id, uid FROM sweeps")).all():
-        conn.execute(sa.text("UPDATE sweeps SET settings_hash = :h, uid = :u WHERE id = :i"),
-                     {"h": uid[:16] if len(uid) == 16 else _derived_uid("settings", uid)[:16],
-                      "u": _derived_uid("sweep", uid), "i": row_id})
+        conn.execute(
+            sa.text("UPDATE sweeps SET settings_hash = :h, uid = :u WHERE id = :i"),
+            {
+                "h": uid[:16] if len(uid) == 16 else _derived_uid("settings", uid)[:16],
+                "u": _derived_uid("sweep", uid),
+                "i": row_id,
+            },
+        )
 
 
 def _fill_trials() -> None:
     """Revision 2 kept a trial's key and record inside `point` ({"trial_key", "record"}): spread them out."""
     conn = op.get_bind()
-    t = sa.table("sweep_trials", sa.column("id", sa.Integer), sa.column("point", sa.JSON),
-                 sa.column("status", sa.String), sa.column("trial_key", sa.String), sa.column("kind", sa.String),
-                 sa.column("round", sa.Integer), sa.column("result", sa.JSON))
+    t = sa.table(
+        "sweep_trials",
+        sa.column("id", sa.Integer),
+        sa.column("point", sa.JSON),
+        sa.column("status", sa.String),
+        sa.column("trial_key", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("round", sa.Integer),
+        sa.column("result", sa.JSON),
+    )
     for row_id, point, status in conn.execute(sa.select(t.c.id, t.c.point, t.c.status)).all():
         point = point if isinstance(point, dict) else {}
         record = point.get("record") if isinstance(point.get("record"), dict) else None
         if "trial_key" in point and record is not None:
-            values = {"trial_key": str(point["trial_key"])[:200], "kind": str(record.get("kind", "count")),
-                      "round": int(record.get("round") or 0), "result": record,
-                      "point": record.get("point") if isinstance(record.get("point"), dict) else {}}
+            values = {
+                "trial_key": str(point["trial_key"])[:200],
+                "kind": str(record.get("kind", "count")),
+                "round": int(record.get("round") or 0),
+                "result": record,
+                "point": record.get("point") if isinstance(record.get("point"), dict) else {},
+            }
         else:
-            values = {"trial_key": f"revision-2/{row_id}", "kind": "count", "round": 0, "result": None,
-                      "point": point}
+            values = {"trial_key": f"revision-2/{row_id}", "kind": "count", "round": 0, "result": None, "point": point}
         conn.execute(t.update().where(t.c.id == row_id).values(status=STATUS.get(status, status), **values))
 
 
