@@ -11,7 +11,7 @@ kept more than LOADED_CORES cores busy before or after a script, its results fil
 says so and exits 1 at the end), unless --allow-loaded: then the file is written with LOADED in its first line.
 A file is written whole at the end of its script (an interrupted run leaves the previous file as it was).
 
-    python benchmarks/run_all.py                  # the whole suite (about 20 minutes on 2 quiet cores)
+    python benchmarks/run_all.py                  # the whole suite (about 40 minutes on 2 quiet cores)
     python benchmarks/run_all.py --only bench_core,bench_train
     python benchmarks/run_all.py --dry-run        # the commands, nothing run
     python benchmarks/run_all.py --quick --out /tmp/x   # each script with tiny settings: checks the harness only
@@ -98,8 +98,14 @@ SUITE = (
     Bench("bench_train", ("--rounds", "2"), ("--rounds", "1", "--epochs", "1"), 3),
     Bench("bench_explore", ("--backend", "openvino"), ("--min-run-time", "0.05", "--train-size", "32"), 5),
     Bench("bench_app", (), ("--repeat", "3"), 1),
-    Bench("bench_vs_timm", (), (), 2),
-    Bench("bench_noise", (), (), 2),
+    Bench("bench_vs_timm", (), ("--quick",), 9),
+    Bench("bench_noise", (), ("--rounds", "1"), 2),
+    Bench(
+        "bench_estimate",
+        ("--backends", "torch,openvino", "--threads", "1", "--budget", "90", "--designs", "16", "--rounds", "2"),
+        ("--quick",),
+        10,
+    ),
 )
 
 

@@ -29,7 +29,7 @@ SUBSTITUTIONS = [  # (as shown in the README, as run here, why)
     ("../shared/", f"{SHARED}/", "the README runs from the checkout; the test runs in a temporary folder"),
     ("--per-layer --top 3", "--per-layer --top 3 --min-run-time 0.05", "shorter timing runs (same output form)"),
 ]
-MEASURED = ("bench", "train", "predict")
+MEASURED = ("bench", "train", "predict", "calibrate", "estimate")
 CLASSIFIER = (
     "[net]\nwidth=12\nheight=10\nchannels=3\n\n[convolutional]\nfilters=4\nsize=1\nactivation=linear\n\n"
     "[avgpool]\n\n[softmax]\n"
