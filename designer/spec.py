@@ -261,100 +261,128 @@ def range_issues(arch: Arch) -> list[DesignIssue]:
 
 
 def validate(arch: Arch) -> list[DesignIssue]:
-    """Every problem that stops the design from lowering to a cfg darknet reads exactly as intended."""
-    issues: list[DesignIssue] = range_issues(arch)  # finite and sane (designer/limits.py), before any rounding
-    if issues:
-        return issues
-    add = issues.append
-    if not arch.blocks:
-        add(DesignIssue("design", "the design has no blocks", "add at least one block row"))
-    if arch.classes < 1:
-        add(DesignIssue("design", f"classes={arch.classes}", "use 1 or more classes"))
-    if arch.input_size < 8:
-        add(DesignIssue("design", f"input size {arch.input_size} is too small", "use 32 or more"))
-    if arch.width_mult <= 0 or arch.depth_mult <= 0:
-        add(DesignIssue("design", "width and depth multipliers must be positive"))
-    if not 0 <= arch.dropout < 1:
-        add(DesignIssue("design", f"dropout {arch.dropout} is outside [0, 1)"))
-    if arch.stem.channels < 1 or arch.stem.kernel < 1 or arch.stem.stride < 1:
-        add(DesignIssue("stem", "channels, kernel and stride must be positive"))
-    if arch.head.channels < 1:
-        add(DesignIssue("head", "head channels must be positive"))
+    """Every problem that stops the design from lowering to a cfg darknet reads exactly as intended.
+
+    Three stages, each run only on a design the one before passed (the later ones compute with what the earlier
+    ones bound): values in range (designer/limits.py), counts and sizes lowering can take, and the channel splits
+    of every block copy after width/depth scaling."""
+    for stage in (range_issues, _value_issues, _resolved_issues):
+        issues = stage(arch)
+        if issues:
+            return issues
+    return []
+
+
+def _value_issues(arch: Arch) -> list[DesignIssue]:
+    """Counts, sizes and ratios no darknet layer can take (none positive, even kernels, strides other than 1 or 2),
+    design-wide first, then row by row."""
+    issues = _design_value_issues(arch)
     for r, b in enumerate(arch.blocks):
-        where = f"row {r}"
-        if b.repeats < 1:
-            add(DesignIssue(where, f"repeats={b.repeats}", "use 1 or more"))
-        if not b.kernels or any(k < 1 or k % 2 == 0 for k in b.kernels):
-            add(
-                DesignIssue(
-                    where,
-                    f"kernel sizes {b.kernels}: each must be odd (darknet pads size/2 per side, "
-                    "so even kernels change the output size)",
-                    "use odd sizes such as 3,5,7,9",
-                )
-            )
-        if b.stride not in (1, 2):
-            add(DesignIssue(where, f"stride {b.stride}", "use 1 or 2"))
-        if b.out_channels < 1 or b.expand_ratio <= 0:
-            add(DesignIssue(where, "output channels and expand ratio must be positive"))
-        if b.se_ratio < 0 or b.expand_groups < 1 or b.project_groups < 1 or b.dw_group_size < 0:
-            add(DesignIssue(where, "SE ratio, group counts and channels per group must not be negative"))
-    if issues:
-        return issues
-    stride_total = arch.stem.stride
-    for rb in resolve(arch):
-        b = rb.spec
-        where = rb.label
-        stride_total *= rb.stride
-        n = len(b.kernels)
-        if rb.mid_channels % n:
-            add(
-                DesignIssue(
-                    where,
-                    f"{rb.mid_channels} expanded channels do not split evenly into {n} kernel groups "
-                    f"{b.kernels}: darknet's [route] groups= only makes equal slices",
-                    f"make the expanded channels a multiple of {n} (nearest: "
-                    f"{_near_multiples(rb.mid_channels, n)}), or use {n - 1 or 1} kernel groups",
-                )
-            )
-            continue
-        per_group = rb.mid_channels // n
-        if b.dw_group_size and per_group % b.dw_group_size:
-            add(
-                DesignIssue(
-                    where,
-                    f"{b.dw_group_size} channels per group does not divide the {per_group} channels "
-                    "of each kernel group",
-                    f"use {_divisors_near(per_group, b.dw_group_size)} channels per group",
-                )
-            )
-        if b.expand_ratio != 1 and b.expand_groups > 1:
-            g = b.expand_groups
-            if rb.in_channels % g or rb.mid_channels % g:
-                add(
-                    DesignIssue(
-                        where,
-                        f"expand groups={g} must divide {rb.in_channels} input and {rb.mid_channels} expanded channels",
-                        f"use expand groups {_divisors_near(math.gcd(rb.in_channels, rb.mid_channels), g)}",
-                    )
-                )
-        if b.project_groups > 1:
-            g = b.project_groups
-            if rb.mid_channels % g or rb.out_channels % g:
-                add(
-                    DesignIssue(
-                        where,
-                        f"project groups={g} must divide {rb.mid_channels} expanded and "
-                        f"{rb.out_channels} output channels",
-                        f"use project groups {_divisors_near(math.gcd(rb.mid_channels, rb.out_channels), g)}",
-                    )
-                )
+        issues += _row_value_issues(f"row {r}", b)
+    return issues
+
+
+def _design_value_issues(arch: Arch) -> list[DesignIssue]:
+    checks = [
+        (not arch.blocks, DesignIssue("design", "the design has no blocks", "add at least one block row")),
+        (arch.classes < 1, DesignIssue("design", f"classes={arch.classes}", "use 1 or more classes")),
+        (arch.input_size < 8, DesignIssue("design", f"input size {arch.input_size} is too small", "use 32 or more")),
+        (
+            arch.width_mult <= 0 or arch.depth_mult <= 0,
+            DesignIssue("design", "width and depth multipliers must be positive"),
+        ),
+        (not 0 <= arch.dropout < 1, DesignIssue("design", f"dropout {arch.dropout} is outside [0, 1)")),
+        (
+            arch.stem.channels < 1 or arch.stem.kernel < 1 or arch.stem.stride < 1,
+            DesignIssue("stem", "channels, kernel and stride must be positive"),
+        ),
+        (arch.head.channels < 1, DesignIssue("head", "head channels must be positive")),
+    ]
+    return [issue for broken, issue in checks if broken]
+
+
+def _row_value_issues(where: str, b: Block) -> list[DesignIssue]:
+    checks = [
+        (b.repeats < 1, DesignIssue(where, f"repeats={b.repeats}", "use 1 or more")),
+        (
+            not b.kernels or any(k < 1 or k % 2 == 0 for k in b.kernels),
+            DesignIssue(
+                where,
+                f"kernel sizes {b.kernels}: each must be odd (darknet pads size/2 per side, "
+                "so even kernels change the output size)",
+                "use odd sizes such as 3,5,7,9",
+            ),
+        ),
+        (b.stride not in (1, 2), DesignIssue(where, f"stride {b.stride}", "use 1 or 2")),
+        (
+            b.out_channels < 1 or b.expand_ratio <= 0,
+            DesignIssue(where, "output channels and expand ratio must be positive"),
+        ),
+        (
+            b.se_ratio < 0 or b.expand_groups < 1 or b.project_groups < 1 or b.dw_group_size < 0,
+            DesignIssue(where, "SE ratio, group counts and channels per group must not be negative"),
+        ),
+    ]
+    return [issue for broken, issue in checks if broken]
+
+
+def _resolved_issues(arch: Arch) -> list[DesignIssue]:
+    """Every block copy's channel splits, then whether the input outlasts the total stride."""
+    resolved = resolve(arch)
+    issues = [issue for rb in resolved for issue in _split_issues(rb)]
+    stride_total = math.prod((rb.stride for rb in resolved), start=arch.stem.stride)
     if arch.input_size // stride_total < 1:
-        add(
+        issues.append(
             DesignIssue(
                 "design",
                 f"input {arch.input_size} is smaller than the total stride {stride_total}",
                 f"use an input of at least {stride_total}",
+            )
+        )
+    return issues
+
+
+def _split_issues(rb: ResolvedBlock) -> list[DesignIssue]:
+    """One block copy's channels against darknet's equal [route] slices (one per kernel), the channels per
+    depthwise group, and the grouped 1x1 convs. Where the kernel split fails the rest is not asked."""
+    b = rb.spec
+    n = len(b.kernels)
+    if rb.mid_channels % n:
+        return [
+            DesignIssue(
+                rb.label,
+                f"{rb.mid_channels} expanded channels do not split evenly into {n} kernel groups "
+                f"{b.kernels}: darknet's [route] groups= only makes equal slices",
+                f"make the expanded channels a multiple of {n} (nearest: "
+                f"{_near_multiples(rb.mid_channels, n)}), or use {n - 1 or 1} kernel groups",
+            )
+        ]
+    issues: list[DesignIssue] = []
+    per_group = rb.mid_channels // n
+    if b.dw_group_size and per_group % b.dw_group_size:
+        issues.append(
+            DesignIssue(
+                rb.label,
+                f"{b.dw_group_size} channels per group does not divide the {per_group} channels of each kernel group",
+                f"use {_divisors_near(per_group, b.dw_group_size)} channels per group",
+            )
+        )
+    g = b.expand_groups
+    if b.expand_ratio != 1 and g > 1 and (rb.in_channels % g or rb.mid_channels % g):
+        issues.append(
+            DesignIssue(
+                rb.label,
+                f"expand groups={g} must divide {rb.in_channels} input and {rb.mid_channels} expanded channels",
+                f"use expand groups {_divisors_near(math.gcd(rb.in_channels, rb.mid_channels), g)}",
+            )
+        )
+    g = b.project_groups
+    if g > 1 and (rb.mid_channels % g or rb.out_channels % g):
+        issues.append(
+            DesignIssue(
+                rb.label,
+                f"project groups={g} must divide {rb.mid_channels} expanded and {rb.out_channels} output channels",
+                f"use project groups {_divisors_near(math.gcd(rb.mid_channels, rb.out_channels), g)}",
             )
         )
     return issues

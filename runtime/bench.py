@@ -326,30 +326,11 @@ def measure(
             execution=execution,
             shapes=shapes,
         )
-        x = torch.randn(batch, *network.input_shape, device=str(dev)).to(DTYPES[dtype])
-        if channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)  # what a channels_last pipeline feeds
-
-        @torch.no_grad()
-        def run():
-            return model(x)
-
-        if execution == "cuda-graph":
-            from runtime.cuda_graphs import capture, event_samples
-
-            timing = time_runs(capture(model, x).replay, threads, min_run_time, sampler=event_samples)
-        else:
-            for _ in range(3):
-                run()
-            timing = time_runs(run, threads, min_run_time)
+        x = _example_input(network, batch=batch, device=dev, dtype=dtype, channels_last=channels_last)
+        timing = _time_forward(model, x, execution=execution, threads=threads, min_run_time=min_run_time)
         timed = timing_fields(timing, device=dev, threads=threads)
         cost = count(network, shapes)
         fma = cost.fma * batch
-        layers = None
-        if per_layer:  # torch.compile's wrapper keeps the eager model as _orig_mod, FrozenModel as .model
-            eager = getattr(model, "_orig_mod", model)
-            eager = getattr(eager, "model", eager)
-            layers = time_layers(eager, x, threads, min_run_time)
         return BenchResult(
             device=str(dev),
             device_name=dev.name(),
@@ -360,11 +341,48 @@ def measure(
             channels_last=channels_last,
             fma=fma,
             fma_per_s=fma / (timed["median_ms"] / 1e3),
-            per_layer=layers,
+            per_layer=_eager_layer_times(model, x, threads, min_run_time) if per_layer else None,
             params=cost.params,
             execution=execution,
             **timed,
         )
+
+
+def _example_input(network: Network, *, batch: int, device: Device, dtype: DType, channels_last: bool) -> torch.Tensor:
+    """A random input batch on `device` in `dtype`; NHWC-strided under channels_last, as such a pipeline feeds it."""
+    x = torch.randn(batch, *network.input_shape, device=str(device)).to(DTYPES[dtype])
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)  # what a channels_last pipeline feeds
+    return x
+
+
+def _time_forward(
+    model: torch.nn.Module, x: torch.Tensor, *, execution: str, threads: int, min_run_time: float
+) -> Timing:
+    """Timed forward passes without autograd: replays of one captured CUDA graph (`execution` "cuda-graph", timed
+    with CUDA events), else calls of the model after 3 warm-up calls."""
+    if execution == "cuda-graph":
+        from runtime.cuda_graphs import capture, event_samples
+
+        return time_runs(capture(model, x).replay, threads, min_run_time, sampler=event_samples)
+
+    @torch.no_grad()
+    def run():
+        return model(x)
+
+    for _ in range(3):
+        run()
+    return time_runs(run, threads, min_run_time)
+
+
+def _eager_layer_times(
+    model: torch.nn.Module, x: torch.Tensor, threads: int, min_run_time: float
+) -> tuple[LayerTime, ...]:
+    """Per-layer times of the eager model inside the timed one: torch.compile's wrapper keeps it as _orig_mod,
+    FrozenModel as .model."""
+    eager = getattr(model, "_orig_mod", model)
+    eager = getattr(eager, "model", eager)
+    return time_layers(eager, x, threads, min_run_time)
 
 
 @torch.no_grad()

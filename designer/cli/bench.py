@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from designer.cli.options import add_device, add_overrides, add_source, add_threads, overrides
 from designer.cli.sources import SourceError, load_source, to_network
@@ -19,9 +20,12 @@ from designer.ir import Network
 from designer.machine import Device, Fingerprint, usable_cores
 from designer.memory import check_fits
 from designer.noise import warning
-from designer.shapes import infer_shapes
+from designer.shapes import Shape, infer_shapes
 from designer.threads import threads_for_run
 from runtime.deploy import BACKEND_LABELS, check_backend_device
+
+if TYPE_CHECKING:
+    from runtime.bench import BenchResult  # imports torch: for the annotations only
 
 
 def resolve_network(source: str, size: int | None = None, **more) -> Network:
@@ -50,6 +54,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     check_backend_device(args.backend, device)  # before the device's memory is asked
     # refuse before torch allocates (designer/memory.py): host RAM for the CPU, the GPU's free memory for CUDA
     check_fits(network, max(args.batch), training=args.mode == "train", shapes=shapes, device=device)
+    results = _measure_batches(args, network, shapes=shapes, device=device)
+    record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
+    if args.json:
+        data = [r.to_json() for r in results]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
+        return 0
+    _print_results(args, network, results)
+    return 0
+
+
+def _measure_batches(
+    args: argparse.Namespace, network: Network, *, shapes: tuple[Shape, ...], device: Device
+) -> list[BenchResult]:
+    """One BenchResult per `--batch` size, in order: a training step (`--mode train`, torch only) or a forward pass
+    under the chosen backend."""
     from runtime.bench import measure, tune_cpu_allocator
 
     if not device.is_cuda:
@@ -63,7 +82,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
             raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
 
-        results = [
+        return [
             measure_train_step(
                 network,
                 device=device,
@@ -77,30 +96,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
             )
             for b in args.batch
         ]
-    else:
-        results = [
-            measure(
-                network,
-                device=device,
-                batch=b,
-                dtype=args.dtype,
-                channels_last=args.channels_last,
-                threads=threads_for_run(args.threads),
-                optimized=not args.plain,
-                per_layer=args.per_layer,
-                min_run_time=args.min_run_time,
-                compile=args.compile,
-                backend=args.backend,
-                shapes=shapes,
-                execution=args.execution,
-            )
-            for b in args.batch
-        ]
-    record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
-    if args.json:
-        data = [r.to_json() for r in results]
-        print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
-        return 0
+    return [
+        measure(
+            network,
+            device=device,
+            batch=b,
+            dtype=args.dtype,
+            channels_last=args.channels_last,
+            threads=threads_for_run(args.threads),
+            optimized=not args.plain,
+            per_layer=args.per_layer,
+            min_run_time=args.min_run_time,
+            compile=args.compile,
+            backend=args.backend,
+            shapes=shapes,
+            execution=args.execution,
+        )
+        for b in args.batch
+    ]
+
+
+def _print_results(args: argparse.Namespace, network: Network, results: list[BenchResult]) -> None:
+    """The human-readable report: the setting, one row per batch, the load and machine, noise warnings, and the
+    slowest layers when `--per-layer` timed them."""
     r0 = results[0]
     c, h, w = network.input_shape
     print(
@@ -129,12 +147,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"WARNING: batch {r.batch}: {warning(r.unstable)}")
     for r in results:
         if r.per_layer:
-            what = " (forward+backward)" if r.mode == "train" else ""
-            print(f"\nslowest layers at batch {r.batch}{what} (time share vs FMA share):")
-            print(f"{'layer':>5}  {'type':<14}  {'ms':>8}  {'time':>6}  {'FMA':>6}")
-            for t in r.per_layer[: args.top]:
-                print(f"{t.index:>5}  {t.type:<14}  {t.ms:>8.3f}  {t.time_share:>6.1%}  {t.fma_share:>6.1%}")
-    return 0
+            _print_slowest_layers(r, top=args.top)
+
+
+def _print_slowest_layers(r: BenchResult, *, top: int) -> None:
+    """The `top` slowest layers of one measurement (already sorted slowest first), time share vs FMA share."""
+    what = " (forward+backward)" if r.mode == "train" else ""
+    print(f"\nslowest layers at batch {r.batch}{what} (time share vs FMA share):")
+    print(f"{'layer':>5}  {'type':<14}  {'ms':>8}  {'time':>6}  {'FMA':>6}")
+    for t in r.per_layer[:top]:
+        print(f"{t.index:>5}  {t.type:<14}  {t.ms:>8.3f}  {t.time_share:>6.1%}  {t.fma_share:>6.1%}")
 
 
 # ------------------------------------------------------------------ predict

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from designer.cli.errors import run_command
 from designer.cli.options import add_device, add_out, add_overrides, add_source, add_threads, overrides
+from designer.ir import Network
 
 DEFAULT_OUT = "runs/quick"
 
@@ -186,7 +187,6 @@ def _train(args: argparse.Namespace, prog: str) -> int:
     """The run goes into a hidden sibling of --out and moves into place at the end: --out holds one run's
     cfg, weights and metrics together, or is left as it was. Each run that is put into place is recorded in the
     workspace (designer/cli/workspace.py; --no-record skips)."""
-    from designer.cli.sources import SourceError
     from designer.cli.workspace import record_training
     from runtime.train.distributed import from_env
 
@@ -196,30 +196,13 @@ def _train(args: argparse.Namespace, prog: str) -> int:
     labels: list[str] = []
     try:
         check_train_values(args)
-        from designer.edits import prepare_network
-        from designer.memory import check_fits
         from runtime.train import train
-        from runtime.train.data import load_dataset
-        from runtime.train.outdir import Staging, existing_files
+        from runtime.train.outdir import Staging
 
-        sources = [args.source] + ([args.compare] if args.compare else [])
-        networks = [_network(s, args) for s in sources]
-        labels = [_label(s) for s in sources]
-        if len(labels) == 2 and labels[0] == labels[1]:
-            labels = [labels[0] + "-a", labels[1] + "-b"]
-        channels = networks[0].input_shape[0]
-        if any(n.input_shape[0] != channels for n in networks):
-            raise SourceError("--compare needs two designs with the same input channels (one split feeds both)")
+        networks, labels = _designs(args)
         stage = Staging.begin(args.out, overwrite=args.overwrite, main=main_rank)
-        split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
-        if args.classes is not None and args.classes != len(split.classes):
-            raise SourceError(
-                f"--classes {args.classes} but the data has {len(split.classes)} classes; leave "
-                "--classes out to use the data's"
-            )
-        trained = [prepare_network(n, args.size, len(split.classes)) for n in networks]
-        for t in trained:
-            check_fits(t, args.batch, training=True, device=args.device)  # before torch allocates (memory.py)
+        split = _split(args, channels=networks[0].input_shape[0])
+        trained = _checked_for_training(args, networks, classes=len(split.classes))
         columns = []
         for k, (label, network) in enumerate(zip(labels, networks)):
             out = stage.work if len(networks) == 1 else stage.work / label
@@ -229,30 +212,10 @@ def _train(args: argparse.Namespace, prog: str) -> int:
                 columns.append(_summary_rows(label, trained[k], result))
             if result.interrupted or result.stopped:
                 if main_rank:
-                    where = _finish(stage, runs, labels, prog)
-                    _record(args, runs, stage, record_training)
-                    skipped = labels[k + 1 :]
-                    print(
-                        f"{prog}: interrupted during {label} (epoch {len(result.history) + 1}); {where}"
-                        + (f"; {', '.join(skipped)} was not trained" if skipped else ""),
-                        file=sys.stderr,
-                    )
+                    _keep_interrupted(args, stage, runs, labels, prog)
                 return 130
         if main_rank:
-            final = stage.commit()
-            _record(args, runs, stage, record_training)
-            for label, result in runs:
-                folder = final if len(runs) == 1 else final / label
-                for i, row in enumerate(columns):
-                    if row[0][1] == label:
-                        columns[i] = [(k, str(folder) if k == "out dir" else v) for k, v in row]
-                print(
-                    f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
-                    f"wrote {folder}/ ({', '.join(existing_files(folder))})"
-                )
-        if main_rank and len(columns) > 1:
-            print()
-            _print_side_by_side(columns)
+            _keep_finished(args, stage, runs, columns)
         _leave_process_group()
         return 0
     except KeyboardInterrupt:  # outside an epoch loop (data loading, model building, between the designs)
@@ -269,6 +232,85 @@ def _train(args: argparse.Namespace, prog: str) -> int:
         if stage is not None:
             stage.discard()
         raise
+
+
+def _designs(args: argparse.Namespace) -> tuple[list[Network], list[str]]:
+    """The design to train (and the --compare one) with a distinct label each; both must take the same input
+    channels, since one data split feeds both."""
+    from designer.cli.sources import SourceError
+
+    sources = [args.source] + ([args.compare] if args.compare else [])
+    networks = [_network(s, args) for s in sources]
+    labels = [_label(s) for s in sources]
+    if len(labels) == 2 and labels[0] == labels[1]:
+        labels = [labels[0] + "-a", labels[1] + "-b"]
+    channels = networks[0].input_shape[0]
+    if any(n.input_shape[0] != channels for n in networks):
+        raise SourceError("--compare needs two designs with the same input channels (one split feeds both)")
+    return networks, labels
+
+
+def _split(args: argparse.Namespace, *, channels: int):
+    """The train/validation split of --data at --size; --classes, when given, must match the data's classes."""
+    from designer.cli.sources import SourceError
+    from runtime.train.data import load_dataset
+
+    split = load_dataset(args.data, args.size, channels, args.val_fraction, args.seed)
+    if args.classes is not None and args.classes != len(split.classes):
+        raise SourceError(
+            f"--classes {args.classes} but the data has {len(split.classes)} classes; leave "
+            "--classes out to use the data's"
+        )
+    return split
+
+
+def _checked_for_training(args: argparse.Namespace, networks: list[Network], *, classes: int) -> list[Network]:
+    """Each design as it is trained (--size, a classifier for `classes`), refused before torch allocates when a
+    training batch would not fit (designer/memory.py)."""
+    from designer.edits import prepare_network
+    from designer.memory import check_fits
+
+    trained = [prepare_network(n, args.size, classes) for n in networks]
+    for t in trained:
+        check_fits(t, args.batch, training=True, device=args.device)
+    return trained
+
+
+def _keep_interrupted(args: argparse.Namespace, stage, runs: list, labels: list[str], prog: str) -> None:
+    """The last run stopped early (Ctrl-C or a stop request): keep what finished an epoch, record it, and say
+    on stderr where it went and which designs were not trained."""
+    from designer.cli.workspace import record_training
+
+    label, result = runs[-1]
+    where = _finish(stage, runs, labels, prog)
+    _record(args, runs, stage, record_training)
+    skipped = labels[len(runs) :]
+    print(
+        f"{prog}: interrupted during {label} (epoch {len(result.history) + 1}); {where}"
+        + (f"; {', '.join(skipped)} was not trained" if skipped else ""),
+        file=sys.stderr,
+    )
+
+
+def _keep_finished(args: argparse.Namespace, stage, runs: list, columns: list[list[tuple[str, str]]]) -> None:
+    """Every run finished: move them into place, record them, print each one's best figure and files, and with
+    --compare both runs' final figures side by side (their `out dir` rows at the final folders)."""
+    from designer.cli.workspace import record_training
+    from runtime.train.outdir import existing_files
+
+    final = stage.commit()
+    _record(args, runs, stage, record_training)
+    folders = {label: final if len(runs) == 1 else final / label for label, _ in runs}
+    for label, result in runs:
+        folder = folders[label]
+        print(
+            f"{label}: best val top-1 {result.best_top1:.4f} (epoch {result.best_epoch}); "
+            f"wrote {folder}/ ({', '.join(existing_files(folder))})"
+        )
+    if len(columns) > 1:
+        at_final = [[(k, str(folders[row[0][1]]) if k == "out dir" else v) for k, v in row] for row in columns]
+        print()
+        _print_side_by_side(at_final)
 
 
 def _record(args: argparse.Namespace, runs: list, stage, record_training) -> None:

@@ -71,9 +71,7 @@ def _use(g: int) -> None:
 
 def render(arch: Arch) -> None:
     """The advisor section (call it before the channels-per-group input is drawn: its button sets it)."""
-    w = state.ws()
-    job = jobs.get(w.jobs.get(PAGE))
-    running = job is not None and job.running
+    job = jobs.get(state.ws().jobs.get(PAGE))
     if job is not None:
         st.session_state["adv_open"] = True
     st.toggle(
@@ -84,105 +82,132 @@ def render(arch: Arch) -> None:
     if not st.session_state.get("adv_open"):
         return  # the Design page does not load torch until asked
     with st.container(border=True):
-        devs = cache.devices()
-        from designer.webapp.workers import default_device
+        _controls(arch, running=job is not None and job.running)
+        if job is not None:
+            _show_job(arch, job)
 
-        state.remember(
+
+def _controls(arch: Arch, *, running: bool) -> None:
+    """The measurement settings (kept across page switches), the candidates this design allows, and the button that
+    starts the sweep (disabled while one runs)."""
+    devs = cache.devices()
+    from designer.webapp.workers import default_device
+
+    state.remember(
+        {
+            "adv_device": default_device(devs),
+            "adv_backend": "torch",
+            "adv_batch": 1,
+            "adv_train_batch": 8,
+            "adv_rounds": 2,
+            "adv_min_run": 0.3,
+            "adv_threads": 0,
+            "adv_goal": "train",
+        }
+    )
+    from designer.webapp.explore_work import backends
+
+    c = st.columns(7)
+    c[0].selectbox("Device", list(devs), key="adv_device", format_func=lambda k: devs[k])
+    c[1].selectbox("Backend (inference)", backends(), key="adv_backend")
+    c[2].number_input("Batch (inference)", 1, 256, key="adv_batch")
+    c[3].number_input("Batch (training step)", 2, 256, key="adv_train_batch")
+    c[4].number_input("Rounds", 1, 10, key="adv_rounds")
+    c[5].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="adv_min_run")
+    c[6].number_input("CPU threads (0 = default)", 0, 256, key="adv_threads")
+    gs = candidates(arch)
+    st.caption(
+        f"Candidates for this design: {', '.join(map(str, gs))} channels per group (the others do not "
+        "divide its kernel groups). Each is timed for inference (chosen backend) and one training "
+        "step (torch), in interleaved rounds."
+    )
+    st.button("Measure channels per group", key="adv_run", on_click=_start, args=(arch,), disabled=running)
+
+
+def _show_job(arch: Arch, job: jobs.Job) -> None:
+    """The last advisor sweep: its progress while it runs, its error, or its results where they are of this design
+    (the design itself or one of its GPU variants)."""
+    if job.running:
+        _live_progress(job.id)
+        return
+    if job.status == "failed":
+        st.error(f"The measurement failed: {job.error}")
+        return
+    base = job.meta.get("base")
+    rows = [r for r in (job.result or []) if r.get("valid")]
+    if not rows:
+        return
+    if base != arch and arch not in {gpu_variant(base, r["dw-group-size"]) for r in rows}:
+        st.info("The last measurement was of another design: measure again for this one.")
+        return
+    _show_results(rows, job.meta["settings"])
+
+
+def _live_progress(job_id: str) -> None:
+    """A progress bar that refreshes itself every half second; the whole page reruns once the job has ended."""
+
+    @st.fragment(run_every=0.5)
+    def live() -> None:
+        j = jobs.get(job_id)
+        if j is not None and j.running:
+            st.progress(j.progress, text=f"{j.label}: {j.message} ({j.elapsed_s:.0f} s)")
+        elif j is not None:
+            st.rerun(scope="app")
+
+    live()
+
+
+def _show_results(rows: list[dict], settings: Settings) -> None:
+    """Where and how the candidates were timed, their table and chart, and a button that puts the measured best
+    for the chosen goal into the channels-per-group input."""
+    st.caption(measured_on(rows, settings))
+    st.dataframe(results_table(rows), hide_index=True, width="stretch")
+    from designer.webapp.explore_work import advisor_bars
+
+    st.plotly_chart(advisor_bars(rows), width="stretch", key="adv_chart")
+    goal = st.radio(
+        "Best for",
+        ["train", "infer"],
+        key="adv_goal",
+        horizontal=True,
+        format_func={"train": "training step", "infer": "inference"}.get,
+    )
+    g = best(rows, goal or "train")
+    if g is not None:
+        st.button(
+            f"Use the measured best: {g} channels per group",
+            key="adv_use",
+            on_click=_use,
+            args=(g,),
+            type="primary",
+        )
+
+
+def measured_on(rows: list[dict], s: Settings) -> str:
+    """The setting of a sweep's timings: device (and its name), threads, dtype, both batches and the rounds."""
+    r0 = next((r for r in rows if r.get("device_name")), {})
+    return (
+        f"Measured on {s.device} ({r0.get('device_name', '?')}), {r0.get('threads', '?')} threads, "
+        f"{s.dtype}; inference batch {s.batch}, training step batch {s.train_batch}; median of "
+        f"{s.rounds} rounds."
+    )
+
+
+def results_table(rows: list[dict]) -> pd.DataFrame:
+    """One row per candidate: FMA (multiply-adds) and params in millions, inference and training-step milliseconds,
+    each also as a ratio to depthwise (1 channel per group) where that was timed."""
+    ref = {k: next((r[f"{k}_ms"] for r in rows if r["dw-group-size"] == 1), None) for k in ("infer", "train")}
+    return pd.DataFrame(
+        [
             {
-                "adv_device": default_device(devs),
-                "adv_backend": "torch",
-                "adv_batch": 1,
-                "adv_train_batch": 8,
-                "adv_rounds": 2,
-                "adv_min_run": 0.3,
-                "adv_threads": 0,
-                "adv_goal": "train",
+                "channels per group": r["dw-group-size"],
+                "FMA (M multiply-adds)": r["fma"] / 1e6,
+                "params (M)": r["params"] / 1e6,
+                "inference ms": r.get("infer_ms"),
+                "inference vs depthwise": r["infer_ms"] / ref["infer"] if ref["infer"] and r.get("infer_ms") else None,
+                "training step ms": r.get("train_ms"),
+                "training vs depthwise": r["train_ms"] / ref["train"] if ref["train"] and r.get("train_ms") else None,
             }
-        )
-        from designer.webapp.explore_work import backends
-
-        c = st.columns(7)
-        c[0].selectbox("Device", list(devs), key="adv_device", format_func=lambda k: devs[k])
-        c[1].selectbox("Backend (inference)", backends(), key="adv_backend")
-        c[2].number_input("Batch (inference)", 1, 256, key="adv_batch")
-        c[3].number_input("Batch (training step)", 2, 256, key="adv_train_batch")
-        c[4].number_input("Rounds", 1, 10, key="adv_rounds")
-        c[5].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="adv_min_run")
-        c[6].number_input("CPU threads (0 = default)", 0, 256, key="adv_threads")
-        gs = candidates(arch)
-        st.caption(
-            f"Candidates for this design: {', '.join(map(str, gs))} channels per group (the others do not "
-            "divide its kernel groups). Each is timed for inference (chosen backend) and one training "
-            "step (torch), in interleaved rounds."
-        )
-        st.button("Measure channels per group", key="adv_run", on_click=_start, args=(arch,), disabled=running)
-        if job is None:
-            return
-        if job.running:
-
-            @st.fragment(run_every=0.5)
-            def live() -> None:
-                j = jobs.get(job.id)
-                if j is not None and j.running:
-                    st.progress(j.progress, text=f"{j.label}: {j.message} ({j.elapsed_s:.0f} s)")
-                elif j is not None:
-                    st.rerun(scope="app")
-
-            live()
-            return
-        if job.status == "failed":
-            st.error(f"The measurement failed: {job.error}")
-            return
-        base = job.meta.get("base")
-        rows = [r for r in (job.result or []) if r.get("valid")]
-        if not rows:
-            return
-        if base != arch and arch not in {gpu_variant(base, r["dw-group-size"]) for r in rows}:
-            st.info("The last measurement was of another design: measure again for this one.")
-            return
-        s = job.meta["settings"]
-        r0 = next((r for r in rows if r.get("device_name")), {})
-        st.caption(
-            f"Measured on {s.device} ({r0.get('device_name', '?')}), {r0.get('threads', '?')} threads, "
-            f"{s.dtype}; inference batch {s.batch}, training step batch {s.train_batch}; median of "
-            f"{s.rounds} rounds."
-        )
-        ref = {k: next((r[f"{k}_ms"] for r in rows if r["dw-group-size"] == 1), None) for k in ("infer", "train")}
-        table = pd.DataFrame(
-            [
-                {
-                    "channels per group": r["dw-group-size"],
-                    "FMA (M multiply-adds)": r["fma"] / 1e6,
-                    "params (M)": r["params"] / 1e6,
-                    "inference ms": r.get("infer_ms"),
-                    "inference vs depthwise": r["infer_ms"] / ref["infer"]
-                    if ref["infer"] and r.get("infer_ms")
-                    else None,
-                    "training step ms": r.get("train_ms"),
-                    "training vs depthwise": r["train_ms"] / ref["train"]
-                    if ref["train"] and r.get("train_ms")
-                    else None,
-                }
-                for r in rows
-            ]
-        )
-        st.dataframe(table, hide_index=True, width="stretch")
-        from designer.webapp.explore_work import advisor_bars
-
-        st.plotly_chart(advisor_bars(rows), width="stretch", key="adv_chart")
-        goal = st.radio(
-            "Best for",
-            ["train", "infer"],
-            key="adv_goal",
-            horizontal=True,
-            format_func={"train": "training step", "infer": "inference"}.get,
-        )
-        g = best(rows, goal or "train")
-        if g is not None:
-            st.button(
-                f"Use the measured best: {g} channels per group",
-                key="adv_use",
-                on_click=_use,
-                args=(g,),
-                type="primary",
-            )
+            for r in rows
+        ]
+    )

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import dataclass
 
-from designer import Network, emit_cfg
+from designer import Arch, Network, dump_yaml, emit_cfg
 from designer.edits import IMAGENET_RECIPE, TrainingRecipe, training_net
+from designer.webapp.analysis import Analysis
+from designer.webapp.model import Design, Lowered, safe_filename
 
 
 def training_cfg(network: Network, recipe: TrainingRecipe = IMAGENET_RECIPE) -> str:
@@ -81,6 +84,54 @@ def bundle(files: dict[str, str]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, text)
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """The files the page offers for one design, named after it: the cfg, the -train.cfg, the design YAML (None
+    for a layers-only design), and the zip's README; `last` is the cfg's last layer type and `classes` its outputs
+    where that is [softmax] or [cost] (else None)."""
+
+    cfg_name: str
+    cfg_text: str
+    train_name: str
+    train_text: str
+    yaml_name: str
+    design_yaml: str | None
+    readme: str
+    last: str
+    classes: int | None
+
+    def zipped(self) -> dict[str, str]:
+        """Name -> text of the zip's files, in their order: cfg, -train.cfg, design YAML (if any), README."""
+        files = {self.cfg_name: self.cfg_text, self.train_name: self.train_text}
+        if self.design_yaml:
+            files[self.yaml_name] = self.design_yaml
+        files["README.md"] = self.readme
+        return files
+
+
+def export_files(d: Design, low: Lowered, a: Analysis, train_text: str) -> ExportFiles:
+    """What the page shows and offers for design `d` (its lowering `low` and analysis `a`), with the -train.cfg
+    text already made from the chosen training settings."""
+    cfg_name = safe_filename(d.name, ".cfg")
+    train_name = safe_filename(d.name, "-train.cfg")
+    yaml_name = safe_filename(d.name, ".yaml")
+    design_yaml = dump_yaml(d) if isinstance(d, Arch) else None
+    summary = a.summary()
+    last = a.network.layers[-1].type
+    classes = int(a.shapes[-1].outputs) if last in ("softmax", "cost") else None
+    return ExportFiles(
+        cfg_name=cfg_name,
+        cfg_text=low.cfg_text,
+        train_name=train_name,
+        train_text=train_text,
+        yaml_name=yaml_name,
+        design_yaml=design_yaml,
+        readme=readme(d.name, cfg_name, train_name, yaml_name if design_yaml else None, classes, summary),
+        last=last,
+        classes=classes,
+    )
 
 
 def onnx_file(network: Network, weights: str | None = None) -> bytes:

@@ -43,6 +43,12 @@ def _net_summary(net: Network) -> str:
 
 def readme_text(m: dict, net: Network) -> str:
     """README.md for the bundle described by manifest `m`."""
+    return "\n".join(_train_section(m) + _weights_note(m) + _files_section(m, net) + _label_names_section(m))
+
+
+def _train_section(m: dict) -> list[str]:
+    """The title, what the bundle was made from, and the command to run from the bundle's folder, with the
+    forks that can run it."""
     name, kind = m["name"], m["kind"]
     lines = [
         f"# Darknet {kind} bundle: {name}",
@@ -63,7 +69,7 @@ def readme_text(m: dict, net: Network) -> str:
         "",
     ]
     if kind == "classifier":
-        lines += [
+        return lines + [
             "This needs **AlexeyAB darknet** (github.com/AlexeyAB/darknet). hank-ai's fork (Darknet V5) no "
             "longer trains or runs classifiers: `darknet classifier ...` there only prints its usage.",
             "",
@@ -72,32 +78,41 @@ def readme_text(m: dict, net: Network) -> str:
             f"(`{name}_last.weights` every 100 iterations, `{name}_final.weights` at the end).",
             "",
         ]
-    else:
-        lines += [
-            "This trains in AlexeyAB darknet and in hank-ai's Darknet V5 alike (the cfg uses only keys both "
-            "read); `-map` computes mAP on the valid list as it goes. Weights go to `backup/`.",
+    return lines + [
+        "This trains in AlexeyAB darknet and in hank-ai's Darknet V5 alike (the cfg uses only keys both "
+        "read); `-map` computes mAP on the valid list as it goes. Weights go to `backup/`.",
+        "",
+    ]
+
+
+def _weights_note(m: dict) -> list[str]:
+    """What the included weights hold (nothing when the bundle has none)."""
+    if not m.get("weights"):
+        return []
+    if m["kind"] == "detector":
+        lines = [
+            f"`{m['weights']}` holds the quick-trained backbone: the first {m['weights_layers']} layers "
+            "(what `darknet partial` would cut); the head starts from random weights.",
             "",
         ]
-    if m.get("weights"):
-        if kind == "detector":
-            lines += [
-                f"`{m['weights']}` holds the quick-trained backbone: the first {m['weights_layers']} layers "
-                "(what `darknet partial` would cut); the head starts from random weights.",
-                "",
-            ]
-        else:
-            lines += [f"`{m['weights']}` holds quick-trained weights for this exact cfg.", ""]
-        lines += ["`-clear` (and a zeroed image counter in the file) start the iteration count at 0.", ""]
-    lines += [
+    else:
+        lines = [f"`{m['weights']}` holds quick-trained weights for this exact cfg.", ""]
+    return lines + ["`-clear` (and a zeroed image counter in the file) start the iteration count at 0.", ""]
+
+
+def _files_section(m: dict, net: Network) -> list[str]:
+    """One line per file or folder of the bundle."""
+    classifier = m["kind"] == "classifier"
+    lines = [
         "## Files",
         "",
         f"- `{m['cfg']}`: the network with a training [net] section: {_net_summary(net)}",
-        f"- `{m['data']}`: classes, train/valid lists, {'labels' if kind == 'classifier' else 'names'}, "
-        "backup folder" + (", top-k" if kind == "classifier" else ""),
+        f"- `{m['data']}`: classes, train/valid lists, {'labels' if classifier else 'names'}, "
+        "backup folder" + (", top-k" if classifier else ""),
         f"- `{m['labels']}`: one class name a line, in class-index order",
         "- `train.txt`, `valid.txt`: image paths, one a line",
     ]
-    if kind == "classifier":
+    if classifier:
         lines += [
             "- `data/train/<index>_<label>.png`, `data/valid/...`: the images. darknet takes each image's "
             "label from its path: the one label that occurs in it as a substring."
@@ -107,19 +122,23 @@ def readme_text(m: dict, net: Network) -> str:
             "- `data/train/<index>.png` with `<index>.txt` next to it (`class cx cy w h`, relative to the "
             "image; YOLO format), and the same under `data/valid/`."
         ]
-    lines += [
+    return lines + [
         "- `backup/`: darknet writes its weights here",
         "- `bundle.json`: what was written (checked by `runtime.bundle.check.check_bundle`)",
         "",
     ]
-    if m.get("renamed_labels"):
-        lines += [
-            "## Label names",
-            "",
-            "The data's own class names would make darknet's substring match ambiguous (a name inside another, "
-            "or inside the image file names), so the bundle uses these names:",
-            "",
-        ]
-        lines += [f"- `{new}` = {old}" for new, old in m["renamed_labels"].items()]
-        lines += [""]
-    return "\n".join(lines)
+
+
+def _label_names_section(m: dict) -> list[str]:
+    """The renamed class names and the data's own ones (nothing when no name had to change)."""
+    if not m.get("renamed_labels"):
+        return []
+    return [
+        "## Label names",
+        "",
+        "The data's own class names would make darknet's substring match ambiguous (a name inside another, "
+        "or inside the image file names), so the bundle uses these names:",
+        "",
+        *(f"- `{new}` = {old}" for new, old in m["renamed_labels"].items()),
+        "",
+    ]

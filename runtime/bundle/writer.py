@@ -24,6 +24,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from designer.cfg import emit_cfg, parse_cfg, with_net
 from designer.cost import count
 from designer.edits import TrainingRecipe, training_net
@@ -171,119 +173,172 @@ def _copy_weights(src: str, dst: Path, network: Network, layers: int | None) -> 
     atomic_write_bytes(dst, bytes(data))
 
 
-def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> BundleReport:
-    name = _name(network, opts, out)
-    channels = network.input_shape[0]
-    files: dict[str, str] = {"cfg": f"{name}.cfg", "data": f"{name}.data"}
-    weights_rel = None
-    layers = None
-    if not opts.detector:
-        from designer.edits import prepare_network
+@dataclass(frozen=True)
+class _Contents:
+    """What a classifier or detector bundle holds before it is written: the training network at its input size,
+    the class names and the file that lists them, the image lists, the .data text, the labels renamed for
+    darknet's substring rule (new -> the data's), and how many leading layers given weights cover (None: all)."""
 
-        size = opts.size or 32
-        split = load_dataset(opts.data, size, channels, opts.val_fraction, opts.seed)
-        labels = bundle_labels(split)
-        net = prepare_network(network, size, len(labels))
-        train, valid = write_classifier_images(split, tmp, labels)
-        net = training_net(net, _recipe(opts), train_images=len(train))
-        label_file = "labels.txt"
-        data_text = (
+    net: Network
+    size: int
+    labels: tuple[str, ...]
+    label_file: str
+    train: list[str]
+    valid: list[str]
+    data_text: str
+    renamed: dict[str, str]
+    layers: int | None
+
+
+def _classifier_contents(network: Network, tmp: Path, opts: BundleOptions) -> _Contents:
+    """The images as PNGs whose paths carry their labels, and the design as a classifier for the data's classes."""
+    from designer.edits import prepare_network
+
+    size = opts.size or 32
+    split = load_dataset(opts.data, size, network.input_shape[0], opts.val_fraction, opts.seed)
+    labels = bundle_labels(split)
+    net = prepare_network(network, size, len(labels))
+    train, valid = write_classifier_images(split, tmp, labels)
+    label_file = "labels.txt"
+    return _Contents(
+        net=training_net(net, _recipe(opts), train_images=len(train)),
+        size=size,
+        labels=labels,
+        label_file=label_file,
+        train=train,
+        valid=valid,
+        data_text=(
             f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nlabels={label_file}\n"
             f"names={label_file}\nbackup=backup\ntop={min(5, len(labels))}\n"
+        ),
+        renamed=dict(zip(labels, split.classes)) if labels != split.classes else {},
+        layers=None,
+    )
+
+
+def _detector_contents(network: Network, tmp: Path, name: str, opts: BundleOptions) -> _Contents:
+    """Images with YOLO box files, and the design's backbone (its layers up to the head) with a YOLO head."""
+    size = opts.size or 128
+    if size % 32:
+        raise EditError(f"detector input size {size}: use a multiple of 32")
+    train, valid, labels, wh = _detector_images(tmp, size, network.input_shape[0], opts)
+    anchors = (
+        parse_anchors(opts.anchors)
+        if opts.anchors
+        else kmeans_anchors(wh, 6, opts.seed)
+        if len(wh) >= 6
+        else scaled_tiny_anchors(size)
+    )
+    masks = (
+        parse_masks(opts.masks)
+        if opts.masks
+        else (
+            DEFAULT_MASKS
+            if len(anchors) == 6
+            else (tuple(range(len(anchors) // 2, len(anchors))), tuple(range(len(anchors) // 2)))
         )
-        renamed = dict(zip(labels, split.classes)) if labels != split.classes else {}
+    )
+    sized = _resized(network, size)
+    layers = backbone_end(sized) + 1
+    label_file = f"{name}.names"
+    return _Contents(
+        net=training_net(attach_yolo_head(sized, len(labels), anchors, masks), _recipe(opts), detector=True),
+        size=size,
+        labels=labels,
+        label_file=label_file,
+        train=train,
+        valid=valid,
+        data_text=f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nnames={label_file}\nbackup=backup\n",
+        renamed={},
+        layers=layers,
+    )
+
+
+def _detector_images(
+    tmp: Path, size: int, channels: int, opts: BundleOptions
+) -> tuple[list[str], list[str], tuple[str, ...], np.ndarray]:
+    """Synthetic digit scenes or a darknet detector dataset, written under tmp/data: (train paths, valid paths,
+    class names, training box sizes in pixels). --classes, when given, must match the names."""
+    if opts.data == "digits":
+        train, valid, labels, wh = write_digit_scenes(
+            tmp, opts.detector_images, size, channels, opts.val_fraction, opts.seed
+        )
+    elif opts.data.endswith(".data") and Path(opts.data).is_file():
+        train, valid, labels, wh = copy_detector_data(Path(opts.data), tmp, size, opts.val_fraction, opts.seed)
     else:
-        size = opts.size or 128
-        if size % 32:
-            raise EditError(f"detector input size {size}: use a multiple of 32")
-        if opts.data == "digits":
-            train, valid, labels, wh = write_digit_scenes(
-                tmp, opts.detector_images, size, channels, opts.val_fraction, opts.seed
-            )
-        elif opts.data.endswith(".data") and Path(opts.data).is_file():
-            train, valid, labels, wh = copy_detector_data(Path(opts.data), tmp, size, opts.val_fraction, opts.seed)
-        else:
-            raise DataError(
-                opts.data,
-                "a detector bundle needs boxes: use --data digits (synthetic digit scenes) "
-                "or a darknet detector .data file (train=, valid=, names=)",
-            )
-        if opts.classes is not None and opts.classes != len(labels):
-            raise DataError(
-                opts.data, f"--classes {opts.classes} but the data has {len(labels)} names ({', '.join(labels)})"
-            )
-        anchors = (
-            parse_anchors(opts.anchors)
-            if opts.anchors
-            else kmeans_anchors(wh, 6, opts.seed)
-            if len(wh) >= 6
-            else scaled_tiny_anchors(size)
+        raise DataError(
+            opts.data,
+            "a detector bundle needs boxes: use --data digits (synthetic digit scenes) "
+            "or a darknet detector .data file (train=, valid=, names=)",
         )
-        masks = (
-            parse_masks(opts.masks)
-            if opts.masks
-            else (
-                DEFAULT_MASKS
-                if len(anchors) == 6
-                else (tuple(range(len(anchors) // 2, len(anchors))), tuple(range(len(anchors) // 2)))
-            )
+    if opts.classes is not None and opts.classes != len(labels):
+        raise DataError(
+            opts.data, f"--classes {opts.classes} but the data has {len(labels)} names ({', '.join(labels)})"
         )
-        sized = _resized(network, size)
-        layers = backbone_end(sized) + 1
-        net = training_net(attach_yolo_head(sized, len(labels), anchors, masks), _recipe(opts), detector=True)
-        label_file = f"{name}.names"
-        data_text = f"classes={len(labels)}\ntrain=train.txt\nvalid=valid.txt\nnames={label_file}\nbackup=backup\n"
-        renamed = {}
-    if opts.weights:
-        weights_rel = f"{name}.weights" if layers is None else f"{name}.conv.{layers}"
-        _copy_weights(opts.weights, tmp / weights_rel, net, layers)
-    (tmp / "backup").mkdir()
-    atomic_write_text(tmp / files["cfg"], emit_cfg(net))
-    atomic_write_text(tmp / files["data"], data_text)
-    atomic_write_text(tmp / label_file, "".join(s + "\n" for s in labels))
-    atomic_write_text(tmp / "train.txt", "".join(p + "\n" for p in train))
-    atomic_write_text(tmp / "valid.txt", "".join(p + "\n" for p in valid))
-    kind = "detector" if opts.detector else "classifier"
-    verb = "detector train" if opts.detector else "classifier train"
-    flags = "-dont_show -map" if opts.detector else "-dont_show -topk"
-    command = (
+    return train, valid, labels, wh
+
+
+def _command(files: dict[str, str], weights_rel: str | None, *, detector: bool) -> str:
+    """The darknet command that trains the bundle from its folder (-clear restarts the iteration count of given
+    weights; -dont_show for headless machines; -map or -topk report accuracy as it trains)."""
+    verb = "detector train" if detector else "classifier train"
+    flags = "-dont_show -map" if detector else "-dont_show -topk"
+    return (
         f"/path/to/darknet/darknet {verb} {files['data']} {files['cfg']}"
         + (f" {weights_rel} -clear" if weights_rel else "")
         + f" {flags}"
     )
-    c = count(net)
+
+
+def _build(network: Network, tmp: Path, out: Path, opts: BundleOptions) -> BundleReport:
+    name = _name(network, opts, out)
+    files: dict[str, str] = {"cfg": f"{name}.cfg", "data": f"{name}.data"}
+    b = _detector_contents(network, tmp, name, opts) if opts.detector else _classifier_contents(network, tmp, opts)
+    weights_rel = None
+    if opts.weights:
+        weights_rel = f"{name}.weights" if b.layers is None else f"{name}.conv.{b.layers}"
+        _copy_weights(opts.weights, tmp / weights_rel, b.net, b.layers)
+    (tmp / "backup").mkdir()
+    atomic_write_text(tmp / files["cfg"], emit_cfg(b.net))
+    atomic_write_text(tmp / files["data"], b.data_text)
+    atomic_write_text(tmp / b.label_file, "".join(s + "\n" for s in b.labels))
+    atomic_write_text(tmp / "train.txt", "".join(p + "\n" for p in b.train))
+    atomic_write_text(tmp / "valid.txt", "".join(p + "\n" for p in b.valid))
+    kind = "detector" if opts.detector else "classifier"
+    command = _command(files, weights_rel, detector=opts.detector)
+    c = count(b.net)
     manifest = {
         "kind": kind,
         "name": name,
         "cfg": files["cfg"],
         "data": files["data"],
-        "labels": label_file,
+        "labels": b.label_file,
         "train": "train.txt",
         "valid": "valid.txt",
         "weights": weights_rel,
-        "weights_layers": layers,
-        "classes": len(labels),
-        "train_images": len(train),
-        "valid_images": len(valid),
-        "size": size,
+        "weights_layers": b.layers,
+        "classes": len(b.labels),
+        "train_images": len(b.train),
+        "valid_images": len(b.valid),
+        "size": b.size,
         "params": c.params,
         "fma": c.fma,
         "command": command,
-        "renamed_labels": renamed,
+        "renamed_labels": b.renamed,
         "source_data": opts.data,
         "dir": str(out),
     }
     atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    atomic_write_text(tmp / "README.md", readme_text(manifest, net))
+    atomic_write_text(tmp / "README.md", readme_text(manifest, b.net))
     return BundleReport(
         out,
         kind,
         out / files["cfg"],
         out / files["data"],
         command,
-        len(train),
-        len(valid),
-        len(labels),
+        len(b.train),
+        len(b.valid),
+        len(b.labels),
         out / weights_rel if weights_rel else None,
     )
 

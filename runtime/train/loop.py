@@ -136,49 +136,18 @@ def _train(
     history: list[dict] = []
     best_top1, best_epoch = 0.0, 0
     stopped = interrupted = False
-    summary = {
-        "config": asdict(cfg),
-        "classes": list(split.classes),
-        "world_size": d.world,
-        "data": split.train.source,
-        "train_images": len(split.train),
-        "val_images": len(split.val),
-        "finished": False,
-        "stopped": False,
-    }
+    summary = _summary(cfg, split, d.world)
     try:
         for epoch in range(1, cfg.epochs + 1):
-            t_ep = time.perf_counter()
-            loss_sum, seen, stopped = _train_epoch(run, epoch, stop=stop, progress=progress)
-            if stopped:
+            row = _run_epoch(run, epoch, t0=t0, stop=stop, progress=progress)
+            if row is None:
+                stopped = True
                 break
-            train_time = time.perf_counter() - t_ep
-            loss_sum, seen = td.sum_all([loss_sum, seen], d)
-            val_loss, top1 = _evaluate(run)
-            row = {
-                "epoch": epoch,
-                "train_loss": loss_sum / max(1.0, seen),
-                "val_loss": val_loss,
-                "val_top1": top1,
-                "images_per_s": seen / max(1e-9, train_time),
-                "elapsed_s": time.perf_counter() - t0,
-                "lr": run.opt.param_groups[0]["lr"],
-            }
             history.append(row)
             if d.main:
-                if top1 > best_top1:
-                    best_top1, best_epoch = top1, epoch
-                    save_checkpoint(
-                        run.files,
-                        run.model,
-                        {
-                            "epoch": epoch,
-                            "val_top1": top1,
-                            "cfg": run.cfg_text,
-                            "classes": list(split.classes),
-                            "train_config": asdict(cfg),
-                        },
-                    )
+                if row["val_top1"] > best_top1:
+                    best_top1, best_epoch = row["val_top1"], epoch
+                    _save_best(run, epoch, row["val_top1"], split.classes)
                 write_metrics(run.files, history, {**summary, "best_top1": best_top1, "best_epoch": best_epoch})
                 _report_epoch(row, on_epoch=on_epoch, progress=progress)
     except KeyboardInterrupt:
@@ -205,6 +174,61 @@ def _train(
         split.classes,
         interrupted,
         d.world,
+    )
+
+
+def _summary(cfg: TrainConfig, split: Split, world: int) -> dict:
+    """metrics.json's fields that hold for the whole run (the best epoch and how the run ended are added)."""
+    return {
+        "config": asdict(cfg),
+        "classes": list(split.classes),
+        "world_size": world,
+        "data": split.train.source,
+        "train_images": len(split.train),
+        "val_images": len(split.val),
+        "finished": False,
+        "stopped": False,
+    }
+
+
+def _run_epoch(
+    run: _Run, epoch: int, *, t0: float, stop: threading.Event | None, progress: bool
+) -> dict[str, Any] | None:
+    """Train one epoch, then validate: the epoch's history row (train loss over every rank's images, validation
+    loss and top-1, images/s of the training part, seconds since `t0`, the last learning rate), or None when
+    `stop` ended the epoch early (it is not counted)."""
+    from runtime.train import distributed as td
+
+    t_ep = time.perf_counter()
+    loss_sum, seen, stopped = _train_epoch(run, epoch, stop=stop, progress=progress)
+    if stopped:
+        return None
+    train_time = time.perf_counter() - t_ep
+    loss_sum, seen = td.sum_all([loss_sum, seen], run.d)
+    val_loss, top1 = _evaluate(run)
+    return {
+        "epoch": epoch,
+        "train_loss": loss_sum / max(1.0, seen),
+        "val_loss": val_loss,
+        "val_top1": top1,
+        "images_per_s": seen / max(1e-9, train_time),
+        "elapsed_s": time.perf_counter() - t0,
+        "lr": run.opt.param_groups[0]["lr"],
+    }
+
+
+def _save_best(run: _Run, epoch: int, top1: float, classes: tuple[str, ...]) -> None:
+    """best.pt and best.weights for the epoch with the best validation top-1 so far (main rank only)."""
+    save_checkpoint(
+        run.files,
+        run.model,
+        {
+            "epoch": epoch,
+            "val_top1": top1,
+            "cfg": run.cfg_text,
+            "classes": list(classes),
+            "train_config": asdict(run.cfg),
+        },
     )
 
 

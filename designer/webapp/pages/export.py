@@ -9,11 +9,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from designer import Arch, dump_yaml
+from designer import Arch, Network
 from designer.edits import IMAGENET_RECIPE, TrainingRecipe
 from designer.errors import EditError
 from designer.webapp import cache, state
-from designer.webapp.export import bundle, readme, training_cfg
+from designer.webapp.export import ExportFiles, bundle, export_files, training_cfg
 from designer.webapp.model import safe_filename
 from designer.webapp.shell import guarded
 
@@ -100,33 +100,35 @@ def _onnx(name: str, network) -> None:
         )
 
 
+def _training_text(network: Network, recipe: TrainingRecipe) -> str:
+    """The -train.cfg with the chosen settings, or with the ImageNet recipe (and an error saying why) where darknet
+    would refuse them."""
+    try:
+        return training_cfg(network, recipe)
+    except EditError as e:  # e.g. batch not a multiple of subdivisions
+        st.error(f"Training settings: {e}. The -train.cfg below uses the ImageNet recipe instead.")
+        return training_cfg(network)
+
+
 def render() -> None:
     st.title("Export")
     d = state.design()
     low, a = cache.current(d)
-    cfg_name = safe_filename(d.name, ".cfg")
-    train_name = safe_filename(d.name, "-train.cfg")
-    yaml_name = safe_filename(d.name, ".yaml")
-    design_yaml = dump_yaml(d) if isinstance(d, Arch) else None
-    tnet = _training_settings()
-    try:
-        train_text = training_cfg(low.network, tnet)
-    except EditError as e:  # e.g. batch not a multiple of subdivisions
-        st.error(f"Training settings: {e}. The -train.cfg below uses the ImageNet recipe instead.")
-        train_text = training_cfg(low.network)
-    summary = a.summary()
-    last = a.network.layers[-1].type
-    classes = int(a.shapes[-1].outputs) if last in ("softmax", "cost") else None
-    files = {cfg_name: low.cfg_text, train_name: train_text}
-    if design_yaml:
-        files[yaml_name] = design_yaml
-    files["README.md"] = readme(d.name, cfg_name, train_name, yaml_name if design_yaml else None, classes, summary)
+    f = export_files(d, low, a, _training_text(low.network, _training_settings()))
+    _downloads(f, zip_name=safe_filename(d.name, ".zip"))
+    _onnx(d.name, low.network)
+    _lint(low.cfg_text)
+    _darknet_command(f)
+    _file_views(f, layers_only=not isinstance(d, Arch))
 
+
+def _downloads(f: ExportFiles, *, zip_name: str) -> None:
+    """One download button per file (the design YAML only for a design), and the zip of them all."""
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button(
         "Download cfg",
-        low.cfg_text,
-        file_name=cfg_name,
+        f.cfg_text,
+        file_name=f.cfg_name,
         mime="text/plain",
         type="primary",
         key="dl_cfg",
@@ -135,18 +137,18 @@ def render() -> None:
     )
     c2.download_button(
         "Download -train.cfg",
-        train_text,
-        file_name=train_name,
+        f.train_text,
+        file_name=f.train_name,
         mime="text/plain",
         key="dl_train",
         width="stretch",
         on_click="ignore",
     )
-    if design_yaml:
+    if f.design_yaml:
         c3.download_button(
             "Download design YAML",
-            design_yaml,
-            file_name=yaml_name,
+            f.design_yaml,
+            file_name=f.yaml_name,
             mime="text/yaml",
             key="dl_yaml",
             width="stretch",
@@ -154,18 +156,19 @@ def render() -> None:
         )
     c4.download_button(
         "Download zip (cfg, design, README)",
-        bundle(files),
-        file_name=safe_filename(d.name, ".zip"),
+        bundle(f.zipped()),
+        file_name=zip_name,
         mime="application/zip",
         key="dl_zip",
         width="stretch",
         on_click="ignore",
     )
 
-    _onnx(d.name, low.network)
 
+def _lint(cfg_text: str) -> None:
+    """The cfg linter's findings (designer.lint), worst severity first in the heading."""
     st.subheader("Lint")
-    diags = cache.lint_cfg(low.cfg_text)
+    diags = cache.lint_cfg(cfg_text)
     if not diags:
         st.success("Clean: AlexeyAB darknet and hank-ai darknet both read this cfg as written.")
     else:
@@ -177,30 +180,36 @@ def render() -> None:
             width="stretch",
         )
 
+
+def _darknet_command(f: ExportFiles) -> None:
+    """The darknet command that trains the -train.cfg, and what the .data file needs (its classes=)."""
     st.subheader("Train it with darknet")
-    st.code(f"./darknet classifier train imagenet.data {train_name}", language="bash")
+    st.code(f"./darknet classifier train imagenet.data {f.train_name}", language="bash")
     st.caption(
         "AlexeyAB darknet; hank-ai's fork (Darknet V5) no longer trains classifiers. The README in the zip "
         "shows the .data file; "
         + (
-            f"its classes= must be {classes}."
-            if classes
-            else f"this cfg ends in [{last}], not [softmax]: it is not a classifier."
+            f"its classes= must be {f.classes}."
+            if f.classes
+            else f"this cfg ends in [{f.last}], not [softmax]: it is not a classifier."
         )
     )
 
+
+def _file_views(f: ExportFiles, *, layers_only: bool) -> None:
+    """The cfg on the left; the design YAML (if any) and the README on the right."""
     left, right = st.columns(2)
     with left:
-        st.subheader(f"{cfg_name}")
-        if not isinstance(d, Arch):
+        st.subheader(f"{f.cfg_name}")
+        if layers_only:
             st.caption("A layers-only design: this is its cfg as the tool reads it, written back in canonical form.")
-        st.code(low.cfg_text, language="ini", height=600)
+        st.code(f.cfg_text, language="ini", height=600)
     with right:
-        if design_yaml:
-            st.subheader(f"{yaml_name}")
-            st.code(design_yaml, language="yaml", wrap_lines=True)
+        if f.design_yaml:
+            st.subheader(f"{f.yaml_name}")
+            st.code(f.design_yaml, language="yaml", wrap_lines=True)
         st.subheader("README.md")
-        st.code(files["README.md"], language="markdown", height=400, wrap_lines=True)
+        st.code(f.readme, language="markdown", height=400, wrap_lines=True)
 
 
 if __name__ == "__main__":

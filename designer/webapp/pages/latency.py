@@ -41,9 +41,24 @@ def record_finished() -> None:
 
 def _controls(running: bool) -> None:
     devs = cache.devices()
+    labels = list(state.measurable())
+    _remember_settings(labels, devs)
+    label, device, backend = _design_device_backend(labels, devs)
+    settings = {"device": device, **_timing_settings(device, backend), "backend": backend}
+    st.button(
+        "Measure",
+        type="primary",
+        disabled=running or label is None,
+        on_click=_start,
+        args=(label, settings),
+        help="runs in the background: switching pages or changing widgets does not stop it",
+    )
+
+
+def _remember_settings(labels: list[str], devs: dict[str, str]) -> None:
+    """Keep the page's settings across page switches; a design or device that is gone falls back to the first."""
     from designer.webapp.workers import default_device
 
-    labels = list(state.measurable())
     state.remember(
         {
             "lat_design": labels[0],
@@ -63,6 +78,10 @@ def _controls(running: bool) -> None:
         st.session_state["lat_design"] = labels[0]
     if st.session_state["lat_device"] not in devs:
         st.session_state["lat_device"] = "cpu"
+
+
+def _design_device_backend(labels: list[str], devs: dict[str, str]) -> tuple[str | None, str | None, str]:
+    """The first row: which design, on which device, under which backend (torch when none is picked)."""
     c1, c2, c3 = st.columns([3, 2, 2])
     label = c1.selectbox("Design to measure", labels, index=None, key="lat_design")
     device = c2.selectbox("Device", list(devs), index=None, format_func=lambda k: devs[k], key="lat_device")
@@ -80,10 +99,21 @@ def _controls(running: bool) -> None:
     )
     if list(devs) == ["cpu"]:
         st.info("No CUDA device on this machine: the measurement runs on the CPU, and the results say so.")
+    return label, device, backend
+
+
+def _dtypes_for(device: str | None, backend: str) -> list[str]:
+    """The dtypes the page offers: fp16 on CUDA only; onnxruntime times fp32, OpenVINO fp32 or bf16."""
+    dtypes = ["fp32", "fp16", "bf16"] if str(device).startswith("cuda") else ["fp32", "bf16"]
+    return {"onnxruntime": ["fp32"], "openvino": ["fp32", "bf16"]}.get(backend, dtypes)
+
+
+def _timing_settings(device: str | None, backend: str) -> dict:
+    """The second row and the mode: batch, dtype (one the backend takes), threads, timed seconds, build options,
+    per-layer timing, inference or a training step; emptied fields fall back to their defaults."""
     c = st.columns(6)
     batch = c[0].number_input("Batch", 1, 256, None, key="lat_batch")
-    dtypes = ["fp32", "fp16", "bf16"] if str(device).startswith("cuda") else ["fp32", "bf16"]
-    dtypes = {"onnxruntime": ["fp32"], "openvino": ["fp32", "bf16"]}.get(backend, dtypes)
+    dtypes = _dtypes_for(device, backend)
     if st.session_state["lat_dtype"] not in dtypes:
         st.session_state["lat_dtype"] = "fp32"
     dtype = c[1].selectbox("dtype", dtypes, index=None, key="lat_dtype")
@@ -106,8 +136,7 @@ def _controls(running: bool) -> None:
         help="a training step runs the plain build with BN in training mode (Optimized does not "
         "apply); per-layer times are then forward + backward",
     )
-    settings = dict(
-        device=device,
+    return dict(
         batch=int(batch or 1),
         dtype=dtype,
         channels_last=bool(channels_last),
@@ -116,15 +145,6 @@ def _controls(running: bool) -> None:
         per_layer=bool(per_layer),
         min_run_time=float(min_run or 1.0),
         mode=mode or "infer",
-        backend=backend,
-    )
-    st.button(
-        "Measure",
-        type="primary",
-        disabled=running or label is None,
-        on_click=_start,
-        args=(label, settings),
-        help="runs in the background: switching pages or changing widgets does not stop it",
     )
 
 
