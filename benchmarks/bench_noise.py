@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         lines.append(text)
 
-    ok = run(args, say)
+    run(args, say)  # the Done-when line says whether the verdict behaved; a benchmark reports, it does not fail
     write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":

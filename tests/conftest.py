@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from designer.webapp.apptest import edit_table  # noqa: F401 - the tests' name for it
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 APP = str(REPO / "designer" / "app.py")
@@ -104,18 +106,3 @@ def start_app(page: str | None = None, timeout: float = 60) -> AppTest:
 def workspace(at: AppTest):
     """The session's designer.webapp.state.Workspace."""
     return at.session_state["_mixdesign"]
-
-
-def edit_table(at: AppTest, edits: dict, timeout: float | None = None) -> AppTest:
-    """What the browser sends when the stage editor is edited: its new widget value in the rerun's widget states.
-    Streamlit then fires the editor's on_change callback itself, as in a live session (AppTest's element API
-    cannot edit a data_editor, and assigning its state through at.session_state fires no callback)."""
-    from streamlit.proto.WidgetStates_pb2 import WidgetState
-
-    editor = at.data_editor[0]
-    value = {"edited_rows": {}, "added_rows": [], "deleted_rows": [], **edits}
-    value["edited_rows"] = {str(k): v for k, v in value["edited_rows"].items()}
-    states = at._tree.get_widget_states()  # the other widgets keep their values
-    state = WidgetState(id=editor.proto.id, string_value=json.dumps(value))
-    states.widgets.append(state)
-    return at._run(states, timeout=timeout)
