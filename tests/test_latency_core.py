@@ -82,8 +82,8 @@ def test_kernel_kinds_and_padded_mixconv_features():
 
 @pytest.mark.parametrize("preset", ["mixnet-s", "mixnet-m", "efficientnet-b0", "mixnet-m-gpu"])
 def test_spans_are_the_runtimes_spans(preset):
-    """designer.latency.spans restates runtime.optimize's finders without torch: both find the same spans."""
-    from designer.latency.spans import fused_spans
+    """runtime.optimize fuses exactly the spans designer.spans finds for the latency model (one set of rules)."""
+    from designer.spans import fused_spans
     from runtime.optimize.mixconv import find_mixconv
     from runtime.optimize.squeeze_excite import find_squeeze_excite
 

@@ -1,6 +1,6 @@
 """A network as the kernels a backend runs, each with the shape features its time depends on.
 
-A kernel is one step of the runtime: one darknet layer, or a fused span (designer.latency.spans) where the
+A kernel is one step of the runtime: one darknet layer, or a fused span (designer.spans) where the
 backend runs the optimised build (torch inference and the ONNX models exported from it: MixConv spans as one
 grouped conv with every kernel zero-padded to the largest, squeeze-excite spans as one module). A training step
 runs the plain build, so there every layer is its own kernel. Per-layer timings of every backend are keyed the
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from designer.cost import Cost
 from designer.ir import Layer, Network, layer_inputs
-from designer.latency.spans import FusedSpan, fused_spans
 from designer.shapes import Shape, conv_groups, conv_padding, strides
+from designer.spans import FusedSpan, fused_spans
 
 FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw")
 # Activations built from exp / tanh / erf cost a few times a max(): relative cost 2; linear 0; the rest 1.

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from designer.ir import Network, references
+from designer.ir import Network
 from designer.shapes import Shape
+from designer.spans import mixconv_spans
 from runtime.layers.activations import Activation
-from runtime.layers.merge import is_image
-from runtime.model import layer_readers
 
 
 @dataclass(frozen=True)
@@ -39,56 +38,9 @@ class MixConvPattern:
 
 
 def find_mixconv(network: Network, shapes: tuple[Shape, ...], keep: tuple[int, ...] = ()) -> list[MixConvPattern]:
-    """Every route-split -> per-split conv -> concat-route span whose intermediates nothing else reads."""
-    layers = network.layers
-    readers = layer_readers(network)
-    found: list[MixConvPattern] = []
-    i = 0
-    while i < len(layers):
-        p = _match(layers, shapes, readers, keep, i)
-        if p is None:
-            i += 1
-        else:
-            found.append(p)
-            i = p.last + 1
-    return found
-
-
-def _match(layers, shapes, readers, keep, r0: int) -> MixConvPattern | None:
-    first = layers[r0]
-    if first.type != "route" or int(first["groups"]) < 2 or int(first["group_id"]) != 0:
-        return None
-    refs = references(first, r0)
-    if len(refs) != 1:
-        return None
-    x, n = refs[0], int(first["groups"])
-    if not is_image(shapes[x]) or shapes[x].c % n:
-        return None
-    last = r0 + 2 * n
-    if last >= len(layers):
-        return None
-    convs = []
-    for k in range(n):
-        r, c = layers[r0 + 2 * k], layers[r0 + 2 * k + 1]
-        if (
-            r.type != "route"
-            or references(r, r0 + 2 * k) != (x,)
-            or int(r["groups"]) != n
-            or int(r["group_id"]) != k
-            or c.type != "convolutional"
-            or c["xnor"]
-            or c["binary"]
-        ):
-            return None
-        convs.append(r0 + 2 * k + 1)
-    cat = layers[last]
-    if cat.type != "route" or int(cat["groups"]) != 1 or references(cat, last) != tuple(convs):
-        return None
-    allowed = {r: {r + 1} for r in range(r0, last, 2)} | {c: {last} for c in convs}
-    for j, ok in allowed.items():
-        if readers.get(j, set()) != ok or j in keep:
-            return None
-    return MixConvPattern(r0, last, x, tuple(convs))
+    """Every route-split -> per-split conv -> concat-route span whose intermediates nothing else reads
+    (designer.spans.mixconv_spans: the rules the latency model uses too)."""
+    return [MixConvPattern(p.first, p.last, p.source, p.convs) for p in mixconv_spans(network, shapes, keep)]
 
 
 def _conv_bias(conv: nn.Conv2d) -> Tensor:

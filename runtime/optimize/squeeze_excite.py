@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from designer.ir import Network, references
-from designer.shapes import Shape, conv_padding, strides
+from designer.ir import Network
+from designer.shapes import Shape
+from designer.spans import se_spans
 from runtime.layers.activations import Activation
-from runtime.model import layer_readers
 
 
 @dataclass(frozen=True)
@@ -32,37 +32,10 @@ class SEPattern:
     convs: tuple[int, int]
 
 
-def _plain_1x1(network: Network, shapes: tuple[Shape, ...], i: int) -> bool:
-    layer = network.layers[i]
-    return (
-        layer.type == "convolutional"
-        and int(layer["size"]) == 1
-        and int(layer["groups"]) == 1
-        and strides(layer) == (1, 1)
-        and conv_padding(layer) == 0
-        and not layer["xnor"]
-        and not layer["binary"]
-        and (shapes[i].h, shapes[i].w) == (1, 1)
-    )
-
-
 def find_squeeze_excite(network: Network, shapes: tuple[Shape, ...], keep: tuple[int, ...] = ()) -> list[SEPattern]:
-    layers = network.layers
-    readers = layer_readers(network)
-    found = []
-    for i in range(1, len(layers) - 3):
-        if layers[i].type != "avgpool" or layers[i + 3].type != "scale_channels":
-            continue
-        x = i - 1
-        sc = layers[i + 3]
-        if sc["scale_wh"] or references(sc, i + 3) != (x,) or not _plain_1x1(network, shapes, i + 1):
-            continue
-        if not _plain_1x1(network, shapes, i + 2) or shapes[i + 2].c != shapes[x].c:
-            continue
-        if any(readers.get(j, set()) != {j + 1} or j in keep for j in (i, i + 1, i + 2)):
-            continue
-        found.append(SEPattern(i, i + 3, x, (i + 1, i + 2)))
-    return found
+    """Every avgpool -> 1x1 conv -> 1x1 conv -> scale_channels span (designer.spans.se_spans: the rules the
+    latency model uses too)."""
+    return [SEPattern(p.first, p.last, p.source, (p.convs[0], p.convs[1])) for p in se_spans(network, shapes, keep)]
 
 
 class SqueezeExcite(nn.Module):

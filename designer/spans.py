@@ -2,10 +2,9 @@
 
 The optimised torch build (runtime.optimize) and the ONNX models exported from it run two darknet spellings as one
 step each: MixConv (`[route] groups=n group_id=k` + conv, n times, then a concatenating `[route]`) and squeeze-
-excitation (`[avgpool]`, two 1x1 `[convolutional]` on the pooled vector, `[scale_channels] from=X`). The rules
-here are runtime/optimize/mixconv.py's `_match` and runtime/optimize/squeeze_excite.py's `find_squeeze_excite`,
-restated on the IR alone so that the latency model (torch-free) groups layers exactly as the runtime does;
-tests/test_latency_core.py checks both finders against the runtime's on every preset.
+excitation (`[avgpool]`, two 1x1 `[convolutional]` on the pooled vector, `[scale_channels] from=X`). These are
+the one set of rules: runtime.optimize fuses what `mixconv_spans` and `se_spans` find, and the latency model
+(torch-free) groups layers into kernels with the same functions, so both always agree.
 """
 
 from __future__ import annotations
@@ -110,21 +109,31 @@ def _se_at(
     return FusedSpan("squeeze_excite", i, i + 3, x, (i + 1, i + 2))
 
 
-def fused_spans(network: Network, shapes: tuple[Shape, ...], outputs: tuple[int, ...]) -> dict[int, FusedSpan]:
-    """First layer -> span, for every MixConv and SE span the optimised build fuses (`outputs`: the layers the
-    model returns, which a span may not hide). MixConv spans are found first, as runtime.optimize does."""
+def mixconv_spans(network: Network, shapes: tuple[Shape, ...], keep: tuple[int, ...] = ()) -> list[FusedSpan]:
+    """Every route-split -> per-split conv -> concat-route span whose intermediates nothing else reads (`keep`:
+    layers the model returns, which a span may not hide), in order, none overlapping."""
     rd = readers(network)
-    spans: dict[int, FusedSpan] = {}
+    found: list[FusedSpan] = []
     i = 0
     while i < len(network.layers):
-        p = _mixconv_at(network, shapes, rd, outputs, i)
+        p = _mixconv_at(network, shapes, rd, keep, i)
         if p is None:
             i += 1
         else:
-            spans[p.first] = p
+            found.append(p)
             i = p.last + 1
-    for i in range(len(network.layers)):
-        p = _se_at(network, shapes, rd, outputs, i)
-        if p is not None:
-            spans[p.first] = p
+    return found
+
+
+def se_spans(network: Network, shapes: tuple[Shape, ...], keep: tuple[int, ...] = ()) -> list[FusedSpan]:
+    """Every avgpool -> 1x1 conv -> 1x1 conv -> scale_channels span on a plain 1x1 pooled vector."""
+    rd = readers(network)
+    return [p for i in range(len(network.layers)) if (p := _se_at(network, shapes, rd, keep, i)) is not None]
+
+
+def fused_spans(network: Network, shapes: tuple[Shape, ...], outputs: tuple[int, ...]) -> dict[int, FusedSpan]:
+    """First layer -> span, for every MixConv and SE span the optimised build fuses (`outputs`: the layers the
+    model returns, which a span may not hide). MixConv spans are found first, as runtime.optimize does."""
+    spans = {p.first: p for p in mixconv_spans(network, shapes, outputs)}
+    spans.update((p.first, p) for p in se_spans(network, shapes, outputs))
     return spans
