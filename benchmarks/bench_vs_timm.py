@@ -1,6 +1,7 @@
 """The torch runtime's optimised build side by side with timm's best PyTorch mode, on CPU or CUDA.
 
-    python benchmarks/bench_vs_timm.py [--device cpu|cuda] [--quick] [--rounds 3] [--batches 1,8] [--threads 1,2]
+    python benchmarks/bench_vs_timm.py [--device cpu|cuda] [--quick] [--rounds N] [--batches 1,8] [--threads 1,2]
+                                       [--networks mixnet-s,...]
 
 Same networks, same parameter counts (random weights: latency does not depend on their values):
 MixNet-S, MixNet-M, EfficientNet-B0 against timm's `mixnet_s`, `mixnet_m`, `efficientnet_b0`; plus our
@@ -11,10 +12,12 @@ MixNet-M-GPU (the `mixnet-m-gpu` preset: MixNet-M with `--dw-group-size 4`), whi
 - timm: `timm.create_model(name).eval()`, channels_last, `torch.jit.freeze(torch.jit.trace(...))` under
   no_grad (timm's benchmark script's best inference mode); on CUDA eager and as a CUDA graph.
 
-CPU: every measurement (implementation, network, batch, threads) is its own Python process, as a user would
-run it; a round runs all of them, ours and timm alternating (the order flips every round), so a load change on a
-shared machine falls on both alike. The figure per setting is the median of the rounds' medians with the range;
-ratios (ours/timm, 2 threads/1 thread) are taken within each round, then their median and range.
+CPU: every setting (implementation, network, batch, threads) is its own Python process, as a user would run it,
+and stays up while its group (one network and batch: ours and timm at 1 and 2 threads) is timed: a cycle gives
+each process one window of --min-run-time seconds in turn (the order rotates and flips every cycle), so the windows
+a ratio compares lie seconds apart and a slow phase of a shared or virtual machine falls on both. The figure per
+setting is the median over cycles of each window's median, with the interquartile range; ratios (ours/timm,
+2 threads/1 thread) are taken within each cycle, then their median and interquartile range.
 CUDA: one process per (implementation, network) times every batch, dtype (fp32, fp16) and execution (eager,
 cuda-graph: replays timed with CUDA events, runtime.cuda_graphs) in turn, so a round costs one CUDA start each.
 
@@ -146,6 +149,8 @@ def plan(args) -> list[dict]:
     specs = []
     base = dict(device=args.device, min_run_time=args.min_run_time)
     for net, timm_name in NETWORKS.items():
+        if net not in args.networks:
+            continue
         if args.device == "cpu":
             for batch in args.batches:
                 for threads in args.threads:
@@ -161,6 +166,149 @@ def plan(args) -> list[dict]:
             if timm_name:
                 specs.append(dict(common, impl="timm", network=timm_name))
     return specs
+
+
+# ------------------------------------------------------------------ CPU: persistent children, interleaved windows
+
+
+def _cpu_model(spec: dict):
+    """(callable, input) for one CPU setting: ours as `runtime.bench.measure` builds it (optimised, channels_last,
+    traced and frozen), timm as `_time_timm` runs it (channels_last, traced and frozen)."""
+    import torch
+
+    from designer import load_preset, lower
+    from runtime.bench import prepare, tune_cpu_allocator
+
+    tune_cpu_allocator()
+    torch.set_num_threads(spec["threads"])
+    x = torch.randn(spec["batch"], 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    if spec["impl"] == "ours":
+        model = prepare(
+            lower(load_preset(spec["network"])),
+            device="cpu",
+            dtype="fp32",
+            channels_last=True,
+            optimized=True,
+            execution="torchscript",
+        )
+    else:
+        with torch.no_grad():
+            model = torch.jit.freeze(torch.jit.trace(_timm_model(spec["network"], "cpu", "fp32"), x))
+    return model, x
+
+
+def serve(spec: dict) -> int:
+    """A child that builds one setting once, says `ready`, then times a window per `time SECONDS` line on stdin
+    (calls timed one by one until the window and 3 calls are done; prints the window's median ms as JSON) until
+    `quit`. Idle between windows it blocks on stdin, so the other children's windows run alone."""
+    import torch
+
+    try:
+        model, x = _cpu_model(spec)
+        with torch.no_grad():
+            for _ in range(3):
+                model(x)
+    except Exception as e:  # a setting that cannot run here answers with why, once
+        print(json.dumps({"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"}))
+        return 0
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "quit":
+            break
+        window, times = float(cmd[1]), []
+        end = time.perf_counter() + window
+        with torch.no_grad():
+            while len(times) < 3 or time.perf_counter() < end:
+                t0 = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - t0)
+        print(json.dumps({"median_ms": statistics.median(times) * 1e3, "calls": len(times)}), flush=True)
+    return 0
+
+
+class _Server:
+    """The coordinator's handle on one serving child."""
+
+    def __init__(self, spec: dict, timeout: float):
+        self.spec, self.timeout, self.error = spec, timeout, None
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", json.dumps(spec)]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
+        )
+        answer = self._answer()
+        if "error" in answer:
+            self.error = answer["error"]
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            return {"error": f"exit {self.proc.wait(self.timeout)}: the child stopped without an answer"}
+        return json.loads(line)
+
+    def window(self, seconds: float) -> float | str:
+        if self.error:
+            return self.error
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"time {seconds}\n")
+        self.proc.stdin.flush()
+        answer = self._answer()
+        return answer.get("median_ms", answer.get("error", "no answer"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None and self.proc.stdin:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def cpu_groups(args) -> list[list[dict]]:
+    """The settings compared with each other, one group per (network, batch): ours and timm at every thread count
+    (MixNet-M-GPU joins MixNet-M's group, its baseline)."""
+    groups = []
+    for batch in args.batches:
+        for net in args.networks:
+            if net in BASE and BASE[net] in args.networks:
+                continue  # measured in its baseline's group
+            members = [net] + [n for n, b in BASE.items() if b == net and n in args.networks]
+            group = []
+            for member in members:
+                for threads in args.threads:
+                    group.append(dict(impl="ours", network=member, batch=batch, threads=threads))
+                    if NETWORKS[member]:
+                        group.append(dict(impl="timm", network=NETWORKS[member], batch=batch, threads=threads))
+            groups.append(group)
+    return groups
+
+
+def collect_cpu(args, log) -> dict[tuple, list[float | str]]:
+    """(impl, ours network name, batch, threads, "fp32", "torchscript") -> the median ms of each cycle's window.
+
+    Every setting of a group is a child process that stays up; a cycle gives each child one timing window in turn
+    (the order rotates every cycle), so the windows compared in a ratio lie within seconds of each other and a
+    slow phase of the machine falls on both."""
+    results: dict[tuple, list] = {}
+    for group in cpu_groups(args):
+        t0 = time.perf_counter()
+        servers = [_Server(spec, args.child_timeout) for spec in group]
+        try:
+            for cycle in range(args.rounds):
+                k = cycle % len(servers)
+                order = servers[k:] + servers[:k]
+                for server in order if cycle % 2 == 0 else order[::-1]:
+                    spec = server.spec
+                    key = (spec["impl"], _ours_name(spec), spec["batch"], spec["threads"], "fp32", "torchscript")
+                    results.setdefault(key, []).append(server.window(args.min_run_time))
+        finally:
+            for server in servers:
+                server.close()
+        names = sorted({s["network"] for s in group})
+        log(f"{', '.join(names)} batch {group[0]['batch']}: {args.rounds} cycles ({time.perf_counter() - t0:.1f} s)")
+    return results
 
 
 def _ours_name(spec: dict) -> str:
@@ -205,18 +353,28 @@ def _flip_pairs(specs: list[dict]) -> list[dict]:
     return out
 
 
+def _quartiles(nums: list[float]) -> tuple[float, float, float]:
+    """(q1, median, q3), numpy's linear interpolation; a single value is its own quartiles."""
+    if len(nums) == 1:
+        return nums[0], nums[0], nums[0]
+    q1, med, q3 = statistics.quantiles(nums, n=4, method="inclusive")
+    return q1, med, q3
+
+
 def _fmt_ms(values: list) -> str:
     nums = [v for v in values if isinstance(v, float)]
     if not nums:
         return f"{'n/a':>25}"
-    return f"{statistics.median(nums):8.2f} ({min(nums):6.2f}-{max(nums):6.2f})"
+    q1, med, q3 = _quartiles(nums)
+    return f"{med:8.2f} ({q1:6.2f}-{q3:6.2f})"
 
 
 def _ratio(a: list, b: list) -> str:
     pairs = [x / y for x, y in zip(a, b) if isinstance(x, float) and isinstance(y, float)]
     if not pairs:
         return f"{'n/a':>18}"
-    return f"{statistics.median(pairs):5.2f} ({min(pairs):4.2f}-{max(pairs):4.2f})"
+    q1, med, q3 = _quartiles(pairs)
+    return f"{med:5.2f} ({q1:4.2f}-{q3:4.2f})"
 
 
 def report(args, results: dict) -> list[str]:
@@ -227,7 +385,7 @@ def report(args, results: dict) -> list[str]:
             f"{'network':<16}{'batch':>6}{'thr':>4} | {'ours ms (range)':>25} | {'timm ms (range)':>25} | "
             f"{'ours/timm (range)':>18}"
         )
-        for net in NETWORKS:
+        for net in args.networks:
             for batch in args.batches:
                 for threads in args.threads:
                     ours = results.get(("ours", net, batch, threads, "fp32", "torchscript"), [])
@@ -241,8 +399,8 @@ def report(args, results: dict) -> list[str]:
                     lines.append(f"{net:<16}{batch:>6}{threads:>4} | {_fmt_ms(ours)} | {_fmt_ms(timm_v)} | {vs}")
         if len(args.threads) == 2:
             t1, t2 = args.threads
-            lines += ["", f"thread scaling: {t2} threads / {t1} thread(s), per round (below 1: faster with more)"]
-            for net in NETWORKS:
+            lines += ["", f"thread scaling: {t2} threads / {t1} thread(s), per cycle (below 1: faster with more)"]
+            for net in args.networks:
                 for batch in args.batches:
                     row = f"{net:<16}{batch:>6}    ours {_ratio(*(results.get(('ours', net, batch, t, 'fp32', 'torchscript'), []) for t in (t2, t1)))}"
                     if NETWORKS[net]:
@@ -253,7 +411,7 @@ def report(args, results: dict) -> list[str]:
             f"{'network':<16}{'batch':>6} {'dtype':<5} {'execution':<11}| {'ours ms (range)':>25} | "
             f"{'timm ms (range)':>25} | {'ours/timm (range)':>18}"
         )
-        for net in NETWORKS:
+        for net in args.networks:
             for batch in args.batches:
                 for dtype in CUDA_DTYPES:
                     for ex in CUDA_EXECUTIONS:
@@ -294,24 +452,41 @@ def header(args, omp: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--quick", action="store_true", help="1 round, batch 1, short timing windows: a smoke check")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="few rounds, batch 1, short timing windows: a smoke check")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="CPU: cycles of interleaved windows (15); CUDA: rounds of processes (3)",
+    )
     p.add_argument("--batches", default="1,8")
     p.add_argument("--threads", default="1,2", help="CPU intra-op threads (cpu only)")
     p.add_argument("--min-run-time", type=float, default=None, help="seconds of timed runs per measurement")
     p.add_argument("--child-timeout", type=float, default=300.0)
+    p.add_argument("--networks", default=",".join(NETWORKS), help=f"comma-separated subset of {', '.join(NETWORKS)}")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--serve", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
+    if args.serve:
+        return serve(json.loads(args.serve))
     args.batches = [int(b) for b in args.batches.split(",")]
     args.threads = [int(t) for t in args.threads.split(",")]
+    asked = args.networks.split(",")
+    if set(asked) - set(NETWORKS):
+        p.error(
+            f"unknown network(s) {', '.join(sorted(set(asked) - set(NETWORKS)))}; choose from {', '.join(NETWORKS)}"
+        )
+    args.networks = [n for n in NETWORKS if n in asked]  # table order; mixnet-m-gpu is compared with mixnet-m
     if args.quick:
-        args.rounds, args.batches = 1, [1]
+        args.batches = [1]
+    if args.rounds is None:
+        args.rounds = (3 if args.quick else 15) if args.device == "cpu" else (1 if args.quick else 3)
     if args.min_run_time is None:
-        args.min_run_time = 0.3 if args.quick else 0.5
+        args.min_run_time = (0.2 if args.quick else 0.4) if args.device == "cpu" else (0.3 if args.quick else 0.5)
     from designer.threads import configure
 
     omp = configure()  # before any child starts: the children inherit OMP_WAIT_POLICY
@@ -322,13 +497,20 @@ def main(argv: list[str] | None = None) -> int:
     shown = len(lines)
     for ln in lines:
         print(ln, flush=True)
-    results = collect(args, lambda s: print(s, file=sys.stderr, flush=True))
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    results = collect_cpu(args, log) if args.device == "cpu" else collect(args, log)
     lines.append(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     lines += [
         "",
         *report(args, results),
         "",
-        "ms: median over rounds of each measurement's median (min-max over rounds); ratios per round, median (min-max)",
+        (
+            "ms: median over cycles of each window's median (interquartile range over cycles); ratios per cycle, "
+            "median (interquartile range)"
+            if args.device == "cpu"
+            else "ms: median over rounds of each measurement's median (interquartile range over rounds); ratios per "
+            "round, median (interquartile range)"
+        ),
     ]
     for ln in lines[shown:]:
         print(ln)

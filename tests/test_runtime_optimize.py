@@ -209,3 +209,54 @@ def test_torch_compile_equals_plain() -> None:
     x = torch.randn(2, 4, 8, 8)
     with torch.no_grad():
         assert _rel(fast(x), plain(x)) < TOL
+
+
+def _dense_pointwise_layers(network) -> int:
+    """Hand count from the IR: [convolutional] size=1 stride=1 groups=1 layers outside fused MixConv/SE spans."""
+    fused = set()
+    shapes = designer.infer_shapes(network)
+    for p in find_mixconv(network, shapes) + find_squeeze_excite(network, shapes):
+        fused.update(range(p.first, p.last + 1))
+    return sum(
+        1
+        for i, layer in enumerate(network.layers)
+        if layer.type == "convolutional"
+        and i not in fused
+        and int(layer["size"]) == 1
+        and int(layer["stride"]) == 1
+        and int(layer["groups"]) == 1
+        and not layer["xnor"]
+        and not layer["binary"]
+    )
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b0", "mixnet-m"])
+def test_channels_last_build_runs_dense_pointwise_convs_as_matrix_products(name: str) -> None:
+    from runtime.optimize.pointwise import PointwiseLinear
+
+    network, plain = _plain(name)
+    fast = optimize(plain, channels_last=True)
+    found = sum(isinstance(m, PointwiseLinear) for m in fast.modules())
+    assert found == _dense_pointwise_layers(network) > 0
+    assert not any(isinstance(m, PointwiseLinear) for m in optimize(plain).modules())  # NCHW builds keep the conv
+    x = torch.randn(2, 3, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for g, w in zip(fast(x), plain(x)):
+            assert _rel(g, w) < 1e-5
+
+
+@pytest.mark.parametrize("cfg", ["yolov4-tiny.cfg", "darknet53.cfg"])
+def test_channels_last_frozen_build_equals_plain_on_darknet_cfgs(cfg: str) -> None:
+    path = SHARED / "darknet" / "cfg" / cfg
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared darknet cfgs)")
+    torch.manual_seed(0)
+    network = with_net(designer.parse_cfg(path.read_text()), width=64, height=64)
+    plain = build_model(network)
+    randomize_bn(plain, torch.Generator().manual_seed(0))
+    fast = optimize(plain, channels_last=True, freeze=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want, got = plain(x), fast(x.contiguous(memory_format=torch.channels_last))
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        assert _rel(g, w) < 1e-5

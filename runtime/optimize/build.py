@@ -9,7 +9,8 @@
   span (torch.utils.benchmark, like runtime.bench).
 - squeeze-excitation fusion (runtime.optimize.squeeze_excite): avgpool / 1x1 conv / 1x1 conv / scale_channels spans run
   as mean, two matrix-vector products and one multiply.
-- channels_last: NHWC weights, and the input converted once at the start.
+- channels_last: NHWC weights, and the input converted once at the start; dense 1x1 stride-1 convs then run as
+  one matrix product over the NHWC view (runtime.optimize.pointwise).
 - freeze (optional): the runner traced per input signature (shape, dtype, device, memory format) with
   torch.jit.trace, then torch.jit.freeze (weights as constants, no Python between layers): what timm calls its
   best PyTorch inference mode. Without it, the runner's Python between its ~250 steps is a serial cost that a
@@ -32,6 +33,7 @@ from torch import nn
 from runtime.layers.conv import ConnectedLayer, ConvolutionalLayer
 from runtime.model import DarknetModel, Step
 from runtime.optimize.mixconv import MixConvLayer, MixConvPattern, find_mixconv
+from runtime.optimize.pointwise import PointwiseLinear, pointwise_eligible
 from runtime.optimize.squeeze_excite import SEPattern, SqueezeExcite, find_squeeze_excite
 
 MixMode = Literal["split", "padded", "auto", "none"]
@@ -181,7 +183,11 @@ def optimize(
             i = p.last + 1
             continue
         k, st = plain[i]
-        modules.append(_fold(model.layers[k], fold_bn))
+        module = _fold(model.layers[k], fold_bn)
+        if channels_last and isinstance(module, ConvolutionalLayer) and not module.binary:
+            if pointwise_eligible(module.conv):
+                module.conv = PointwiseLinear(module.conv)
+        modules.append(module)
         steps.append(st)
         i = st.last + 1
     out = DarknetModel(model.network, modules, steps, model.outputs, optimized=True, shapes=model.shapes)
