@@ -10,6 +10,12 @@ and runs, the load before / during (cores other processes kept busy, designer/lo
     the quiet runs are not flagged unstable, and every loaded run is flagged or the loaded median is within
     1.5x of the quiet one (with --threads 1 on two or more cores, one busy process leaves our thread its core)
 
+Beside each measurement the machine itself is timed: fixed single-thread numpy work (REFERENCE: matrix products
+that stay in cache and an elementwise add that streams 48 MB through memory, as a network's layers do), in its
+own process, for the same window length just before the bench. Its IQR / median says how much the machine's own
+speed moved (a virtual machine's host, frequency changes): when the reference varies by more than the verdict's
+bound too, a quiet run flagged unstable is the machine's doing, and the file says so.
+
 The output goes to stdout and to --out (default benchmarks/results/bench_noise_cpu.txt) with the machine's
 fingerprint (designer.machine) and the load average before and after: on a shared machine the quiet runs may be
 flagged too, and the file then says why. About a minute with the defaults.
@@ -33,10 +39,27 @@ sys.path.insert(0, str(REPO))
 
 from designer.files import write_text  # noqa: E402
 from designer.machine import fingerprint, usable_cores  # noqa: E402
-from designer.noise import warning  # noqa: E402
+from designer.noise import MAX_SPREAD, warning  # noqa: E402
 
 BUSY_LIMIT_S = 600  # a busy process this script loses track of still ends by itself
 LOADED_WITHIN = 1.5  # the issue's bound on loaded / quiet when the loaded runs are not flagged
+REFERENCE = (
+    "import json, statistics, sys, time\n"
+    "import numpy as np\n"
+    "rng = np.random.default_rng(0)\n"
+    "a = rng.random((256, 256), dtype=np.float32)\n"
+    "x, y = rng.random(4_000_000, dtype=np.float32), rng.random(4_000_000, dtype=np.float32)\n"
+    "z = np.empty_like(x)\n"
+    "times, end = [], time.perf_counter() + float(sys.argv[1])\n"
+    "while time.perf_counter() < end or len(times) < 5:\n"
+    "    t0 = time.perf_counter()\n"
+    "    for _ in range(5):\n"
+    "        a @ a\n"
+    "    np.add(x, y, out=z)\n"
+    "    times.append(time.perf_counter() - t0)\n"
+    "q1, med, q3 = statistics.quantiles(times, n=4, method='inclusive')\n"
+    "print(json.dumps({'median_ms': med * 1e3, 'iqr_ms': (q3 - q1) * 1e3}))\n"
+)
 BUSY_LOOP = f"import time\nend = time.monotonic() + {BUSY_LIMIT_S}\nwhile time.monotonic() < end:\n    pass\n"
 
 
@@ -64,6 +87,16 @@ def bench_once(args: argparse.Namespace) -> dict:
     return json.loads(out)
 
 
+def reference(seconds: float) -> float:
+    """The machine's own drift over `seconds`: IQR / median of a single-thread numpy product (REFERENCE)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", REFERENCE, str(seconds)], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    d = json.loads(out)
+    return d["iqr_ms"] / d["median_ms"]
+
+
 def loadavg() -> str:
     try:
         with open("/proc/loadavg") as f:
@@ -81,7 +114,7 @@ def run(args: argparse.Namespace, say) -> bool:
     say(f"load average before: {loadavg()}")
     say(
         f"{'round':>5}  {'condition':<9}  {'median ms':>10}  {'IQR ms':>8}  {'runs':>5}  {'load before/during':>18}  "
-        "verdict"
+        f"{'machine IQR':>11}  verdict"
     )
     runs: dict[str, list[dict]] = {"quiet": [], "loaded": []}
     t0 = time.perf_counter()
@@ -91,16 +124,17 @@ def run(args: argparse.Namespace, say) -> bool:
             try:
                 if hog is not None:
                     time.sleep(0.5)  # let it start spinning before the bench looks at the machine
+                drift = reference(args.min_run_time)
                 d = bench_once(args)
             finally:
                 if hog is not None:
                     hog.kill()
                     hog.wait()
-            runs[cond].append(d)
+            runs[cond].append({**d, "machine_drift": drift})
             load = f"{d['load_before']:.1f} / {d['load_during']:.1f}"
             say(
                 f"{r + 1:>5}  {cond:<9}  {d['median_ms']:>10.2f}  {d['iqr_ms']:>8.2f}  {d['runs']:>5}  {load:>18}  "
-                f"{warning(d['unstable']) if d['unstable'] else 'stable'}"
+                f"{drift:>11.0%}  {warning(d['unstable']) if d['unstable'] else 'stable'}"
             )
     quiet = statistics.median(d["median_ms"] for d in runs["quiet"])
     loaded = statistics.median(d["median_ms"] for d in runs["loaded"])
@@ -111,6 +145,12 @@ def run(args: argparse.Namespace, say) -> bool:
         f"\nquiet {quiet:.2f} ms, loaded {loaded:.2f} ms (medians of the run medians): loaded / quiet {ratio:.2f}x; "
         f"flagged unstable: quiet {quiet_flagged} of {args.rounds}, loaded {loaded_flagged} of {args.rounds}"
     )
+    drifting = sum(bool(d["unstable"]) and d["machine_drift"] > MAX_SPREAD for d in runs["quiet"])
+    if drifting:
+        say(
+            f"{drifting} of the {quiet_flagged} flagged quiet runs had the machine itself vary by more than "
+            f"{MAX_SPREAD:.0%} (machine IQR): there the flag reports the machine, not this process's neighbours"
+        )
     ok_quiet = quiet_flagged == 0
     ok_loaded = loaded_flagged == args.rounds or ratio <= LOADED_WITHIN
     say(
