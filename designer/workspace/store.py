@@ -26,11 +26,11 @@ from designer.keys import cfg_sha256, layers_sha256
 from designer.workspace.engine import (
     WorkspaceError,
     describe,
-    is_sqlite_file,
     make_engine,
     migrate,
     preflight_sqlite,
     resolve_url,
+    sqlite_path,
 )
 from designer.workspace.models import (
     TRIAL_STATUSES,
@@ -174,9 +174,12 @@ def bench_row(
     them: machine, runs, load_before, load_during, unstable (runtime.bench.BenchResult); a result without a
     machine is filed under this machine's fingerprint for its device. Without `cfg_text`, the layers hash is
     the result's `layers_sha256` when it has one (a sweep record does)."""
-    if cfg_text is None and cfg_sha256 is None:
+    if cfg_sha256 is not None:
+        sha = cfg_sha256
+    elif cfg_text is not None:
+        sha = _cfg_sha256(cfg_text)
+    else:
         raise WorkspaceError("a measurement needs its cfg text (or at least its cfg sha256)")
-    sha = cfg_sha256 if cfg_sha256 is not None else _cfg_sha256(cfg_text)
     fma, median = r.get("fma"), float(r["median_ms"])
     key, machine = _machine(r)
     runs = r.get("runs")
@@ -226,8 +229,9 @@ class Workspace:
     def open(cls, target: str | Path | None = None, *, revision: str = "head") -> Workspace:
         """PATH | URL | None ($MIXDESIGN_WORKSPACE, then the default file): checked, migrated, ready."""
         url = resolve_url(target)
-        if is_sqlite_file(url):
-            preflight_sqlite(Path(url.database))
+        path = sqlite_path(url)
+        if path is not None:
+            preflight_sqlite(path)
         engine = make_engine(url)
         try:
             migrate(engine, describe(url), revision)
@@ -239,7 +243,7 @@ class Workspace:
     @property
     def path(self) -> Path | None:
         """The SQLite file, or None for a server database."""
-        return Path(self.url.database) if is_sqlite_file(self.url) else None
+        return sqlite_path(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -529,7 +533,7 @@ class _Tx:
         self.s.begin()
         return self.s
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         assert self.s is not None
         try:
             if exc_type is None:
@@ -543,7 +547,6 @@ class _Tx:
             self.s.close()
         if isinstance(exc, SQLAlchemyError):
             raise self._error(exc) from None
-        return False
 
     def _error(self, e: SQLAlchemyError) -> WorkspaceError:
         cause = getattr(e, "orig", None) or e
