@@ -229,7 +229,7 @@ class DarknetModel(nn.Module):
 
     def set_channels_last(self) -> DarknetModel:
         """NHWC weights and input: often faster for convolutions on CPU (oneDNN) and on tensor cores."""
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub omits Module.to(memory_format=)
         self.channels_last = True
         return self
 
@@ -315,7 +315,8 @@ def randomize_bn(model: nn.Module, generator: torch.Generator | None = None) -> 
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+            mean, var = cl.running_stats(m)
+            mean.copy_(torch.randn(n, generator=generator) * 0.1)
+            var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
             m.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
             m.bias.copy_(torch.randn(n, generator=generator) * 0.1)
