@@ -161,7 +161,7 @@ def prepare(
         model.set_channels_last()
     model = model.to(DTYPES[dtype])
     if compile or execution == "compiled":
-        return torch.compile(model, dynamic=False)
+        return torch.compile(model, dynamic=False)  # type: ignore[return-value]  # an nn.Module; the stub says Callable
     if execution == "torchscript":
         from runtime.optimize.build import FrozenModel
 
@@ -382,6 +382,8 @@ def _eager_layer_times(
     FrozenModel as .model."""
     eager = getattr(model, "_orig_mod", model)
     eager = getattr(eager, "model", eager)
+    if not isinstance(eager, DarknetModel):
+        raise TypeError(f"no DarknetModel inside the timed {type(model).__name__}")
     return time_layers(eager, x, threads, min_run_time)
 
 

@@ -326,7 +326,7 @@ def measure_backend(
     network: Network,
     *,
     backend: str,
-    device: str = "cpu",
+    device: str | Device = "cpu",
     batch: int = 1,
     dtype: str = "fp32",
     threads: int | None = None,
