@@ -24,7 +24,7 @@ are loaded into and saved from the plain build.
 from __future__ import annotations
 
 import copy
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, TypedDict, overload
 
 import torch
 from torch import nn
@@ -33,6 +33,9 @@ from runtime.layers.conv import ConnectedLayer, ConvolutionalLayer, running_stat
 from runtime.model import DarknetModel, Step
 from runtime.optimize.mixconv import MixConvLayer, MixConvPattern, find_mixconv
 from runtime.optimize.squeeze_excite import SEPattern, SqueezeExcite, find_squeeze_excite
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 MixMode = Literal["split", "padded", "auto", "none"]
 
@@ -138,29 +141,24 @@ class FrozenModel(nn.Module):
         return graph(x)
 
 
+class Passes(TypedDict, total=False):
+    """optimize()'s options that keep the result a DarknetModel (freeze and compile wrap it)."""
+
+    fold_bn: bool
+    mixconv: MixMode
+    squeeze_excite: bool
+    channels_last: bool
+
+
 @overload
 def optimize(
-    model: DarknetModel,
-    *,
-    fold_bn: bool = ...,
-    mixconv: MixMode = ...,
-    squeeze_excite: bool = ...,
-    channels_last: bool = ...,
-    freeze: Literal[False] = False,
-    compile: Literal[False] = False,
+    model: DarknetModel, *, freeze: Literal[False] = False, compile: Literal[False] = False, **passes: Unpack[Passes]
 ) -> DarknetModel: ...
 
 
 @overload
 def optimize(
-    model: DarknetModel,
-    *,
-    fold_bn: bool = ...,
-    mixconv: MixMode = ...,
-    squeeze_excite: bool = ...,
-    channels_last: bool = ...,
-    freeze: bool = ...,
-    compile: bool = ...,
+    model: DarknetModel, *, freeze: bool = False, compile: bool = False, **passes: Unpack[Passes]
 ) -> nn.Module: ...
 
 
