@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import URL
@@ -43,6 +43,9 @@ from designer.workspace.models import (
     TrainingRunRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Required, Unpack  # typing's own from Python 3.11
 
 T = TypeVar("T")
 MODELS = (
@@ -158,6 +161,17 @@ def _machine(r: Mapping[str, Any]) -> tuple[str | None, dict | None]:
     except Exception:  # noqa: BLE001 - a result from a device this process cannot see: no machine rather than a guess
         return None, None
     return fp.key, fp.to_json()
+
+
+class RowSource(TypedDict, total=False):
+    """bench_row's keywords, which add_bench_result passes on."""
+
+    design_name: Required[str]
+    source: Required[str]
+    cfg_text: str | None
+    cfg_sha256: str | None
+    settings: Mapping[str, Any] | None
+    backend: str | None
 
 
 def bench_row(
@@ -347,32 +361,12 @@ class Workspace:
         fields.setdefault("versions", library_versions())
         return self._add(MeasurementRow(**fields))
 
-    def add_bench_result(
-        self,
-        r: Mapping[str, Any],
-        *,
-        design_name: str,
-        source: str,
-        cfg_text: str | None = None,
-        cfg_sha256: str | None = None,
-        settings: Mapping[str, Any] | None = None,
-        backend: str | None = None,
-    ) -> MeasurementRow:
+    def add_bench_result(self, r: Mapping[str, Any], **where: Unpack[RowSource]) -> MeasurementRow:
         """Record one result of runtime.bench / runtime.train_step (BenchResult.to_json(), or a sweep trial with
         the same keys): the one mapping from a measurement to its row, for the CLI, the app and sweeps. Pass the
         emitted `cfg_text` (both hashes are taken from it); a bare `cfg_sha256` leaves the layers hash to be
         filled when a design or import with that cfg is saved."""
-        return self._add(
-            bench_row(
-                r,
-                design_name=design_name,
-                source=source,
-                cfg_text=cfg_text,
-                cfg_sha256=cfg_sha256,
-                settings=settings,
-                backend=backend,
-            )
-        )
+        return self._add(bench_row(r, **where))
 
     def measurements(
         self,
