@@ -114,15 +114,6 @@ ANTIALIASING = "antialiasing= (darknet's extra blur conv) is not implemented"
 _FLAT_READERS = frozenset({"route", "connected", "softmax", "dropout", "cost", "activation"})
 
 
-def layer_readers(network: Network) -> dict[int, set[int]]:
-    """For each layer index (and INPUT), the layers that read its output."""
-    out: dict[int, set[int]] = {}
-    for i, layer in enumerate(network.layers):
-        for r in layer_inputs(layer, i):
-            out.setdefault(r, set()).add(i)
-    return out
-
-
 def _view(consumer: Layer, read: int, shapes: tuple[Shape, ...], position: int) -> View:
     if read == INPUT or consumer.type in _FLAT_READERS or ml.is_image(shapes[read]):
         return None
