@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +31,11 @@ from runtime.layers import conv as cl
 from runtime.layers import head as hl
 from runtime.layers import merge as ml
 from runtime.layers import spatial as sl
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
+    from runtime.optimize.build import Passes
 
 View = tuple[int, int, int] | None  # (c,h,w) to view a flat (non-image) output as, or None
 
@@ -288,9 +294,10 @@ def build_model(
     optimize: bool = False,
     outputs: tuple[int, ...] | None = None,
     shapes: tuple[Shape, ...] | None = None,
-    **optimize_options,
+    **optimize_options: Unpack[Passes],
 ) -> DarknetModel:
-    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build).
+    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build)
+    with `optimize_options` (its passes: a DarknetModel still; freeze and compile are optimize's own).
     `shapes`: infer_shapes(network) if the caller has it (else computed here, once)."""
     model = build_plain(network, outputs, shapes).eval()
     if optimize:
