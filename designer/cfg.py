@@ -20,7 +20,7 @@ from pathlib import Path
 from designer.activations import ACTIVATIONS, HANK_ACTIVATIONS, cpu_gives_zero
 from designer.checks import key_problem
 from designer.errors import excerpt
-from designer.ir import CfgError, Diagnostic, Layer, Network, make_layer
+from designer.ir import CfgError, Diagnostic, Layer, Network, Severity, make_layer
 from designer.sections import ALIASES, REFERENCE_KEYS, SECTIONS, KeySpec, Value
 
 DESIGN_BEGIN = "# --- mixdesign design (YAML) ---"
@@ -45,7 +45,7 @@ class _Section:
     def __init__(self, name: str, line: int):
         self.name = name
         self.line = line
-        self.options: list[tuple[str, str | None, int]] = []  # key, raw value (None: no '='), line
+        self.options: list[tuple[str, str, int]] = []  # key, raw value (the text after '='), line
 
 
 def read_cfg(text: str, diags: list[Diagnostic]) -> tuple[list[_Section], str | None]:
@@ -131,7 +131,7 @@ def _value(spec: KeySpec, text: str, line: int, diags: list[Diagnostic]) -> Valu
         items = [t for t in cut[0].split(",") if t]
         if not items:
             raise CfgError(line, f"{spec.name}= has no values")
-        return tuple(_number(kind, t, spec.name, line, diags) for t in items)  # type: ignore[misc]
+        return tuple(_number(kind, t, spec.name, line, diags) for t in items)
     # strings: darknet keeps everything, an inline comment included, and then fails the lookup silently
     if "#" in text or ";" in text:
         raise CfgError(
@@ -163,7 +163,7 @@ def parse_section(sec: _Section, diags: list[Diagnostic]) -> Layer:
     for key, raw, line in sec.options:
         spec = by_name.get(key)
         if spec is None:
-            sev = "info" if type_ == "net" else "warning"
+            sev: Severity = "info" if type_ == "net" else "warning"
             diags.append(Diagnostic(line, sev, f"[{sec.name}] does not read {key!r} (darknet: Unused field)"))
             continue
         if key in values:

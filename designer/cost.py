@@ -35,7 +35,8 @@ def f32(x: float) -> float:
     return struct.unpack("f", struct.pack("f", x))[0]
 
 
-class LayerCost(NamedTuple):
+@dataclass(frozen=True)
+class LayerCost:
     index: int
     type: str
     shape: Shape

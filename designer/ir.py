@@ -19,6 +19,8 @@ from designer.sections import REFERENCE_KEYS, SECTIONS, Value
 class CfgError(MixdesignError):
     """A cfg darknet would reject or mis-read. `line` is 1-based (0 when the layer was not read from text)."""
 
+    line: int  # never None, unlike MixdesignError's: every cfg problem has a line (0: not read from text)
+
     def __init__(self, line: int, message: str, *, file: str | None = None):
         super().__init__(message, file=file, line=line or None)
         self.line = line
@@ -136,7 +138,9 @@ def resolve_index(ref: int, at: int) -> int:
 def layer_refs(layer: Layer, at: int) -> tuple[Ref, ...]:
     """The references of `layer` (at index `at`), as written and as resolved (sections.REFERENCE_KEYS)."""
     key = REFERENCE_KEYS.get(layer.type)
-    v = None if key is None else layer[key]
+    if key is None:
+        return ()
+    v = layer[key]
     if v is None:
         return ()
     return tuple(Ref(at, key, int(r), resolve_index(int(r), at)) for r in (v if isinstance(v, tuple) else (v,)))

@@ -27,7 +27,7 @@ class FusedSpan:
 
 
 def readers(network: Network) -> dict[int, set[int]]:
-    """For each layer index (and INPUT), the layers that read its output (runtime.model.layer_readers)."""
+    """For each layer index (and INPUT), the layers that read its output."""
     out: dict[int, set[int]] = {}
     for i, layer in enumerate(network.layers):
         for r in layer_inputs(layer, i):

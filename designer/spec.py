@@ -406,12 +406,13 @@ def scaled(
     input_size: int | None = None,
     classes: int | None = None,
 ) -> Arch:
-    changes = {
-        k: v
-        for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=input_size, classes=classes).items()
-        if v is not None
-    }
-    return replace(arch, **changes)
+    return replace(
+        arch,
+        width_mult=arch.width_mult if width_mult is None else width_mult,
+        depth_mult=arch.depth_mult if depth_mult is None else depth_mult,
+        input_size=arch.input_size if input_size is None else input_size,
+        classes=arch.classes if classes is None else classes,
+    )
 
 
 def gpu_variant(arch: Arch, group_size: int) -> Arch:

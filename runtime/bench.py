@@ -8,7 +8,7 @@ reports the median and interquartile range in ms and how many runs they rest on,
 busy just before and during the timing (designer/load.py), the verdict on both (designer/noise.py: `unstable`,
 the reason and the fix, or None), the machine (designer.machine.fingerprint), the network's FMA
 (designer.count: one fused multiply-add = 1, batch included) and the multiply-adds per second achieved.
-`time_runs` and `timing_fields` are that timing and record for every measurement: torch here, the training
+`time_runs` and `result_fields` are that timing and record for every measurement: torch here, the training
 step (runtime/train_step.py) and onnxruntime / OpenVINO (runtime/deploy/backends.py). With `per_layer`, each
 step of the eager model is timed alone on its real inputs during two forward sweeps (best of the two), giving
 each layer's share of the time next to its share of the FMA.
@@ -32,7 +32,7 @@ import torch
 from torch.utils import benchmark
 from torch.utils.benchmark.utils.timer import timer as synced_clock
 
-from designer.cost import count
+from designer.cost import Cost, count
 from designer.errors import MixdesignError
 from designer.ir import Network
 from designer.machine import Device, fingerprint, usable_cores
@@ -161,7 +161,7 @@ def prepare(
         model.set_channels_last()
     model = model.to(DTYPES[dtype])
     if compile or execution == "compiled":
-        return torch.compile(model, dynamic=False)
+        return torch.compile(model, dynamic=False)  # type: ignore[return-value]  # an nn.Module; the stub says Callable
     if execution == "torchscript":
         from runtime.optimize.build import FrozenModel
 
@@ -247,6 +247,26 @@ def timing_fields(timing: Timing, *, device: str | Device, threads: int) -> dict
     }
 
 
+def result_fields(
+    timing: Timing, *, device: Device, threads: int, batch: int, cost: Cost, device_name: str | None = None
+) -> dict[str, Any]:
+    """The BenchResult fields every measurement fills alike: where it ran (the device, its name unless the
+    runtime reports its own, the threads), the batch, the network's FMA (batch included) and trainable params,
+    the multiply-adds per second achieved, and timing_fields."""
+    timed = timing_fields(timing, device=device, threads=threads)
+    fma = cost.fma * batch
+    return {
+        "device": str(device),
+        "device_name": device_name if device_name is not None else device.name(),
+        "threads": threads,
+        "batch": batch,
+        "fma": fma,
+        "fma_per_s": fma / (timed["median_ms"] / 1e3),
+        "params": cost.params,
+        **timed,
+    }
+
+
 def check_threads(threads: int | None) -> None:
     """An explicit thread count inside designer.limits (BenchError naming the limit); None is the default."""
     from designer.limits import value_problem
@@ -328,23 +348,14 @@ def measure(
         )
         x = _example_input(network, batch=batch, device=dev, dtype=dtype, channels_last=channels_last)
         timing = _time_forward(model, x, execution=execution, threads=threads, min_run_time=min_run_time)
-        timed = timing_fields(timing, device=dev, threads=threads)
-        cost = count(network, shapes)
-        fma = cost.fma * batch
+        fields = result_fields(timing, device=dev, threads=threads, batch=batch, cost=count(network, shapes))
         return BenchResult(
-            device=str(dev),
-            device_name=dev.name(),
-            threads=threads,
-            batch=batch,
             dtype=dtype,
             optimized=optimized,
             channels_last=channels_last,
-            fma=fma,
-            fma_per_s=fma / (timed["median_ms"] / 1e3),
             per_layer=_eager_layer_times(model, x, threads, min_run_time) if per_layer else None,
-            params=cost.params,
             execution=execution,
-            **timed,
+            **fields,
         )
 
 
@@ -382,6 +393,8 @@ def _eager_layer_times(
     FrozenModel as .model."""
     eager = getattr(model, "_orig_mod", model)
     eager = getattr(eager, "model", eager)
+    if not isinstance(eager, DarknetModel):
+        raise TypeError(f"no DarknetModel inside the timed {type(model).__name__}")
     return time_layers(eager, x, threads, min_run_time)
 
 

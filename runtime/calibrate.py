@@ -17,6 +17,7 @@ import random
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TypedDict
 
 from designer.ir import Network
 from designer.latency.fit import DesignSample, fit_model
@@ -25,6 +26,9 @@ from designer.latency.sampling import PLAIN_EVERY, random_designs, random_plain_
 from designer.latency.setting import DEFAULT_BUDGET_S, Setting
 from designer.machine import fingerprint
 from designer.shapes import infer_shapes
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 MIN_DESIGNS = 3  # measured whatever the budget: fewer cannot judge a model on held-out designs
 MIN_RUN_TIME_S = 0.25  # per design: the whole pass, and the per-layer windows together
@@ -210,28 +214,23 @@ def collect(
     return samples
 
 
-def calibrate(
-    setting: Setting,
-    *,
-    budget_s: float = DEFAULT_BUDGET_S,
-    designs: Iterable[tuple[str, Network]] | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    min_run_time: float = MIN_RUN_TIME_S,
-    sizes: tuple[int, ...] | None = None,
-) -> LatencyModel:
+class CollectOptions(TypedDict, total=False):
+    """collect()'s keywords, which calibrate() passes on."""
+
+    budget_s: float
+    designs: Iterable[tuple[str, Network]] | None
+    seed: int
+    progress: bool
+    min_run_time: float
+    sizes: tuple[int, ...] | None
+
+
+def calibrate(setting: Setting, **options: Unpack[CollectOptions]) -> LatencyModel:
     """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took."""
     start = time.perf_counter()
-    samples = collect(
-        setting,
-        budget_s=budget_s,
-        designs=designs,
-        seed=seed,
-        progress=progress,
-        min_run_time=min_run_time,
-        sizes=sizes,
-    )
+    samples = collect(setting, **options)
     measured = time.perf_counter() - start
+    budget_s, sizes = options.get("budget_s", DEFAULT_BUDGET_S), options.get("sizes")
     return fit_model(
         samples,
         setting,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +31,11 @@ from runtime.layers import conv as cl
 from runtime.layers import head as hl
 from runtime.layers import merge as ml
 from runtime.layers import spatial as sl
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
+    from runtime.optimize.build import Passes
 
 View = tuple[int, int, int] | None  # (c,h,w) to view a flat (non-image) output as, or None
 
@@ -112,15 +118,6 @@ ANTIALIASING = "antialiasing= (darknet's extra blur conv) is not implemented"
 
 # Layers that read their inputs as flat darknet buffers (so a flat route output needs no image view).
 _FLAT_READERS = frozenset({"route", "connected", "softmax", "dropout", "cost", "activation"})
-
-
-def layer_readers(network: Network) -> dict[int, set[int]]:
-    """For each layer index (and INPUT), the layers that read its output."""
-    out: dict[int, set[int]] = {}
-    for i, layer in enumerate(network.layers):
-        for r in layer_inputs(layer, i):
-            out.setdefault(r, set()).add(i)
-    return out
 
 
 def _view(consumer: Layer, read: int, shapes: tuple[Shape, ...], position: int) -> View:
@@ -229,7 +226,7 @@ class DarknetModel(nn.Module):
 
     def set_channels_last(self) -> DarknetModel:
         """NHWC weights and input: often faster for convolutions on CPU (oneDNN) and on tensor cores."""
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub omits Module.to(memory_format=)
         self.channels_last = True
         return self
 
@@ -297,9 +294,10 @@ def build_model(
     optimize: bool = False,
     outputs: tuple[int, ...] | None = None,
     shapes: tuple[Shape, ...] | None = None,
-    **optimize_options,
+    **optimize_options: Unpack[Passes],
 ) -> DarknetModel:
-    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build).
+    """Darknet semantics as an nn.Module (in eval mode). `optimize=True` returns runtime.optimize(plain build)
+    with `optimize_options` (its passes: a DarknetModel still; freeze and compile are optimize's own).
     `shapes`: infer_shapes(network) if the caller has it (else computed here, once)."""
     model = build_plain(network, outputs, shapes).eval()
     if optimize:
@@ -315,7 +313,8 @@ def randomize_bn(model: nn.Module, generator: torch.Generator | None = None) -> 
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+            mean, var = cl.running_stats(m)
+            mean.copy_(torch.randn(n, generator=generator) * 0.1)
+            var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
             m.weight.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
             m.bias.copy_(torch.randn(n, generator=generator) * 0.1)

@@ -45,9 +45,9 @@ from runtime.bench import (
     _timer,
     check_device_dtype,
     layer_times,
+    result_fields,
     time_runs,
     time_steps,
-    timing_fields,
     timing_threads,
 )
 from runtime.model import INPUT, DarknetModel, PlannedStep, build_model
@@ -104,28 +104,20 @@ def measure_train_step(
             # untimed calibration call is the second warm-up
         except ValueError as e:  # BN in training mode on a single value per channel (batch 1, 1x1 maps)
             raise BenchError(f"a training step at batch {batch} cannot run: {e}; use a larger batch") from None
-        timed = timing_fields(time_runs(step, threads, min_run_time), device=dev, threads=threads)
-        cost = count(network, model.shapes)
-        fma = cost.fma * batch  # the forward pass's multiply-adds (backward does about twice as many more)
+        fields = result_fields(  # FMA: the forward pass's (backward does about twice as many more)
+            time_runs(step, threads, min_run_time),
+            device=dev,
+            threads=threads,
+            batch=batch,
+            cost=count(network, model.shapes),
+        )
         layers = None
         if per_layer:
             half = DTYPES[dtype] if dtype != "fp32" else None
             with torch.autocast(dev.kind, dtype=half, enabled=half is not None):
                 layers = time_layers_train(model, x, threads, min_run_time)
         return BenchResult(
-            device=str(dev),
-            device_name=dev.name(),
-            threads=threads,
-            batch=batch,
-            dtype=dtype,
-            optimized=False,
-            channels_last=channels_last,
-            fma=fma,
-            fma_per_s=fma / (timed["median_ms"] / 1e3),
-            per_layer=layers,
-            mode="train",
-            params=cost.params,
-            **timed,
+            dtype=dtype, optimized=False, channels_last=channels_last, per_layer=layers, mode="train", **fields
         )
 
 

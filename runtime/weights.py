@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from designer.errors import MixdesignError
 from designer.weights_layout import (
@@ -34,6 +35,8 @@ from designer.weights_layout import (
     transposed_connected,
     weights_bytes,
 )
+from runtime.layers.conv import BatchnormLayer, ConnectedLayer, ConvolutionalLayer, running_stats
+from runtime.layers.merge import ShortcutLayer
 from runtime.model import DarknetModel
 
 
@@ -69,37 +72,41 @@ def file_entries(model: DarknetModel, transpose_connected: bool = False) -> list
         mod = model.layers[i]
         scales = not layer.get("dontloadscales")
         t = layer.type
-        if t == "convolutional":
+        if isinstance(mod, ConvolutionalLayer):
             bn = mod.bn
-            out.append(Entry(i, t, "biases", bn.bias if bn is not None else mod.conv.bias, False))
+            out.append(Entry(i, t, "biases", _bias(bn, mod.conv), False))
             if bn is not None and scales:
-                out += [
-                    Entry(i, t, "scales", bn.weight, False),
-                    Entry(i, t, "rolling_mean", bn.running_mean, False),
-                    Entry(i, t, "rolling_variance", bn.running_var, False),
-                ]
+                out += _bn_entries(i, t, bn)
             out.append(Entry(i, t, "weights", mod.conv.weight, bool(layer["flipped"])))
-        elif t == "connected":
-            bn = mod.bn
-            out.append(Entry(i, t, "biases", bn.bias if bn is not None else mod.fc.bias, False))
+        elif isinstance(mod, ConnectedLayer):
+            out.append(Entry(i, t, "biases", _bias(mod.bn, mod.fc), False))
             out.append(Entry(i, t, "weights", mod.fc.weight, transpose_connected))
-            if bn is not None and scales:
-                out += [
-                    Entry(i, t, "scales", bn.weight, False),
-                    Entry(i, t, "rolling_mean", bn.running_mean, False),
-                    Entry(i, t, "rolling_variance", bn.running_var, False),
-                ]
-        elif t == "batchnorm":
-            bn = mod.bn
-            out += [
-                Entry(i, t, "biases", bn.bias, False),
-                Entry(i, t, "scales", bn.weight, False),
-                Entry(i, t, "rolling_mean", bn.running_mean, False),
-                Entry(i, t, "rolling_variance", bn.running_var, False),
-            ]
-        elif t == "shortcut" and mod.weights is not None:
+            if mod.bn is not None and scales:
+                out += _bn_entries(i, t, mod.bn)
+        elif isinstance(mod, BatchnormLayer):
+            out += [Entry(i, t, "biases", mod.bn.bias, False), *_bn_entries(i, t, mod.bn)]
+        elif isinstance(mod, ShortcutLayer) and mod.weights is not None:
             out.append(Entry(i, t, "weights", mod.weights, False))
     return out
+
+
+def _bias(bn: _BatchNorm | None, op: nn.Conv2d | nn.Linear) -> Tensor:
+    """Darknet's biases: BN's shift when the layer normalises (the conv or fc then has none), else the op's."""
+    if bn is not None:
+        return bn.bias
+    if op.bias is None:
+        raise ValueError(f"{type(op).__name__} without BN has no bias")  # never built so: bias=not bn
+    return op.bias
+
+
+def _bn_entries(i: int, t: str, bn: _BatchNorm) -> list[Entry]:
+    """scales, rolling_mean, rolling_variance: a BN layer's arrays after its biases, in file order."""
+    mean, var = running_stats(bn)
+    return [
+        Entry(i, t, "scales", bn.weight, False),
+        Entry(i, t, "rolling_mean", mean, False),
+        Entry(i, t, "rolling_variance", var, False),
+    ]
 
 
 def _file_to_tensor(arr: np.ndarray, e: Entry) -> Tensor:
@@ -169,12 +176,12 @@ def load_weights(model: DarknetModel, path: str | Path) -> DarknetModel:
         raise _size_error(p, entries, hsize, len(data))
     body = np.frombuffer(data, dtype="<f4", offset=hsize)
     tensors, at = [], 0
-    for e in entries:  # everything into new tensors first: a failure here leaves the model untouched
-        tensors.append(_file_to_tensor(body[at : at + e.count].astype(np.float32), e))
-        at += e.count
+    for entry in entries:  # everything into new tensors first: a failure here leaves the model untouched
+        tensors.append(_file_to_tensor(body[at : at + entry.count].astype(np.float32), entry))
+        at += entry.count
     with torch.no_grad():
-        for e, t in zip(entries, tensors):
-            e.target.copy_(t)
+        for entry, t in zip(entries, tensors):
+            entry.target.copy_(t)
     model.weights_header = header
     return model
 

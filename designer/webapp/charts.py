@@ -14,31 +14,25 @@ from designer.webapp.references import ReferenceModel
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
 
 
+def _titled(fig: go.Figure, *, height: int, x: str, y: str) -> go.Figure:
+    """`fig` at `height` px with both axis titles (each naming its unit) and the common layout."""
+    fig.update_layout(height=height, xaxis_title=x, yaxis_title=y, **_LAYOUT)
+    return fig
+
+
 def stage_bars(stages: list[dict]) -> go.Figure:
     names = [s["stage"] for s in stages]
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("Params per stage (millions)", "FMA per stage (millions of multiply-adds)")
     )
-    fig.add_bar(
-        x=names,
-        y=[s["params"] / 1e6 for s in stages],
-        name="params (M)",
-        row=1,
-        col=1,
-        marker_color="#6366f1",
-        hovertemplate="%{x}: %{y:.3f} M params<extra></extra>",
+    panels = (  # the stage table's column, the bar and axis name, colour, hover text
+        ("params", "params (M)", "#6366f1", "%{x}: %{y:.3f} M params<extra></extra>"),
+        ("FMA (multiply-adds)", "FMA (M multiply-adds)", "#f59e0b", "%{x}: %{y:.2f} M FMA<extra></extra>"),
     )
-    fig.add_bar(
-        x=names,
-        y=[s["FMA (multiply-adds)"] / 1e6 for s in stages],
-        name="FMA (M multiply-adds)",
-        row=1,
-        col=2,
-        marker_color="#f59e0b",
-        hovertemplate="%{x}: %{y:.2f} M FMA<extra></extra>",
-    )
-    fig.update_yaxes(title_text="params (M)", row=1, col=1)
-    fig.update_yaxes(title_text="FMA (M multiply-adds)", row=1, col=2)
+    for col, (key, name, color, hover) in enumerate(panels, start=1):
+        y = [s[key] / 1e6 for s in stages]
+        fig.add_bar(x=names, y=y, name=name, row=1, col=col, marker_color=color, hovertemplate=hover)
+        fig.update_yaxes(title_text=name, row=1, col=col)
     fig.update_layout(height=360, showlegend=False, **_LAYOUT)
     return fig
 
@@ -69,13 +63,7 @@ def comparison(refs: tuple[ReferenceModel, ...], designs: list[dict]) -> go.Figu
             annotation_textangle=-90,
             annotation_position="top left",
         )
-    fig.update_layout(
-        height=420,
-        xaxis_title="FMA (millions of multiply-adds; FLOPs = 2 x FMA)",
-        yaxis_title="ImageNet top-1 (%)",
-        **_LAYOUT,
-    )
-    return fig
+    return _titled(fig, height=420, x="FMA (millions of multiply-adds; FLOPs = 2 x FMA)", y="ImageNet top-1 (%)")
 
 
 def latency_vs_fma(history: list[dict]) -> go.Figure:
@@ -100,13 +88,9 @@ def latency_vs_fma(history: list[dict]) -> go.Figure:
             ),
             hovertemplate="%{text}: %{x:.1f} M FMA, %{y:.3f} ms median<extra></extra>",
         )
-    fig.update_layout(
-        height=400,
-        xaxis_title="FMA per image (millions of multiply-adds)",
-        yaxis_title="median latency (ms per batch; bar = IQR)",
-        **_LAYOUT,
+    return _titled(
+        fig, height=400, x="FMA per image (millions of multiply-adds)", y="median latency (ms per batch; bar = IQR)"
     )
-    return fig
 
 
 def layer_time_vs_fma(per_layer: list[dict]) -> go.Figure:
@@ -133,13 +117,7 @@ def layer_time_vs_fma(per_layer: list[dict]) -> go.Figure:
         name="time share = FMA share",
         hoverinfo="skip",
     )
-    fig.update_layout(
-        height=420,
-        xaxis_title="share of the network's FMA (%)",
-        yaxis_title="share of the measured time (%)",
-        **_LAYOUT,
-    )
-    return fig
+    return _titled(fig, height=420, x="share of the network's FMA (%)", y="share of the measured time (%)")
 
 
 def training_curves(runs: dict[str, list[dict]]) -> go.Figure:

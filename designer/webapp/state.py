@@ -92,18 +92,20 @@ def propose(candidate: Arch, notice: tuple[str, str] | None = None) -> list[Desi
 
 def undo() -> None:
     w = ws()
-    if w.undo:
-        w.redo.append(w.design)
-        w.design = w.undo.pop()
-        _changed(w, ("info", "undone"))
+    _step_back(w, w.undo, w.redo, "undone")
 
 
 def redo() -> None:
     w = ws()
-    if w.redo:
-        w.undo.append(w.design)
-        w.design = w.redo.pop()
-        _changed(w, ("info", "redone"))
+    _step_back(w, w.redo, w.undo, "redone")
+
+
+def _step_back(w: Workspace, take: list[Design], keep: list[Design], notice: str) -> None:
+    """Undo and redo alike: the last design on `take` becomes current, the current one goes on `keep`."""
+    if take:
+        keep.append(w.design)
+        w.design = take.pop()
+        _changed(w, ("info", notice))
 
 
 def save_copy(name: str) -> str:

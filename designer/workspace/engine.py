@@ -25,7 +25,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -89,13 +89,21 @@ def mask_password(raw: str) -> str:
 
 def describe(url: URL) -> str:
     """What to call the workspace in messages: the file path, or the URL without its password."""
-    if is_sqlite_file(url):
-        return str(url.database)
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
     return url.render_as_string(hide_password=True)
 
 
+def sqlite_path(url: URL) -> Path | None:
+    """The SQLite file `url` names; None for a server database or an in-memory one."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(url.database))
+
+
 def is_sqlite_file(url: URL) -> bool:
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    return sqlite_path(url) is not None
 
 
 def script_directory() -> ScriptDirectory:
@@ -113,7 +121,10 @@ def known_revisions() -> set[str]:
 
 
 def head_revision() -> str:
-    return script_directory().get_current_head()
+    head = script_directory().get_current_head()
+    if head is None:  # the package ships its migrations: none found is a broken install, not a user's error
+        raise RuntimeError(f"no schema revisions under {MIGRATIONS}")
+    return head
 
 
 def _newer(where: str, found: set[str]) -> NewerWorkspaceError:
@@ -213,9 +224,10 @@ def make_engine(url: URL) -> Engine:
     where = describe(url)
     try:
         if url.get_backend_name() == "sqlite":
-            if is_sqlite_file(url):
+            path = sqlite_path(url)
+            if path is not None:
                 try:
-                    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+                    path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as e:
                     raise WorkspaceError(f"cannot create the workspace's folder ({e.strerror})", file=where) from None
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -234,6 +246,14 @@ def make_engine(url: URL) -> Engine:
         ) from None
 
 
+def _driver_execute(conn: Connection, sql: str) -> None:
+    """Run `sql` on the driver's own connection, outside SQLAlchemy (whose execute would BEGIN first)."""
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # only an invalidated connection has none, and nothing here invalidates
+        raise RuntimeError("the database connection was invalidated")
+    raw.execute(sql)
+
+
 def migrate(engine: Engine, where: str, revision: str = "head") -> None:
     """Bring the schema to `revision` in one transaction (concurrent openers queue on a lock).
 
@@ -245,13 +265,13 @@ def migrate(engine: Engine, where: str, revision: str = "head") -> None:
         with engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
             if sqlite:  # a no-op inside a transaction: set it before BEGIN, on the raw connection
-                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+                _driver_execute(conn, "PRAGMA foreign_keys = OFF")
             try:
                 with conn.begin():
                     _migrate_in(conn, cfg, where, revision)
             finally:
                 if sqlite:
-                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
+                    _driver_execute(conn, "PRAGMA foreign_keys = ON")
     except WorkspaceError:
         raise
     except DBAPIError as e:

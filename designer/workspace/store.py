@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import URL
@@ -26,11 +26,11 @@ from designer.keys import cfg_sha256, layers_sha256
 from designer.workspace.engine import (
     WorkspaceError,
     describe,
-    is_sqlite_file,
     make_engine,
     migrate,
     preflight_sqlite,
     resolve_url,
+    sqlite_path,
 )
 from designer.workspace.models import (
     TRIAL_STATUSES,
@@ -43,6 +43,9 @@ from designer.workspace.models import (
     TrainingRunRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Required, Unpack  # typing's own from Python 3.11
 
 T = TypeVar("T")
 MODELS = (
@@ -160,6 +163,17 @@ def _machine(r: Mapping[str, Any]) -> tuple[str | None, dict | None]:
     return fp.key, fp.to_json()
 
 
+class RowSource(TypedDict, total=False):
+    """bench_row's keywords, which add_bench_result passes on."""
+
+    design_name: Required[str]
+    source: Required[str]
+    cfg_text: str | None
+    cfg_sha256: str | None
+    settings: Mapping[str, Any] | None
+    backend: str | None
+
+
 def bench_row(
     r: Mapping[str, Any],
     *,
@@ -174,9 +188,12 @@ def bench_row(
     them: machine, runs, load_before, load_during, unstable (runtime.bench.BenchResult); a result without a
     machine is filed under this machine's fingerprint for its device. Without `cfg_text`, the layers hash is
     the result's `layers_sha256` when it has one (a sweep record does)."""
-    if cfg_text is None and cfg_sha256 is None:
+    if cfg_sha256 is not None:
+        sha = cfg_sha256
+    elif cfg_text is not None:
+        sha = _cfg_sha256(cfg_text)
+    else:
         raise WorkspaceError("a measurement needs its cfg text (or at least its cfg sha256)")
-    sha = cfg_sha256 if cfg_sha256 is not None else _cfg_sha256(cfg_text)
     fma, median = r.get("fma"), float(r["median_ms"])
     key, machine = _machine(r)
     runs = r.get("runs")
@@ -226,8 +243,9 @@ class Workspace:
     def open(cls, target: str | Path | None = None, *, revision: str = "head") -> Workspace:
         """PATH | URL | None ($MIXDESIGN_WORKSPACE, then the default file): checked, migrated, ready."""
         url = resolve_url(target)
-        if is_sqlite_file(url):
-            preflight_sqlite(Path(url.database))
+        path = sqlite_path(url)
+        if path is not None:
+            preflight_sqlite(path)
         engine = make_engine(url)
         try:
             migrate(engine, describe(url), revision)
@@ -239,7 +257,7 @@ class Workspace:
     @property
     def path(self) -> Path | None:
         """The SQLite file, or None for a server database."""
-        return Path(self.url.database) if is_sqlite_file(self.url) else None
+        return sqlite_path(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -343,32 +361,12 @@ class Workspace:
         fields.setdefault("versions", library_versions())
         return self._add(MeasurementRow(**fields))
 
-    def add_bench_result(
-        self,
-        r: Mapping[str, Any],
-        *,
-        design_name: str,
-        source: str,
-        cfg_text: str | None = None,
-        cfg_sha256: str | None = None,
-        settings: Mapping[str, Any] | None = None,
-        backend: str | None = None,
-    ) -> MeasurementRow:
+    def add_bench_result(self, r: Mapping[str, Any], **where: Unpack[RowSource]) -> MeasurementRow:
         """Record one result of runtime.bench / runtime.train_step (BenchResult.to_json(), or a sweep trial with
         the same keys): the one mapping from a measurement to its row, for the CLI, the app and sweeps. Pass the
         emitted `cfg_text` (both hashes are taken from it); a bare `cfg_sha256` leaves the layers hash to be
         filled when a design or import with that cfg is saved."""
-        return self._add(
-            bench_row(
-                r,
-                design_name=design_name,
-                source=source,
-                cfg_text=cfg_text,
-                cfg_sha256=cfg_sha256,
-                settings=settings,
-                backend=backend,
-            )
-        )
+        return self._add(bench_row(r, **where))
 
     def measurements(
         self,
@@ -529,7 +527,7 @@ class _Tx:
         self.s.begin()
         return self.s
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         assert self.s is not None
         try:
             if exc_type is None:
@@ -543,7 +541,6 @@ class _Tx:
             self.s.close()
         if isinstance(exc, SQLAlchemyError):
             raise self._error(exc) from None
-        return False
 
     def _error(self, e: SQLAlchemyError) -> WorkspaceError:
         cause = getattr(e, "orig", None) or e

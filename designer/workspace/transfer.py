@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from designer.workspace.engine import WorkspaceError, preflight_sqlite
-from designer.workspace.models import DesignRow, ImportedCfgRow, SweepRow, SweepTrialRow
+from designer.workspace.models import Base, DesignRow, ImportedCfgRow, SweepRow, SweepTrialRow
 from designer.workspace.store import MODELS, Workspace
 
 
@@ -65,8 +65,13 @@ def _one_line(what: str, where: str) -> Iterator[None]:
         raise WorkspaceError(f"{what} failed ({first}); nothing was changed", file=where) from None
 
 
-def _rows(conn: Connection, model) -> list[dict]:
-    t = model.__table__
+def _table(model: type[Base]) -> Table:
+    """A model's Core table (its `__table__`, typed as the Table it is)."""
+    return Base.metadata.tables[model.__tablename__]
+
+
+def _rows(conn: Connection, model: type[Base]) -> list[dict]:
+    t = _table(model)
     return [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.id))]
 
 
@@ -100,7 +105,7 @@ def export_workspace(ws: Workspace, dest: str | Path) -> TransferReport:
                 for model in MODELS:
                     rows = tables[model.__tablename__]
                     if rows:
-                        conn.execute(insert(model.__table__), rows)
+                        conn.execute(insert(_table(model)), rows)
             report.added = out.counts()
         finally:
             out.close()
@@ -158,13 +163,18 @@ def _merge(ws: Workspace, other: Workspace) -> TransferReport:
     return report
 
 
-def _insert(conn: Connection, model, row: dict) -> int:
-    return conn.execute(insert(model.__table__).values(**row)).inserted_primary_key[0]
+def _insert(conn: Connection, model: type[Base], row: dict) -> int:
+    key = conn.execute(insert(_table(model)).values(**row)).inserted_primary_key
+    if key is None:  # only an executemany has none, and this inserts one row
+        raise RuntimeError(f"no primary key came back from an insert into {model.__tablename__}")
+    return int(key[0])
 
 
-def _merge_rows(conn: Connection, model, rows: list[dict], ids: dict, report: TransferReport) -> tuple[int, int]:
+def _merge_rows(
+    conn: Connection, model: type[Base], rows: list[dict], ids: dict[str, dict[int, int]], report: TransferReport
+) -> tuple[int, int]:
     """Designs, imports, measurements, training runs: by uid; a name taken by other content gets a new name."""
-    table = model.__table__
+    table = _table(model)
     added = skipped = 0
     known = {uid: i for i, uid in conn.execute(select(table.c.id, table.c.uid))}
     named = model in (DesignRow, ImportedCfgRow)
@@ -194,9 +204,11 @@ def _merge_rows(conn: Connection, model, rows: list[dict], ids: dict, report: Tr
     return added, skipped
 
 
-def _merge_sweeps(conn: Connection, model, rows: list[dict], ids: dict, report: TransferReport) -> tuple[int, int]:
+def _merge_sweeps(
+    conn: Connection, model: type[Base], rows: list[dict], ids: dict[str, dict[int, int]], report: TransferReport
+) -> tuple[int, int]:
     """A sweep already here (same uid, or same settings hash: the same sweep run elsewhere) takes the trials."""
-    t = SweepRow.__table__
+    t = _table(SweepRow)
     by_uid = {u: i for i, u in conn.execute(select(t.c.id, t.c.uid))}
     by_hash = {h: i for i, h in conn.execute(select(t.c.id, t.c.settings_hash))}
     added = skipped = 0
@@ -212,9 +224,11 @@ def _merge_sweeps(conn: Connection, model, rows: list[dict], ids: dict, report: 
     return added, skipped
 
 
-def _merge_trials(conn: Connection, model, rows: list[dict], ids: dict, report: TransferReport) -> tuple[int, int]:
+def _merge_trials(
+    conn: Connection, model: type[Base], rows: list[dict], ids: dict[str, dict[int, int]], report: TransferReport
+) -> tuple[int, int]:
     """Trials by (sweep, trial key): a key already in the sweep is skipped, a new one added with its links."""
-    t = SweepTrialRow.__table__
+    t = _table(SweepTrialRow)
     have = {(s, k) for s, k in conn.execute(select(t.c.sweep_id, t.c.trial_key))}
     added = skipped = 0
     for row in rows:

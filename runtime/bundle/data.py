@@ -104,7 +104,7 @@ def _scene(rng: np.random.Generator, pool: ImageSet, size: int, channels: int) -
             continue  # no free spot: fewer digits in this scene
         k = int(rng.integers(0, len(pool)))
         grey = pool.images[k][0] if pool.images.shape[1] == 1 else pool.images[k].mean(0).astype(np.uint8)
-        digit = np.asarray(Image.fromarray(grey).resize((side, side), Image.BILINEAR))
+        digit = np.asarray(Image.fromarray(grey).resize((side, side), Image.Resampling.BILINEAR))
         ys, xs = np.nonzero(digit > 32)
         if len(xs) == 0:
             continue

@@ -2,7 +2,7 @@
 
     onnx_export.py  DarknetModel (plain or optimised build, optional darknet .weights) -> checked ONNX, node names
                     `L<layer>_<type>` (`L5-11_mixconv` for a fused span), every [yolo] output; `mixdesign onnx`
-    backends.py     the Backend protocol and its onnxruntime and OpenVINO implementations: prepare(network, batch,
+    backends.py     the Backend base class and its onnxruntime and OpenVINO backends: prepare(network, batch,
                     dtype, threads, device) -> a runner that runtime.bench.measure(backend=...) times, and whose
                     profiles (onnxruntime's profiler, OpenVINO's PERF_COUNT) map back to darknet layers by node name
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -62,7 +63,11 @@ class Runner(Protocol):
     def layer_seconds(self, repeats: int) -> LayerSeconds: ...
 
 
-class Backend(Protocol):
+class Backend(ABC):
+    """A runtime that runs the exported ONNX model. Preparing is alike for all: refuse what the runtime cannot
+    run (`check`, before the export), export the network at the batch (or take the given ONNX bytes), and
+    `load` it with a random input; only `check` and `load` differ."""
+
     name: str
 
     def prepare(
@@ -75,7 +80,18 @@ class Backend(Protocol):
         *,
         optimized: bool = True,
         model: bytes | None = None,
-    ) -> Runner: ...
+    ) -> Runner:
+        self.check(dtype, device)
+        onnx, x = _onnx_bytes(network, batch, optimized, model), _random_input(network, batch)
+        return self.load(onnx, x, threads=threads, dtype=dtype, device=device)
+
+    @abstractmethod
+    def check(self, dtype: str, device: str | Device) -> None:
+        """BenchError, saying what to use instead, for a dtype or device this runtime does not run."""
+
+    @abstractmethod
+    def load(self, model: bytes, x: np.ndarray, *, threads: int, dtype: str, device: str | Device) -> Runner:
+        """The runner of `model` (ONNX bytes) on input `x`."""
 
 
 def _random_input(network: Network, batch: int) -> np.ndarray:
@@ -183,28 +199,18 @@ def check_cuda_session(session, dev: Device) -> None:
         raise BenchError(f"device {dev}: onnxruntime's CUDA provider runs on cuda:{got} instead")
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def prepare(
-        self,
-        network: Network,
-        batch: int,
-        dtype: str,
-        threads: int,
-        device: str | Device,
-        *,
-        optimized: bool = True,
-        model: bytes | None = None,
-    ) -> OnnxRuntimeRunner:
-        if dtype != "fp32":
+    def check(self, dtype: str, device: str | Device) -> None:
+        if dtype != "fp32":  # the device is checked by the runner: whether the session runs on CUDA
             raise BenchError(
                 f"the onnxruntime backend runs the exported fp32 model; --dtype {dtype} is measured "
                 "with --backend torch (or openvino for bf16 / fp16 on CPU)"
             )
-        return OnnxRuntimeRunner(
-            _onnx_bytes(network, batch, optimized, model), _random_input(network, batch), threads, device
-        )
+
+    def load(self, model: bytes, x: np.ndarray, *, threads: int, dtype: str, device: str | Device) -> OnnxRuntimeRunner:
+        return OnnxRuntimeRunner(model, x, threads, device)
 
 
 # ------------------------------------------------------------------ OpenVINO
@@ -281,20 +287,10 @@ def openvino_capabilities() -> list[str]:
     return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
-class OpenVinoBackend:
+class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def prepare(
-        self,
-        network: Network,
-        batch: int,
-        dtype: str,
-        threads: int,
-        device: str | Device,
-        *,
-        optimized: bool = True,
-        model: bytes | None = None,
-    ) -> OpenVinoRunner:
+    def check(self, dtype: str, device: str | Device) -> None:
         check_backend_device(self.name, device)
         if dtype not in _OV_PRECISION:
             raise BenchError(f"dtype {dtype!r} is not one of {', '.join(_OV_PRECISION)}")
@@ -305,9 +301,9 @@ class OpenVinoBackend:
                     f"this CPU has no {dtype} support in OpenVINO (its capabilities: "
                     f"{', '.join(caps)}); use --dtype fp32"
                 )
-        return OpenVinoRunner(
-            _onnx_bytes(network, batch, optimized, model), _random_input(network, batch), threads, dtype
-        )
+
+    def load(self, model: bytes, x: np.ndarray, *, threads: int, dtype: str, device: str | Device) -> OpenVinoRunner:
+        return OpenVinoRunner(model, x, threads, dtype)
 
 
 BACKENDS: dict[str, Backend] = {"onnxruntime": OnnxRuntimeBackend(), "openvino": OpenVinoBackend()}
@@ -326,7 +322,7 @@ def measure_backend(
     network: Network,
     *,
     backend: str,
-    device: str = "cpu",
+    device: str | Device = "cpu",
     batch: int = 1,
     dtype: str = "fp32",
     threads: int | None = None,
@@ -342,7 +338,7 @@ def measure_backend(
     import torch
 
     from designer.cost import count
-    from runtime.bench import BenchResult, check_threads, time_runs, timing_fields
+    from runtime.bench import BenchResult, check_threads, result_fields, time_runs
 
     if batch < 1:
         raise BenchError(f"batch must be at least 1, got {batch}")
@@ -353,27 +349,25 @@ def measure_backend(
     for _ in range(3):
         runner.run()
     threads = runner.threads
-    timed = timing_fields((timer or time_runs)(runner.run, threads, min_run_time), device=dev, threads=threads)
-    cost = count(network)
-    fma = cost.fma * batch
-    layers = None
-    if per_layer:
-        repeats = max(3, min(50, int(min_run_time / max(timed["median_ms"] / 1e3, 1e-6))))
-        layers = layer_times(network, runner.layer_seconds(repeats), batch)
-    return BenchResult(
-        device=str(dev),
-        device_name=runner.device_name,
+    fields = result_fields(
+        (timer or time_runs)(runner.run, threads, min_run_time),
+        device=dev,
         threads=threads,
         batch=batch,
+        cost=count(network),
+        device_name=runner.device_name,
+    )
+    layers = None
+    if per_layer:
+        repeats = max(3, min(50, int(min_run_time / max(fields["median_ms"] / 1e3, 1e-6))))
+        layers = layer_times(network, runner.layer_seconds(repeats), batch)
+    return BenchResult(
         dtype=runner.precision,
         optimized=optimized,
         channels_last=False,
-        fma=fma,
-        fma_per_s=fma / (timed["median_ms"] / 1e3),
         per_layer=layers,
-        params=cost.params,
         backend=backend,
-        **timed,
+        **fields,
     )
 
 

@@ -140,7 +140,7 @@ def export_model(
             torch.onnx.export(
                 model,
                 (x,),
-                buf,
+                buf,  # type: ignore[arg-type]  # the TorchScript exporter (dynamo=False) writes to a file object too
                 dynamo=False,
                 opset_version=opset,
                 input_names=[INPUT_NAME],
@@ -241,7 +241,13 @@ def _unexportable(
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(_Step(model.layers[k]), ins, io.BytesIO(), dynamo=False, opset_version=opset)
+                torch.onnx.export(
+                    _Step(model.layers[k]),
+                    ins,
+                    io.BytesIO(),  # type: ignore[arg-type]  # as in export_model: a file object works
+                    dynamo=False,
+                    opset_version=opset,
+                )
         except Exception as e:  # noqa: BLE001
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             n = names[k]

@@ -27,6 +27,15 @@ BN_EPS = 1e-5  # darknet normalize_cpu: sqrt(variance + .00001f)
 BN_MOMENTUM = 0.01  # darknet: rolling_mean = .99*rolling_mean + .01*mean
 
 
+def running_stats(bn: nn.modules.batchnorm._BatchNorm) -> tuple[Tensor, Tensor]:
+    """(running mean, running variance) of a BN layer: darknet's rolling_mean and rolling_variance, which every
+    BN built here tracks (torch leaves them None only with track_running_stats=False)."""
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None:
+        raise ValueError(f"{type(bn).__name__} without running statistics (track_running_stats=False)")
+    return mean, var
+
+
 def _fail(layer: Layer, index: int, msg: str) -> CfgError:
     return CfgError(layer.line, f"layer {index} [{layer.type}]: {msg}")
 

@@ -127,6 +127,8 @@ def reorg_permutation(w: int, h: int, c: int, stride: int, forward: int) -> torc
 class ReorgLayer(nn.Module):
     """[reorg] (old, reorg_old_layer.c) and [reorg3d] (reorg_layer.c)."""
 
+    perm: Tensor  # a buffer: flat input index of each flat output element
+
     def __init__(self, layer: Layer, shape: Shape, index: int):
         super().__init__()
         s, reverse = int(layer["stride"]), int(layer["reverse"])

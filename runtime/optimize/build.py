@@ -25,16 +25,19 @@ are loaded into and saved from the plain build.
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict, overload
 
 import torch
 from torch import nn
 
-from runtime.layers.conv import ConnectedLayer, ConvolutionalLayer
+from runtime.layers.conv import ConnectedLayer, ConvolutionalLayer, running_stats
 from runtime.model import DarknetModel, Step
 from runtime.optimize.mixconv import MixConvLayer, MixConvPattern, find_mixconv
 from runtime.optimize.pointwise import PointwiseLinear, pointwise_eligible
 from runtime.optimize.squeeze_excite import SEPattern, SqueezeExcite, find_squeeze_excite
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 MixMode = Literal["split", "padded", "auto", "none"]
 
@@ -42,8 +45,9 @@ MixMode = Literal["split", "padded", "auto", "none"]
 @torch.no_grad()
 def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
     """(scale, shift) in float64 with y = x*scale + shift equal to eval-mode BN."""
-    inv = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-    return inv, bn.bias.double() - bn.running_mean.double() * inv
+    mean, var = running_stats(bn)
+    inv = bn.weight.double() / torch.sqrt(var.double() + bn.eps)
+    return inv, bn.bias.double() - mean.double() * inv
 
 
 @torch.no_grad()
@@ -53,22 +57,10 @@ def fold_conv_bn(layer: ConvolutionalLayer) -> ConvolutionalLayer:
     if layer.bn is None or layer.binary:  # binarized weights: folding would change what is binarized
         return new
     scale, shift = _bn_affine(layer.bn)
-    c = layer.conv
-    conv = nn.Conv2d(
-        c.in_channels,
-        c.out_channels,
-        c.kernel_size,
-        c.stride,
-        c.padding,
-        c.dilation,
-        c.groups,
-        bias=True,
-        device=c.weight.device,
-        dtype=c.weight.dtype,
-    )
-    conv.weight.copy_((c.weight.double() * scale.view(-1, 1, 1, 1)).to(c.weight.dtype))
-    conv.bias.copy_(shift.to(c.weight.dtype))
-    new.conv, new.bn = conv, None
+    w = layer.conv.weight
+    new.conv.weight.copy_((w.double() * scale.view(-1, 1, 1, 1)).to(w.dtype))
+    new.conv.bias = nn.Parameter(shift.to(device=w.device, dtype=w.dtype))  # the conv had none: BN shifted it
+    new.bn = None
     return new
 
 
@@ -94,10 +86,17 @@ def _fold(module: nn.Module, fold_bn: bool) -> nn.Module:
     return copy.deepcopy(module)
 
 
+def _span_conv(module: nn.Module, fold_bn: bool) -> ConvolutionalLayer:
+    """A fused span's convolution, folded when asked (designer.spans matches [convolutional] layers only)."""
+    if not isinstance(module, ConvolutionalLayer):
+        raise TypeError(f"a fused span holds a {type(module).__name__}, not a ConvolutionalLayer")
+    return fold_conv_bn(module) if fold_bn else copy.deepcopy(module)
+
+
 def _mixconv_module(
     model: DarknetModel, p: MixConvPattern, fold_bn: bool, mode: str, channels_last: bool
 ) -> MixConvLayer:
-    layers = [_fold(model.layers[i], fold_bn) for i in p.convs]
+    layers = [_span_conv(model.layers[i], fold_bn) for i in p.convs]
     split = model.shapes[p.source].c // len(p.convs)
     if mode != "auto":
         return MixConvLayer(p, layers, split, mode)
@@ -114,7 +113,7 @@ def _time_module(module: nn.Module, model: DarknetModel, p: MixConvPattern, chan
     s = model.shapes[p.source]
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(1, s.c, s.h, s.w, device=param.device, dtype=param.dtype).contiguous(memory_format=fmt)
-    module = module.to(memory_format=fmt).eval()
+    module = module.to(memory_format=fmt).eval()  # type: ignore[call-overload]  # torch's stub omits Module.to(memory_format=)
     with torch.no_grad():
         module(x)  # warm-up (oneDNN builds its kernels on the first call)
         t = benchmark.Timer("m(x)", globals={"m": module, "x": x}, num_threads=torch.get_num_threads())
@@ -142,6 +141,27 @@ class FrozenModel(nn.Module):
                 graph = torch.jit.freeze(torch.jit.trace(self.model.eval(), x, check_trace=False))
             self._graphs[key] = graph
         return graph(x)
+
+
+class Passes(TypedDict, total=False):
+    """optimize()'s options that keep the result a DarknetModel (freeze and compile wrap it)."""
+
+    fold_bn: bool
+    mixconv: MixMode
+    squeeze_excite: bool
+    channels_last: bool
+
+
+@overload
+def optimize(
+    model: DarknetModel, *, freeze: Literal[False] = False, compile: Literal[False] = False, **passes: Unpack[Passes]
+) -> DarknetModel: ...
+
+
+@overload
+def optimize(
+    model: DarknetModel, *, freeze: bool = False, compile: bool = False, **passes: Unpack[Passes]
+) -> nn.Module: ...
 
 
 def optimize(
@@ -175,7 +195,7 @@ def optimize(
         if isinstance(p, MixConvPattern):
             modules.append(_mixconv_module(model, p, fold_bn, mixconv, channels_last))
         elif isinstance(p, SEPattern):
-            reduce, expand = (_fold(model.layers[plain[c][0]], fold_bn) for c in p.convs)
+            reduce, expand = (_span_conv(model.layers[plain[c][0]], fold_bn) for c in p.convs)
             act = str(model.network.layers[p.last]["activation"])
             modules.append(SqueezeExcite(p, reduce, expand, act))
         if p is not None:
@@ -198,5 +218,5 @@ def optimize(
     if freeze:
         return FrozenModel(out)
     if compile:
-        return torch.compile(out)
+        return torch.compile(out)  # type: ignore[return-value]  # an OptimizedModule (an nn.Module); the stub says Callable
     return out

@@ -27,6 +27,7 @@ from designer.ir import Network
 from designer.shapes import Shape
 from designer.spans import mixconv_spans
 from runtime.layers.activations import Activation
+from runtime.layers.conv import ConvolutionalLayer
 
 
 @dataclass(frozen=True)
@@ -47,26 +48,35 @@ def _conv_bias(conv: nn.Conv2d) -> Tensor:
     return conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
 
 
+def _square(c: nn.Conv2d) -> tuple[int, int] | None:
+    """(kernel, padding) of a conv with a square odd kernel, equal numeric padding and no dilation; else None."""
+    k, p = c.kernel_size, c.padding
+    if isinstance(p, str) or k[0] != k[1] or p[0] != p[1] or k[0] % 2 == 0 or c.dilation != (1, 1):
+        return None
+    return k[0], p[0]
+
+
 def padded_conv(convs: list[nn.Conv2d]) -> nn.Conv2d | None:
     """One grouped conv equal to the channel-split convs, kernels zero-padded to the largest; None if impossible."""
     c0 = convs[0]
-    kmax = max(c.kernel_size[0] for c in convs)
-    excess = {c.padding[0] - c.kernel_size[0] // 2 for c in convs}  # padding beyond "same"
+    squares = [sq for sq in map(_square, convs) if sq is not None]
+    excess = {p - k // 2 for k, p in squares}  # padding beyond "same"
     per_group = {(c.in_channels // c.groups, c.out_channels // c.groups) for c in convs}
     if (
-        len(excess) != 1
+        len(squares) != len(convs)
+        or len(excess) != 1
         or len(per_group) != 1
-        or any(c.kernel_size[0] % 2 == 0 for c in convs)
-        or any(c.kernel_size[0] != c.kernel_size[1] or c.padding[0] != c.padding[1] for c in convs)
-        or any(c.stride != c0.stride or c.dilation != (1, 1) for c in convs)
+        or any(c.stride != c0.stride for c in convs)
     ):
         return None
+    kmax = max(k for k, _ in squares)
     pad = kmax // 2 + excess.pop()
+    sy, sx = c0.stride
     fused = nn.Conv2d(
         sum(c.in_channels for c in convs),
         sum(c.out_channels for c in convs),
         kmax,
-        stride=c0.stride,
+        stride=(sy, sx),
         padding=pad,
         groups=sum(c.groups for c in convs),
         bias=True,
@@ -82,7 +92,7 @@ def padded_conv(convs: list[nn.Conv2d]) -> nn.Conv2d | None:
             weight[at : at + c.out_channels, :, o : o + k, o : o + k] = c.weight
             at += c.out_channels
         fused.weight.copy_(weight)
-        fused.bias.copy_(torch.cat([_conv_bias(c) for c in convs]))
+        fused.bias = nn.Parameter(torch.cat([_conv_bias(c) for c in convs]))
     return fused
 
 
@@ -95,7 +105,7 @@ class MixConvLayer(nn.Module):
 
     kind = "mixconv"
 
-    def __init__(self, pattern: MixConvPattern, layers: list[nn.Module], split: int, mode: str = "split"):
+    def __init__(self, pattern: MixConvPattern, layers: list[ConvolutionalLayer], split: int, mode: str = "split"):
         super().__init__()
         self.pattern = pattern
         self.split = split  # channels of X per conv
@@ -110,8 +120,8 @@ class MixConvLayer(nn.Module):
         self.mode = "padded" if self.fused is not None else "split"
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.fused is not None:
-            return self.act(self.fused(x))  # type: ignore[misc]
+        if self.fused is not None and self.act is not None:  # set together in __init__
+            return self.act(self.fused(x))
         s = self.split
         return torch.cat([m(x.narrow(1, i * s, s)) for i, m in enumerate(self.layers)], dim=1)
 

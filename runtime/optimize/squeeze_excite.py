@@ -22,6 +22,7 @@ from designer.ir import Network
 from designer.shapes import Shape
 from designer.spans import se_spans
 from runtime.layers.activations import Activation
+from runtime.layers.conv import ConvolutionalLayer
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class SqueezeExcite(nn.Module):
 
     kind = "squeeze_excite"
 
-    def __init__(self, pattern: SEPattern, reduce: nn.Module, expand: nn.Module, act: str):
+    def __init__(self, pattern: SEPattern, reduce: ConvolutionalLayer, expand: ConvolutionalLayer, act: str):
         super().__init__()
         self.pattern = pattern
         self.reduce = reduce

@@ -71,7 +71,7 @@ def _to_array(img, size: int, channels: int) -> np.ndarray:
 
     img = img.convert("L" if channels == 1 else "RGB")
     if img.size != (size, size):
-        img = img.resize((size, size), Image.BILINEAR)
+        img = img.resize((size, size), Image.Resampling.BILINEAR)
     a = np.asarray(img, dtype=np.uint8)
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 

@@ -124,45 +124,25 @@ def render() -> None:
 
 def _downloads(f: ExportFiles, *, zip_name: str) -> None:
     """One download button per file (the design YAML only for a design), and the zip of them all."""
-    c1, c2, c3, c4 = st.columns(4)
-    c1.download_button(
-        "Download cfg",
-        f.cfg_text,
-        file_name=f.cfg_name,
-        mime="text/plain",
-        type="primary",
-        key="dl_cfg",
-        width="stretch",
-        on_click="ignore",
+    buttons = (  # label, content, file name, MIME type, widget key
+        ("Download cfg", f.cfg_text, f.cfg_name, "text/plain", "dl_cfg"),
+        ("Download -train.cfg", f.train_text, f.train_name, "text/plain", "dl_train"),
+        ("Download design YAML", f.design_yaml, f.yaml_name, "text/yaml", "dl_yaml"),
+        ("Download zip (cfg, design, README)", bundle(f.zipped()), zip_name, "application/zip", "dl_zip"),
     )
-    c2.download_button(
-        "Download -train.cfg",
-        f.train_text,
-        file_name=f.train_name,
-        mime="text/plain",
-        key="dl_train",
-        width="stretch",
-        on_click="ignore",
-    )
-    if f.design_yaml:
-        c3.download_button(
-            "Download design YAML",
-            f.design_yaml,
-            file_name=f.yaml_name,
-            mime="text/yaml",
-            key="dl_yaml",
+    for column, (label, data, name, mime, key) in zip(st.columns(4), buttons):
+        if data is None:  # no design YAML for a layers-only design: its column stays empty
+            continue
+        column.download_button(
+            label,
+            data,
+            file_name=name,
+            mime=mime,
+            type="primary" if key == "dl_cfg" else "secondary",
+            key=key,
             width="stretch",
             on_click="ignore",
         )
-    c4.download_button(
-        "Download zip (cfg, design, README)",
-        bundle(f.zipped()),
-        file_name=zip_name,
-        mime="application/zip",
-        key="dl_zip",
-        width="stretch",
-        on_click="ignore",
-    )
 
 
 def _lint(cfg_text: str) -> None:
