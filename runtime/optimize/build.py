@@ -206,7 +206,7 @@ def optimize(
         module = _fold(model.layers[k], fold_bn)
         if channels_last and isinstance(module, ConvolutionalLayer) and not module.binary:
             if pointwise_eligible(module.conv):
-                module.conv = PointwiseLinear(module.conv)
+                module.conv = PointwiseLinear(module.conv)  # type: ignore[assignment]  # a stand-in with the conv's call contract
         modules.append(module)
         steps.append(st)
         i = st.last + 1
