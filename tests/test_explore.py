@@ -28,6 +28,7 @@ from designer.explore.space import (
 from designer.explore.store import JsonlStore
 from designer.explore.sweep import failures, plan_sweep, run_sweep, summary
 from designer.machine import Fingerprint
+from tests.conftest import falling_latency_model
 
 
 @pytest.fixture()
@@ -535,33 +536,11 @@ def test_cli_sweep_shows_unstable_figures_with_why_and_the_fix(tmp_path, capsys,
 # ------------------------------------------------------------------ estimate sweeps (designer/explore/estimate.py)
 
 
-def falling_model(threads: int = 1):
-    """A latency model on this machine whose estimate falls as a kernel's FMA grow (1 ms per kernel less 1 ms per
-    10^9 multiply-adds): along a width axis every design is then on the estimate's front (lower estimate, more FMA
-    and params), so which K a confirmation picks is known by hand: the widest."""
-    from designer.latency.model import LatencyModel, NetworkTerms
-    from designer.latency.regress import Regressor
-    from designer.latency.setting import Setting
-    from designer.machine import fingerprint
-
-    return LatencyModel(
-        Setting.make(threads=threads),
-        fingerprint("cpu"),
-        {},
-        Regressor("roofline", (1.0, -1e-9, 0.0, 0.0)),
-        NetworkTerms(per_run_ms=0.5),
-        (0.9, 1.1),
-        {"designs": 0},
-        uid="falling-model",
-        created="2026-01-01T00:00:00",
-    )
-
-
 def test_an_estimate_sweep_screens_then_confirms_the_best_on_its_front(tmp_path, stable_timings):
     from designer.explore.estimate import checks, median_abs_error_pct
     from designer.explore.sweep import confirm_sweep
 
-    base, model = load_preset("mixnet-s"), falling_model()
+    base, model = load_preset("mixnet-s"), falling_latency_model()
     axes = parse_axes(["width-mult=0.5,0.75,1.0"])
     settings = replace(Settings(measure=("count", "estimate"), rounds=2, threads=1), latency_model=model.uid)
     store = JsonlStore(tmp_path / "s.jsonl")
@@ -617,7 +596,7 @@ def test_cli_estimate_sweep_without_a_model_names_calibrate_then_runs_with_one(t
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "mixdesign calibrate --backend torch --device cpu --threads 1" in err
     with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as ws:
-        save_model(ws, falling_model())
+        save_model(ws, falling_latency_model())
     assert main([*argv, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "est. ms" in out and "latency model falling-" in out

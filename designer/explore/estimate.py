@@ -115,15 +115,18 @@ class Check:
         return 100.0 * (self.estimate_ms - self.measured_ms) / self.measured_ms
 
 
-def checks(rows: list[dict], confirmed: list[Design]) -> tuple[Check, ...]:
-    """Estimate against measurement for each confirmed design that has both (in the order given)."""
-    by_sha = {r["cfg_sha256"]: r for r in rows if r.get("valid") and not r.get("same_cfg_as")}
-    out = []
-    for d in confirmed:
-        r = by_sha.get(d.cfg_sha256)
-        if r is not None and r.get("estimate_ms") and r.get("infer_ms"):
-            out.append(Check(r["design"], float(r["estimate_ms"]), float(r["infer_ms"])))
-    return tuple(out)
+def checks(rows: list[dict], confirmed: list[Design] | None = None) -> tuple[Check, ...]:
+    """Estimate against measurement for each confirmed design that has both (in the order given; without
+    `confirmed`, every design of the rows that has both, lowest estimate first)."""
+    both = [
+        r for r in rows if r.get("valid") and not r.get("same_cfg_as") and r.get("estimate_ms") and r.get("infer_ms")
+    ]
+    if confirmed is None:
+        order = sorted(both, key=lambda r: r["estimate_ms"])
+    else:
+        by_sha = {r["cfg_sha256"]: r for r in both}
+        order = [by_sha[d.cfg_sha256] for d in confirmed if d.cfg_sha256 in by_sha]
+    return tuple(Check(r["design"], float(r["estimate_ms"]), float(r["infer_ms"])) for r in order)
 
 
 def median_abs_error_pct(found: tuple[Check, ...]) -> float | None:
