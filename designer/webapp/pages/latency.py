@@ -53,6 +53,9 @@ def _controls(running: bool) -> None:
         args=(label, settings),
         help="runs in the background: switching pages or changing widgets does not stop it",
     )
+    from designer.webapp.calibration import model_section
+
+    model_section(settings, label)
 
 
 def _remember_settings(labels: list[str], devs: dict[str, str]) -> None:
@@ -271,6 +274,9 @@ def render() -> None:
     running = job is not None and job.running
     _controls(running)
 
+    from designer.webapp.calibration import calibration_progress
+
+    calibration_progress()
     if job_id is not None:
 
         @st.fragment(run_every=0.5 if running else None)
