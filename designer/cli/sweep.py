@@ -186,7 +186,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     _print(rows, [a.key for a in axes], plan, settings, args)
     if model is not None:
-        _print_estimates(rows, model, confirmed)
+        _print_estimates(rows, model, confirmed, asked=args.confirm)
     return _finish(rows, plan, failed, args)
 
 
@@ -221,7 +221,7 @@ def _finish(rows: list[dict], plan: SweepPlan, failed: list, args: argparse.Name
     return 0
 
 
-def _print_estimates(rows: list[dict], model: LatencyModel, confirmed: SweepPlan | None) -> None:
+def _print_estimates(rows: list[dict], model: LatencyModel, confirmed: SweepPlan | None, *, asked: int) -> None:
     """Which model estimated, and with --confirm each confirmed design's estimate against its measurement."""
     from designer.cli.main import _print_table
     from designer.explore.estimate import checks, median_abs_error_pct
@@ -235,9 +235,10 @@ def _print_estimates(rows: list[dict], model: LatencyModel, confirmed: SweepPlan
     if confirmed is None:
         return
     found = checks(rows, confirmed.designs)
+    n = len(confirmed.designs)
     print(
-        f"\nconfirmed the {len(confirmed.designs)} best estimated designs on front:estimate "
-        f"(measured: median of {confirmed.settings.rounds} interleaved rounds, same setting):"
+        f"\nconfirmed {n} design{'s' if n != 1 else ''} of front:estimate, lowest estimates first (--confirm {asked}; "
+        f"measured: median of {confirmed.settings.rounds} interleaved rounds, same setting):"
     )
     body = [(c.design, f"{c.estimate_ms:.3f}", f"{c.measured_ms:.3f}", f"{c.ratio:.2f}") for c in found]
     _print_table(("design", "estimated ms", "measured ms", "measured / estimated"), body)
