@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from designer.latency.model import LatencyModel
 
 PAGE = "explore"
+MEASURES = {
+    "estimate": "estimated inference latency (this machine's latency model: milliseconds per design)",
+    "infer": "inference latency",
+    "train": "training-step time",
+    "accuracy": "quick-train accuracy (digits)",
+}
 DEFAULT_AXES = "width-mult=0.75,1.0,1.25\ndw-group-size=1,2,4,8"
 
 
@@ -109,14 +115,9 @@ def _controls(arch: Arch, running: bool) -> SweepPlan | None:
     with c2:
         st.multiselect(
             "Measure",
-            ["estimate", "infer", "train", "accuracy"],
+            list(MEASURES),
             key="ex_measure",
-            format_func={
-                "estimate": "estimated inference latency (this machine's latency model: milliseconds per design)",
-                "infer": "inference latency",
-                "train": "training-step time",
-                "accuracy": "quick-train accuracy (digits)",
-            }.get,
+            format_func=MEASURES.__getitem__,
         )
         d1, d2 = st.columns(2)
         d1.selectbox("Device", list(devs), key="ex_device", format_func=lambda k: devs[k])
@@ -203,7 +204,7 @@ def _on_chart_select(plan: SweepPlan, rows: list[dict]) -> None:
 def _results(plan: SweepPlan, rows: list[dict]) -> None:
     from designer.webapp.explore_work import scatter
 
-    kinds = [k for k in ("estimate", "infer", "train") if k in plan.settings.measure]
+    kinds: list[str] = [k for k in ("estimate", "infer", "train") if k in plan.settings.measure]
     if kinds and not any(r.get(f"{k}_ms") is not None for r in rows for k in kinds):
         st.info("No design of this sweep is measured yet.")
     elif kinds:

@@ -93,7 +93,7 @@ def _design_device_backend(labels: list[str], devs: dict[str, str]) -> tuple[str
             "Backend",
             list(BACKENDS),
             index=None,
-            format_func=BACKENDS.get,
+            format_func=lambda k: BACKENDS.get(k, k),
             key="lat_backend",
             help="torch runs the runtime's modules; onnxruntime and OpenVINO run the exported ONNX "
             "model (fp32 unless bf16 is picked; OpenVINO on the CPU only)",
