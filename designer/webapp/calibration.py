@@ -175,29 +175,22 @@ def calibration_progress() -> None:
     """The calibration job's progress bar (polled), its failure, or what it made."""
     if st.session_state.get("lat_cal_problem"):
         st.error(st.session_state["lat_cal_problem"])
-    job_id = state.ws().jobs.get(JOB)
-    job = jobs.get(job_id)
-    if job is None:
-        return
-    running = job.running
+    from designer.webapp.job_view import follow
 
-    @st.fragment(run_every=0.5 if running else None)
-    def live() -> None:
-        j = jobs.get(job_id)
-        if j is None:
-            return
-        if j.running:
-            st.progress(j.progress, text=f"Calibrating {j.label}: {j.message} ({j.elapsed_s:.0f} s)")
-            st.button("Stop calibrating", key="lat_cal_stop", on_click=j.stop.set)
-        elif running:
-            st.rerun(scope="app")  # finished while we watched: the page now finds the model
-        elif j.status == "failed":
-            st.error(f"Calibration failed: {j.error}")
-        elif j.status in ("done", "stopped") and isinstance(j.result, dict):
-            m = j.result["metrics"]
-            st.success(
-                f"Calibrated {j.label} in {m['calibration_s']:.0f} s on {m['designs']} designs: held-out designs "
-                f"{m['held_out_within_10pct']:.0%} within +-10% (model {j.result['uid'][:8]}, in the workspace)."
-            )
+    follow(
+        state.ws().jobs.get(JOB),
+        progress=lambda j: (j.progress, f"Calibrating {j.label}: {j.message} ({j.elapsed_s:.0f} s)"),
+        failed="Calibration failed",
+        stop_key="lat_cal_stop",
+        stop_label="Stop calibrating",
+        finished=_calibrated,
+    )
 
-    live()
+
+def _calibrated(j: jobs.Job) -> None:
+    if isinstance(j.result, dict):
+        m = j.result["metrics"]
+        st.success(
+            f"Calibrated {j.label} in {m['calibration_s']:.0f} s on {m['designs']} designs: held-out designs "
+            f"{m['held_out_within_10pct']:.0%} within +-10% (model {j.result['uid'][:8]}, in the workspace)."
+        )

@@ -299,24 +299,15 @@ def render() -> None:
         plan = None
     else:
         plan = _controls(arch, running)
-    if job is not None:
+    from designer.webapp.explore_work import eta_text
+    from designer.webapp.job_view import follow
 
-        @st.fragment(run_every=0.5 if running else None)
-        def live() -> None:
-            from designer.webapp.explore_work import eta_text
-
-            j = jobs.get(job.id)
-            if j is None:
-                return
-            if j.running:
-                st.progress(j.progress, text=f"{j.label}: {j.message} ({j.elapsed_s:.0f} s{eta_text(j)})")
-                st.button("Stop", key="ex_stop", on_click=j.stop.set)
-            elif running:
-                st.rerun(scope="app")
-            elif j.status == "failed":
-                st.error(f"The sweep failed: {j.error}")
-
-        live()
+    follow(
+        w.jobs.get(PAGE),
+        progress=lambda j: (j.progress, f"{j.label}: {j.message} ({j.elapsed_s:.0f} s{eta_text(j)})"),
+        failed="The sweep failed",
+        stop_key="ex_stop",
+    )
     st.subheader("Results")
     shown = _earlier(plan)
     if shown is None:

@@ -224,6 +224,15 @@ def _beside_estimate(r: dict) -> None:
         )
 
 
+def _bench_progress(j: jobs.Job) -> tuple[float, str]:
+    """A measurement's bar: its own progress, or the time spent of what such a measurement takes."""
+    from designer.webapp.workers import expected_bench_s
+
+    expected = expected_bench_s(j.meta.get("settings", {}))
+    fraction = min(0.95, max(j.progress, j.elapsed_s / expected))
+    return fraction, f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)"
+
+
 def _history() -> None:
     hist = state.ws().bench_history
     if not hist:
@@ -277,27 +286,9 @@ def render() -> None:
     from designer.webapp.calibration import calibration_progress
 
     calibration_progress()
-    if job_id is not None:
+    from designer.webapp.job_view import follow
 
-        @st.fragment(run_every=0.5 if running else None)
-        def live() -> None:
-            from designer.webapp.workers import expected_bench_s
-
-            j = jobs.get(job_id)
-            if j is None:
-                return
-            if j.running:
-                expected = expected_bench_s(j.meta.get("settings", {}))
-                st.progress(
-                    min(0.95, max(j.progress, j.elapsed_s / expected)),
-                    text=f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)",
-                )
-            elif running:
-                st.rerun(scope="app")  # finished while we watched: record it and redraw everything
-            elif j.status == "failed":
-                st.error(f"The measurement failed: {j.error}")
-
-        live()
+    follow(job_id, progress=_bench_progress, failed="The measurement failed")
     last = w.bench_history[-1] if w.bench_history else None
     if last is not None:
         _result(last)
