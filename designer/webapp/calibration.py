@@ -69,9 +69,9 @@ def model_section(settings: dict[str, Any], label: str | None) -> None:
 
         e = estimate(design, model)
         st.caption(
-            f"Estimated {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) per "
-            f"{'batch' if setting.mode == 'infer' else 'training step'} for {(label or '').split(': ', 1)[-1]} by the "
-            f"latency model {model.uid[:8]} ({describe(model)}); measure it to compare."
+            f"Before measuring: the latency model {model.uid[:8]} ({describe(model)}) estimates "
+            f"{(label or '').split(': ', 1)[-1]} at {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) per "
+            f"{'batch' if setting.mode == 'infer' else 'training step'}."
         )
 
 
