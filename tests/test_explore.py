@@ -550,6 +550,8 @@ def test_an_estimate_sweep_screens_then_confirms_the_best_on_its_front(tmp_path,
     assert fake.calls == [] and plan.estimated == 3  # estimates build nothing
     assert [r["estimate_ms"] for r in rows] == [model.estimate(lower(d.point.arch)).ms for d in plan.designs]
     assert all(r["pareto_estimate"] for r in rows) and "infer_ms" not in rows[0]
+    assert plan.spec["settings"]["latency_model"] == model.uid
+    assert "latency_model" not in plan_sweep(base, axes, Settings()).spec["settings"]  # ids of older sweeps hold
     confirmed = confirm_sweep(plan, store, fake, 2)
     widest = [d.point.label for d in confirmed.designs]
     assert widest == ["width-mult=1.0", "width-mult=0.75"]  # the two lowest estimates

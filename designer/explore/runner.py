@@ -112,12 +112,17 @@ class Trial:
 
 
 def sweep_spec(base: Arch, axes: tuple[Axis, ...], samples: int | None, seed: int, settings: Settings) -> dict:
+    """What a sweep is (its id hashes it). A sweep that does not estimate has no `latency_model` setting, so its
+    id is the one it had before sweeps could estimate, and stores recorded then still resume."""
+    s = asdict(settings)
+    if not s["latency_model"]:
+        del s["latency_model"]
     return {
         "base": dump_yaml(base),
         "axes": [[a.key, [format_value(v) for v in a.values]] for a in axes],
         "samples": samples or 0,
         "seed": seed,
-        "settings": asdict(settings),
+        "settings": s,
     }
 
 
