@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypedDict
 
 from designer.ir import Network
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 MIN_DESIGNS = 3  # measured whatever the budget: fewer cannot judge a model on held-out designs
 MIN_RUN_TIME_S = 0.25  # per design: the whole pass, and the per-layer windows together
+
+Progress = Callable[[float, str], None]  # (fraction of the budget spent, 0..1; what was measured so far)
 
 
 def measure_design(
@@ -177,9 +180,13 @@ def collect(
     progress: bool = True,
     min_run_time: float = MIN_RUN_TIME_S,
     sizes: tuple[int, ...] | None = None,
+    on_progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> list[DesignSample]:
     """Measure designs (default: random ones across the space, at `sizes` where given) for about `budget_s`
-    seconds, at least MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False)."""
+    seconds, at least MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False). `on_progress`
+    hears after each design how much of the budget is spent (the app's progress bar); `stop` ends the
+    measuring early, once MIN_DESIGNS are measured."""
     from tqdm import tqdm
 
     if setting.device == "cpu":
@@ -202,13 +209,17 @@ def collect(
         for label, network in designs if designs is not None else _designs(seed, sizes):
             elapsed = time.perf_counter() - start
             per_design = elapsed / len(samples) if samples else 0.0
-            if len(samples) >= MIN_DESIGNS and elapsed + per_design > budget_s:
+            enough = len(samples) >= MIN_DESIGNS
+            if enough and (elapsed + per_design > budget_s or (stop is not None and stop.is_set())):
                 break
             samples.append(measure_design(network, setting, label=label, min_run_time=min_run_time))
             now = min(total, round(time.perf_counter() - start))
             bar.update(now - shown)
             shown = now
-            bar.set_postfix_str(f"{len(samples)} designs, {sum(len(s.kernels) for s in samples)} kernels")
+            what = f"{len(samples)} designs, {sum(len(s.kernels) for s in samples)} kernels"
+            bar.set_postfix_str(what)
+            if on_progress is not None:
+                on_progress(min(1.0, (time.perf_counter() - start) / budget_s), what)
     finally:
         bar.close()
     return samples
@@ -223,6 +234,8 @@ class CollectOptions(TypedDict, total=False):
     progress: bool
     min_run_time: float
     sizes: tuple[int, ...] | None
+    on_progress: Progress | None
+    stop: threading.Event | None
 
 
 def calibrate(setting: Setting, **options: Unpack[CollectOptions]) -> LatencyModel:

@@ -106,3 +106,25 @@ def start_app(page: str | None = None, timeout: float = 60) -> AppTest:
 def workspace(at: AppTest):
     """The session's designer.webapp.state.Workspace."""
     return at.session_state["_mixdesign"]
+
+
+def falling_latency_model(threads: int = 1):
+    """A latency model on this machine whose estimate falls as a kernel's FMA grow (1 ms per kernel less 1 ms per
+    10^9 multiply-adds): along a width axis every design is then on the estimate's front (lower estimate, more FMA
+    and params), so which K a confirmation picks is known by hand: the widest."""
+    from designer.latency.model import LatencyModel, NetworkTerms
+    from designer.latency.regress import Regressor
+    from designer.latency.setting import Setting
+    from designer.machine import fingerprint
+
+    return LatencyModel(
+        Setting.make(threads=threads),
+        fingerprint("cpu"),
+        {},
+        Regressor("roofline", (1.0, -1e-9, 0.0, 0.0)),
+        NetworkTerms(per_run_ms=0.5),
+        (0.9, 1.1),
+        {"designs": 0},
+        uid="falling-model",
+        created="2026-01-01T00:00:00",
+    )

@@ -121,3 +121,32 @@ def test_latency_page_measures_a_training_step():
     r = ws(at).bench_history[-1]
     assert r["mode"] == "train" and r["batch"] == 2 and r["optimized"] is False and r["median_ms"] > 0
     assert "per training step of 2" in at.success[0].value
+
+
+def test_explore_estimates_then_confirms_the_best_and_shows_estimate_against_measurement(stable_timings):
+    import os
+
+    from designer.latency.store import save_model
+    from designer.workspace import Workspace
+    from tests.conftest import falling_latency_model
+
+    at = tiny_design()
+    at.switch_page("webapp/pages/explore.py").run()
+    at.text_area(key="ex_axes").input("width-mult=0.25,0.35")
+    at.multiselect(key="ex_measure").set_value(["estimate"])
+    at.number_input(key="ex_threads").set_value(1).run()
+    assert "mixdesign calibrate --backend torch --device cpu --threads 1" in at.error[0].value  # no model yet
+    with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as w:
+        save_model(w, falling_latency_model())
+    at.number_input(key="ex_rounds").set_value(1)
+    at.number_input(key="ex_min_run").set_value(0.02)
+    at.number_input(key="ex_confirm").set_value(1).run()
+    assert not at.error and not at.exception
+    run_job(at, "ex_run", "explore")
+    df = at.dataframe[0].value
+    assert df["estimate_ms"].gt(0).all() and df["pareto_estimate"].all()  # the model's estimate falls with FMA
+    assert df["infer_ms"].notna().sum() == 1  # only the confirmed design was measured
+    checks = at.dataframe[1].value
+    assert list(checks["design"]) == ["width-mult=0.35"]  # the lowest estimate on the front
+    assert checks["measured ms"].iloc[0] == pytest.approx(df["infer_ms"].dropna().iloc[0])
+    assert "Median |error|" in at.caption[-1].value or any("Median |error|" in c.value for c in at.caption)

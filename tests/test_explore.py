@@ -28,6 +28,7 @@ from designer.explore.space import (
 from designer.explore.store import JsonlStore
 from designer.explore.sweep import failures, plan_sweep, run_sweep, summary
 from designer.machine import Fingerprint
+from tests.conftest import falling_latency_model
 
 
 @pytest.fixture()
@@ -530,3 +531,77 @@ def test_cli_sweep_shows_unstable_figures_with_why_and_the_fix(tmp_path, capsys,
     assert out.count("infer: 2 of 2 rounds unstable: 1.9 of 2 cores busy") == 2  # each row's note says why
     assert "when fewer cores are busy" in out and "2 unstable trial(s) measured again" in out  # and what to do
     assert len(inner.calls) == 4  # each design's one round, then each once more
+
+
+# ------------------------------------------------------------------ estimate sweeps (designer/explore/estimate.py)
+
+
+def test_an_estimate_sweep_screens_then_confirms_the_best_on_its_front(tmp_path, stable_timings):
+    from designer.explore.estimate import checks, median_abs_error_pct
+    from designer.explore.sweep import confirm_sweep
+
+    base, model = load_preset("mixnet-s"), falling_latency_model()
+    axes = parse_axes(["width-mult=0.5,0.75,1.0"])
+    settings = replace(Settings(measure=("count", "estimate"), rounds=2, threads=1), latency_model=model.uid)
+    store = JsonlStore(tmp_path / "s.jsonl")
+    plan = plan_sweep(base, axes, settings)
+    fake = FakeTrials()
+    rows = run_sweep(plan, store, fake, latency_model=model)
+    assert fake.calls == [] and plan.estimated == 3  # estimates build nothing
+    assert [r["estimate_ms"] for r in rows] == [model.estimate(lower(d.point.arch)).ms for d in plan.designs]
+    assert all(r["pareto_estimate"] for r in rows) and "infer_ms" not in rows[0]
+    assert plan.spec["settings"]["latency_model"] == model.uid
+    assert "latency_model" not in plan_sweep(base, axes, Settings()).spec["settings"]  # ids of older sweeps hold
+    confirmed = confirm_sweep(plan, store, fake, 2)
+    widest = [d.point.label for d in confirmed.designs]
+    assert widest == ["width-mult=1.0", "width-mult=0.75"]  # the two lowest estimates
+    assert sorted(fake.calls) == sorted([(d.fma, "infer") for d in confirmed.designs] * 2)  # 2 rounds each
+    rows = summary(plan, store)
+    found = checks(rows, confirmed.designs)
+    by_label = {d.point.label: d for d in plan.designs}
+    assert [(c.design, c.measured_ms) for c in found] == [(w, by_label[w].fma / 1e6) for w in widest]
+    errors = sorted(abs(c.estimate_ms - c.measured_ms) / c.measured_ms * 100 for c in found)
+    assert median_abs_error_pct(found) == pytest.approx(sum(errors) / 2)
+    # a rerun estimates and measures nothing again
+    again = plan_sweep(base, axes, settings)
+    assert run_sweep(again, store, fake, latency_model=model) == rows and again.estimated == 0
+    assert confirm_sweep(again, store, fake, 2).measured == 0 and len(fake.calls) == 4
+    recalibrated = plan_sweep(base, axes, replace(settings, latency_model="another-model"))
+    run_sweep(recalibrated, store, fake, latency_model=replace(model, uid="another-model"))
+    assert recalibrated.estimated == 3  # a new model's estimates are new trials
+
+
+def test_to_confirm_takes_the_lowest_estimates_on_the_front_once_per_cfg():
+    from designer.explore.estimate import to_confirm
+
+    designs = [runner.Design(None, "", sha, 0, 0) for sha in ("a", "b", "c", "d")]  # type: ignore[arg-type]
+    rows = [
+        {"valid": True, "cfg_sha256": "a", "estimate_ms": 3.0, "pareto_estimate": True},
+        {"valid": True, "cfg_sha256": "b", "estimate_ms": 1.0, "pareto_estimate": False},  # off the front
+        {"valid": True, "cfg_sha256": "c", "estimate_ms": 2.0, "pareto_estimate": True},
+        {"valid": True, "cfg_sha256": "c", "estimate_ms": 2.0, "pareto_estimate": True},  # same cfg, other point
+        {"valid": True, "cfg_sha256": "d", "estimate_ms": 4.0, "pareto_estimate": True},
+    ]
+    assert [d.cfg_sha256 for d in to_confirm(rows, designs, 2)] == ["c", "a"]
+    assert [d.cfg_sha256 for d in to_confirm(rows, designs, 9)] == ["c", "a", "d"]
+
+
+def test_cli_estimate_sweep_without_a_model_names_calibrate_then_runs_with_one(tmp_path, capsys):
+    import os
+
+    from designer.cli.main import main
+    from designer.latency.store import save_model
+    from designer.workspace import Workspace
+
+    argv = ["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "estimate", "--threads", "1"]
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mixdesign calibrate --backend torch --device cpu --threads 1" in err
+    with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as ws:
+        save_model(ws, falling_latency_model())
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "est. ms" in out and "latency model falling-" in out
+    assert main([*argv[:-2], "--threads", "2", "--no-progress"]) == 2  # a model answers for one setting only
+    assert main(["sweep", "mixnet-s", "--vary", "width-mult=0.5", "--confirm", "1"]) == 2
+    assert "add estimate to --measure" in capsys.readouterr().err

@@ -109,3 +109,24 @@ def test_a_design_that_cannot_train_at_batch_1_fails_alone_and_the_sweep_finishe
     assert "2 trials came from the store" in capsys.readouterr().out
     with Workspace.open(ws) as w:
         assert len(w.trials(w.sweeps()[0].id)) == 2 and len(w.measurements(source="sweep")) == 1
+
+
+def test_estimate_trials_are_kept_in_the_workspace_and_are_not_measurements(tmp_path, monkeypatch, capsys):
+    from designer.latency.store import save_model
+    from tests.conftest import falling_latency_model
+
+    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)  # the default store: the workspace
+    url = str(tmp_path / "ws.sqlite")
+    with Workspace.open(url) as ws:
+        save_model(ws, falling_latency_model())
+    argv = ["sweep", "mixnet-s", "--vary", "width-mult=0.5,1.0", "--measure", "estimate", "--threads", "1"]
+    argv += ["--workspace", url, "--no-progress"]
+    assert main(argv) == 0
+    assert "estimated 2 designs" in capsys.readouterr().out
+    with Workspace.open(url) as ws:
+        trials = ws.trials(ws.sweeps()[0].id)
+        assert [(t.kind, t.round, t.status) for t in trials] == [("estimate", 0, "ok")] * 2
+        assert ws.measurements(source="sweep") == []  # an estimate is not a measurement: history never shows it
+    assert main(argv) == 0  # the same sweep again: nothing is estimated twice
+    out = capsys.readouterr().out
+    assert "estimated 2 designs" not in out and "2 trials came from the store" in out

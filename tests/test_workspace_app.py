@@ -220,7 +220,7 @@ def _fake_infer(cfg_text: str, kind: str, s: dict) -> dict:
 
 
 def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file, monkeypatch):
-    from designer.explore.runner import Settings, run_local
+    from designer.explore.runner import Settings, Work, run_local
     from designer.explore.space import parse_axes
     from designer.explore.sweep import plan_sweep
     from designer.explore.workspace_store import WorkspaceTrialStore
@@ -241,7 +241,7 @@ def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file,
             store = WorkspaceTrialStore(ws)
             store.record_sweep(plan.sweep_id, plan.spec)
             run_local(
-                plan.sweep_id, plan.designs, [trial], plan.settings, store, _fake_infer, machine=plan.machine.to_json()
+                Work(plan.sweep_id, plan.designs, [trial], plan.settings, store, _fake_infer, plan.machine.to_json())
             )
 
     cli_records(first)

@@ -4,6 +4,11 @@ designer/cli/main.py calls `register(subparsers)`. Every trial is recorded in th
 (default: the workspace, designer/explore/workspace_store.py; or a JSON-lines file: --store / $MIXDESIGN_SWEEPS), so rerunning the same
 command resumes and Ctrl-C loses nothing finished. torch loads only when the first timed trial runs.
 
+`--measure estimate` screens the space with this machine's latency model (milliseconds per design, no torch
+build; no model for this machine and setting: one line naming the `mixdesign calibrate` command, exit 2), and
+`--confirm K` then measures the K best estimated designs on the estimate's front and prints estimate against
+measurement (designer/explore/estimate.py).
+
 A design that fails to measure (a MixdesignError: too little memory, a batch the network refuses) is recorded as
 a failed trial and the sweep goes on; the failures are listed at the end and the exit code is 1. A rerun does not
 measure a failed trial again unless --retry-failed. Trials the runtime flags unstable are measured once more at
@@ -13,9 +18,12 @@ the end (extra rounds). Exit codes: 0 every trial measured, 1 some trials failed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from designer.cli.errors import EXIT_USER_ERROR
 from designer.cli.options import add_device, add_out, add_source, add_threads
@@ -23,12 +31,15 @@ from designer.cli.sources import SourceError, load_source
 from designer.cli.workspace import add_workspace_argument
 from designer.embedded import embedded_design
 from designer.explore import output
-from designer.explore.runner import KINDS, Settings
+from designer.explore.runner import ESTIMATE, KINDS, TIMED, Progress, Settings, SweepError
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
-from designer.explore.sweep import failures, plan_sweep, run_sweep
+from designer.explore.sweep import SweepPlan, confirm_sweep, failures, plan_sweep, run_sweep, summary
 from designer.ir import Network
 from runtime.deploy import BACKEND_LABELS
+
+if TYPE_CHECKING:
+    from designer.latency.model import LatencyModel
 
 EXIT_SOME_FAILED = 1
 UNSTABLE_FIX = (
@@ -45,7 +56,9 @@ def _measure(text: str) -> tuple[str, ...]:
     return kinds
 
 
-def _progress_bar(total_hint: int, disable: bool):
+@contextlib.contextmanager
+def _progress_bar(total_hint: int, disable: bool) -> Iterator[Progress]:
+    """A tqdm bar on stderr for the duration of the block, fed by the Progress callback it yields."""
     from tqdm import tqdm
 
     bar = tqdm(total=total_hint, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=False, disable=disable)
@@ -62,7 +75,10 @@ def _progress_bar(total_hint: int, disable: bool):
         if message:
             bar.set_description_str(message[:60])
 
-    return bar, on_progress
+    try:
+        yield on_progress
+    finally:
+        bar.close()
 
 
 def _positive(text: str) -> int:
@@ -86,57 +102,82 @@ def _store(args: argparse.Namespace) -> TrialStore:
     return WorkspaceTrialStore(Workspace.open(args.workspace))
 
 
+def _base(args: argparse.Namespace):
+    """The design the sweep varies: a preset, a design .yaml, or a cfg exported by mixdesign."""
+    src = load_source(args.source)
+    found = embedded_design(src) if isinstance(src, Network) else None
+    base = src if found is None else found.arch
+    if base is None:
+        why = f"this cfg {found.reason}" if found is not None and found.reason else "this cfg has no design"
+        raise SourceError(
+            f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by mixdesign); {why}"
+        )
+    return base
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, LatencyModel | None]:
+    """The sweep's settings and, when it estimates, this machine's latency model for them (none: NoLatencyModel,
+    one line naming the calibrate command)."""
+    settings = Settings(
+        measure=args.measure,
+        device=args.device,
+        backend=args.backend,
+        batch=args.batch,
+        train_batch=args.train_batch,
+        dtype=args.dtype,
+        threads=args.threads,
+        rounds=args.rounds,
+        min_run_time=args.min_run_time,
+        data=args.data,
+        epochs=args.epochs,
+        train_size=args.train_size,
+    )
+    if args.confirm and ESTIMATE not in settings.measure:
+        raise SweepError(f"--confirm {args.confirm} measures the best estimated designs: add estimate to --measure")
+    if ESTIMATE not in settings.measure:
+        return settings, None
+    from designer.explore.estimate import with_latency_model
+    from designer.workspace import Workspace
+
+    with Workspace.open(args.workspace) as ws:
+        return with_latency_model(settings, workspace=ws)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
-        src = load_source(args.source)
-        found = embedded_design(src) if isinstance(src, Network) else None
-        base = src if found is None else found.arch
-        if base is None:
-            why = f"this cfg {found.reason}" if found.reason else "this cfg has no design"
-            raise SourceError(
-                f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by mixdesign); {why}"
-            )
+        base = _base(args)
         axes = parse_axes(args.vary, base)
-        settings = Settings(
-            measure=args.measure,
-            device=args.device,
-            backend=args.backend,
-            batch=args.batch,
-            train_batch=args.train_batch,
-            dtype=args.dtype,
-            threads=args.threads,
-            rounds=args.rounds,
-            min_run_time=args.min_run_time,
-            data=args.data,
-            epochs=args.epochs,
-            train_size=args.train_size,
-        )
+        settings, model = _settings(args)
         plan = plan_sweep(base, axes, settings, samples=args.samples, seed=args.seed)
         store = _store(args)
-        n_points = len(plan.designs) + sum(len(d.also) for d in plan.designs) + len(plan.invalid)
-        print(
-            f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
-            f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
-            f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
-            f"({_what(settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {store.path}",
-            file=sys.stderr,
-        )
+        _print_plan(plan, axes, store, args)
         from runtime.explore import check_backend, run_trial
 
-        if "infer" in settings.measure:
+        timed = args.confirm or any(k in settings.measure for k in TIMED)
+        if args.confirm or "infer" in settings.measure:
             check_backend(settings.backend)
-        if args.device == "cpu" and any(k in settings.measure for k in ("infer", "train")):
+        if args.device == "cpu" and timed:
             from runtime.bench import tune_cpu_allocator
 
             tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
-        bar, on_progress = _progress_bar(len(plan.trials), args.no_progress)
-        try:
+        with _progress_bar(len(plan.trials), args.no_progress) as on_progress:
             rows = run_sweep(
-                plan, store, run_trial, ray_address=args.ray, on_progress=on_progress, retry_failed=args.retry_failed
+                plan,
+                store,
+                run_trial,
+                ray_address=args.ray,
+                on_progress=on_progress,
+                retry_failed=args.retry_failed,
+                latency_model=model,
             )
-        finally:
-            bar.close()
-        failed = failures(plan, store)
+        confirmed = None
+        if args.confirm:
+            with _progress_bar(0, args.no_progress) as on_progress:
+                confirmed = confirm_sweep(
+                    plan, store, run_trial, args.confirm, ray_address=args.ray, on_progress=on_progress
+                )
+            rows = summary(plan, store)
+        failed = failures(plan, store) + (failures(confirmed, store) if confirmed is not None else [])
     except KeyboardInterrupt:
         print("interrupted: the finished trials are in the store; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -144,6 +185,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"mixdesign sweep: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     _print(rows, [a.key for a in axes], plan, settings, args)
+    if model is not None:
+        _print_estimates(rows, model, confirmed, asked=args.confirm)
+    return _finish(rows, plan, failed, args)
+
+
+def _print_plan(plan: SweepPlan, axes, store: TrialStore, args: argparse.Namespace) -> None:
+    n_points = len(plan.designs) + sum(len(d.also) for d in plan.designs) + len(plan.invalid)
+    print(
+        f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
+        f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
+        f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
+        f"({_what(plan.settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {store.path}",
+        file=sys.stderr,
+    )
+
+
+def _finish(rows: list[dict], plan: SweepPlan, failed: list, args: argparse.Namespace) -> int:
+    """Write --out, list the failed trials; the exit code."""
     if args.out:
         try:
             output.write(args.out, rows, {"sweep_id": plan.sweep_id, **plan.spec})
@@ -162,9 +221,40 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_estimates(rows: list[dict], model: LatencyModel, confirmed: SweepPlan | None, *, asked: int) -> None:
+    """Which model estimated, and with --confirm each confirmed design's estimate against its measurement."""
+    from designer.cli.main import _print_table
+    from designer.explore.estimate import checks, median_abs_error_pct
+
+    m = model.metrics
+    print(
+        f"est. ms: estimated by latency model {model.uid[:8]} ({model.setting.describe()}), calibrated "
+        f"{model.created[:16]} on this machine; held-out designs {m.get('held_out_within_10pct', 0):.0%} "
+        "within +-10%"
+    )
+    if confirmed is None:
+        return
+    found = checks(rows, confirmed.designs)
+    n = len(confirmed.designs)
+    print(
+        f"\nconfirmed {n} design{'s' if n != 1 else ''} of front:estimate, lowest estimates first (--confirm {asked}; "
+        f"measured: median of {confirmed.settings.rounds} interleaved rounds, same setting):"
+    )
+    body = [(c.design, f"{c.estimate_ms:.3f}", f"{c.measured_ms:.3f}", f"{c.ratio:.2f}") for c in found]
+    _print_table(("design", "estimated ms", "measured ms", "measured / estimated"), body)
+    med = median_abs_error_pct(found)
+    if med is not None:
+        within = sum(abs(c.error_pct) <= 10 for c in found)
+        print(
+            f"median |error| {med:.1f}% over {len(found)} designs ({within} within +-10%; error = "
+            "(estimated - measured) / measured)"
+        )
+
+
 def _what(settings: Settings) -> str:
-    timed = [k for k in ("infer", "train") if k in settings.measure]
-    parts = [f"{settings.rounds} rounds of {' and '.join(timed)}"] if timed else []
+    timed = [k for k in TIMED if k in settings.measure]
+    parts = [f"an estimate each (latency model {settings.latency_model[:8]})"] if ESTIMATE in settings.measure else []
+    parts += [f"{settings.rounds} rounds of {' and '.join(timed)}"] if timed else []
     if "accuracy" in settings.measure:
         parts.append(f"a {settings.epochs}-epoch quick-train on {settings.data} each")
     return "; ".join(parts) or "counts only"
@@ -201,7 +291,9 @@ def _print(rows: list[dict], axes: list[str], plan, settings: Settings, args: ar
             f"measured {plan.measured} trials in {plan.elapsed_s:.1f} s: {statistics.median(plan.trial_s):.2f} s "
             f"per trial (median; includes building the model and warm-up)"
         )
-    skipped = len(plan.trials) - (plan.measured - plan.remeasured)  # re-measurements are extra rounds
+    if plan.estimated:
+        print(f"estimated {plan.estimated} designs in {plan.estimate_s:.1f} s (no torch build)")
+    skipped = len(plan.trials) - plan.estimated - (plan.measured - plan.remeasured)  # re-measurements: extra rounds
     if skipped:
         print(f"{skipped} trials came from the store (an earlier run of this sweep)")
 
@@ -226,7 +318,8 @@ def register(subparsers) -> None:
         "--measure",
         type=_measure,
         default=("count", "infer"),
-        help=f"comma-separated, from {','.join(KINDS)} (default: count,infer)",
+        help=f"comma-separated, from {','.join(KINDS)} (default: count,infer); estimate: inference latency from "
+        "this machine's latency model (mixdesign calibrate), milliseconds per design",
     )
     s.add_argument(
         "--backend",
@@ -243,6 +336,13 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of --samples (default: 0)")
     s.add_argument("--rounds", type=_positive, default=3, help="interleaved timing rounds (default: 3)")
     s.add_argument("--min-run-time", type=float, default=0.5, help="timed seconds per trial (default: 0.5)")
+    s.add_argument(
+        "--confirm",
+        type=_positive,
+        metavar="K",
+        help="with --measure estimate: measure the K designs on the estimate's Pareto front with the lowest "
+        "estimates (inference, --rounds interleaved rounds) and print estimate against measurement",
+    )
     s.add_argument("--data", default="digits", help="accuracy: quick-train data (default: digits)")
     s.add_argument("--epochs", type=_positive, default=1, help="accuracy: quick-train epochs (default: 1)")
     s.add_argument("--train-size", type=_positive, default=32, help="accuracy: quick-train input size (default: 32)")

@@ -15,6 +15,7 @@ from designer.files import atomic_write_text
 TABLE: dict[str, tuple[str, str]] = {
     "params": ("params", "{:,}"),
     "fma": ("FMA (multiply-adds)", "{:,}"),
+    "estimate_ms": ("est. ms", "{:.3f}"),
     "infer_ms": ("infer ms", "{:.3f}"),
     "infer_spread_ms": ("spread", "{:.3f}"),
     "train_ms": ("train step ms", "{:.2f}"),

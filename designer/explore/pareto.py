@@ -16,11 +16,11 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 def pareto_front(points: Sequence[Sequence[float | None]]) -> list[bool]:
     """For each point, whether it is on the Pareto front (minimising every coordinate)."""
-    ok = [all(v is not None for v in p) for p in points]
-    order = sorted((i for i in range(len(points)) if ok[i]), key=lambda i: tuple(points[i]))
+    full = {i: [float(v) for v in p if v is not None] for i, p in enumerate(points) if all(v is not None for v in p)}
+    order = sorted(full, key=lambda i: tuple(full[i]))
     front: list[int] = []
     for i in order:  # in lexicographic order a point can only be dominated by one before it
-        if not any(dominates(points[j], points[i]) for j in front):
+        if not any(dominates(full[j], full[i]) for j in front):
             front.append(i)
     on = set(front)  # equal twins are both kept: neither dominates the other
     return [i in on for i in range(len(points))]

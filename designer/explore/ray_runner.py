@@ -17,18 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from designer.explore.runner import (
-    Design,
-    Progress,
-    Settings,
-    SweepError,
-    Trial,
-    TrialFn,
-    guarded,
-    pending,
-    record_of,
-)
-from designer.explore.store import TrialStore
+from designer.explore.runner import Progress, SweepError, Work, guarded
 from designer.machine import Device
 
 
@@ -55,22 +44,14 @@ def task_settings(kind_settings: dict, resources: dict, kind: str) -> dict:
 
 def run_ray(
     address: str,
-    sweep_id: str,
-    designs: list[Design],
-    trials: list[Trial],
-    settings: Settings,
-    store: TrialStore,
-    trial: TrialFn,
+    work: Work,
     on_progress: Progress | None = None,
     stop: threading.Event | None = None,
     init_kwargs: dict | None = None,
-    *,
-    machine: dict | None = None,
-    retry_failed: bool = False,
 ) -> int:
-    """Measure the trials still pending (runner.pending) as Ray tasks running `trial` (runtime.explore.run_trial,
-    wrapped in runner.guarded so a failing design is recorded, not fatal: the workers import both by name, so the
-    package must be installed on every node); returns how many ran now."""
+    """Measure the trials of `work` still pending (runner.Work.pending) as Ray tasks running its trial function
+    (runtime.explore.run_trial, wrapped in runner.guarded so a failing design is recorded, not fatal: the workers
+    import both by name, so the package must be installed on every node); returns how many ran now."""
     try:
         import ray
     except ImportError:
@@ -83,16 +64,17 @@ def run_ray(
         except ConnectionError as e:
             raise SweepError(f"--ray {address}: cannot connect to a Ray cluster there ({e})") from None
     try:
-        res = task_resources(settings.device)
+        res = task_resources(work.settings.device)
         remote = ray.remote(guarded).options(**res)
-        todo = pending(trials, store, retry_failed)
-        done = len(trials) - len(todo)
+        todo = work.pending()
+        total = len(work.trials)
+        done = total - len(todo)
         if on_progress:
-            on_progress(done, len(trials), "")
+            on_progress(done, total, "")
         running = {}
         for t in todo:
-            s = task_settings(settings.kind_settings(t.kind), res, t.kind)
-            running[remote.remote(trial, designs[t.design].cfg_text, t.kind, s)] = t
+            s = task_settings(work.settings.kind_settings(t.kind), res, t.kind)
+            running[remote.remote(work.trial, work.designs[t.design].cfg_text, t.kind, s)] = t
         measured = 0
         while running:
             if stop is not None and stop.is_set():
@@ -102,12 +84,11 @@ def run_ray(
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in ready:
                 t = running.pop(ref)
-                result = ray.get(ref)
-                store.record(t.key, record_of(sweep_id, designs[t.design], t, result, machine))
+                work.record(t, ray.get(ref))
                 measured += 1
                 done += 1
                 if on_progress:
-                    on_progress(done, len(trials), f"{t.kind} round {t.round + 1}: {designs[t.design].point.label}")
+                    on_progress(done, total, f"{t.kind} round {t.round + 1}: {work.designs[t.design].point.label}")
         return measured
     finally:
         if started_here:

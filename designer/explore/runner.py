@@ -36,8 +36,9 @@ from designer.keys import cfg_sha256, layers_sha256
 from designer.lower import lower
 from designer.spec import Arch
 
-KINDS = ("count", "infer", "train", "accuracy")
+KINDS = ("count", "estimate", "infer", "train", "accuracy")
 TIMED = ("infer", "train")
+ESTIMATE = "estimate"  # inference latency from this machine's latency model (designer/explore/estimate.py)
 
 
 class SweepError(MixdesignError):
@@ -60,6 +61,7 @@ class Settings:
     data: str = "digits"  # accuracy: quick-train data set
     epochs: int = 1
     train_size: int = 32  # accuracy: input size of the quick-train
+    latency_model: str = ""  # estimate: the uid of the latency model that makes the estimates
 
     def __post_init__(self) -> None:
         bad = [k for k in self.measure if k not in KINDS]
@@ -71,25 +73,17 @@ class Settings:
             raise SweepError(f"--min-run-time {self.min_run_time}: use a positive number of seconds")
 
     def kind_settings(self, kind: str) -> dict[str, Any]:
-        """The settings a trial of `kind` depends on (its key and what run_trial gets)."""
-        if kind == "infer":
-            return dict(
+        """The settings a trial of `kind` depends on (its key and what run_trial gets). An estimate depends on the
+        inference setting and the model, not on timing: one estimate per design whatever --min-run-time says."""
+        if kind in (*TIMED, ESTIMATE):
+            s: dict[str, Any] = dict(
                 device=self.device,
-                backend=self.backend,
-                batch=self.batch,
+                backend=self.backend if kind != "train" else "torch",
+                batch=self.batch if kind != "train" else self.train_batch,
                 dtype=self.dtype,
                 threads=self.threads,
-                min_run_time=self.min_run_time,
             )
-        if kind == "train":
-            return dict(
-                device=self.device,
-                backend="torch",
-                batch=self.train_batch,
-                dtype=self.dtype,
-                threads=self.threads,
-                min_run_time=self.min_run_time,
-            )
+            return {**s, "model": self.latency_model} if kind == ESTIMATE else {**s, "min_run_time": self.min_run_time}
         if kind == "accuracy":
             return dict(
                 device=self.device, data=self.data, epochs=self.epochs, size=self.train_size, threads=self.threads
@@ -118,12 +112,17 @@ class Trial:
 
 
 def sweep_spec(base: Arch, axes: tuple[Axis, ...], samples: int | None, seed: int, settings: Settings) -> dict:
+    """What a sweep is (its id hashes it). A sweep that does not estimate has no `latency_model` setting, so its
+    id is the one it had before sweeps could estimate, and stores recorded then still resume."""
+    s = asdict(settings)
+    if not s["latency_model"]:
+        del s["latency_model"]
     return {
         "base": dump_yaml(base),
         "axes": [[a.key, [format_value(v) for v in a.values]] for a in axes],
         "samples": samples or 0,
         "seed": seed,
-        "settings": asdict(settings),
+        "settings": s,
     }
 
 
@@ -158,32 +157,20 @@ def invalid_key(sweep_id: str, p: Point) -> str:
 
 
 def plan(sweep_id: str, designs: list[Design], settings: Settings, machine_key: str) -> list[Trial]:
-    """Every trial in the order it runs: timed rounds (rotated design order), then accuracy."""
-    trials = []
+    """Every trial in the order it runs: estimates (one per design: they take milliseconds), timed rounds (rotated
+    design order), then accuracy."""
+
+    def trial(i: int, kind: str, rnd: int) -> Trial:
+        key = trial_key(sweep_id, machine_key, designs[i].cfg_sha256, kind, settings.kind_settings(kind), rnd)
+        return Trial(key, i, kind, rnd)
+
     n = len(designs)
+    trials = [trial(i, ESTIMATE, 0) for i in range(n)] if ESTIMATE in settings.measure else []
     timed = [k for k in TIMED if k in settings.measure]
     for r in range(settings.rounds if timed else 0):
-        for j in range(n):
-            i = (j + r) % n
-            for kind in timed:
-                trials.append(
-                    Trial(
-                        trial_key(sweep_id, machine_key, designs[i].cfg_sha256, kind, settings.kind_settings(kind), r),
-                        i,
-                        kind,
-                        r,
-                    )
-                )
+        trials += [trial((j + r) % n, kind, r) for j in range(n) for kind in timed]
     if "accuracy" in settings.measure:
-        for i, d in enumerate(designs):
-            trials.append(
-                Trial(
-                    trial_key(sweep_id, machine_key, d.cfg_sha256, "accuracy", settings.kind_settings("accuracy"), 0),
-                    i,
-                    "accuracy",
-                    0,
-                )
-            )
+        trials += [trial(i, "accuracy", 0) for i in range(n)]
     return trials
 
 
@@ -243,36 +230,46 @@ def guarded(trial: TrialFn, cfg_text: str, kind: str, s: dict) -> dict:
         return {"status": "failed", "message": str(e)}
 
 
-def run_local(
-    sweep_id: str,
-    designs: list[Design],
-    trials: list[Trial],
-    settings: Settings,
-    store: TrialStore,
-    trial: TrialFn,
-    on_progress: Progress | None = None,
-    stop: threading.Event | None = None,
-    *,
-    machine: dict | None = None,
-    retry_failed: bool = False,
-) -> int:
+@dataclass(frozen=True)
+class Work:
+    """What a runner (run_local, ray_runner.run_ray) measures: trials of one sweep in plan order (indices into
+    `designs`), each by `trial` with `settings`, recorded in `store` under `machine` (the fingerprint the keys
+    name); with retry_failed, trials recorded as failed are measured again."""
+
+    sweep_id: str
+    designs: list[Design]
+    trials: list[Trial]
+    settings: Settings
+    store: TrialStore
+    trial: TrialFn
+    machine: dict | None = None
+    retry_failed: bool = False
+
+    def pending(self) -> list[Trial]:
+        return pending(self.trials, self.store, self.retry_failed)
+
+    def record(self, t: Trial, result: dict) -> None:
+        self.store.record(t.key, record_of(self.sweep_id, self.designs[t.design], t, result, self.machine))
+
+
+def run_local(work: Work, on_progress: Progress | None = None, stop: threading.Event | None = None) -> int:
     """Measure every trial still pending (see `pending`), in plan order; returns how many were measured now."""
-    todo = pending(trials, store, retry_failed)
-    done = len(trials) - len(todo)
+    todo = work.pending()
+    total = len(work.trials)
+    done = total - len(todo)
     if on_progress:
-        on_progress(done, len(trials), "")  # what an earlier run finished: not part of this run's rate
+        on_progress(done, total, "")  # what an earlier run finished: not part of this run's rate
     for t in todo:
         if stop is not None and stop.is_set():
             break
-        d = designs[t.design]
+        d = work.designs[t.design]
         if on_progress:
-            on_progress(done, len(trials), f"{t.kind} round {t.round + 1}: {d.point.label}")
-        result = guarded(trial, d.cfg_text, t.kind, settings.kind_settings(t.kind))
-        store.record(t.key, record_of(sweep_id, d, t, result, machine))
+            on_progress(done, total, f"{t.kind} round {t.round + 1}: {d.point.label}")
+        work.record(t, guarded(work.trial, d.cfg_text, t.kind, work.settings.kind_settings(t.kind)))
         done += 1
         if on_progress:
-            on_progress(done, len(trials), "")
-    return done - (len(trials) - len(todo))
+            on_progress(done, total, "")
+    return done - (total - len(todo))
 
 
 def record_of(sweep_id: str, d: Design, t: Trial, result: dict, machine: dict | None = None) -> dict:
@@ -323,8 +320,9 @@ def summarize(
     store: TrialStore,
 ) -> list[dict]:
     """One row per point (valid ones first): counts, per-kind medians over this machine's rounds (re-measurements
-    included), failures and unstable rounds, Pareto flags. Only trials whose key this plan names count: another
-    machine's timings, or another batch's, never enter a median."""
+    included), estimates, failures and unstable rounds, Pareto flags. Only trials whose key this plan names count:
+    another machine's timings, or another batch's, never enter a median. A sweep that estimates also shows the
+    inference timings it has of its designs (the ones `--confirm` measured)."""
     rows = []
     for d in designs:
         base = {
@@ -336,41 +334,21 @@ def summarize(
             "cfg_sha256": d.cfg_sha256,
             "notes": "; ".join(d.point.notes),
         }
-        failed = []
-        for kind in KINDS[1:]:
-            if kind not in settings.measure:
-                continue
+        failed: list[str] = []
+        for kind in summarized_kinds(settings):
             n_rounds = 2 * settings.rounds if kind in TIMED else 1
-            recs = [
-                r
-                for rnd in range(n_rounds)
-                if (
-                    r := store.done(
-                        trial_key(sweep_id, machine_key, d.cfg_sha256, kind, settings.kind_settings(kind), rnd)
-                    )
-                )
-                is not None
+            keys_ = [
+                trial_key(sweep_id, machine_key, d.cfg_sha256, kind, settings.kind_settings(kind), r)
+                for r in range(n_rounds)
             ]
-            ok = [r for r in recs if r.get("status", "ok") == "ok"]
-            failed += [
-                f"{kind} round {r['round'] + 1} failed: {r.get('message')}" for r in recs if r.get("status") == "failed"
-            ]
-            if kind == "accuracy":
-                base["accuracy"] = ok[-1]["accuracy"] if ok else None
-                continue
-            meds = [r["median_ms"] for r in ok]
-            base[f"{kind}_ms"] = statistics.median(meds) if meds else None
-            base[f"{kind}_iqr_ms"] = statistics.median(r["iqr_ms"] for r in ok) if ok else None
-            base[f"{kind}_spread_ms"] = (max(meds) - min(meds)) if meds else None
-            base[f"{kind}_rounds"] = len(ok)
-            shaky = [r for r in ok if r.get("unstable")]
-            base[f"{kind}_unstable"] = (
-                f"{len(shaky)} of {len(ok)} rounds unstable: {shaky[-1]['unstable']}" if shaky else None
-            )
-            if ok:
-                base["device_name"] = ok[0].get("device_name", "")
-                base["threads"] = ok[0].get("threads")
-                base[f"{kind}_backend"] = ok[0].get("backend", "torch")
+            recs = [r for k in keys_ if (r := store.done(k)) is not None]
+            if kind in settings.measure or recs:
+                base.update(kind_columns(kind, recs))
+                failed += [
+                    f"{kind} round {r['round'] + 1} failed: {r.get('message')}"
+                    for r in recs
+                    if r.get("status") == "failed"
+                ]
         base["failed"] = "; ".join(failed) or None
         for p in [d.point, *d.also]:
             rows.append(
@@ -385,10 +363,44 @@ def summarize(
     return rows
 
 
+def summarized_kinds(settings: Settings) -> list[str]:
+    """The kinds a row has columns for: what the sweep measures, and inference where it estimates."""
+    return [k for k in KINDS[1:] if k in settings.measure or (k == "infer" and ESTIMATE in settings.measure)]
+
+
+def kind_columns(kind: str, recs: list[dict]) -> dict[str, Any]:
+    """A design's columns for one kind from its trial records (every round): the estimate with its interval, the
+    accuracy, or the median over rounds with spread, IQR and unstable rounds."""
+    ok = [r for r in recs if r.get("status", "ok") == "ok"]
+    if kind == "accuracy":
+        return {"accuracy": ok[-1]["accuracy"] if ok else None}
+    if kind == ESTIMATE:
+        e = ok[-1] if ok else {}
+        return {
+            "estimate_ms": e.get("estimate_ms"),
+            "estimate_low_ms": e.get("low_ms"),
+            "estimate_high_ms": e.get("high_ms"),
+        }
+    meds = [r["median_ms"] for r in ok]
+    shaky = [r for r in ok if r.get("unstable")]
+    out: dict[str, Any] = {
+        f"{kind}_ms": statistics.median(meds) if meds else None,
+        f"{kind}_iqr_ms": statistics.median(r["iqr_ms"] for r in ok) if ok else None,
+        f"{kind}_spread_ms": (max(meds) - min(meds)) if meds else None,
+        f"{kind}_rounds": len(ok),
+        f"{kind}_unstable": f"{len(shaky)} of {len(ok)} rounds unstable: {shaky[-1]['unstable']}" if shaky else None,
+    }
+    if ok:
+        out.update(device_name=ok[0].get("device_name", ""), threads=ok[0].get("threads"))
+        out[f"{kind}_backend"] = ok[0].get("backend", "torch")
+    return out
+
+
 def fronts(settings: Settings) -> dict[str, tuple[str, ...]]:
-    """The Pareto fronts a sweep marks: one per measured latency, over (latency, FMA, params[, -accuracy])."""
+    """The Pareto fronts a sweep marks: one per measured or estimated latency, over (latency, FMA, params
+    [, -accuracy])."""
     tail = ("fma", "params") + (("accuracy",) if "accuracy" in settings.measure else ())
-    timed = [k for k in TIMED if k in settings.measure]
+    timed = [k for k in (ESTIMATE, *TIMED) if k in settings.measure]
     if not timed:
         return {"count": tail}
     return {k: (f"{k}_ms", *tail) for k in timed}

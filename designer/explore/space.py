@@ -21,7 +21,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from designer.errors import MixdesignError
 from designer.spec import Arch, DesignError, gpu_variant, gpu_variant_report, rounding_report, validate
@@ -161,13 +161,13 @@ def sample(axes: tuple[Axis, ...], n: int, seed: int = 0) -> list[tuple[tuple[st
 
 def apply(arch: Arch, values: tuple[tuple[str, Value], ...]) -> Point:
     """The design at one point of the space (or the reason it is invalid)."""
-    d = dict(values)
+    d: dict[str, Any] = dict(values)
     blocks = list(arch.blocks)
     for key, v in values:
         m = _ROW_KEY.match(key)
         if m:
             r, field = int(m.group(1)), ROW_AXES[m.group(2)][1]
-            blocks[r] = replace(blocks[r], **{field: v})
+            blocks[r] = replace(blocks[r], **{field: cast(Any, v)})
     new = replace(
         arch, blocks=tuple(blocks), **{AXES[k][1]: d[k] for k in ("width-mult", "depth-mult", "size") if k in d}
     )

@@ -14,6 +14,7 @@ records without one (older files) are "ok". Torch-free.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import threading
@@ -25,19 +26,23 @@ ENV_PATH = "MIXDESIGN_SWEEPS"
 
 
 class TrialStore(Protocol):
+    @property
+    def path(self) -> object:
+        """Where the trials are kept (a file, or the workspace's location), as the CLI and the app print it."""
+
     def done(self, trial_key: str) -> dict | None:
         """The recorded result of a trial, or None when it has not finished."""
 
     def record(self, trial_key: str, result: dict) -> None:
         """Keep a finished trial (durably, before returning); result carries its "sweep_id"."""
 
-    def list(self, sweep_id: str) -> list[dict]:
+    def list(self, sweep_id: str) -> builtins.list[dict]:
         """Every recorded trial of a sweep, in the order they finished."""
 
     def record_sweep(self, sweep_id: str, spec: dict) -> None:
         """Keep a sweep's specification (base design, axes, settings), once per sweep id."""
 
-    def sweeps(self) -> list[dict]:
+    def sweeps(self) -> builtins.list[dict]:
         """Every sweep header ({"sweep_id", "spec", "at"}), oldest first."""
 
 
@@ -114,7 +119,7 @@ class JsonlStore:
             self._append(row)
             self._refresh()
 
-    def list(self, sweep_id: str) -> list[dict]:
+    def list(self, sweep_id: str) -> builtins.list[dict]:
         with self._lock:
             self._refresh()
             return [r for r in self._trials.values() if r.get("sweep_id") == sweep_id]
@@ -129,7 +134,7 @@ class JsonlStore:
             )
             self._refresh()
 
-    def sweeps(self) -> list[dict]:
+    def sweeps(self) -> builtins.list[dict]:
         with self._lock:
             self._refresh()
             return list(self._sweeps.values())

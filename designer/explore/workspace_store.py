@@ -17,6 +17,7 @@ the app runs, a colleague on a shared server) is seen on the next `done` that mi
 
 from __future__ import annotations
 
+import builtins
 import threading
 from typing import Any
 
@@ -111,11 +112,11 @@ class WorkspaceTrialStore:
             settings={"mode": r.get("mode") or r.get("kind"), "sweep_id": r["sweep_id"], "round": r.get("round")},
         )
 
-    def list(self, sweep_id: str) -> list[dict]:
+    def list(self, sweep_id: str) -> builtins.list[dict]:
         with self._lock:
             return list(self._refresh(sweep_id).values())
 
-    def sweeps(self) -> list[dict]:
+    def sweeps(self) -> builtins.list[dict]:
         return [
             {"sweep_id": r.settings_hash, "uid": r.uid, "spec": r.spec, "at": r.created.isoformat(timespec="seconds")}
             for r in self.workspace.sweeps()

@@ -7,14 +7,17 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore, default_path
-from designer.explore.sweep import SweepPlan, run_sweep
+from designer.explore.sweep import SweepPlan, confirm_sweep, run_sweep, summary
 from designer.webapp import persist
 from designer.webapp.jobs import Job
 
-KIND_LABEL = {"infer": "inference", "train": "training step"}
+if TYPE_CHECKING:
+    from designer.latency.model import LatencyModel
+
+KIND_LABEL = {"estimate": "estimated inference", "infer": "inference", "train": "training step"}
 
 
 def backends() -> list[str]:
@@ -42,22 +45,52 @@ def _store_at(path: str) -> TrialStore:
     return JsonlStore(path)
 
 
-def sweep_work(plan: SweepPlan, trial_store: TrialStore) -> Callable[[Job], list[dict]]:
-    """A job body that runs the sweep (what the store lacks), reporting progress; returns the summary rows."""
+def sweep_work(
+    plan: SweepPlan, trial_store: TrialStore, *, latency_model: LatencyModel | None = None, confirm: int = 0
+) -> Callable[[Job], list[dict]]:
+    """A job body that runs the sweep (what the store lacks: estimates with `latency_model`, then measurements),
+    and then measures the `confirm` best estimated designs (designer.explore.sweep.confirm_sweep), reporting
+    progress; returns the summary rows."""
 
     def work(job: Job) -> list[dict]:
         job.report("loading the runtime", 0.0)
         from runtime.explore import check_backend, run_trial
 
-        if "infer" in plan.settings.measure:
+        if "infer" in plan.settings.measure or confirm:
             check_backend(plan.settings.backend)
 
         def on_progress(done: int, total: int, message: str) -> None:
             job.report(message or None, done / max(1, total))
 
-        return run_sweep(plan, trial_store, run_trial, on_progress=on_progress, stop=job.stop)
+        rows = run_sweep(
+            plan, trial_store, run_trial, on_progress=on_progress, stop=job.stop, latency_model=latency_model
+        )
+        if not confirm or job.stop.is_set():
+            return rows
+        job.report(f"confirming the {confirm} best estimates", 0.0)
+        confirm_sweep(plan, trial_store, run_trial, confirm, on_progress=on_progress, stop=job.stop)
+        return summary(plan, trial_store)
 
     return work
+
+
+def checks_table(rows: list[dict]) -> tuple[list[dict], float | None]:
+    """Every design of a sweep both estimated and measured (the confirmed ones): estimate, measurement and their
+    ratio per design, and the median |error| in % (designer.explore.estimate)."""
+    from designer.explore.estimate import checks, median_abs_error_pct
+
+    found = checks(rows)
+    table = [
+        {
+            "design": c.design,
+            "estimated ms": c.estimate_ms,
+            "measured ms": c.measured_ms,
+            "measured / estimated": c.ratio,
+            "error %": c.error_pct,
+        }
+        for c in found
+    ]
+    return table, median_abs_error_pct(found)
 
 
 def eta_text(job: Job) -> str:
@@ -79,10 +112,10 @@ def scatter(rows: list[dict], kinds: list[str], device: str) -> Any:
         pts = [(i, r) for i, r in valid if r.get(f"{kind}_ms") is not None]
         if not pts:
             continue
-        backend = pts[0][1].get(f"{kind}_backend", "torch")
+        backend = pts[0][1].get(f"{kind}_backend", "torch") if kind != "estimate" else "latency model"
         name = f"{KIND_LABEL[kind]} · {backend} · {device}"
         hover = [
-            f"{r['design']}<br>{KIND_LABEL[kind]}: {r[f'{kind}_ms']:.3f} ms (spread {r[f'{kind}_spread_ms']:.3f})"
+            f"{r['design']}<br>{KIND_LABEL[kind]}: {r[f'{kind}_ms']:.3f} ms ({_range(r, kind)})"
             f"<br>FMA {r['fma'] / 1e6:.1f} M multiply-adds<br>params {r['params'] / 1e6:.3f} M"
             + ("<br>on the Pareto front" if r.get(f"pareto_{kind}") else "")
             for _, r in pts
@@ -115,13 +148,24 @@ def scatter(rows: list[dict], kinds: list[str], device: str) -> Any:
                     name=f"Pareto front ({KIND_LABEL[kind]})",
                 )
             )
-    fig.update_layout(
+    return _layout(
+        fig,
         xaxis_title="FMA per image (M multiply-adds)",
         yaxis_title="median latency (ms per batch)",
-        legend_title="measured (colour); marker size: params",
+        legend_title="measured or estimated (colour); marker size: params",
         height=480,
-        margin=dict(l=10, r=10, t=30, b=10),
     )
+
+
+def _range(r: dict, kind: str) -> str:
+    """A point's uncertainty: the estimate's interval, or the spread of the measured rounds."""
+    if kind == "estimate":
+        return f"interval {r['estimate_low_ms']:.3f}-{r['estimate_high_ms']:.3f}"
+    return f"spread {r[f'{kind}_spread_ms']:.3f}"
+
+
+def _layout(fig: Any, **kw: Any) -> Any:
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), **kw)
     return fig
 
 
@@ -140,11 +184,10 @@ def advisor_bars(rows: list[dict]) -> Any:
                     name=f"{KIND_LABEL[kind]} (ms)",
                 )
             )
-    fig.update_layout(
+    return _layout(
+        fig,
         barmode="group",
         xaxis_title="channels per group in the MixConv convs (1 = depthwise)",
         yaxis_title="median ms",
         height=320,
-        margin=dict(l=10, r=10, t=30, b=10),
     )
-    return fig

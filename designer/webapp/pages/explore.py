@@ -4,18 +4,29 @@ Design page; earlier sweeps (from the app or the CLI) from the trial store."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from designer import Arch
 from designer.errors import MixdesignError
-from designer.explore.runner import Settings
+from designer.explore.runner import Settings, SweepError
 from designer.explore.space import AXES, ROW_AXES, parse_axes
 from designer.explore.sweep import SweepPlan, plan_from_spec, plan_sweep
 from designer.webapp import cache, jobs, state
 from designer.webapp.shell import guarded, notice
 
+if TYPE_CHECKING:
+    from designer.latency.model import LatencyModel
+
 PAGE = "explore"
+MEASURES = {
+    "estimate": "estimated inference latency (this machine's latency model: milliseconds per design)",
+    "infer": "inference latency",
+    "train": "training-step time",
+    "accuracy": "quick-train accuracy (digits)",
+}
 DEFAULT_AXES = "width-mult=0.75,1.0,1.25\ndw-group-size=1,2,4,8"
 
 
@@ -34,24 +45,41 @@ def _settings() -> Settings:
     )
 
 
-def _plan(arch: Arch) -> SweepPlan | None:
+def _plan(arch: Arch) -> tuple[SweepPlan | None, LatencyModel | None]:
+    """The sweep the controls describe, and the latency model its estimates use (an estimate sweep without a
+    model for this machine and setting: the error names the calibrate command, and there is no plan)."""
     lines = [ln.strip() for ln in (st.session_state["ex_axes"] or "").splitlines() if ln.strip()]
     if not lines:
         st.info("Add at least one axis, one per line: KEY=VALUES.")
-        return None
+        return None, None
     try:
         samples = int(st.session_state["ex_samples"] or 0) or None
-        return plan_sweep(arch, parse_axes(lines, arch), _settings(), samples=samples, seed=0, name=arch.name)
+        settings, model = _with_model(_settings())
+        return plan_sweep(arch, parse_axes(lines, arch), settings, samples=samples, seed=0, name=arch.name), model
     except MixdesignError as e:
-        st.error(str(e))
-        return None
+        st.error(str(e) + (" (or on the Latency page)" if "mixdesign calibrate" in str(e) else ""))
+        return None, None
 
 
-def _start(plan: SweepPlan) -> None:
+def _with_model(settings: Settings) -> tuple[Settings, LatencyModel | None]:
+    if "estimate" not in settings.measure:
+        return settings, None
+    from designer.explore.estimate import with_latency_model
+    from designer.webapp import persist
+
+    ws = persist.workspace()
+    if ws is None:
+        raise SweepError("estimates need the workspace, where latency models are kept, and it cannot be opened")
+    return with_latency_model(settings, workspace=ws)
+
+
+def _start(plan: SweepPlan, model: LatencyModel | None) -> None:
     from designer.webapp.explore_work import store, sweep_work
 
     label = f"{plan.spec.get('name', 'design')}: {len(plan.designs)} designs"
-    job = jobs.start("sweep", label, sweep_work(plan, store()), meta={"sweep_id": plan.sweep_id})
+    confirm = int(st.session_state.get("ex_confirm") or 0) if model is not None else 0
+    work = sweep_work(plan, store(), latency_model=model, confirm=confirm)
+    job = jobs.start("sweep", label, work, meta={"sweep_id": plan.sweep_id})
     w = state.ws()
     w.jobs[PAGE] = job.id
     st.session_state["ex_shown"] = plan.sweep_id
@@ -72,6 +100,7 @@ def _controls(arch: Arch, running: bool) -> SweepPlan | None:
             "ex_min_run": 0.5,
             "ex_samples": 0,
             "ex_epochs": 1,
+            "ex_confirm": 0,
         }
     )
     keys = ", ".join([*AXES, *(f"rowN.{k}" for k in ROW_AXES)])
@@ -86,13 +115,9 @@ def _controls(arch: Arch, running: bool) -> SweepPlan | None:
     with c2:
         st.multiselect(
             "Measure",
-            ["infer", "train", "accuracy"],
+            list(MEASURES),
             key="ex_measure",
-            format_func={
-                "infer": "inference latency",
-                "train": "training-step time",
-                "accuracy": "quick-train accuracy (digits)",
-            }.get,
+            format_func=MEASURES.__getitem__,
         )
         d1, d2 = st.columns(2)
         d1.selectbox("Device", list(devs), key="ex_device", format_func=lambda k: devs[k])
@@ -114,23 +139,43 @@ def _controls(arch: Arch, running: bool) -> SweepPlan | None:
     c[3].number_input("Timed seconds per trial", 0.01, 10.0, step=0.1, key="ex_min_run")
     c[4].number_input("Random samples (0 = grid)", 0, 10000, key="ex_samples")
     c[5].number_input("CPU threads (0 = default)", 0, 256, key="ex_threads")
-    plan = _plan(arch)
+    _confirm_control()
+    plan, model = _plan(arch)
     if plan is not None:
-        n_trials = len(plan.trials)
-        st.caption(
-            f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid points, {n_trials} timed "
-            f"trials; sweep {plan.sweep_id} (trials already in the store are not measured again)."
-        )
-        st.button(
-            "Run sweep",
-            type="primary",
-            disabled=running or not plan.designs,
-            on_click=_start,
-            args=(plan,),
-            key="ex_run",
-            help="runs in the background; switching pages does not stop it",
-        )
+        _run_button(plan, model, running)
     return plan
+
+
+def _confirm_control() -> None:
+    st.number_input(
+        "Confirm the K best estimates (0 = none)",
+        0,
+        100,
+        key="ex_confirm",
+        disabled="estimate" not in st.session_state["ex_measure"],
+        help="after estimating, measure the K designs on the estimate's Pareto front with the lowest estimates "
+        "(inference, in the rounds above) and show estimate against measurement",
+    )
+
+
+def _run_button(plan: SweepPlan, model: LatencyModel | None, running: bool) -> None:
+    st.caption(
+        f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid points, {len(plan.trials)} timed "
+        f"trials; sweep {plan.sweep_id} (trials already in the store are not measured again)."
+    )
+    if model is not None:
+        from designer.webapp.estimate import describe
+
+        st.caption(f"Estimates by the latency model {model.uid[:8]}: {describe(model)}.")
+    st.button(
+        "Run sweep",
+        type="primary",
+        disabled=running or not plan.designs,
+        on_click=_start,
+        args=(plan, model),
+        key="ex_run",
+        help="runs in the background; switching pages does not stop it",
+    )
 
 
 def _load(plan: SweepPlan, label: str) -> None:
@@ -159,7 +204,7 @@ def _on_chart_select(plan: SweepPlan, rows: list[dict]) -> None:
 def _results(plan: SweepPlan, rows: list[dict]) -> None:
     from designer.webapp.explore_work import scatter
 
-    kinds = [k for k in ("infer", "train") if k in plan.settings.measure]
+    kinds: list[str] = [k for k in ("estimate", "infer", "train") if k in plan.settings.measure]
     if kinds and not any(r.get(f"{k}_ms") is not None for r in rows for k in kinds):
         st.info("No design of this sweep is measured yet.")
     elif kinds:
@@ -176,6 +221,7 @@ def _results(plan: SweepPlan, rows: list[dict]) -> None:
         )
     df = pd.DataFrame(rows)
     st.dataframe(df.drop(columns=[c for c in ("cfg_sha256",) if c in df]), hide_index=True, width="stretch")
+    _checks(rows)
     labels = [r["design"] for r in rows if r.get("valid")]
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     c1.selectbox("Design of the sweep", labels, key="ex_pick")
@@ -184,6 +230,21 @@ def _results(plan: SweepPlan, rows: list[dict]) -> None:
         st.success(f"Loaded {st.session_state['ex_loaded']}: it is the current design now.")
         st.page_link("webapp/pages/design.py", label="Open the Design page", icon=":material/tune:")
     st.download_button("Download CSV", _csv(rows), file_name=f"sweep-{plan.sweep_id}.csv", mime="text/csv")
+
+
+def _checks(rows: list[dict]) -> None:
+    """The confirmed designs: estimate against measurement, and the median error."""
+    from designer.webapp.explore_work import checks_table
+
+    table, median = checks_table(rows)
+    if not table:
+        return
+    st.subheader("Estimate against measurement")
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.caption(
+        f"Median |error| {median:.1f}% over {len(table)} designs (error = (estimated - measured) / measured; "
+        "measured: median of the interleaved rounds, in the setting of the estimates)."
+    )
 
 
 def _csv(rows: list[dict]) -> str:
@@ -238,24 +299,15 @@ def render() -> None:
         plan = None
     else:
         plan = _controls(arch, running)
-    if job is not None:
+    from designer.webapp.explore_work import eta_text
+    from designer.webapp.job_view import follow
 
-        @st.fragment(run_every=0.5 if running else None)
-        def live() -> None:
-            from designer.webapp.explore_work import eta_text
-
-            j = jobs.get(job.id)
-            if j is None:
-                return
-            if j.running:
-                st.progress(j.progress, text=f"{j.label}: {j.message} ({j.elapsed_s:.0f} s{eta_text(j)})")
-                st.button("Stop", key="ex_stop", on_click=j.stop.set)
-            elif running:
-                st.rerun(scope="app")
-            elif j.status == "failed":
-                st.error(f"The sweep failed: {j.error}")
-
-        live()
+    follow(
+        w.jobs.get(PAGE),
+        progress=lambda j: (j.progress, f"{j.label}: {j.message} ({j.elapsed_s:.0f} s{eta_text(j)})"),
+        failed="The sweep failed",
+        stop_key="ex_stop",
+    )
     st.subheader("Results")
     shown = _earlier(plan)
     if shown is None:

@@ -53,6 +53,9 @@ def _controls(running: bool) -> None:
         args=(label, settings),
         help="runs in the background: switching pages or changing widgets does not stop it",
     )
+    from designer.webapp.calibration import model_section
+
+    model_section(settings, label)
 
 
 def _remember_settings(labels: list[str], devs: dict[str, str]) -> None:
@@ -90,7 +93,7 @@ def _design_device_backend(labels: list[str], devs: dict[str, str]) -> tuple[str
             "Backend",
             list(BACKENDS),
             index=None,
-            format_func=BACKENDS.get,
+            format_func=lambda k: BACKENDS.get(k, k),
             key="lat_backend",
             help="torch runs the runtime's modules; onnxruntime and OpenVINO run the exported ONNX "
             "model (fp32 unless bf16 is picked; OpenVINO on the CPU only)",
@@ -221,6 +224,15 @@ def _beside_estimate(r: dict) -> None:
         )
 
 
+def _bench_progress(j: jobs.Job) -> tuple[float, str]:
+    """A measurement's bar: its own progress, or the time spent of what such a measurement takes."""
+    from designer.webapp.workers import expected_bench_s
+
+    expected = expected_bench_s(j.meta.get("settings", {}))
+    fraction = min(0.95, max(j.progress, j.elapsed_s / expected))
+    return fraction, f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)"
+
+
 def _history() -> None:
     hist = state.ws().bench_history
     if not hist:
@@ -271,27 +283,12 @@ def render() -> None:
     running = job is not None and job.running
     _controls(running)
 
-    if job_id is not None:
+    from designer.webapp.calibration import calibration_progress
 
-        @st.fragment(run_every=0.5 if running else None)
-        def live() -> None:
-            from designer.webapp.workers import expected_bench_s
+    calibration_progress()
+    from designer.webapp.job_view import follow
 
-            j = jobs.get(job_id)
-            if j is None:
-                return
-            if j.running:
-                expected = expected_bench_s(j.meta.get("settings", {}))
-                st.progress(
-                    min(0.95, max(j.progress, j.elapsed_s / expected)),
-                    text=f"{j.label}: {j.message} ({j.elapsed_s:.1f} s of about {expected:.0f} s)",
-                )
-            elif running:
-                st.rerun(scope="app")  # finished while we watched: record it and redraw everything
-            elif j.status == "failed":
-                st.error(f"The measurement failed: {j.error}")
-
-        live()
+    follow(job_id, progress=_bench_progress, failed="The measurement failed")
     last = w.bench_history[-1] if w.bench_history else None
     if last is not None:
         _result(last)
