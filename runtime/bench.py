@@ -148,7 +148,8 @@ def prepare(
 
     The optimised build is runtime.optimize with BN folded, SE spans fused and MixConv spans as one
     zero-padded grouped conv on CPU (faster there than the split form in benchmarks/RESULTS_runtime.md), or
-    whichever form times faster on CUDA. `compile` adds torch.compile (minutes of compilation on a small CPU).
+    whichever form times faster on CUDA; an fp32 CPU build in channels_last also runs each conv and its
+    activation as one oneDNN call (runtime.optimize.fused_conv). `compile` adds torch.compile (minutes of compilation on a small CPU).
     `shapes`: infer_shapes(network) when the caller has it (shapes are computed once per network).
     """
     dev = check_device_dtype(device, dtype)
@@ -160,6 +161,10 @@ def prepare(
     elif channels_last:
         model.set_channels_last()
     model = model.to(DTYPES[dtype])
+    if optimized and channels_last and not dev.is_cuda and dtype == "fp32" and not (compile or execution == "compiled"):
+        from runtime.optimize.fused_conv import fuse_conv_activations
+
+        fuse_conv_activations(model)
     if compile or execution == "compiled":
         return torch.compile(model, dynamic=False)  # type: ignore[return-value]  # an nn.Module; the stub says Callable
     if execution == "torchscript":

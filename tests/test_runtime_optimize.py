@@ -85,12 +85,21 @@ def test_frozen_graph_equals_plain(mixnet_s) -> None:
                 assert _rel(g, w) < TOL
 
 
+def _cpu_timed_build(plain):
+    """What runtime.bench times on CPU by default: optimised, channels_last, each conv fused with its activation
+    (weights packed for batch 1), traced and frozen."""
+    from runtime.optimize.fused_conv import fuse_conv_activations
+
+    fast = optimize(plain, channels_last=True)
+    fuse_conv_activations(fast)
+    return FrozenModel(fast)
+
+
 @pytest.mark.parametrize("name", designer.preset_names())
 def test_cpu_timed_build_equals_plain_on_every_preset(name: str) -> None:
-    # what runtime.bench times on CPU by default: optimised, channels_last input and weights, traced and frozen
     _, plain = _plain(name)
-    fast = optimize(plain, channels_last=True, freeze=True)
-    x = torch.randn(2, 3, SIZE, SIZE)
+    fast = _cpu_timed_build(plain)
+    x = torch.randn(2, 3, SIZE, SIZE)  # batch 2: not the batch the weights were packed for
     with torch.no_grad():
         want = plain(x)
         got = fast(x.contiguous(memory_format=torch.channels_last))
@@ -254,9 +263,61 @@ def test_channels_last_frozen_build_equals_plain_on_darknet_cfgs(cfg: str) -> No
     network = with_net(designer.parse_cfg(path.read_text()), width=64, height=64)
     plain = build_model(network)
     randomize_bn(plain, torch.Generator().manual_seed(0))
-    fast = optimize(plain, channels_last=True, freeze=True)
+    fast = _cpu_timed_build(plain)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         want, got = plain(x), fast(x.contiguous(memory_format=torch.channels_last))
     for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
         assert _rel(g, w) < 1e-5
+
+
+def _fusable_layers(network) -> int:
+    """Hand count from the IR: [convolutional] layers outside fused MixConv/SE spans with an activation oneDNN
+    computes as darknet does (relu, leaky, logistic, tanh, swish, relu6, linear)."""
+    fused = set()
+    shapes = designer.infer_shapes(network)
+    for p in find_mixconv(network, shapes) + find_squeeze_excite(network, shapes):
+        fused.update(range(p.first, p.last + 1))
+    acts = {"relu", "leaky", "logistic", "tanh", "swish", "relu6", "linear"}
+    return sum(
+        1
+        for i, layer in enumerate(network.layers)
+        if layer.type == "convolutional" and i not in fused and str(layer["activation"]) in acts and not layer["xnor"]
+    )
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b0", "mixnet-s"])
+def test_fp32_cpu_build_runs_each_conv_and_activation_as_one_onednn_call(name: str) -> None:
+    from runtime.optimize.fused_conv import FusedConvAct, fuse_conv_activations
+
+    network, plain = _plain(name)
+    fast = optimize(plain, channels_last=True)
+    n = fuse_conv_activations(fast)
+    scripted = [m for m in fast.layers if isinstance(m, torch.jit.ScriptModule)]
+    assert n == len(scripted) == _fusable_layers(network) > 0
+    assert all(m.original_name == FusedConvAct.__name__ for m in scripted)
+    x = torch.randn(3, 3, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for g, w in zip(fast(x), plain(x)):
+            assert _rel(g, w) < 1e-5
+
+
+def test_fusion_refuses_the_plain_build(mixnet_s) -> None:
+    from runtime.optimize.fused_conv import fuse_conv_activations
+
+    with pytest.raises(ValueError, match="optimised build"):
+        fuse_conv_activations(mixnet_s[1])
+
+
+def test_bench_times_the_fused_build_on_cpu_fp32_only() -> None:
+    from runtime.bench import prepare
+
+    network = with_net(designer.lower(designer.load_preset("mixnet-s")), width=32, height=32)
+
+    def scripted(model) -> int:
+        inner = model.model if isinstance(model, FrozenModel) else model
+        return sum(isinstance(m, torch.jit.ScriptModule) for m in inner.layers)
+
+    assert scripted(prepare(network, channels_last=True, execution="torchscript")) > 0
+    assert scripted(prepare(network, channels_last=False, execution="torchscript")) == 0
+    assert scripted(prepare(network, channels_last=True, dtype="bf16", execution="eager")) == 0
