@@ -17,18 +17,16 @@ import os
 import statistics
 import sys
 
-from designer.cli.errors import EXIT_USER_ERROR
-from designer.cli.options import add_device, add_out, add_source, add_threads
-from designer.cli.sources import SourceError, load_source
-from designer.cli.workspace import add_workspace_argument
-from designer.embedded import embedded_design
+from designer.api.sweep import design_of, run_planned
+from designer.backends import BACKEND_LABELS
+from designer.cli.record import add_workspace_argument, workspace_of
+from designer.commands import EXIT_USER_ERROR
 from designer.explore import output
 from designer.explore.runner import KINDS, Settings
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
-from designer.explore.sweep import failures, plan_sweep, run_sweep
-from designer.ir import Network
-from runtime.deploy import BACKEND_LABELS
+from designer.explore.sweep import failures, plan_sweep
+from designer.options import add_device, add_out, add_source, add_threads
 
 EXIT_SOME_FAILED = 1
 UNSTABLE_FIX = (
@@ -80,22 +78,14 @@ def _store(args: argparse.Namespace) -> TrialStore:
     (--store or $MIXDESIGN_SWEEPS)."""
     if args.store or os.environ.get(ENV_PATH):
         return JsonlStore(args.store)
-    from designer.explore.workspace_store import WorkspaceTrialStore
-    from designer.workspace import Workspace
+    from designer.api.sweep import trial_store
 
-    return WorkspaceTrialStore(Workspace.open(args.workspace))
+    return trial_store(workspace_of(args))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
-        src = load_source(args.source)
-        found = embedded_design(src) if isinstance(src, Network) else None
-        base = src if found is None else found.arch
-        if base is None:
-            why = f"this cfg {found.reason}" if found.reason else "this cfg has no design"
-            raise SourceError(
-                f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by mixdesign); {why}"
-            )
+        base = design_of(args.source)
         axes = parse_axes(args.vary, base)
         settings = Settings(
             measure=args.measure,
@@ -118,21 +108,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"sweep {plan.sweep_id}: {args.source}, {n_points} of {space_size(axes)} points "
             f"({'grid' if not args.samples else f'{args.samples} samples, seed {args.seed}'}): "
             f"{len(plan.designs)} distinct designs, {len(plan.invalid)} invalid; {len(plan.trials)} trials "
-            f"({_what(settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {store.path}",
+            f"({_what(settings)}); machine {plan.machine.key} ({plan.machine.describe()}); store {getattr(store, 'path', '-')}",
             file=sys.stderr,
         )
-        from runtime.explore import check_backend, run_trial
-
-        if "infer" in settings.measure:
-            check_backend(settings.backend)
-        if args.device == "cpu" and any(k in settings.measure for k in ("infer", "train")):
-            from runtime.bench import tune_cpu_allocator
-
-            tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
         bar, on_progress = _progress_bar(len(plan.trials), args.no_progress)
         try:
-            rows = run_sweep(
-                plan, store, run_trial, ray_address=args.ray, on_progress=on_progress, retry_failed=args.retry_failed
+            rows = run_planned(
+                plan,
+                store,
+                ray_address=args.ray,
+                on_progress=on_progress,
+                retry_failed=args.retry_failed,
+                tune_allocator=True,  # this process only measures (as mixdesign bench does)
             )
         finally:
             bar.close()
@@ -140,7 +127,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: the finished trials are in the store; rerun the same command to resume", file=sys.stderr)
         return 130
-    except OSError as e:  # MixdesignError: designer.cli.errors.run_command (main) prints it
+    except OSError as e:  # MixdesignError: designer.commands.run_command (main) prints it
         print(f"mixdesign sweep: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     _print(rows, [a.key for a in axes], plan, settings, args)

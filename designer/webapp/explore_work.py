@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore, default_path
-from designer.explore.sweep import SweepPlan, run_sweep
+from designer.explore.sweep import SweepPlan
 from designer.webapp import persist
 from designer.webapp.jobs import Job
 
@@ -19,7 +19,7 @@ KIND_LABEL = {"infer": "inference", "train": "training step"}
 
 def backends() -> list[str]:
     """Inference backends the Explore page and the advisor offer (training steps always run in torch)."""
-    from runtime.deploy import BACKEND_LABELS
+    from designer.backends import BACKEND_LABELS
 
     return list(BACKEND_LABELS)
 
@@ -31,9 +31,9 @@ def store() -> TrialStore:
     the JSON-lines store re-reads what was appended to its file on every call anyway."""
     ws = None if os.environ.get(ENV_PATH) else persist.workspace()
     if ws is not None:
-        from designer.explore.workspace_store import WorkspaceTrialStore
+        from designer.api.sweep import trial_store
 
-        return WorkspaceTrialStore(ws)
+        return trial_store(ws)
     return _store_at(str(default_path()))
 
 
@@ -47,15 +47,12 @@ def sweep_work(plan: SweepPlan, trial_store: TrialStore) -> Callable[[Job], list
 
     def work(job: Job) -> list[dict]:
         job.report("loading the runtime", 0.0)
-        from runtime.explore import check_backend, run_trial
-
-        if "infer" in plan.settings.measure:
-            check_backend(plan.settings.backend)
+        from designer.api.sweep import run_planned
 
         def on_progress(done: int, total: int, message: str) -> None:
             job.report(message or None, done / max(1, total))
 
-        return run_sweep(plan, trial_store, run_trial, on_progress=on_progress, stop=job.stop)
+        return run_planned(plan, trial_store, on_progress=on_progress, stop=job.stop)
 
     return work
 
