@@ -18,7 +18,7 @@ need them (measure, train, sweep, export_onnx, bundle, calibrate).
 from designer.api.designs import save_design, save_import
 from designer.api.export import OnnxExport, bundle, export_cfg, export_onnx
 from designer.api.history import History, history
-from designer.api.latency import Calibrated, Estimated, calibrate, estimate, setting
+from designer.api.latency import Calibrated, Estimated, calibrate, estimate
 from designer.api.measure import Measurement, devices, measure
 from designer.api.predict import Prediction, predict
 from designer.api.record import Recorded, design_label, record_measurements, record_training
@@ -40,6 +40,6 @@ __all__ = [
     "Calibrated", "Estimated", "History", "Loaded", "Measurement", "OnnxExport", "Prediction", "Recorded",
     "SourceError", "Swept", "Trained", "WorkspaceTarget", "bundle", "calibrate", "design_label", "estimate",
     "export_cfg", "export_onnx", "export_workspace", "history", "import_workspace", "load", "measure",
-    "open_workspace", "predict", "record_measurements", "record_training", "setting", "sweep", "train",
+    "open_workspace", "predict", "record_measurements", "record_training", "sweep", "train",
     "begin_staging", "devices", "save_design", "save_import", "check_train_values", "existing_files", "is_main_process", "leave_process_group", "load_split",
 ]  # fmt: skip

@@ -36,21 +36,6 @@ class Estimated:
     cost: Cost
 
 
-def setting(
-    *,
-    backend: str = "torch",
-    device: str = "cpu",
-    threads: int | None = None,
-    batch: int = 1,
-    dtype: str = "fp32",
-    mode: str = "infer",
-) -> Setting:
-    """A checked setting (threads default: OMP_NUM_THREADS, else every usable core); SettingError if not."""
-    from designer.latency.setting import Setting
-
-    return Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
-
-
 def calibrate(
     *,
     backend: str = "torch",
@@ -68,10 +53,10 @@ def calibrate(
     """Measure random designs for about `budget_s` seconds (default designer.latency.setting.DEFAULT_BUDGET_S; at
     least 3 designs whatever it says), fit the model and store it in `workspace` (default: the default
     workspace, opened before measuring so a workspace problem is found in a second, not after minutes)."""
-    from designer.latency.setting import DEFAULT_BUDGET_S, SettingError
+    from designer.latency.setting import DEFAULT_BUDGET_S, Setting, SettingError
     from designer.latency.store import save_model
 
-    s = setting(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
+    s = Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
     budget = DEFAULT_BUDGET_S if budget_s is None else budget_s
     if budget <= 0:
         raise SettingError(f"--budget {budget:g}: give the seconds calibration may take, e.g. 180")
@@ -97,10 +82,11 @@ def estimate(
     """The latency of `network` in one setting from this machine's newest latency model for it in `workspace`;
     NoLatencyModel (a MixdesignError, with the calibrate command that makes one) where there is none."""
     from designer.cost import count
+    from designer.latency.setting import Setting
     from designer.latency.store import find_model
     from designer.shapes import infer_shapes
 
-    s = setting(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
+    s = Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
     with opened(workspace) as ws:
         model = find_model(ws, s)
     shapes = infer_shapes(network)

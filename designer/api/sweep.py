@@ -19,8 +19,9 @@ from designer.spec import Arch
 
 @dataclass(frozen=True)
 class Swept:
-    """The plan (sweep id, designs, settings, machine), one summary row per point (counts, the measured medians,
-    `front:*` marks) and the failed trials as (design, kind, round, message)."""
+    """The plan (sweep id, designs, settings, machine), one summary row per point (its axis values, `fma`,
+    `params`, `<kind>_ms` medians, `pareto_<kind>` True on the Pareto front over latency, FMA and params) and the
+    failed trials as (design, kind, round, message)."""
 
     plan: SweepPlan
     rows: tuple[dict, ...]
@@ -76,20 +77,20 @@ def sweep(
     vary: Sequence[str],
     samples: int | None = None,
     seed: int = 0,
-    store: TrialStore | None = None,
+    workspace: WorkspaceTarget = True,
     on_progress: Progress | None = None,
     **settings: Any,
 ) -> Swept:
     """Sweep `design` (an Arch, a preset name, a design .yaml or a cfg exported by mixdesign) over the `vary`
     axes (the CLI's --vary texts, e.g. "dw_group_size=1,8,16"). `settings` are designer.explore.runner.Settings
-    fields (measure=("count", "infer"), device, backend, batch, threads, rounds, min_run_time, ...). `store`:
-    where trials are kept (default: the default workspace, `trial_store()`)."""
+    fields (measure=("count", "infer"), device, backend, batch, threads, rounds, min_run_time, ...). Trials are
+    kept in `workspace` (default: the default workspace) as they finish: the same sweep run again resumes."""
     from designer.explore.space import parse_axes
 
     base = design if isinstance(design, Arch) else design_of(design)
     axes = parse_axes(list(vary), base)
     plan = plan_sweep(base, axes, Settings(**settings), samples=samples, seed=seed)
-    store = store if store is not None else trial_store()
+    store = trial_store(workspace)
     rows = run_planned(plan, store, on_progress=on_progress)
     return Swept(plan, tuple(rows), tuple(failures(plan, store)))
 
