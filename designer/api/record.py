@@ -96,7 +96,7 @@ def record_training(
                 best_top1=result.best_top1,
                 best_epoch=result.best_epoch,
                 artifact_dir=str(result.out_dir),
-                status="stopped" if result.stopped else "finished"  # stopped covers Ctrl-C too,
+                status="stopped" if result.stopped else "finished",  # stopped covers Ctrl-C too
                 started=max(started, not_before) if not_before is not None else started,
                 finished=finished,
                 source=source,
