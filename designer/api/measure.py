@@ -99,45 +99,34 @@ def measure(
         raise BenchError(f"--mode train is measured with the torch backend, not {backend}")
     if progress is not None:
         progress(f"measuring with {backend} on {device}", 0.05)
-    n_threads = threads_for_run(threads)
-    common = dict(
+    timing = dict(
         device=dev,
         dtype=dtype,
         channels_last=channels_last,
-        threads=n_threads,
+        threads=threads_for_run(threads),
         per_layer=per_layer,
         min_run_time=min_run_time,
         shapes=shapes,
     )
     if mode == "train":
-        from runtime.train_step import measure_train_step
-
-        results = tuple(measure_train_step(network, batch=b, **common) for b in batches)  # type: ignore[arg-type]
+        results = _train_steps(network, batches, timing)
     else:
-        results = tuple(
-            bench_measure(
-                network,
-                batch=b,
-                optimized=optimized,
-                compile=compile,
-                backend=backend,
-                execution=execution,
-                **common,  # type: ignore[arg-type]
-            )
-            for b in batches
-        )
+        build = dict(optimized=optimized, compile=compile, backend=backend, execution=execution)
+        results = tuple(bench_measure(network, batch=b, **build, **timing) for b in batches)  # type: ignore[arg-type]
     if workspace is None or workspace is False:
         return Measurement(results)
+    kept = settings if settings is not None else {"compile": compile}
     rec = record_measurements(
-        workspace,
-        network,
-        results,
-        design_name=design_name,
-        source=source,
-        backend=backend,
-        settings=settings if settings is not None else {"compile": compile},
+        workspace, network, results, design_name=design_name, source=source, backend=backend, settings=kept
     )
     return Measurement(results, recorded_in=rec.location, not_recorded=rec.problem)
+
+
+def _train_steps(network: Network, batches: tuple[int, ...], timing: dict[str, Any]) -> tuple[BenchResult, ...]:
+    """One training step's timing per batch size (runtime.train_step: plain build, BN in training mode)."""
+    from runtime.train_step import measure_train_step
+
+    return tuple(measure_train_step(network, batch=b, **timing) for b in batches)
 
 
 def devices() -> dict[str, str]:
