@@ -8,13 +8,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.api.workspace import WorkspaceTarget
-from designer.explore.runner import Progress, Settings
-from designer.explore.store import TrialStore
-from designer.explore.sweep import SweepPlan, failures, plan_sweep, run_sweep
 from designer.spec import Arch
+
+if TYPE_CHECKING:  # designer.explore loads when a sweep runs, not with designer.api
+    from designer.explore.runner import Progress
+    from designer.explore.store import TrialStore
+    from designer.explore.sweep import SweepPlan
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ def run_planned(
 ) -> list[dict]:
     """Run what `store` lacks of `plan` (the backend checked first) and return the summary rows.
     `tune_allocator`: raise glibc's mmap threshold first, for a process that only measures (runtime.bench)."""
+    from designer.explore.sweep import run_sweep
     from runtime.explore import check_backend, run_trial
 
     measure = plan.settings.measure
@@ -85,7 +88,9 @@ def sweep(
     axes (the CLI's --vary texts, e.g. "dw_group_size=1,8,16"). `settings` are designer.explore.runner.Settings
     fields (measure=("count", "infer"), device, backend, batch, threads, rounds, min_run_time, ...). Trials are
     kept in `workspace` (default: the default workspace) as they finish: the same sweep run again resumes."""
+    from designer.explore.runner import Settings
     from designer.explore.space import parse_axes
+    from designer.explore.sweep import failures, plan_sweep
 
     base = design if isinstance(design, Arch) else design_of(design)
     axes = parse_axes(list(vary), base)
