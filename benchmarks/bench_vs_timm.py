@@ -88,7 +88,7 @@ def child(spec: dict) -> list[dict]:
     """Time what `spec` names; one row per (batch, dtype, execution) in it."""
     import torch
 
-    from designer.cli.bench import resolve_network
+    from designer.api import load
     from runtime.bench import DTYPES, measure, tune_cpu_allocator
 
     if spec["device"] == "cpu":
@@ -102,7 +102,7 @@ def child(spec: dict) -> list[dict]:
                 try:
                     if spec["impl"] == "ours":
                         r = measure(
-                            resolve_network(spec["network"]),
+                            load(spec["network"]).network,
                             device=spec["device"],
                             batch=batch,
                             dtype=dtype,

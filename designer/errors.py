@@ -5,11 +5,11 @@
 `str(error)` as one line; anything else that escapes is a bug in the designer, not in the user's input.
 
 Subclasses: CfgError (cfg text, designer.ir), DesignError (designer.spec), DesignFormatError (design YAML and
-block strings, designer.design_io), SourceError (what a command-line SOURCE names, designer.cli.sources),
+block strings, designer.design_io), SourceError (what a command-line SOURCE names, designer.api.sources),
 WeightsError (runtime.weights), BenchError (runtime.bench), DataError (runtime.train.data), DeviceError
 (designer.machine), BundleError (runtime.bundle.check), OutputError (a file or folder that cannot be
 written, designer.files), EditError (a network edit for training or bundling, designer.edits and
-designer.yolo_head). The command line reports them all in one place, designer/cli/errors.py.
+designer.yolo_head). The command line reports them all in one place, designer/commands.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One handler turns user errors into one line (designer/cli/errors.py): MixdesignError and OSError on a user's
+"""One handler turns user errors into one line (designer/commands.py): MixdesignError and OSError on a user's
 path; anything else is a bug and keeps its traceback. Plus the errors that used to be bare ValueError/KeyError."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import designer
 from designer.cfg import DESIGN_BEGIN
 from designer.cli import main
-from designer.cli.errors import run_command
+from designer.commands import run_command
 from designer.edits import IMAGENET_RECIPE, TrainingRecipe, training_net
 from designer.errors import EditError, MixdesignError
 

@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 import designer
+from designer.api.sources import SourceError, load_source, to_network
 from designer.cfg import with_net
 from designer.cli import main
-from designer.cli.sources import SourceError, load_source, to_network
 from designer.edits import prepare_network
 from designer.embedded import embedded_design
 from runtime.bundle.writer import _resized

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import designer
+from designer.api.sources import load_source, to_network
 from designer.cli import main
-from designer.cli.sources import load_source, to_network
 from runtime.deploy.onnx_export import (
     ExportError,
     export_model,

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 import designer
+from designer.api.sources import load_source, to_network
 from designer.cfg import with_net
-from designer.cli.sources import load_source, to_network
 from designer.design_io import preset_names
 from designer.ir import CfgError
 from runtime.deploy.backends import BACKENDS

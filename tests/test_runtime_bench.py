@@ -246,13 +246,13 @@ def test_commands_module_does_not_import_torch() -> None:
 
 
 def test_sources_yaml_and_cfg(tmp_path: Path) -> None:
-    from designer.cli.bench import resolve_network
+    from designer.api import load
 
     arch = designer.load_preset("mixnet-s")
     (tmp_path / "d.yaml").write_text(designer.dump_yaml(arch))
-    net = resolve_network(str(tmp_path / "d.yaml"), size=64)
+    net = load(str(tmp_path / "d.yaml"), size=64).network
     assert net.input_shape == (3, 64, 64)
     assert emit_cfg(net) == emit_cfg(designer.lower(dataclasses.replace(arch, input_size=64)))
     cfg = tmp_path / "n.cfg"
     cfg.write_text(emit_cfg(designer.lower(arch)))
-    assert resolve_network(str(cfg), size=96).input_shape == (3, 96, 96)
+    assert load(str(cfg), size=96).network.input_shape == (3, 96, 96)

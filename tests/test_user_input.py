@@ -1,6 +1,6 @@
 """Issue 12: nothing a user types gives a traceback, a false claim or a half-written file (one test per case found).
 
-Design values are checked where they enter (designer/limits.py, designer/cli/sources.py), output paths are named
+Design values are checked where they enter (designer/limits.py, designer/api/sources.py), output paths are named
 as the user gave them (designer/files.py), inputs are quoted as short excerpts (designer/errors.py).
 """
 

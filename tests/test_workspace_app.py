@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import designer
 from designer import dump_yaml, gpu_variant, load_preset
 from designer.webapp import jobs, persist
 from designer.workspace import Workspace, cfg_sha256
@@ -135,7 +136,8 @@ def test_job_wrappers_store_results_when_they_finish(ws_file, tmp_path):
         "per_layer": [{"index": 0, "ms": 1.0}],
         "label": "mine",
     }
-    job = jobs.start("bench", "mine", persist.recording_bench(lambda j: result, "mine", "[net]\n", {"batch": 4}))
+    net = designer.parse_cfg("[net]\nwidth=8\nheight=8\nchannels=3\n\n[avgpool]\n")
+    job = jobs.start("bench", "mine", persist.recording_bench(lambda j: result, "mine", net, {"batch": 4}))
     assert jobs.wait(job, 30) and job.status == "done"
     cfg = tmp_path / "model.cfg"
     cfg.write_text("[net]\nwidth=32\n")
@@ -152,7 +154,7 @@ def test_job_wrappers_store_results_when_they_finish(ws_file, tmp_path):
     with Workspace.open(ws_file) as ws:
         (m,) = ws.measurements()
         assert (m.design_name, m.batch, m.median_ms, m.source, m.backend) == ("mine", 4, 3.5, "app", "torch")
-        assert m.cfg_sha256 == cfg_sha256("[net]\n") and m.per_layer == [{"index": 0, "ms": 1.0}]
+        assert m.cfg_sha256 == cfg_sha256(designer.emit_cfg(net)) and m.per_layer == [{"index": 0, "ms": 1.0}]
         (run,) = ws.training_runs()
         assert (run.status, run.source, run.best_top1) == ("stopped", "app", 0.9)
         assert run.cfg_sha256 == cfg_sha256(cfg.read_text())

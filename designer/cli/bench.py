@@ -9,29 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from designer.cli.options import add_device, add_overrides, add_source, add_threads, overrides
-from designer.cli.sources import SourceError, load_source, to_network
-from designer.cli.workspace import add_record_arguments, record_measurement
-from designer.cost import count
+from designer.api.record import design_label
+from designer.backends import BACKEND_LABELS
+from designer.cli.record import add_record_arguments, note_recorded, record_target
 from designer.ir import Network
-from designer.machine import Device, Fingerprint, usable_cores
-from designer.memory import check_fits
+from designer.machine import Fingerprint, usable_cores
 from designer.noise import warning
-from designer.shapes import Shape, infer_shapes
-from designer.threads import threads_for_run
-from runtime.deploy import BACKEND_LABELS, check_backend_device
+from designer.options import add_device, add_overrides, add_source, add_threads, network_of, overrides
 
 if TYPE_CHECKING:
     from runtime.bench import BenchResult  # imports torch: for the annotations only
-
-
-def resolve_network(source: str, size: int | None = None, **more) -> Network:
-    """CFG | PRESET | design.yaml -> the darknet IR; `size` sets the input width and height, `more` takes the
-    other design overrides (designer/cli/options.py)."""
-    return to_network(load_source(source), size=size, **more)
 
 
 # ------------------------------------------------------------------ bench
@@ -48,72 +37,36 @@ def _batches(text: str) -> list[int]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    network = resolve_network(args.source, **overrides(args))
-    shapes = infer_shapes(network)  # once for the memory check, the build and the counts
-    device = Device.parse(args.device)
-    check_backend_device(args.backend, device)  # before the device's memory is asked
-    # refuse before torch allocates (designer/memory.py): host RAM for the CPU, the GPU's free memory for CUDA
-    check_fits(network, max(args.batch), training=args.mode == "train", shapes=shapes, device=device)
-    results = _measure_batches(args, network, shapes=shapes, device=device)
-    record_measurement(args, network, results)  # into the workspace (designer/cli/workspace.py); --no-record skips
+    from designer.api import measure
+
+    network = network_of(args.source, **overrides(args))
+    m = measure(
+        network,
+        backend=args.backend,
+        device=args.device,
+        mode=args.mode,
+        batch=args.batch,
+        dtype=args.dtype,
+        threads=args.threads,
+        per_layer=args.per_layer,
+        min_run_time=args.min_run_time,
+        channels_last=args.channels_last,
+        optimized=not args.plain,
+        execution=args.execution,
+        compile=args.compile,
+        workspace=record_target(args),  # --no-record: None
+        design_name=design_label(args.source),
+        source="cli",
+        tune_allocator=True,  # this process only measures: keep large activations mapped between calls
+    )
+    note_recorded("bench", m.recorded_in, m.not_recorded, f"{len(m.results)} measurement(s)")
+    results = list(m.results)
     if args.json:
         data = [r.to_json() for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=1))
         return 0
     _print_results(args, network, results)
     return 0
-
-
-def _measure_batches(
-    args: argparse.Namespace, network: Network, *, shapes: tuple[Shape, ...], device: Device
-) -> list[BenchResult]:
-    """One BenchResult per `--batch` size, in order: a training step (`--mode train`, torch only) or a forward pass
-    under the chosen backend."""
-    from runtime.bench import measure, tune_cpu_allocator
-
-    if not device.is_cuda:
-        tune_cpu_allocator()  # this process only measures: keep large activations mapped between calls
-
-    if args.mode == "train":
-        from runtime.train_step import measure_train_step
-
-        if args.backend != "torch":
-            from runtime.bench import BenchError
-
-            raise BenchError(f"--mode train is measured with the torch backend, not {args.backend}")
-
-        return [
-            measure_train_step(
-                network,
-                device=device,
-                batch=b,
-                dtype=args.dtype,
-                channels_last=args.channels_last,
-                threads=threads_for_run(args.threads),
-                per_layer=args.per_layer,
-                min_run_time=args.min_run_time,
-                shapes=shapes,
-            )
-            for b in args.batch
-        ]
-    return [
-        measure(
-            network,
-            device=device,
-            batch=b,
-            dtype=args.dtype,
-            channels_last=args.channels_last,
-            threads=threads_for_run(args.threads),
-            optimized=not args.plain,
-            per_layer=args.per_layer,
-            min_run_time=args.min_run_time,
-            compile=args.compile,
-            backend=args.backend,
-            shapes=shapes,
-            execution=args.execution,
-        )
-        for b in args.batch
-    ]
 
 
 def _print_results(args: argparse.Namespace, network: Network, results: list[BenchResult]) -> None:
@@ -155,65 +108,24 @@ def _print_slowest_layers(r: BenchResult, *, top: int) -> None:
     what = " (forward+backward)" if r.mode == "train" else ""
     print(f"\nslowest layers at batch {r.batch}{what} (time share vs FMA share):")
     print(f"{'layer':>5}  {'type':<14}  {'ms':>8}  {'time':>6}  {'FMA':>6}")
-    for t in r.per_layer[:top]:
+    for t in (r.per_layer or ())[:top]:
         print(f"{t.index:>5}  {t.type:<14}  {t.ms:>8.3f}  {t.time_share:>6.1%}  {t.fma_share:>6.1%}")
 
 
 # ------------------------------------------------------------------ predict
 
 
-def _labels(path: str | None, n: int) -> list[str]:
-    if path is None:
-        return [str(i) for i in range(n)]
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourceError(f"--labels {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SourceError(
-            f"--labels {path}: cannot read it ({getattr(e, 'strerror', None) or 'not UTF-8 text'})"
-        ) from None
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) != n:
-        raise SourceError(
-            f"--labels {path}: {len(lines)} labels for {n} outputs; give one label per output, in output order"
-        )
-    return lines
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
-    from PIL import Image, UnidentifiedImageError
+    from designer.api import predict
 
-    from runtime.model import build_model
-    from runtime.weights import load_weights
-
-    if args.top < 1:
-        raise SourceError(f"--top {args.top}: show at least 1 class")
-    network = resolve_network(args.source, **overrides(args))
-    check_fits(network, 1)
-    if args.labels is not None:
-        _labels(args.labels, count(network).layers[-1].shape.outputs)  # before loading anything big
-    from runtime.bench import apply_threads
-
-    apply_threads(args.threads)
-    model = load_weights(build_model(network), args.weights)
-    c, h, w = network.input_shape
-    for image in args.images:
-        try:
-            img = Image.open(image).convert("RGB" if c == 3 else "L").resize((w, h), Image.BILINEAR)
-        except (UnidentifiedImageError, OSError) as e:
-            raise SourceError(f"{image}: cannot read the image ({e})") from None
-        arr = np.asarray(img, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1) / 255.0
-        with torch.no_grad():
-            probs = model(torch.from_numpy(np.ascontiguousarray(arr))[None]).flatten()
-        labels = _labels(args.labels, probs.numel())
-        top = torch.topk(probs, min(args.top, probs.numel()))
+    network = network_of(args.source, **overrides(args))
+    for p in predict(
+        network, args.images, weights=args.weights, labels=args.labels, top=args.top, threads=args.threads
+    ):
         if len(args.images) > 1:
-            print(f"{image}:")
-        for p, i in zip(top.values.tolist(), top.indices.tolist()):
-            print(f"{100 * p:5.2f}%: {labels[i]}")  # darknet classifier predict: "%5.2f%%: %s"
+            print(f"{p.image}:")
+        for prob, label in p.top:
+            print(f"{100 * prob:5.2f}%: {label}")  # darknet classifier predict: "%5.2f%%: %s"
     return 0
 
 

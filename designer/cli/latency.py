@@ -11,10 +11,9 @@ import argparse
 import json
 import sys
 
-from designer.cli.options import add_device, add_overrides, add_source, overrides
-from designer.cli.sources import load_source, to_network
-from designer.cli.workspace import add_workspace_argument
-from designer.latency.setting import BACKENDS, DEFAULT_BUDGET_S, DTYPES, MODES, Setting
+from designer.cli.record import add_workspace_argument, workspace_of
+from designer.latency.setting import BACKENDS, DEFAULT_BUDGET_S, DTYPES, MODES
+from designer.options import add_device, add_overrides, add_source, network_of, overrides
 
 
 def _positive(text: str) -> int:
@@ -70,8 +69,9 @@ def add_setting(p: argparse.ArgumentParser) -> None:
     )
 
 
-def setting_from_args(args: argparse.Namespace) -> Setting:
-    return Setting.make(
+def setting_from_args(args: argparse.Namespace) -> dict:
+    """The setting options as designer.api.calibrate / estimate take them."""
+    return dict(
         backend=args.backend,
         device=args.device,
         threads=args.threads,
@@ -81,29 +81,21 @@ def setting_from_args(args: argparse.Namespace) -> Setting:
     )
 
 
-def _open(args: argparse.Namespace):
-    from designer.workspace import Workspace
-
-    return Workspace.open(getattr(args, "workspace", None))
-
-
 # ------------------------------------------------------------------ calibrate
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from designer.latency.store import save_model
+    from designer.api import calibrate
 
-    setting = setting_from_args(args)
-    if args.budget <= 0:
-        from designer.latency.setting import SettingError
-
-        raise SettingError(f"--budget {args.budget:g}: give the seconds calibration may take, e.g. 180")
-    with _open(args) as ws:  # before measuring: a workspace problem is found in a second, not after minutes
-        from runtime.calibrate import calibrate
-
-        model = calibrate(setting, budget_s=args.budget, seed=args.seed, progress=not args.quiet, sizes=args.sizes)
-        save_model(ws, model)
-        where = ws.location
+    done = calibrate(
+        **setting_from_args(args),
+        budget_s=args.budget,
+        seed=args.seed,
+        sizes=args.sizes,
+        progress=not args.quiet,
+        workspace=workspace_of(args),
+    )
+    model, setting, where = done.model, done.model.setting, done.stored_in
     m = model.metrics
     print(
         f"calibrated {setting.describe()} on {model.fingerprint.describe()} in {m['calibration_s']:.0f} s: "
@@ -122,17 +114,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from designer.cost import count
-    from designer.latency.store import find_model
-    from designer.shapes import infer_shapes
+    from designer.api import estimate
 
-    setting = setting_from_args(args)
-    network = to_network(load_source(args.source), **overrides(args))
-    with _open(args) as ws:
-        model = find_model(ws, setting)
-    shapes = infer_shapes(network)
-    cost = count(network, shapes)
-    e = model.estimate(network, shapes, cost)
+    network = network_of(args.source, **overrides(args))
+    found = estimate(network, **setting_from_args(args), workspace=workspace_of(args))
+    e, model, setting, cost = found.estimate, found.model, found.setting, found.cost
     if args.json:
         d = e.to_json(per_layer=args.per_layer)
         d["source"] = args.source

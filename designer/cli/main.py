@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from designer.cfg import emit_cfg, lint
-from designer.cli.errors import run_command
-from designer.cli.options import SOURCE_HELP, SOURCE_METAVAR, Parser, add_out, add_overrides, add_source, overrides
-from designer.cli.sources import SourceError, load_source, to_network
+from designer.api import export_cfg
+from designer.api.sources import SourceError
+from designer.cfg import lint
+from designer.commands import run_command
 from designer.cost import Cost, count
 from designer.describe import detail
 from designer.design_io import dump_yaml, load_preset, preset_names
@@ -23,6 +23,16 @@ from designer.embedded import embedded_design
 from designer.files import write_text
 from designer.ir import Network
 from designer.lower import lower
+from designer.options import (
+    SOURCE_HELP,
+    SOURCE_METAVAR,
+    Parser,
+    add_out,
+    add_overrides,
+    add_source,
+    network_of,
+    overrides,
+)
 
 TORCH_FREE = (
     "presets",
@@ -38,7 +48,7 @@ def _fmt_int(n: int) -> str:
 
 
 def network_from_args(args: argparse.Namespace) -> Network:
-    return to_network(load_source(args.source), **overrides(args))
+    return network_of(args.source, **overrides(args))
 
 
 # ------------------------------------------------------------------ presets
@@ -72,9 +82,8 @@ def _print_table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: 
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    src = load_source(args.source)
-    network = to_network(src, **overrides(args))  # notes on stderr where scaling rounded
-    text = emit_cfg(network)
+    network = network_of(args.source, **overrides(args))  # notes on stderr where scaling rounded
+    text = export_cfg(network)
     arch = None
     if args.yaml:
         arch = embedded_design(network).arch
@@ -153,7 +162,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
             raise SourceError(f"{args.cfg}: no such file")
         diags = lint(Path(args.cfg))
     else:  # a preset or design YAML: lint the cfg it lowers to (what `export` would write)
-        diags = lint(emit_cfg(to_network(load_source(args.cfg))))
+        diags = lint(export_cfg(network_of(args.cfg)))
     for d in diags:
         print(f"{args.cfg}:{d}" if d.line else f"{args.cfg}: {d.severity}: {d.message}")
     errors = sum(d.severity == "error" for d in diags)
@@ -210,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         "designer.cli.sweep",
         "designer.cli.train",
         "designer.cli.workspace",
+        "designer.cli.history",
         "designer.cli.latency",
     ):
         try:
@@ -223,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from designer.cli.options import check_run_options
+    from designer.options import check_run_options
 
     check_run_options(args)  # --threads and --device of every command, one line each
     return args.func(args)

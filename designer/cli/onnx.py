@@ -3,33 +3,29 @@
 designer/cli/main.py calls `register(subparsers)`; torch and onnx are imported only when the command runs. The
 export is runtime.deploy.onnx_export (node names `L<layer>_<type>`, every [yolo] output, checked by onnx.checker
 and strict shape inference). The file is written atomically: an error leaves no .onnx behind. User errors
-(MixdesignError, OSError) print one line and exit 2 through designer.cli.errors.run_command.
+(MixdesignError, OSError) print one line and exit 2 through designer.commands.run_command.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from designer.cli.bench import resolve_network
-from designer.cli.options import add_out, add_overrides, add_source, overrides
-from designer.files import atomic_write_bytes
+from designer.options import add_out, add_overrides, add_source, network_of, overrides
 
 
 def cmd_onnx(args: argparse.Namespace) -> int:
-    from runtime.deploy.onnx_export import DEFAULT_OPSET, export_network
+    from designer.api import export_onnx
 
-    network = resolve_network(args.source, **overrides(args))
+    network = network_of(args.source, **overrides(args))
     batch = None if args.dynamic_batch else args.batch
-    proto = export_network(
-        network, weights=args.weights, batch=batch, opset=args.opset or DEFAULT_OPSET, optimized=args.optimized
+    done = export_onnx(
+        network, out=args.out, weights=args.weights, batch=batch, opset=args.opset, optimized=args.optimized
     )
-    data = proto.SerializeToString()
-    atomic_write_bytes(args.out, data)
     c, h, w = network.input_shape
-    outs = ", ".join(o.name for o in proto.graph.output)
+    outs = ", ".join(done.outputs)
     print(
-        f"wrote {args.out}: {len(data):,} bytes, opset {proto.opset_import[0].version}, "
-        f"{len(proto.graph.node)} nodes, input {'batch' if batch is None else batch}x{c}x{h}x{w}, "
+        f"wrote {args.out}: {len(done.data):,} bytes, opset {done.opset}, "
+        f"{done.nodes} nodes, input {'batch' if batch is None else batch}x{c}x{h}x{w}, "
         f"outputs {outs}, {'optimised' if args.optimized else 'plain'} build, "
         f"{'weights from ' + args.weights if args.weights else 'random weights'}"
     )

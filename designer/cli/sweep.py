@@ -25,18 +25,16 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from designer.cli.errors import EXIT_USER_ERROR
-from designer.cli.options import add_device, add_out, add_source, add_threads
-from designer.cli.sources import SourceError, load_source
-from designer.cli.workspace import add_workspace_argument
-from designer.embedded import embedded_design
+from designer.api.sweep import confirm_planned, design_of, run_planned
+from designer.backends import BACKEND_LABELS
+from designer.cli.record import add_workspace_argument, workspace_of
+from designer.commands import EXIT_USER_ERROR
 from designer.explore import output
 from designer.explore.runner import ESTIMATE, KINDS, TIMED, Progress, Settings, SweepError
 from designer.explore.space import AXES, ROW_AXES, parse_axes, space_size
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore
-from designer.explore.sweep import SweepPlan, confirm_sweep, failures, plan_sweep, run_sweep, summary
-from designer.ir import Network
-from runtime.deploy import BACKEND_LABELS
+from designer.explore.sweep import SweepPlan, failures, plan_sweep, summary
+from designer.options import add_device, add_out, add_source, add_threads
 
 if TYPE_CHECKING:
     from designer.latency.model import LatencyModel
@@ -96,23 +94,9 @@ def _store(args: argparse.Namespace) -> TrialStore:
     (--store or $MIXDESIGN_SWEEPS)."""
     if args.store or os.environ.get(ENV_PATH):
         return JsonlStore(args.store)
-    from designer.explore.workspace_store import WorkspaceTrialStore
-    from designer.workspace import Workspace
+    from designer.api.sweep import trial_store
 
-    return WorkspaceTrialStore(Workspace.open(args.workspace))
-
-
-def _base(args: argparse.Namespace):
-    """The design the sweep varies: a preset, a design .yaml, or a cfg exported by mixdesign."""
-    src = load_source(args.source)
-    found = embedded_design(src) if isinstance(src, Network) else None
-    base = src if found is None else found.arch
-    if base is None:
-        why = f"this cfg {found.reason}" if found is not None and found.reason else "this cfg has no design"
-        raise SourceError(
-            f"{args.source}: a sweep varies a design (preset, design .yaml, or a cfg exported by mixdesign); {why}"
-        )
-    return base
+    return trial_store(workspace_of(args))
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, LatencyModel | None]:
@@ -136,52 +120,41 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, LatencyModel | None]:
         raise SweepError(f"--confirm {args.confirm} measures the best estimated designs: add estimate to --measure")
     if ESTIMATE not in settings.measure:
         return settings, None
+    from designer.api.workspace import opened
     from designer.explore.estimate import with_latency_model
-    from designer.workspace import Workspace
 
-    with Workspace.open(args.workspace) as ws:
+    with opened(workspace_of(args)) as ws:
         return with_latency_model(settings, workspace=ws)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
-        base = _base(args)
+        base = design_of(args.source)
         axes = parse_axes(args.vary, base)
         settings, model = _settings(args)
         plan = plan_sweep(base, axes, settings, samples=args.samples, seed=args.seed)
         store = _store(args)
         _print_plan(plan, axes, store, args)
-        from runtime.explore import check_backend, run_trial
-
-        timed = args.confirm or any(k in settings.measure for k in TIMED)
-        if args.confirm or "infer" in settings.measure:
-            check_backend(settings.backend)
-        if args.device == "cpu" and timed:
-            from runtime.bench import tune_cpu_allocator
-
-            tune_cpu_allocator()  # this process only measures (as mixdesign bench does)
         with _progress_bar(len(plan.trials), args.no_progress) as on_progress:
-            rows = run_sweep(
+            rows = run_planned(
                 plan,
                 store,
-                run_trial,
                 ray_address=args.ray,
                 on_progress=on_progress,
                 retry_failed=args.retry_failed,
+                tune_allocator=True,  # this process only measures (as mixdesign bench does)
                 latency_model=model,
             )
         confirmed = None
         if args.confirm:
             with _progress_bar(0, args.no_progress) as on_progress:
-                confirmed = confirm_sweep(
-                    plan, store, run_trial, args.confirm, ray_address=args.ray, on_progress=on_progress
-                )
+                confirmed = confirm_planned(plan, store, args.confirm, ray_address=args.ray, on_progress=on_progress)
             rows = summary(plan, store)
         failed = failures(plan, store) + (failures(confirmed, store) if confirmed is not None else [])
     except KeyboardInterrupt:
         print("interrupted: the finished trials are in the store; rerun the same command to resume", file=sys.stderr)
         return 130
-    except OSError as e:  # MixdesignError: designer.cli.errors.run_command (main) prints it
+    except OSError as e:  # MixdesignError: designer.commands.run_command (main) prints it
         print(f"mixdesign sweep: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     _print(rows, [a.key for a in axes], plan, settings, args)

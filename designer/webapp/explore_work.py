@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from designer.explore.store import ENV_PATH, JsonlStore, TrialStore, default_path
-from designer.explore.sweep import SweepPlan, confirm_sweep, run_sweep, summary
+from designer.explore.sweep import SweepPlan, summary
 from designer.webapp import persist
 from designer.webapp.jobs import Job
 
@@ -22,7 +22,7 @@ KIND_LABEL = {"estimate": "estimated inference", "infer": "inference", "train": 
 
 def backends() -> list[str]:
     """Inference backends the Explore page and the advisor offer (training steps always run in torch)."""
-    from runtime.deploy import BACKEND_LABELS
+    from designer.backends import BACKEND_LABELS
 
     return list(BACKEND_LABELS)
 
@@ -34,9 +34,9 @@ def store() -> TrialStore:
     the JSON-lines store re-reads what was appended to its file on every call anyway."""
     ws = None if os.environ.get(ENV_PATH) else persist.workspace()
     if ws is not None:
-        from designer.explore.workspace_store import WorkspaceTrialStore
+        from designer.api.sweep import trial_store
 
-        return WorkspaceTrialStore(ws)
+        return trial_store(ws)
     return _store_at(str(default_path()))
 
 
@@ -54,21 +54,16 @@ def sweep_work(
 
     def work(job: Job) -> list[dict]:
         job.report("loading the runtime", 0.0)
-        from runtime.explore import check_backend, run_trial
-
-        if "infer" in plan.settings.measure or confirm:
-            check_backend(plan.settings.backend)
+        from designer.api.sweep import confirm_planned, run_planned
 
         def on_progress(done: int, total: int, message: str) -> None:
             job.report(message or None, done / max(1, total))
 
-        rows = run_sweep(
-            plan, trial_store, run_trial, on_progress=on_progress, stop=job.stop, latency_model=latency_model
-        )
+        rows = run_planned(plan, trial_store, on_progress=on_progress, stop=job.stop, latency_model=latency_model)
         if not confirm or job.stop.is_set():
             return rows
         job.report(f"confirming the {confirm} best estimates", 0.0)
-        confirm_sweep(plan, trial_store, run_trial, confirm, on_progress=on_progress, stop=job.stop)
+        confirm_planned(plan, trial_store, confirm, on_progress=on_progress, stop=job.stop)
         return summary(plan, trial_store)
 
     return work

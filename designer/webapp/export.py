@@ -137,6 +137,6 @@ def export_files(d: Design, low: Lowered, a: Analysis, train_text: str) -> Expor
 def onnx_file(network: Network, weights: str | None = None) -> bytes:
     """The `.onnx` of a network, as `mixdesign onnx` writes it (optimised build, batch 1, opset 17), with darknet
     .weights when given (a quick-train run's) and random weights otherwise. Imports torch and onnx."""
-    from runtime.deploy.onnx_export import export_network
+    from designer.api import export_onnx
 
-    return export_network(network, weights=weights).SerializeToString()
+    return export_onnx(network, weights=weights).data

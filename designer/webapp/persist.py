@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any
 
 import streamlit as st
 
-from designer import Arch, dump_yaml, emit_cfg
+from designer import Arch, Network
 from designer.errors import MixdesignError
-from designer.webapp.model import Design, LayersDesign, lowered
+from designer.webapp.model import Design, LayersDesign
 
 log = logging.getLogger("mixdesign.app")
 
@@ -29,9 +28,9 @@ log = logging.getLogger("mixdesign.app")
 @st.cache_resource(show_spinner=False)
 def _opened(target: str) -> Any:
     """The open Workspace of `target` (kept for the server's life; a failure raises and is not kept)."""
-    from designer.workspace import Workspace
+    from designer.api import open_workspace
 
-    return Workspace.open(target or None)
+    return open_workspace(target or None)
 
 
 def _open_workspace(target: str) -> tuple[Any, str | None]:
@@ -76,19 +75,21 @@ def _store_call(what: str, fn: Callable[[Any], Any]) -> Any:
 # ------------------------------------------------------------------ designs and imports
 
 
+def _kept(design: Design) -> Arch | Network:
+    return design if isinstance(design, Arch) else design.network
+
+
 def save_design(name: str, design: Design) -> None:
     """A saved copy: a block design as its YAML; a layers-only design as an imported cfg of that name."""
-    if isinstance(design, Arch):
-        _store_call("save", lambda ws: ws.save_design(name, design, derived_from=design.name, source="app"))
-    else:
-        _store_call("save", lambda ws: ws.add_imported(name, "layers-cfg", lowered(design).cfg_text))
+    from designer.api import save_design as save
+
+    _store_call("save", lambda ws: save(ws, name, _kept(design), source="app"))
 
 
 def save_imported(design: Design) -> None:
-    if isinstance(design, Arch):
-        _store_call("import", lambda ws: ws.add_imported(design.name, "design-yaml", dump_yaml(design)))
-    else:
-        _store_call("import", lambda ws: ws.add_imported(design.name, "layers-cfg", emit_cfg(design.network)))
+    from designer.api import save_import
+
+    _store_call("import", lambda ws: save_import(ws, design.name, _kept(design)))
 
 
 def _fingerprint(ws: Any) -> tuple:
@@ -125,24 +126,27 @@ def stored() -> tuple[dict[str, Design], dict[str, Design], list[str]]:
 # ------------------------------------------------------------------ jobs
 
 
-def recording_bench(work: Callable, label: str, cfg_text: str, settings: dict) -> Callable:
-    """Wrap a Latency job body: its result is stored as a measurement as soon as it finishes."""
+def recording_bench(work: Callable, label: str, network: Network, settings: dict) -> Callable:
+    """Wrap a Latency job body (designer/webapp/workers.py): its result entry is stored as a measurement
+    (designer.api.record_measurements) as soon as it finishes."""
     ws = workspace()
 
     def run(job: Any) -> dict:
         r = work(job)
         if ws is not None and not job.stop.is_set():
-            try:
-                ws.add_bench_result(
-                    r,
-                    design_name=label,
-                    cfg_text=cfg_text,
-                    source="app",
-                    settings=settings,
-                    backend=settings.get("backend"),
-                )
-            except MixdesignError as e:
-                job.meta["workspace_error"] = str(e)
+            from designer.api import record_measurements
+
+            done = record_measurements(
+                ws,
+                network,
+                [r],
+                design_name=label,
+                source="app",
+                backend=settings.get("backend"),
+                settings=settings,
+            )
+            if done.problem is not None:
+                job.meta["workspace_error"] = done.problem
         return r
 
     return run
@@ -153,32 +157,23 @@ def recording_training(work: Callable, settings: dict) -> Callable:
     ws = workspace()
 
     def run(job: Any) -> dict:
+        from designer.api import record_training
+
         started = datetime.now(timezone.utc)
         results = work(job)
         if ws is not None:
             for name, res in (results or {}).items():
-                cfg = Path(res.cfg_path)
-                try:
-                    from designer.workspace import cfg_sha256
-
-                    elapsed = float(res.history[-1].get("elapsed_s", 0.0)) if res.history else 0.0
-                    finished = datetime.now(timezone.utc)
-                    ws.add_training_run(
-                        design_name=name,
-                        cfg_sha256=cfg_sha256(cfg.read_text()) if cfg.is_file() else None,
-                        device=str(settings.get("device", "cpu")),
-                        settings=dict(settings),
-                        metrics=list(res.history),
-                        best_top1=res.best_top1,
-                        best_epoch=res.best_epoch,
-                        artifact_dir=str(res.out_dir),
-                        status="stopped" if res.stopped else "finished",
-                        started=max(started, finished - timedelta(seconds=elapsed)),
-                        finished=finished,
-                        source="app",
-                    )
-                except (MixdesignError, OSError) as e:
-                    job.meta["workspace_error"] = str(e)
+                done = record_training(
+                    ws,
+                    res,
+                    design_name=name,
+                    device=str(settings.get("device", "cpu")),
+                    settings=settings,
+                    source="app",
+                    not_before=started,
+                )
+                if done.problem is not None:
+                    job.meta["workspace_error"] = done.problem
         return results
 
     return run

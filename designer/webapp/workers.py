@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,10 @@ from designer.webapp.jobs import Job
 
 
 def devices() -> dict[str, str]:
-    """Device id (designer.machine.Device's spelling: cpu, cuda:N) -> description; one cuda:N per CUDA device
-    torch sees."""
-    import torch
+    """Device id (cpu, cuda:N) -> description (designer.api.devices; loads torch)."""
+    from designer.api import devices as found
 
-    from designer.machine import Device, usable_cores
-
-    out = {"cpu": f"CPU: {Device('cpu').name()} ({usable_cores()} usable cores)"}
-    for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
-        out[f"cuda:{i}"] = f"CUDA: {Device('cuda', i).name()} (cuda:{i})"
-    return out
+    return found()
 
 
 def default_device(devs: dict[str, str]) -> str:
@@ -45,44 +38,23 @@ def expected_bench_s(settings: dict) -> float:
 
 
 def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], dict]:
-    """A job body that measures `network` with runtime.bench.measure(**settings) and returns a history entry."""
+    """A job body that measures `network` with designer.api.measure(**settings) (the checks and the thread
+    policy of `mixdesign bench`) and returns a history entry."""
     from designer import count
 
     cost = count(network)
 
     def work(job: Job) -> dict:
-        from designer.memory import check_fits
-        from designer.threads import threads_for_run
+        from designer.api import measure
 
-        training = settings.get("mode", "infer") == "train"
-        # refuse what would not fit before torch allocates: the training estimate for a training step, the
-        # device's own free memory (RAM for the CPU, the GPU's for CUDA)
-        check_fits(network, int(settings.get("batch", 1)), training=training, device=settings.get("device", "cpu"))
-        job.report("loading torch and building the model", 0.02)
-        from runtime.bench import measure
-
-        job.report(f"measuring with {settings.get('backend', 'torch')} on {settings.get('device', 'cpu')}", 0.05)
-        s = dict(settings)
-        s["threads"] = threads_for_run(s.get("threads"))  # the policy `mixdesign bench` applies (threads.py)
-        if s.pop("mode", "infer") == "train":  # one training step: plain build, BN in training mode
-            from runtime.train_step import measure_train_step
-
-            s.pop("optimized", None)
-            if s.pop("backend", "torch") != "torch":
-                from runtime.bench import BenchError
-
-                raise BenchError("a training step is measured with the torch backend")
-            result = measure_train_step(network, **s)
-        else:
-            result = measure(network, **s)
-        data = result.to_json()
+        m = measure(network, **settings, progress=lambda message, fraction: job.report(message, fraction))
         return {
             "label": label,
             "params": cost.params,
             "fma_counted": cost.fma,
             "settings": dict(settings),
             "measured_at": time.strftime("%H:%M:%S"),
-            **data,
+            **m.result.to_json(),
         }
 
     return work
@@ -91,42 +63,45 @@ def bench_work(network: Network, label: str, settings: dict) -> Callable[[Job], 
 # ------------------------------------------------------------------ quick-train
 
 
-def train_work(runs: list[tuple[str, Any]], config: Any, root: str) -> Callable[[Job], dict]:
-    """A job body that trains each (name, Arch|Network) in turn on the same data split.
+def train_work(runs: list[tuple[str, Any]], settings: dict, root: str) -> Callable[[Job], dict]:
+    """A job body that trains each (name, Arch|Network) in turn on the same data split with designer.api.train
+    (`settings`: its training values: data, size, epochs, batch, lr, device, ...).
 
     Each run writes to <root>/<job id>/<name>/; every finished epoch is reported as a job event
     {"design": name, "epoch", "train_loss", "val_loss", "val_top1", "images_per_s", "elapsed_s", "lr"}.
     """
 
     def work(job: Job) -> dict:
+        from designer.api import load_split, train
         from designer.webapp.model import safe_filename
 
         job.report("loading torch and the data", 0.01)
-        from designer.edits import prepare_network
-        from designer.memory import check_fits
-        from runtime.train import train
-        from runtime.train.data import load_dataset
-
-        split = load_dataset(config.data, config.size, 3, config.val_fraction, config.seed)
+        split = load_split(
+            settings.get("data", "digits"),
+            size=settings["size"],
+            channels=3,
+            val_fraction=settings.get("val_fraction", 0.2),
+            seed=settings.get("seed", 0),
+        )
         results: dict[str, Any] = {}
-        total = len(runs) * config.epochs
+        epochs = settings["epochs"]
+        total = len(runs) * epochs
         for k, (name, source) in enumerate(runs):
             if job.stop.is_set():
                 break
-            network = prepare_network(source, config.size, len(split.classes))
-            check_fits(network, config.batch, training=True, device=config.device)  # before torch allocates
             out_dir = Path(root) / job.id / safe_filename(name, "")
-            cfg = replace(config, out_dir=str(out_dir))
             job.report(f"training {name} ({k + 1}/{len(runs)})")
 
             def on_epoch(row: dict, name: str = name, k: int = k) -> None:
                 job.report(
-                    f"{name}: epoch {row['epoch']}/{config.epochs}, val top-1 {100 * row['val_top1']:.1f}%",
-                    (k * config.epochs + row["epoch"]) / total,
+                    f"{name}: epoch {row['epoch']}/{epochs}, val top-1 {100 * row['val_top1']:.1f}%",
+                    (k * epochs + row["epoch"]) / total,
                     {"design": name, **row},
                 )
 
-            results[name] = train(network, cfg, on_epoch=on_epoch, stop=job.stop, progress=False, split=split)
+            results[name] = train(
+                source, **settings, out_dir=str(out_dir), split=split, on_epoch=on_epoch, stop=job.stop, progress=False
+            ).result
         return results
 
     return work

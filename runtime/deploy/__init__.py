@@ -11,9 +11,10 @@ and returns the same BenchResult. torch, onnx, onnxruntime and openvino are impo
 `import designer`.
 """
 
-#: Every backend runtime.bench.measure takes, and its label in the app: the one list that the CLI's --backend,
-#: the Latency and Explore pages and sweeps offer. Importing this package imports nothing heavy.
-BACKEND_LABELS = {"torch": "torch (runtime)", "onnxruntime": "onnxruntime (ONNX)", "openvino": "OpenVINO (ONNX)"}
+from designer.backends import BACKEND_LABELS  # the one list of backends (importing this package stays light)
+
+__all__ = ["BACKEND_LABELS", "DEVICE_KINDS", "check_backend_device"]
+
 #: The device kinds each backend runs on here (designer.machine.Device.kind): OpenVINO through its CPU plugin only.
 DEVICE_KINDS = {"torch": ("cpu", "cuda"), "onnxruntime": ("cpu", "cuda"), "openvino": ("cpu",)}
 

@@ -11,12 +11,12 @@ from runtime.train.loop import __doc__ as _LOOP_DOC  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m runtime.train` / `torchrun ... -m runtime.train`: the same arguments as `mixdesign train`."""
-    from designer.cli.options import Parser
-    from designer.cli.train import add_train_arguments, run_train
+    from designer.options import Parser
+    from designer.train_command import TrainRequest, add_train_arguments, run_train
 
     p = Parser(prog="python -m runtime.train", description=_LOOP_DOC.splitlines()[0])
     add_train_arguments(p)
-    return run_train(p.parse_args(argv), prog="runtime.train")
+    return run_train(TrainRequest.from_args(p.parse_args(argv)), prog="runtime.train")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from designer.backends import BACKEND_LABELS
 from designer.webapp import cache, fmt, history, jobs, persist, state
 from designer.webapp.model import lowered
 from designer.webapp.shell import guarded
-from runtime.deploy import BACKEND_LABELS
 
 PAGE = "bench"
 BACKENDS = BACKEND_LABELS
@@ -25,7 +25,7 @@ def _start(label: str, settings: dict) -> None:
     d = state.measurable()[label]
     name = label.split(": ", 1)[-1]
     work = bench_work(lowered(d).network, name, settings)
-    work = persist.recording_bench(work, name, lowered(d).cfg_text, settings)  # stored when it finishes
+    work = persist.recording_bench(work, name, lowered(d).network, settings)  # stored when it finishes
     job = jobs.start("bench", name, work, meta={"settings": settings})
     state.ws().jobs[PAGE] = job.id
 

@@ -24,7 +24,6 @@ PAGE = "train"
 
 def _start(picked: list[str], settings: dict) -> None:
     from designer.webapp.workers import train_work
-    from runtime.train import TrainConfig
 
     sources = state.measurable()
     runs = []
@@ -34,8 +33,7 @@ def _start(picked: list[str], settings: dict) -> None:
     names = [r[0] for r in runs]
     if len(set(names)) < len(names):  # the same design twice (e.g. current == preset): keep both, distinct names
         runs = [(f"{n} ({i + 1})", s) for i, (n, s) in enumerate(runs)]
-    cfg = TrainConfig(**settings)
-    work = persist.recording_training(train_work(runs, cfg, RUNS_ROOT), settings)  # stored when it ends
+    work = persist.recording_training(train_work(runs, settings, RUNS_ROOT), settings)  # stored when it ends
     job = jobs.start(
         "train", " vs ".join(r[0] for r in runs), work, meta={"settings": settings, "designs": [r[0] for r in runs]}
     )

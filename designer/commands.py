@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from designer.errors import MixdesignError
 
@@ -39,3 +40,8 @@ def run_command(prog: str, func: Callable[[], int | None]) -> int:
             raise
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_USER_ERROR
+
+
+def guarded(command: str, func: Callable[[Any], int | None]) -> Callable[[Any], int]:
+    """A handler with its full command name (`mixdesign workspace list`) in its one-line errors."""
+    return lambda args: run_command(f"mixdesign {command}", lambda: func(args))

@@ -2,7 +2,8 @@
 
 add_source(p)      the SOURCE positional: a preset name, a design .yaml or a Darknet .cfg
 add_overrides(p)   --width-mult --depth-mult --size --classes --dw-group-size (designer.limits ranges)
-overrides(args)    the override values as keyword arguments for sources.to_network / apply_overrides
+overrides(args)    the override values as keyword arguments for designer.api.load
+load_noting(source, **overrides)   designer.api.load with its notes printed on stderr (network_of: its network)
 add_out(p, ...)    -o/--out (the old spelling --output stays accepted, hidden)
 add_device(p)      --device cpu | cuda | cuda:N
 add_threads(p)     --threads, with the default designer.threads chooses
@@ -13,8 +14,14 @@ HelpFormatter      shows each option's default where its help does not already s
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING, Any
 
 from designer.errors import MixdesignError
+
+if TYPE_CHECKING:
+    from designer.api.sources import Loaded
+    from designer.ir import Network
 
 SOURCE_METAVAR = "SOURCE"
 SOURCE_HELP = "a preset name (see `mixdesign presets`), a design .yaml, or a Darknet .cfg"
@@ -87,6 +94,22 @@ def overrides(args: argparse.Namespace, *, with_classes: bool = True) -> dict:
     if with_classes:
         out["classes"] = args.classes
     return out
+
+
+def load_noting(source: str, **overrides: Any) -> Loaded:
+    """designer.api.load, with its notes (what lowering rounded) printed on stderr as `note: ...`: what every
+    command that reads a SOURCE does."""
+    from designer.api import load
+
+    loaded = load(source, **overrides)
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return loaded
+
+
+def network_of(source: str, **overrides: Any) -> Network:
+    """The network `load_noting` found."""
+    return load_noting(source, **overrides).network
 
 
 def add_out(

@@ -1,10 +1,14 @@
-"""What a command-line argument names: a cfg file, a design YAML, or a built-in preset."""
+"""What a SOURCE names (a cfg file, a design YAML, or a built-in preset), and the design overrides applied to it.
+
+`load` is the one entry point (designer.api): it returns the network with the notes of what lowering rounded;
+callers decide where the notes go (the CLI prints them on stderr as `note: ...`).
+"""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from designer.cfg import parse_cfg, with_net
 from designer.design_io import load_preset, load_yaml, preset_names
@@ -68,7 +72,7 @@ def apply_overrides(
     check_overrides(
         width_mult=width_mult, depth_mult=depth_mult, size=size, classes=classes, dw_group_size=dw_group_size
     )
-    changes = {
+    changes: dict[str, Any] = {
         k: v
         for k, v in dict(width_mult=width_mult, depth_mult=depth_mult, input_size=size, classes=classes).items()
         if v is not None
@@ -93,20 +97,30 @@ def design_notes(arch: Arch, dw_group_size: int | None = None, base: Arch | None
     return notes
 
 
-def _lower_noting(design: Arch, overrides: dict) -> Network:
+@dataclass(frozen=True)
+class Loaded:
+    """What `load` found: the design (None for a cfg that carries no design, or that is used as layers), the
+    Darknet network it lowers to, and the notes of what lowering rounded (width scaling, --dw-group-size)."""
+
+    design: Arch | None
+    network: Network
+    notes: tuple[str, ...] = ()
+
+
+def _lowered(design: Arch, overrides: dict) -> Loaded:
     arch = apply_overrides(design, **overrides)
-    for note in design_notes(arch, overrides.get("dw_group_size"), design):
-        print(f"note: {note}", file=sys.stderr)
-    return lower(arch)
+    notes = design_notes(arch, overrides.get("dw_group_size"), design)
+    return Loaded(arch, lower(arch), tuple(notes))
 
 
-def to_network(src: Arch | Network, **overrides) -> Network:
-    """Lower a design (with overrides) or return a cfg's network (only `size` applies to a plain cfg)."""
+def lower_source(src: Arch | Network, **overrides) -> Loaded:
+    """Lower a design (with overrides), or take a cfg's network (only `size` applies to a cfg that carries no
+    design, or whose embedded design no longer describes it)."""
     if isinstance(src, Arch):
-        return _lower_noting(src, overrides)
+        return _lowered(src, overrides)
     embedded = embedded_design(src)
     if embedded.arch is not None and any(v is not None for v in overrides.values()):
-        return _lower_noting(embedded.arch, overrides)
+        return _lowered(embedded.arch, overrides)
     check_overrides(**overrides)
     other = sorted(k for k, v in overrides.items() if v is not None and k != "size")
     if other:
@@ -117,5 +131,28 @@ def to_network(src: Arch | Network, **overrides) -> Network:
             "is treated as layers: drop the option (only --size applies to a cfg's layers)"
         )
     if overrides.get("size"):
-        return with_net(src, width=overrides["size"], height=overrides["size"])
-    return src
+        src = with_net(src, width=overrides["size"], height=overrides["size"])
+    return Loaded(embedded.arch, src)
+
+
+def to_network(src: Arch | Network, **overrides) -> Network:
+    """The network of `lower_source` without its notes (for callers that have no one to tell)."""
+    return lower_source(src, **overrides).network
+
+
+def load(
+    source: str | Arch | Network,
+    *,
+    width_mult: float | None = None,
+    depth_mult: float | None = None,
+    size: int | None = None,
+    classes: int | None = None,
+    dw_group_size: int | None = None,
+) -> Loaded:
+    """A preset name, a design .yaml, a .cfg path, or an Arch / Network already in hand, with the overrides
+    applied: `size` sets the input width and height, `dw_group_size` makes the GPU variant (designer.gpu_variant).
+    Every value is checked against designer.limits; a bad one raises SourceError naming the option and the fix."""
+    src = load_source(source) if isinstance(source, str) else source
+    return lower_source(
+        src, width_mult=width_mult, depth_mult=depth_mult, size=size, classes=classes, dw_group_size=dw_group_size
+    )

@@ -1,0 +1,94 @@
+"""The latency model (designer/latency): `calibrate` measures this machine and fits a model for one setting,
+stored in the workspace; `estimate` applies the newest matching model to a network, torch-free, in well under a
+second. A setting is named the same way in both (designer.latency.setting.Setting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from designer.api.workspace import WorkspaceTarget, opened
+from designer.ir import Network
+
+if TYPE_CHECKING:
+    from designer.cost import Cost
+    from designer.latency.model import Estimate, LatencyModel
+    from designer.latency.setting import Setting
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """The fitted model (its metrics: designs, kernels, held-out errors, seconds taken) and the workspace it was
+    stored in."""
+
+    model: LatencyModel
+    stored_in: str
+
+
+@dataclass(frozen=True)
+class Estimated:
+    """The estimate (ms with its interval, per kernel), the model it came from, the setting, and the network's
+    counts (cost.fma per image)."""
+
+    estimate: Estimate
+    model: LatencyModel
+    setting: Setting
+    cost: Cost
+
+
+def calibrate(
+    *,
+    backend: str = "torch",
+    device: str = "cpu",
+    threads: int | None = None,
+    batch: int = 1,
+    dtype: str = "fp32",
+    mode: str = "infer",
+    budget_s: float | None = None,
+    seed: int = 0,
+    sizes: tuple[int, ...] | None = None,
+    progress: bool = True,
+    workspace: WorkspaceTarget = True,
+) -> Calibrated:
+    """Measure random designs for about `budget_s` seconds (default designer.latency.setting.DEFAULT_BUDGET_S; at
+    least 3 designs whatever it says), fit the model and store it in `workspace` (default: the default
+    workspace, opened before measuring so a workspace problem is found in a second, not after minutes)."""
+    from designer.latency.setting import DEFAULT_BUDGET_S, Setting, SettingError
+    from designer.latency.store import save_model
+
+    s = Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
+    budget = DEFAULT_BUDGET_S if budget_s is None else budget_s
+    if budget <= 0:
+        raise SettingError(f"--budget {budget:g}: give the seconds calibration may take, e.g. 180")
+    with opened(workspace) as ws:
+        from runtime.calibrate import calibrate as fit
+
+        model = fit(s, budget_s=budget, seed=seed, progress=progress, sizes=sizes)
+        save_model(ws, model)
+        return Calibrated(model, ws.location)
+
+
+def estimate(
+    network: Network,
+    *,
+    backend: str = "torch",
+    device: str = "cpu",
+    threads: int | None = None,
+    batch: int = 1,
+    dtype: str = "fp32",
+    mode: str = "infer",
+    workspace: WorkspaceTarget = True,
+) -> Estimated:
+    """The latency of `network` in one setting from this machine's newest latency model for it in `workspace`;
+    NoLatencyModel (a MixdesignError, with the calibrate command that makes one) where there is none."""
+    from designer.cost import count
+    from designer.latency.setting import Setting
+    from designer.latency.store import find_model
+    from designer.shapes import infer_shapes
+
+    s = Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
+    with opened(workspace) as ws:
+        model = find_model(ws, s)
+    shapes = infer_shapes(network)
+    cost = count(network, shapes)
+    return Estimated(model.estimate(network, shapes, cost), model, s, cost)
