@@ -4,6 +4,8 @@ second. A setting is named the same way in both (designer.latency.setting.Settin
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,10 +51,14 @@ def calibrate(
     sizes: tuple[int, ...] | None = None,
     progress: bool = True,
     workspace: WorkspaceTarget = True,
+    on_progress: Callable[[float, str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Calibrated:
     """Measure random designs for about `budget_s` seconds (default designer.latency.setting.DEFAULT_BUDGET_S; at
     least 3 designs whatever it says), fit the model and store it in `workspace` (default: the default
-    workspace, opened before measuring so a workspace problem is found in a second, not after minutes)."""
+    workspace, opened before measuring so a workspace problem is found in a second, not after minutes).
+    `progress`: a tqdm bar on stderr; `on_progress(fraction of the budget, what was measured)` and `stop` (set:
+    fit on what is measured so far) are for callers that show progress themselves (the app's Latency page)."""
     from designer.latency.setting import DEFAULT_BUDGET_S, Setting, SettingError
     from designer.latency.store import save_model
 
@@ -63,7 +69,7 @@ def calibrate(
     with opened(workspace) as ws:
         from runtime.calibrate import calibrate as fit
 
-        model = fit(s, budget_s=budget, seed=seed, progress=progress, sizes=sizes)
+        model = fit(s, budget_s=budget, seed=seed, progress=progress, sizes=sizes, on_progress=on_progress, stop=stop)
         save_model(ws, model)
         return Calibrated(model, ws.location)
 

@@ -147,26 +147,35 @@ def _start(setting: Setting) -> None:
 
 
 def calibrate_work(setting: Setting, budget_s: float, sizes: tuple[int, ...] | None):
-    """The job body: runtime.calibrate.calibrate with its progress fed to the job, then the model stored in the
-    workspace; returns the model's uid and metrics."""
+    """The job body: designer.api.calibrate with its progress fed to the job (the model is stored in the app's
+    workspace); returns the model's uid and metrics."""
 
     def work(job: jobs.Job) -> dict[str, Any]:
         job.report("loading the runtime", 0.0)
-        from designer.latency.store import save_model
-        from runtime.calibrate import calibrate
+        from designer.api import calibrate
+
+        ws = persist.workspace()  # opened first: a workspace problem shows at once, not after the budget
+        if ws is None:
+            raise MixdesignError("the workspace cannot be opened: a calibration would not be kept")
 
         def on_progress(fraction: float, what: str) -> None:
             job.report(f"measured {what}", min(0.95, fraction))
 
-        model = calibrate(
-            setting, budget_s=budget_s, sizes=sizes, progress=False, on_progress=on_progress, stop=job.stop
+        made = calibrate(
+            backend=setting.backend,
+            device=setting.device,
+            threads=setting.threads,
+            batch=setting.batch,
+            dtype=setting.dtype,
+            mode=setting.mode,
+            budget_s=budget_s,
+            sizes=sizes,
+            progress=False,
+            workspace=ws,
+            on_progress=on_progress,
+            stop=job.stop,
         )
-        job.report("storing the model in the workspace", 0.98)
-        ws = persist.workspace()
-        if ws is None:
-            raise MixdesignError("the workspace cannot be opened: the model is not kept")
-        save_model(ws, model)
-        return {"uid": model.uid, "metrics": model.metrics}
+        return {"uid": made.model.uid, "metrics": made.model.metrics}
 
     return work
 
