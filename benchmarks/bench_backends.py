@@ -16,8 +16,9 @@ the fraction of the physical floor it reaches: FMA / the peak multiply-adds per 
     python benchmarks/bench_backends.py                      # all four networks, batch 1 and 8, 1 and 2 threads
     python benchmarks/bench_backends.py --nets mixnet-m --batches 1 --threads 1
 
-As in bench_runtime.py, OMP_WAIT_POLICY=PASSIVE is set before torch loads (OpenMP spin-waiting makes 2-thread
-torch runs erratic on a shared machine) and glibc's mmap threshold is raised (runtime.bench.tune_cpu_allocator);
+As in bench_runtime.py, OpenMP's waiting is chosen before torch loads as `mixdesign` chooses it
+(designer/threads.py: spin on a quiet machine, PASSIVE beside other load) and glibc's mmap threshold is raised
+(runtime.bench.tune_cpu_allocator);
 with it, runtime.deploy.backends turns off onnxruntime's spinning too (session.intra_op.allow_spinning=0:
 results/bench_backends_cpu_ort_spinning.txt is a run with onnxruntime spinning, 1.2-2.7x torch at 2 threads on
 the loaded machine). OpenVINO keeps its defaults.
@@ -25,20 +26,22 @@ the loaded machine). OpenVINO keeps its defaults.
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the first torch import (libgomp reads it once)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from designer.threads import configure  # noqa: E402
+
+# OpenMP's waiting, chosen as every entry point chooses it (designer/threads.py) before torch loads: libgomp's
+# spin on a quiet machine, PASSIVE when other processes keep a core busy; a user's OMP_WAIT_POLICY wins.
+OMP_CHOICE = configure()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 from torch.utils import benchmark  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import designer  # noqa: E402
 from benchmarks.bench_runtime import matmul_timer  # noqa: E402 (the same peak-FMA/s measurement)
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = {t: args.matmul**3 / min(v) for t, v in mm_times.items()}  # the best rate seen: practical peak
     print(
         f"device cpu ({device_name('cpu')}), torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
-        f"openvino {openvino.__version__.split('-')[0]}, fp32, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+        f"openvino {openvino.__version__.split('-')[0]}, fp32, OpenMP wait: {OMP_CHOICE}, "
         f"glibc mmap threshold {'1 GiB' if tuned else 'default'}, input 224x224, {args.reps} repetitions of "
         f"{args.min_run_time} s per backend, {time.time() - started:.0f} s in all"
     )

@@ -19,28 +19,30 @@ large fp32 matmul timed the same way on the same device, with the fraction of it
     python benchmarks/bench_runtime.py --device cuda
     python benchmarks/bench_runtime.py --ablation      # each optimisation added in turn, batch 1
 
-On a machine shared with other jobs, OpenMP's default spin-waiting makes 2-thread runs erratic (a forward
-pass can take 100x longer while another process holds a core), so unless OMP_WAIT_POLICY is already set this
-script sets it to PASSIVE before torch loads. It also raises glibc's mmap threshold
+OpenMP's waiting is chosen before torch loads as `mixdesign` chooses it (designer/threads.py): libgomp's spin on
+a quiet machine, PASSIVE when other processes keep a core busy (spinning then makes a 2-thread pass up to 100x
+slower); OMP_WAIT_POLICY set by the user wins. It also raises glibc's mmap threshold
 (runtime.bench.tune_cpu_allocator) so that large activations are not page-faulted in on every forward pass;
 both settings are printed and apply to every build alike.
 """
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the first torch import (libgomp reads it once)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from designer.threads import configure  # noqa: E402
+
+# OpenMP's waiting, chosen as every entry point chooses it (designer/threads.py) before torch loads: libgomp's
+# spin on a quiet machine, PASSIVE when other processes keep a core busy; a user's OMP_WAIT_POLICY wins.
+OMP_CHOICE = configure()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 from torch.utils import benchmark  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import designer  # noqa: E402
 from runtime.bench import device_name, prepare, tune_cpu_allocator  # noqa: E402
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation:
         print(
             f"device {args.device} ({device_name(args.device)}), {args.threads} threads, "
-            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
+            f"OpenMP wait: {OMP_CHOICE}, glibc mmap threshold "
             f"{'1 GiB' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} repetitions"
         )
         ablation(args)
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = args.matmul**3 / min(mm_times)  # the best rate seen: the machine's practical peak
     print(
         f"device {args.device} ({device_name(args.device)}), {args.threads} threads, torch {torch.__version__}, "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, glibc mmap threshold "
+        f"OpenMP wait: {OMP_CHOICE}, glibc mmap threshold "
         f"{'1 GiB (tune_cpu_allocator)' if tuned else 'default'}, input {args.size}x{args.size}, {args.reps} "
         f"repetitions of {args.min_run_time} s per build after {args.warmup} s of warm-up and one discarded round"
     )
