@@ -16,7 +16,7 @@ each layer's share of the time next to its share of the FMA.
 The optimised build (`optimized=True`) is runtime.optimize with the settings that were fastest here
 (benchmarks/RESULTS_runtime.md): BN folded, squeeze-excitation spans fused, MixConv spans as one zero-padded
 grouped conv on CPU; on CUDA the MixConv form is chosen by timing both. `channels_last` applies to either
-build. `execution` (runtime.execution) says how the model runs while timed: eager, torchscript (the default
+build; unset, it is NHWC on CPU and NCHW on CUDA (default_channels_last). `execution` (runtime.execution) says how the model runs while timed: eager, torchscript (the default
 for the optimised build on CPU), compiled (torch.compile) or cuda-graph (replays timed with CUDA events,
 runtime.cuda_graphs); the record states it.
 """
@@ -130,6 +130,14 @@ def check_device_dtype(device: str | Device, dtype: str) -> Device:
                 "use bf16 or fp32 on CPU, or fp16 on cuda"
             ) from None
     return dev
+
+
+def default_channels_last(device: str | Device) -> bool:
+    """The memory format measure() builds in when the caller does not choose: NHWC (channels_last) on the CPU,
+    where oneDNN runs every conv in a blocked NHWC layout and an NCHW build pays a reorder around each conv (the
+    presets and darknet cfgs run 1.05-2.8x faster in NHWC at batch 1: docs/performance.md); NCHW on CUDA, where
+    the choice depends on the GPU and the dtype and is the user's (`--channels-last`)."""
+    return not Device.parse(device).is_cuda
 
 
 def prepare(
@@ -303,7 +311,7 @@ def measure(
     device: str | Device = "cpu",
     batch: int = 1,
     dtype: DType = "fp32",
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     threads: int | None = None,
     optimized: bool = True,
     per_layer: bool = False,
@@ -318,7 +326,8 @@ def measure(
 
     `backend` other than torch runs the exported ONNX model in onnxruntime or OpenVINO (runtime.deploy.backends)
     with the same timer and record; channels_last, compile and execution are torch's own options there.
-    `execution`: runtime.execution ("auto": torchscript for the optimised build on CPU, else eager)."""
+    `execution`: runtime.execution ("auto": torchscript for the optimised build on CPU, else eager).
+    `channels_last`: None is default_channels_last(device); the result says which format ran."""
     if backend != "torch":
         if channels_last or compile or execution not in ("auto", "eager"):
             raise BenchError(f"channels_last, compile and execution are options of the torch backend, not of {backend}")
@@ -342,6 +351,8 @@ def measure(
         if shapes is None:  # once: the build, the FMA count and the per-layer table share it
             shapes = infer_shapes(network)
         dev = check_device_dtype(device, dtype)
+        if channels_last is None:
+            channels_last = default_channels_last(dev)
         model = prepare(
             network,
             device=dev,

@@ -15,7 +15,7 @@ import pytest
 
 from designer import count, infer_shapes, load_preset, load_yaml, lower
 from designer.latency.kernels import kernels
-from designer.latency.model import LatencyModel, NetworkTerms
+from designer.latency.model import RUNTIME_REVISION, LatencyModel, NetworkTerms
 from designer.latency.regress import Regressor, Trees
 from designer.latency.setting import Setting, SettingError
 from designer.latency.store import NoLatencyModel, find_model, save_model
@@ -154,6 +154,25 @@ def test_a_model_from_another_machine_or_other_libraries_is_never_used(tmp_path)
         assert find_model(ws, setting, here).uid == "c"
         with pytest.raises(NoLatencyModel):  # same machine, another setting
             find_model(ws, Setting(threads=2), here)
+
+
+def test_a_model_calibrated_against_another_runtime_build_is_never_used(tmp_path):
+    from designer.workspace import Workspace
+
+    here, setting = fingerprint("cpu"), Setting(threads=1)
+    old = const_model(setting, here, uid="old").to_json()
+    del old["runtime_revision"]  # as models made before the runtime's revision was recorded
+    with Workspace.open(tmp_path / "ws.sqlite") as ws:
+        save_model(ws, LatencyModel.from_json({**old, "runtime_revision": RUNTIME_REVISION}))
+        assert find_model(ws, setting, here).uid == "old"
+    with Workspace.open(tmp_path / "ws2.sqlite") as ws:
+        stale = replace(const_model(setting, here, uid="stale"), revision=RUNTIME_REVISION - 1)
+        save_model(ws, stale)
+        with pytest.raises(NoLatencyModel) as err:
+            find_model(ws, setting, here)
+        assert "runtime revision" in str(err.value) and "mixdesign calibrate" in str(err.value)
+    with pytest.raises(ValueError, match="runtime revision 1"):
+        LatencyModel.from_json(old)
 
 
 def test_estimate_command_json_and_the_no_model_message(tmp_path, capsys):

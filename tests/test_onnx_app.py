@@ -33,7 +33,7 @@ def test_latency_page_measures_with_each_onnx_backend():
     at.checkbox(key="lat_per_layer").uncheck().run()
     for backend in ("onnxruntime", "openvino"):
         at.selectbox(key="lat_backend").set_value(backend).run()
-        assert at.checkbox(key="lat_cl").disabled
+        assert at.selectbox(key="lat_cl").disabled
         click(at, "Measure")
         job = jobs.get(workspace(at).jobs["bench"])
         assert jobs.wait(job, 240), "measurement did not finish"

@@ -50,13 +50,19 @@ def test_measure_json(small: designer.Network, optimized: bool) -> None:
     d = json.loads(json.dumps(r.to_json()))
     assert set(d) == KEYS
     assert d["device"] == "cpu" and d["threads"] == 1 and d["batch"] == 2 and d["dtype"] == "fp32"
-    assert d["optimized"] is optimized and d["channels_last"] is False and d["per_layer"] is None
+    assert d["optimized"] is optimized and d["per_layer"] is None
+    assert d["channels_last"] is True  # unset on CPU: NHWC, the faster layout there (default_channels_last)
     assert d["fma"] == 2 * designer.count(small).fma
     assert d["median_ms"] > 0 and d["iqr_ms"] >= 0
     assert d["fma_per_s"] == pytest.approx(d["fma"] / (d["median_ms"] / 1e3))
     assert isinstance(d["device_name"], str) and d["device_name"]
     assert d["runs"] >= MIN_RUNS and d["machine"] == fingerprint("cpu").to_json()
     assert 0 <= d["load_before"] <= usable_cores() and 0 <= d["load_during"] <= usable_cores()
+
+
+def test_measure_keeps_an_explicit_memory_format(small: designer.Network) -> None:
+    assert measure(small, threads=1, min_run_time=0.05, channels_last=False).channels_last is False
+    assert measure(small, threads=1, min_run_time=0.05, channels_last=True).channels_last is True
 
 
 @pytest.mark.parametrize("optimized", [False, True])

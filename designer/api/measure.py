@@ -55,7 +55,7 @@ def measure(
     threads: int | None = None,
     per_layer: bool = False,
     min_run_time: float = 1.0,
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     optimized: bool = True,
     execution: str = "auto",
     compile: bool = False,
@@ -71,6 +71,7 @@ def measure(
     BN in training mode). Refuses (a MixdesignError, nothing measured) a backend that cannot run on `device`, a
     batch that would not fit in memory, a thread count outside designer.limits.
 
+    `channels_last`: NHWC (True) or NCHW (False); None lets the runtime choose (NHWC on CPU, NCHW on CUDA).
     `threads`: None applies designer.threads' policy (OMP_NUM_THREADS, else every usable core).
     `workspace`: where to record the results (designer.api.record: a path, URL, open Workspace, or True for the
     default one); None records nothing. `design_name`, `source` and `settings` are stored with each row.
@@ -126,7 +127,8 @@ def _train_steps(network: Network, batches: tuple[int, ...], timing: dict[str, A
     """One training step's timing per batch size (runtime.train_step: plain build, BN in training mode)."""
     from runtime.train_step import measure_train_step
 
-    return tuple(measure_train_step(network, batch=b, **timing) for b in batches)
+    plain = {**timing, "channels_last": bool(timing["channels_last"])}  # a training step: NCHW unless asked
+    return tuple(measure_train_step(network, batch=b, **plain) for b in batches)
 
 
 def devices() -> dict[str, str]:

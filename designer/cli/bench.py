@@ -150,7 +150,12 @@ def register(subparsers) -> None:
     )
     s.add_argument("--batch", type=_batches, default=[1], help="batch sizes, comma-separated (e.g. 1,8)")
     s.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
-    s.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    s.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NHWC memory format (torch backend; default: NHWC on CPU, where it is faster, NCHW on CUDA)",
+    )
     add_threads(s, "CPU threads")
     s.add_argument("--per-layer", action="store_true", help="also time each layer: slowest layers, time vs FMA")
     s.add_argument("--top", type=int, default=15, help="layers shown with --per-layer")

@@ -29,6 +29,11 @@ from designer.machine import Fingerprint
 from designer.shapes import Shape, infer_shapes
 
 FORMAT = 1  # the JSON layout of a model; a stored model of another format is not used
+# What the runtime builds and times for a setting: a model calibrated against another revision describes kernels
+# that are no longer run as measured, so it is not used (the fingerprint covers library versions, not this
+# project's own build). Bump it when runtime.bench.prepare, runtime.calibrate or the backends' export change
+# what a kernel costs. 2: NHWC by default on CPU, each conv fused with its activation (oneDNN).
+RUNTIME_REVISION = 2
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class LatencyModel:
     metrics: dict[str, Any] = field(default_factory=dict)  # held-out errors, sample counts, calibration seconds
     uid: str = ""
     created: str = ""  # ISO 8601, UTC
+    revision: int = RUNTIME_REVISION  # the runtime build it was calibrated against
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,12 +132,19 @@ class LatencyModel:
             "metrics": self.metrics,
             "uid": self.uid,
             "created": self.created,
+            "runtime_revision": self.revision,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> LatencyModel:
         if d.get("format") != FORMAT:
             raise ValueError(f"latency model format {d.get('format')!r}; this version reads format {FORMAT}")
+        revision = int(d.get("runtime_revision", 1))  # models from before the field: revision 1
+        if revision != RUNTIME_REVISION:
+            raise ValueError(
+                f"calibrated against runtime revision {revision}; this version builds and times networks as "
+                f"revision {RUNTIME_REVISION}, so its kernel costs no longer apply"
+            )
         return cls(
             Setting.from_json(d["setting"]),
             Fingerprint.from_json(d["fingerprint"]),
@@ -142,6 +155,7 @@ class LatencyModel:
             dict(d.get("metrics") or {}),
             str(d.get("uid", "")),
             str(d.get("created", "")),
+            revision,
         )
 
     def kernels_of(

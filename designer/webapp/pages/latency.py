@@ -58,6 +58,9 @@ def _controls(running: bool) -> None:
     model_section(settings, label)
 
 
+MEMORY_FORMATS = {"auto": "auto (NHWC on CPU)", "nhwc": "NHWC (channels_last)", "nchw": "NCHW"}
+
+
 def _remember_settings(labels: list[str], devs: dict[str, str]) -> None:
     """Keep the page's settings across page switches; a design or device that is gone falls back to the first."""
     from designer.webapp.workers import default_device
@@ -71,7 +74,7 @@ def _remember_settings(labels: list[str], devs: dict[str, str]) -> None:
             "lat_threads": 0,
             "lat_min_run": 1.0,
             "lat_opt": True,
-            "lat_cl": False,
+            "lat_cl": "auto",
             "lat_per_layer": True,
             "lat_mode": "infer",
             "lat_backend": "torch",
@@ -123,7 +126,14 @@ def _timing_settings(device: str | None, backend: str) -> dict:
     threads = c[2].number_input("CPU threads (0 = torch default)", 0, 256, None, key="lat_threads")
     min_run = c[3].number_input("Timed seconds (min)", 0.2, 30.0, None, step=0.5, key="lat_min_run")
     optimized = c[4].checkbox("Optimized model", key="lat_opt", help="BN folded, fused MixConv (runtime)")
-    channels_last = c[4].checkbox("channels_last", key="lat_cl", disabled=backend != "torch") and backend == "torch"
+    layout = c[4].selectbox(
+        "Memory format",
+        list(MEMORY_FORMATS),
+        format_func=MEMORY_FORMATS.get,
+        key="lat_cl",
+        disabled=backend != "torch",
+        help="torch's layout of activations and weights; auto is NHWC on CPU (faster there), NCHW on CUDA",
+    )
     per_layer = c[5].checkbox(
         "Per-layer times", key="lat_per_layer", help="also time every layer, for the time-vs-FMA view (takes longer)"
     )
@@ -142,7 +152,7 @@ def _timing_settings(device: str | None, backend: str) -> dict:
     return dict(
         batch=int(batch or 1),
         dtype=dtype,
-        channels_last=bool(channels_last),
+        channels_last={"nhwc": True, "nchw": False}.get(layout) if backend == "torch" else False,
         threads=int(threads or 0) or None,
         optimized=bool(optimized),
         per_layer=bool(per_layer),
