@@ -80,6 +80,22 @@ def test_kernel_kinds_and_padded_mixconv_features():
     assert mix.fma == count(TINY).layers[3].fma + count(TINY).layers[5].fma  # the counted FMA stays the count's
 
 
+def test_vector_fma_rounds_each_groups_outputs_up_to_the_vector_width():
+    from designer import parse_cfg
+    from designer.latency.kernels import FEATURES
+
+    def conv(filters: int, groups: int) -> str:
+        return f"[convolutional]\nfilters={filters}\ngroups={groups}\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
+
+    net = parse_cfg("[net]\nwidth=8\nheight=8\nchannels=16\n\n" + conv(16, 8) + conv(16, 16) + conv(10, 1))
+    shapes = infer_shapes(net)
+    f = [dict(zip(FEATURES, k.features)) for k in kernels(net, shapes, count(net, shapes), fused=True)]
+    # 2 channels per group in and out: 16 x 2 x 9 x 64 multiply-adds; each group's 2 outputs run as 8 lanes
+    assert (f[0]["fma"], f[0]["vfma"]) == (16 * 2 * 9 * 64, 8 * 8 * 2 * 9 * 64)
+    assert f[1]["vfma"] == f[1]["fma"] == 16 * 9 * 64  # depthwise: vectorised across channels, nothing padded
+    assert (f[2]["fma"], f[2]["vfma"]) == (10 * 16 * 9 * 64, 16 * 16 * 9 * 64)  # 10 outputs run as 16 lanes
+
+
 @pytest.mark.parametrize("preset", ["mixnet-s", "mixnet-m", "efficientnet-b0", "mixnet-m-gpu"])
 def test_spans_are_the_runtimes_spans(preset):
     """runtime.optimize fuses exactly the spans designer.spans finds for the latency model (one set of rules)."""

@@ -14,11 +14,13 @@ Each kernel has a `kind` (which regression model predicts it: "conv", "conv1x1",
     act      output elements times the activation's relative cost (0 linear, 1 relu-like, 2 exp/tanh-based)
     k, stride, cpg, groups, out_c, out_hw   kernel size (largest), stride, input channels per group, groups,
              output channels, output pixels
+    vfma     multiply-adds with each group's output channels rounded up to VECTOR_LANES (a conv's), else fma
 Torch-free; computed from designer.infer_shapes and designer.count, which the counts already need.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from designer.cost import Cost
@@ -26,7 +28,11 @@ from designer.ir import Layer, Network, layer_inputs
 from designer.shapes import Shape, conv_groups, conv_padding, strides
 from designer.spans import FusedSpan, fused_spans
 
-FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw")
+FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw", "vfma")
+# CPU conv kernels (oneDNN's) block each group's output channels by the vector width, 8 fp32 lanes on AVX2 (16 on
+# AVX-512, where the regressors' trees, which see channels per group, learn the other half-step): a grouped conv
+# of 2 output channels per group runs the multiply-adds of 8, which is why it costs several times a depthwise one.
+VECTOR_LANES = 8
 # Activations built from exp / tanh / erf cost a few times a max(): relative cost 2; linear 0; the rest 1.
 _COSTLY_ACTIVATIONS = frozenset(
     {
@@ -105,13 +111,24 @@ def _layer_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, i: 
         "out_c": float(s.c),
         "out_hw": float(s.h * s.w),
     }
+    f["vfma"] = f["fma"]
     if layer.type in ("convolutional", "maxpool", "local_avgpool"):
         f["k"] = float(layer.get("size", 1))
         f["stride"] = float(max(strides(layer)))
     if layer.type == "convolutional":
         g = conv_groups(layer)
         f["groups"], f["cpg"] = float(g), float(s.in_c // max(1, g))
+        f["vfma"] = _vector_fma(g, s.c, f["cpg"], f["k"], s.h * s.w)
     return f
+
+
+def _vector_fma(groups: float, out_c: float, cpg: float, k: float, out_hw: float) -> float:
+    """A conv's multiply-adds with each group's output channels rounded up to VECTOR_LANES; a depthwise conv's
+    (one channel in and out per group) as they are, its kernel vectorises across the channels instead."""
+    if cpg == 1 and out_c == groups:
+        return float(out_c * k * k * out_hw)
+    per_group = math.ceil(out_c / max(1.0, groups) / VECTOR_LANES) * VECTOR_LANES
+    return float(groups * per_group * cpg * k * k * out_hw)
 
 
 def _padded(network: Network, span: FusedSpan) -> bool:
@@ -140,6 +157,7 @@ def _span_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, span
         "groups": 1.0,
         "out_c": float(last.c),
         "out_hw": float(last.h * last.w),
+        "vfma": sum(p["vfma"] for p in parts),
     }
     if span.kind == "mixconv":
         convs = [network.layers[c] for c in span.convs]
@@ -149,6 +167,7 @@ def _span_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, span
         if _padded(network, span):  # one grouped conv, every kernel padded to kmax: its zero taps run too
             f["fma"] = float(last.c * cpg * kmax * kmax * last.h * last.w)
             f["weights"] = float(last.c * cpg * kmax * kmax + last.c)
+            f["vfma"] = _vector_fma(f["groups"], last.c, cpg, kmax, last.h * last.w)
     else:  # squeeze-excite: pool and scale stream X twice; the two 1x1 convs are matrix-vector products
         f["in"] = 2.0 * _elements(src)
         f["act"] += _elements(last) * activation_cost(network.layers[span.last].get("activation"))
@@ -199,7 +218,7 @@ def kernels(
             f = _layer_features(network, shapes, cost, i)
             kind = _conv_kind(layer) if layer.type == "convolutional" else layer.type
             label = layer.type
-        scale = {"fma", "in", "out", "act"}
+        scale = {"fma", "in", "out", "act", "vfma"}
         feats = tuple(f[n] * batch if n in scale else f[n] for n in FEATURES)
         fma = sum(c.fma for c in cost.layers[first : last + 1]) * batch
         out.append(Kernel(first, last, kind, label, feats, fma))

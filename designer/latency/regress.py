@@ -34,7 +34,8 @@ def log_features(X: np.ndarray) -> np.ndarray:
 
 
 def _roofline_columns(X: np.ndarray) -> np.ndarray:
-    """[1, fma, bytes-ish elements (in + out + weights), act] (FEATURES order: fma, in, out, weights, act, ...)."""
+    """[1, fma, bytes-ish elements (in + out + weights), act] (FEATURES order: fma, in, out, weights, act, ...);
+    vfma, the multiply-adds as vector lanes run them, is the log-linear form's and the trees' to use."""
     return np.column_stack([np.ones(len(X)), X[:, 0], X[:, 1] + X[:, 2] + X[:, 3], X[:, 4]])
 
 
