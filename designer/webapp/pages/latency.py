@@ -129,7 +129,7 @@ def _timing_settings(device: str | None, backend: str) -> dict:
     layout = c[4].selectbox(
         "Memory format",
         list(MEMORY_FORMATS),
-        format_func=MEMORY_FORMATS.get,
+        format_func=lambda v: MEMORY_FORMATS[v],
         key="lat_cl",
         disabled=backend != "torch",
         help="torch's layout of activations and weights; auto is NHWC on CPU (faster there), NCHW on CUDA",
@@ -152,7 +152,7 @@ def _timing_settings(device: str | None, backend: str) -> dict:
     return dict(
         batch=int(batch or 1),
         dtype=dtype,
-        channels_last={"nhwc": True, "nchw": False}.get(layout) if backend == "torch" else False,
+        channels_last={"nhwc": True, "nchw": False}.get(str(layout)) if backend == "torch" else False,
         threads=int(threads or 0) or None,
         optimized=bool(optimized),
         per_layer=bool(per_layer),
