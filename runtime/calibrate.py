@@ -14,6 +14,7 @@ and concatenations) is measured as 0 ms: its time is in the neighbour, as it wil
 from __future__ import annotations
 
 import random
+import statistics
 import sys
 import threading
 import time
@@ -54,15 +55,16 @@ def measure_design(
     return DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) for k in ks), total_ms)
 
 
-def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3, at_most: int = 1000) -> float:
-    """The fastest of repeated single calls of `fn` within about `min_run_time` seconds, in ms: the call the rest
-    of a shared machine disturbed least. On a quiet machine it is within a few % of the median `bench` reports;
-    on a busy one a median of timed blocks is mostly other processes' time slices, the fastest call is not.
-    Kernels and whole passes are timed the same way, so their ratio does not depend on the load."""
+def call_times_ms(
+    fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3, at_most: int = 1000
+) -> list[float]:
+    """Repeated single calls of `fn` for about `min_run_time` seconds (at least `at_least`, at most `at_most`
+    calls): each call's time in ms."""
     import torch
 
-    best, spent, calls = float("inf"), 0.0, 0
-    while calls < at_least or (spent < min_run_time and calls < at_most):
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < at_least or (spent < min_run_time and len(times) < at_most):
         if cuda:
             torch.cuda.synchronize()
         t = time.perf_counter()
@@ -70,12 +72,28 @@ def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3
         if cuda:
             torch.cuda.synchronize()
         dt = time.perf_counter() - t
-        best, spent, calls = min(best, dt), spent + dt, calls + 1
-    return best * 1e3
+        times.append(dt * 1e3)
+        spent += dt
+    return times
+
+
+def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3, at_most: int = 1000) -> float:
+    """The fastest of repeated single calls of `fn` within about `min_run_time` seconds, in ms: the call the rest
+    of a shared machine disturbed least. How each kernel is timed: a median of timed blocks on a busy machine is
+    mostly other processes' time slices, the fastest call is not."""
+    return min(call_times_ms(fn, min_run_time, cuda=cuda, at_least=at_least, at_most=at_most))
+
+
+def pass_ms(fn, min_run_time: float, *, cuda: bool = False) -> float:
+    """A whole pass as `mixdesign bench` reports it: the median of calls over half `min_run_time` (measure_design
+    takes two such windows, before and after the kernels, and keeps the lower: a shared host slows down for
+    seconds at a time). The median, not the fastest call, because an estimate is of bench's median, and the two
+    differ by a few % even on a quiet machine."""
+    return statistics.median(call_times_ms(fn, min_run_time / 2, cuda=cuda, at_least=5))
 
 
 def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by fastest_ms, and its
+    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by pass_ms, and its
     per-layer forward + backward scaffold (time_layers_train) with the same timer."""
     import torch
     import torch.nn.functional as F
@@ -97,7 +115,7 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
         step()
         cuda = setting.device.startswith("cuda")
-        first_ms = fastest_ms(step, min_run_time / 2, cuda=cuda, at_least=5)
+        first_ms = pass_ms(step, min_run_time, cuda=cuda)
         rows = time_layers_train(
             model,
             x,
@@ -105,12 +123,12 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
             min_run_time,
             timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3,
         )
-        total_ms = min(first_ms, fastest_ms(step, min_run_time / 2, cuda=cuda, at_least=5))
+        total_ms = min(first_ms, pass_ms(step, min_run_time, cuda=cuda))
         return {t.index: t.ms for t in rows}, total_ms
 
 
 def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.deploy.backends' runner: the whole inference timed by fastest_ms, then the runtime's own profiler
+    """runtime.deploy.backends' runner: the whole inference timed by pass_ms, then the runtime's own profiler
     per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one (OpenVINO's
     performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the plain pass;
     the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime overhead."""
@@ -121,16 +139,16 @@ def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tu
     )
     for _ in range(3):
         runner.run()
-    first_ms = fastest_ms(runner.run, min_run_time / 2, at_least=5)
+    first_ms = pass_ms(runner.run, min_run_time)
     seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(first_ms, 1e-3)))))
-    total_ms = min(first_ms, fastest_ms(runner.run, min_run_time / 2, at_least=5))
+    total_ms = min(first_ms, pass_ms(runner.run, min_run_time))
     per_ms = total_ms / max(sum(seconds.values()), 1e-12)
     return {step.first: sec * per_ms for step, sec in seconds.items() if step is not None}, total_ms
 
 
 def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.bench.measure's build (prepare) and its per-step scaffold (time_steps), each step and the whole
-    pass timed by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
+    """runtime.bench.measure's build (prepare) and its per-step scaffold (time_steps): the whole pass timed by
+    pass_ms, each step by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
     import torch
 
     from runtime.bench import DTYPES, default_channels_last, prepare, time_steps, timing_threads
@@ -162,13 +180,13 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
         for _ in range(3):
             run()
-        first_ms = fastest_ms(run, min_run_time / 2, cuda=cuda, at_least=5)
+        first_ms = pass_ms(run, min_run_time, cuda=cuda)
 
         def one_step(p, module, ins, out, window: float) -> float:
             return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
 
         best = time_steps(model, x, min_run_time, 2, one_step)
-        total_ms = min(first_ms, fastest_ms(run, min_run_time / 2, cuda=cuda, at_least=5))
+        total_ms = min(first_ms, pass_ms(run, min_run_time, cuda=cuda))
         return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
 
 

@@ -216,3 +216,26 @@ def test_estimate_command_json_and_the_no_model_message(tmp_path, capsys):
     }
     assert d["model"]["uid"] == "m1" and len(d["per_layer"]) == len(ks)
     assert sum(r["fma_share"] for r in d["per_layer"]) == pytest.approx(1.0)
+
+
+def test_a_design_timed_during_a_slow_spell_of_the_host_does_not_raise_the_fitted_kernel_costs():
+    """Ten designs of eight 1x1 convs whose true cost is 0.01 ms + 1 ms per 1 M multiply-adds; two of them were
+    timed while the host ran 1.5x slower. The fitted conv1x1 model must predict the true cost (within 3 %), not
+    the cost raised by a fifth of the samples, and say that it set two designs apart."""
+    from designer.latency.fit import DesignSample, fit_model
+    from designer.latency.kernels import FEATURES, Kernel
+
+    rng = np.random.default_rng(0)
+    samples = []
+    for d in range(10):
+        ks, ms = [], []
+        for i in range(8):
+            fma = float(rng.uniform(1e5, 5e6))
+            f = dict.fromkeys(FEATURES, 1.0) | {"fma": fma, "vfma": fma, "in": fma / 100, "out": fma / 100}
+            ks.append(Kernel(i, i, "conv1x1", "convolutional", tuple(f[n] for n in FEATURES), int(fma)))
+            ms.append((0.01 + fma / 1e6) * (1.5 if d in (2, 7) else 1.0))
+        samples.append(DesignSample(f"design {d}", tuple(ks), tuple(ms), sum(ms)))
+    model = fit_model(samples, Setting(threads=1), fingerprint("cpu"), seconds=1.0)
+    assert model.metrics["slowed_designs"] == 2
+    probe = np.array([[2e6 if n in ("fma", "vfma") else 2e4 if n in ("in", "out") else 1.0 for n in FEATURES]])
+    assert model.kinds["conv1x1"].predict(probe)[0] == pytest.approx(0.01 + 2.0, rel=0.03)

@@ -1,7 +1,9 @@
 """From calibration measurements to a LatencyModel: per-kind regressors, network terms, interval, held-out errors.
 
 Input: one `DesignSample` per measured design (its kernels, each kernel's measured time, the whole pass's
-median). Kernels are fitted per kind (designer.latency.regress.fit_kind, candidates judged on held-out designs);
+median). Kernels are fitted per kind (designer.latency.regress.fit_kind, candidates judged on held-out designs),
+then once more with the kernels of designs timed during a slow spell of a shared host brought back to its usual
+speed (_slow_spells);
 the network terms (scale, per run, per kernel) by non-negative least squares of the whole-pass times on the
 measured kernel sums (how a pass relates to its kernels timed alone is the runtime's, not the kernel models'
 doing). The network-level errors reported are those of held-out kernel predictions: designs whose kernels the
@@ -20,7 +22,7 @@ import numpy as np
 
 from designer.latency.kernels import Kernel
 from designer.latency.model import LatencyModel, NetworkTerms
-from designer.latency.regress import fit_kind, fit_roofline
+from designer.latency.regress import Regressor, fit_kind, fit_roofline
 from designer.latency.setting import Setting
 from designer.machine import Fingerprint
 
@@ -53,6 +55,42 @@ def _network_terms(sums: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> 
     return NetworkTerms(float(coef[0]), float(coef[1]), float(coef[2]))
 
 
+SPELL_MIN = 0.05  # a design's kernels this much (log) above the typical design's before it counts as slowed
+
+
+def _fit_kinds(
+    X: np.ndarray, y: np.ndarray, kinds: np.ndarray, design: np.ndarray
+) -> tuple[dict[str, Regressor], dict[str, dict[str, Any]], np.ndarray]:
+    """Each kind's regressor (designer.latency.regress.fit_kind), its summary, and every kernel's held-out
+    prediction."""
+    oof = np.zeros(len(y))
+    regressors, per_kind = {}, {}
+    for kind in sorted(set(kinds.tolist())):
+        idx = np.flatnonzero(kinds == kind)
+        kf = fit_kind(X[idx], y[idx], design[idx])
+        regressors[kind] = kf.regressor
+        oof[idx] = kf.out_of_fold
+        per_kind[kind] = {"samples": kf.samples, "form": kf.regressor.name, "held_out_median_error": kf.held_out_error}
+    return regressors, per_kind, oof
+
+
+def _slow_spells(y: np.ndarray, oof: np.ndarray, design: np.ndarray, designs: int) -> np.ndarray:
+    """Per design, log of how much slower than usual the host ran while its kernels were timed: the log of its
+    measured kernel sum over its held-out predicted sum, less the median of that over all designs, where it
+    exceeds SPELL_MIN (else 0).
+
+    Why: a shared host slows down by 20-50 % for seconds to minutes at a time (other guests' memory traffic), and
+    a design's kernels are timed within a second or two, so a slow spell raises all of one design's kernels
+    together, which no kernel feature explains. Held-out predictions come from the other designs' kernels, so
+    a design's own spell does not hide in them. A design whose kernels ran faster than predicted is left as it is:
+    the host is not faster than its usual speed, the model is off there."""
+    measured = np.bincount(design, weights=y, minlength=designs)
+    predicted = np.bincount(design, weights=oof, minlength=designs)
+    r = np.log(np.maximum(measured, 1e-9) / np.maximum(predicted, 1e-9))
+    excess = r - np.median(r)
+    return np.where(excess > SPELL_MIN, excess, 0.0)
+
+
 def fit_model(
     samples: list[DesignSample],
     setting: Setting,
@@ -70,14 +108,10 @@ def fit_model(
     y = np.array([ms for s in samples for ms in s.kernel_ms], dtype=float)
     kinds = np.array([k.kind for s in samples for k in s.kernels])
     design = np.array([d for d, s in enumerate(samples) for _ in s.kernels])
-    oof = np.zeros(len(y))
-    regressors, per_kind = {}, {}
-    for kind in sorted(set(kinds.tolist())):
-        idx = np.flatnonzero(kinds == kind)
-        kf = fit_kind(X[idx], y[idx], design[idx])
-        regressors[kind] = kf.regressor
-        oof[idx] = kf.out_of_fold
-        per_kind[kind] = {"samples": kf.samples, "form": kf.regressor.name, "held_out_median_error": kf.held_out_error}
+    regressors, per_kind, oof = _fit_kinds(X, y, kinds, design)
+    slow = _slow_spells(y, oof, design, len(samples))
+    if slow.any():  # refit with each slowed design's kernels brought back to the host's usual speed
+        regressors, per_kind, oof = _fit_kinds(X, y * np.exp(-slow[design]), kinds, design)
     measured = np.array([y[design == d].sum() for d in range(len(samples))])
     sums = np.array([oof[design == d].sum() for d in range(len(samples))])
     counts = np.array([len(s.kernels) for s in samples], dtype=float)
@@ -96,6 +130,7 @@ def fit_model(
         "calibration_s": round(seconds, 1),
         "held_out_within_10pct": float(np.mean(rel <= 0.10)),
         "held_out_median_abs_pct": float(100 * np.median(rel)),
+        "slowed_designs": int((slow > 0).sum()),
         "kinds": per_kind,
         **(extra or {}),
     }
