@@ -16,22 +16,30 @@ Both sweeps go through designer.explore (plan_sweep / run_sweep) with a fresh tr
 from an earlier run.
 
     python benchmarks/bench_explore.py [--threads 2] [--train-size 128] [--train-batch 8] [--device cpu]
+
+As in bench_runtime.py, OpenMP's waiting is chosen before torch loads as `mixdesign` chooses it
+(designer/threads.py: spin on a quiet machine, PASSIVE beside other load; a user's OMP_WAIT_POLICY wins), and
+the choice is printed.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # 2-thread runs on a shared machine (bench_runtime.py)
-
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from designer.threads import configure  # noqa: E402
+
+# OpenMP's waiting, chosen as every entry point chooses it (designer/threads.py) before torch loads: libgomp's
+# spin on a quiet machine, PASSIVE when other processes keep a core busy; a user's OMP_WAIT_POLICY wins.
+OMP_CHOICE = configure()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 import designer  # noqa: E402
 from designer.cli.main import _print_table  # noqa: E402
@@ -96,55 +104,28 @@ def main(argv: list[str] | None = None) -> int:
     base = designer.load_preset("mixnet-m")
     assert designer.gpu_variant(base, 4).blocks == designer.load_preset("mixnet-m-gpu").blocks
     print(
-        f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+        f"torch {torch.__version__}, OpenMP wait: {OMP_CHOICE}, "
         f"{os.cpu_count()} logical CPUs (shared with other jobs); load average before: "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
+    timed = Settings(  # a training step ignores backend and batch (it runs in torch at --train-batch)
+        device=args.device,
+        backend=args.backend,
+        batch=args.batch,
+        train_batch=args.train_batch,
+        threads=args.threads,
+        rounds=3,
+        min_run_time=args.min_run_time,
+    )
+    inference, training = replace(timed, measure=("count", "infer")), replace(timed, measure=("count", "train"))
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        infer = sweep(
-            base,
-            Settings(
-                measure=("count", "infer"),
-                device=args.device,
-                backend=args.backend,
-                batch=args.batch,
-                threads=args.threads,
-                rounds=3,
-                min_run_time=args.min_run_time,
-            ),
-            tmp,
-            f"inference, {args.backend}" + (" optimised build" if args.backend == "torch" else ""),
-        )
+        title = f"inference, {args.backend}" + (" optimised build" if args.backend == "torch" else "")
+        infer = sweep(base, inference, tmp, title)
         t_infer = time.perf_counter() - t_all
         small = designer.scaled(base, input_size=args.train_size)
-        train = sweep(
-            small,
-            Settings(
-                measure=("count", "train"),
-                device=args.device,
-                train_batch=args.train_batch,
-                threads=args.threads,
-                rounds=3,
-                min_run_time=args.min_run_time,
-            ),
-            tmp,
-            "training step (forward, loss, backward, SGD), torch plain build",
-        )
-        pair = sweep(
-            base,
-            Settings(
-                measure=("count", "train"),
-                device=args.device,
-                train_batch=args.train_batch,
-                threads=args.threads,
-                rounds=3,
-                min_run_time=args.min_run_time,
-            ),
-            tmp,
-            "the seed's pair, training step at 224x224",
-            SEED_PAIR,
-        )
+        train = sweep(small, training, tmp, "training step (forward, loss, backward, SGD), torch plain build")
+        pair = sweep(base, training, tmp, "the seed's pair, training step at 224x224", SEED_PAIR)
     print(
         f"\n12-design inference sweep at batch {args.batch}: {t_infer:.1f} s "
         f"({'under' if t_infer < 180 else 'OVER'} the 3-minute target)"

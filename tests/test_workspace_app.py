@@ -221,11 +221,13 @@ def _fake_infer(cfg_text: str, kind: str, s: dict) -> dict:
     }
 
 
-def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file, monkeypatch):
-    from designer.explore.runner import Settings, Work, run_local
+@pytest.fixture
+def explore_sweep(ws_file, monkeypatch):
+    """The Explore page (workspace store) set to sweep width-mult 0.5 and 0.75 once, and the plan the CLI makes
+    of the same sweep, whose trials the tests record as another process would."""
+    from designer.explore.runner import Settings
     from designer.explore.space import parse_axes
     from designer.explore.sweep import plan_sweep
-    from designer.explore.workspace_store import WorkspaceTrialStore
 
     monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)
     at = start_app()
@@ -236,6 +238,14 @@ def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file,
     plan = plan_sweep(
         base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1), name=base.name
     )
+    return at, plan
+
+
+def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file, explore_sweep):
+    from designer.explore.runner import Work, run_local
+    from designer.explore.workspace_store import WorkspaceTrialStore
+
+    at, plan = explore_sweep
     first, second = plan.trials
 
     def cli_records(trial) -> None:  # another process: its own workspace connection and store
@@ -257,22 +267,12 @@ def test_explore_shows_trials_the_cli_recorded_after_the_page_was_drawn(ws_file,
     assert ms == sorted(d.fma / 1e6 for d in plan.designs)  # both, as the CLI recorded them
 
 
-def test_explore_lists_failed_trials_and_unstable_figures(ws_file, monkeypatch):
+def test_explore_lists_failed_trials_and_unstable_figures(ws_file, explore_sweep):
     from designer.errors import MixdesignError
-    from designer.explore.runner import Settings
-    from designer.explore.space import parse_axes
-    from designer.explore.sweep import plan_sweep, run_sweep
+    from designer.explore.sweep import run_sweep
     from designer.explore.workspace_store import WorkspaceTrialStore
 
-    monkeypatch.delenv("MIXDESIGN_SWEEPS", raising=False)
-    at = start_app()
-    at.switch_page("webapp/pages/explore.py").run()
-    at.text_area(key="ex_axes").input("width-mult=0.5,0.75").run()
-    at.number_input(key="ex_rounds").set_value(1).run()
-    base = at.session_state["_mixdesign"].design
-    plan = plan_sweep(
-        base, parse_axes(["width-mult=0.5,0.75"], base), Settings(measure=("count", "infer"), rounds=1), name=base.name
-    )
+    at, plan = explore_sweep
     small = plan.designs[0].fma
 
     def trial(cfg_text, kind, s):

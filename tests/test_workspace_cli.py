@@ -60,18 +60,7 @@ def test_bench_records_and_history_shows_it(capsys, ws_path, one_torch_thread):
         code, out, err = _run(capsys, "history", *query, "--workspace", ws_path)
         assert code == 0, err
         lines = out.splitlines()
-        assert lines[0].split()[:10] == [
-            "design",
-            "machine",
-            "device",
-            "backend",
-            "dtype",
-            "batch",
-            "threads",
-            "median",
-            "ms",
-            "IQR",
-        ]
+        assert lines[0].split()[:10] == "design machine device backend dtype batch threads median ms IQR".split()
         body = [ln for ln in lines[2:] if ln.startswith("tiny")]
         assert len(body) == 2 and all(f"{x.median_ms:.3f}" in out for x in rows)
         assert "GFMA/s" in lines[0] and "ms per batch" in out

@@ -13,9 +13,11 @@ from designer.api.workspace import WorkspaceTarget, opened
 from designer.ir import Network
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
     from designer.cost import Cost
     from designer.latency.model import Estimate, LatencyModel
-    from designer.latency.setting import Setting
+    from designer.latency.setting import Setting, SettingOptions
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,6 @@ class Estimated:
 
 def calibrate(
     *,
-    backend: str = "torch",
-    device: str = "cpu",
-    threads: int | None = None,
-    batch: int = 1,
-    dtype: str = "fp32",
-    mode: str = "infer",
     budget_s: float | None = None,
     seed: int = 0,
     sizes: tuple[int, ...] | None = None,
@@ -53,16 +49,19 @@ def calibrate(
     workspace: WorkspaceTarget = True,
     on_progress: Callable[[float, str], None] | None = None,
     stop: threading.Event | None = None,
+    **setting: Unpack[SettingOptions],
 ) -> Calibrated:
     """Measure random designs for about `budget_s` seconds (default designer.latency.setting.DEFAULT_BUDGET_S; at
-    least 3 designs whatever it says), fit the model and store it in `workspace` (default: the default
-    workspace, opened before measuring so a workspace problem is found in a second, not after minutes).
-    `progress`: a tqdm bar on stderr; `on_progress(fraction of the budget, what was measured)` and `stop` (set:
-    fit on what is measured so far) are for callers that show progress themselves (the app's Latency page)."""
+    least 3 designs whatever it says) in the setting `setting` names (Setting.make's keywords: backend, device,
+    threads, batch, dtype, mode; by default torch fp32 inference of batch 1 on the CPU), fit the model and store
+    it in `workspace` (default: the default workspace, opened before measuring so a workspace problem is found in
+    a second, not after minutes). `progress`: a tqdm bar on stderr; `on_progress(fraction of the budget, what was
+    measured)` and `stop` (set: fit on what is measured so far) are for callers that show progress themselves
+    (the app's Latency page)."""
     from designer.latency.setting import DEFAULT_BUDGET_S, Setting, SettingError
     from designer.latency.store import save_model
 
-    s = Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
+    s = Setting.make(**setting)
     budget = DEFAULT_BUDGET_S if budget_s is None else budget_s
     if budget <= 0:
         raise SettingError(f"--budget {budget:g}: give the seconds calibration may take, e.g. 180")
@@ -74,25 +73,16 @@ def calibrate(
         return Calibrated(model, ws.location)
 
 
-def estimate(
-    network: Network,
-    *,
-    backend: str = "torch",
-    device: str = "cpu",
-    threads: int | None = None,
-    batch: int = 1,
-    dtype: str = "fp32",
-    mode: str = "infer",
-    workspace: WorkspaceTarget = True,
-) -> Estimated:
-    """The latency of `network` in one setting from this machine's newest latency model for it in `workspace`;
-    NoLatencyModel (a MixdesignError, with the calibrate command that makes one) where there is none."""
+def estimate(network: Network, *, workspace: WorkspaceTarget = True, **setting: Unpack[SettingOptions]) -> Estimated:
+    """The latency of `network` in the setting `setting` names (Setting.make's keywords, as for `calibrate`) from
+    this machine's newest latency model for it in `workspace`; NoLatencyModel (a MixdesignError, with the
+    calibrate command that makes one) where there is none."""
     from designer.cost import count
     from designer.latency.setting import Setting
     from designer.latency.store import find_model
     from designer.shapes import infer_shapes
 
-    s = Setting.make(backend=backend, device=device, threads=threads, batch=batch, dtype=dtype, mode=mode)
+    s = Setting.make(**setting)
     with opened(workspace) as ws:
         model = find_model(ws, s)
     shapes = infer_shapes(network)

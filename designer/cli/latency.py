@@ -12,7 +12,7 @@ import json
 import sys
 
 from designer.cli.record import add_workspace_argument, workspace_of
-from designer.latency.setting import BACKENDS, DEFAULT_BUDGET_S, DTYPES, MODES
+from designer.latency.setting import BACKENDS, DEFAULT_BUDGET_S, DTYPES, MODES, SettingOptions
 from designer.options import add_device, add_overrides, add_source, network_of, overrides
 
 
@@ -69,9 +69,9 @@ def add_setting(p: argparse.ArgumentParser) -> None:
     )
 
 
-def setting_from_args(args: argparse.Namespace) -> dict:
+def setting_from_args(args: argparse.Namespace) -> SettingOptions:
     """The setting options as designer.api.calibrate / estimate take them."""
-    return dict(
+    return SettingOptions(
         backend=args.backend,
         device=args.device,
         threads=args.threads,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from designer.errors import MixdesignError
 from designer.machine import Device, usable_cores
@@ -24,6 +24,17 @@ DEFAULT_BUDGET_S = 180.0  # calibration on CPU: about 3 minutes (the issue's "ca
 
 class SettingError(MixdesignError):
     """A latency-model setting that cannot be measured or estimated (unknown backend, train on ONNX, ...)."""
+
+
+class SettingOptions(TypedDict, total=False):
+    """Setting.make's keywords, as the functions that pass them on take them (designer.api.calibrate, estimate)."""
+
+    backend: str
+    device: str
+    threads: int | None
+    batch: int
+    dtype: str
+    mode: str
 
 
 def default_threads(explicit: int | None = None) -> int:

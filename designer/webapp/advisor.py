@@ -133,9 +133,9 @@ def _show_job(arch: Arch, job: jobs.Job) -> None:
     if job.status == "failed":
         st.error(f"The measurement failed: {job.error}")
         return
-    base = job.meta.get("base")
+    base = job.meta.get("base")  # the Arch the sweep varied (set by _start)
     rows = [r for r in (job.result or []) if r.get("valid")]
-    if not rows:
+    if not rows or not isinstance(base, Arch):
         return
     if base != arch and arch not in {gpu_variant(base, r["dw-group-size"]) for r in rows}:
         st.info("The last measurement was of another design: measure again for this one.")

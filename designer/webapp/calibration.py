@@ -162,12 +162,7 @@ def calibrate_work(setting: Setting, budget_s: float, sizes: tuple[int, ...] | N
             job.report(f"measured {what}", min(0.95, fraction))
 
         made = calibrate(
-            backend=setting.backend,
-            device=setting.device,
-            threads=setting.threads,
-            batch=setting.batch,
-            dtype=setting.dtype,
-            mode=setting.mode,
+            **setting.to_json(),  # its fields are Setting.make's keywords
             budget_s=budget_s,
             sizes=sizes,
             progress=False,

@@ -4,33 +4,46 @@ and backend. Rows are read from designer/webapp/persist.py's Workspace on each r
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from designer.webapp import persist
 
+if TYPE_CHECKING:
+    from designer.workspace import Workspace
+
 LIMIT = 500  # newest rows shown
 
 
-def _unavailable() -> bool:
-    if persist.workspace() is None:
+def _opened() -> Workspace | None:
+    """The workspace, or None after saying why there is none."""
+    ws = persist.workspace()
+    if ws is None:
         st.warning(f"The workspace is not available, so nothing is kept after this session: {persist.problem()}")
-        return True
-    return False
+    return ws
 
 
-def _when(t) -> str:
+def _when(t: datetime | None) -> str:
     return t.astimezone().strftime("%Y-%m-%d %H:%M:%S") if t is not None else ""
+
+
+def _saved_as(names_by_sha: dict[str, list[str]], cfg_sha256: str | None) -> str:
+    """The saved designs that export to this cfg, comma-separated ("" for a row without a cfg hash)."""
+    return ", ".join(names_by_sha.get(cfg_sha256, [])) if cfg_sha256 is not None else ""
 
 
 def measurements() -> None:
     """Recorded latency measurements side by side, newest first (median and IQR in ms per batch)."""
     st.subheader("Measurement history (workspace: app and CLI)")
-    if _unavailable():
+    ws = _opened()
+    if ws is None:
         return
-    rows = persist.workspace().measurements(limit=LIMIT)
+    rows = ws.measurements(limit=LIMIT)
     st.caption(
-        f"{persist.workspace().location}: every measurement recorded by this app or by `mixdesign bench`, "
+        f"{ws.location}: every measurement recorded by this app or by `mixdesign bench`, "
         "matched by the cfg's sha256 (the same network measured anywhere has the same key)."
     )
     if not rows:
@@ -57,7 +70,7 @@ def measurements() -> None:
             [
                 {
                     "design": r.design_name,
-                    "saved as": ", ".join(saved_as.get(r.cfg_sha256, [])),
+                    "saved as": _saved_as(saved_as, r.cfg_sha256),
                     "device": f"{r.device} ({r.device_name})" if r.device_name else r.device,
                     "backend": r.backend,
                     "dtype": r.dtype,
@@ -90,9 +103,10 @@ def measurements() -> None:
 def training_runs() -> None:
     """Recorded quick-train and `mixdesign train` runs, newest first."""
     st.subheader("Training runs (workspace: app and CLI)")
-    if _unavailable():
+    ws = _opened()
+    if ws is None:
         return
-    rows = persist.workspace().training_runs(limit=LIMIT)
+    rows = ws.training_runs(limit=LIMIT)
     if not rows:
         st.info("No training run recorded yet: train here, or run `mixdesign train DESIGN`.")
         return
@@ -104,7 +118,7 @@ def training_runs() -> None:
             [
                 {
                     "design": r.design_name,
-                    "saved as": ", ".join(saved_as.get(r.cfg_sha256, [])),
+                    "saved as": _saved_as(saved_as, r.cfg_sha256),
                     "device": r.device,
                     "status": r.status,
                     "epochs": len(r.metrics),

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -22,18 +22,21 @@ from designer import Arch, Network
 from designer.errors import MixdesignError
 from designer.webapp.model import Design, LayersDesign
 
+if TYPE_CHECKING:  # the workspace package imports SQLAlchemy: loaded on first use, not with the page
+    from designer.workspace import Workspace
+
 log = logging.getLogger("mixdesign.app")
 
 
 @st.cache_resource(show_spinner=False)
-def _opened(target: str) -> Any:
+def _opened(target: str) -> Workspace:
     """The open Workspace of `target` (kept for the server's life; a failure raises and is not kept)."""
     from designer.api import open_workspace
 
     return open_workspace(target or None)
 
 
-def _open_workspace(target: str) -> tuple[Any, str | None]:
+def _open_workspace(target: str) -> tuple[Workspace | None, str | None]:
     """(workspace, None), or (None, why): a workspace that failed to open is tried again on the next rerun, so a
     server that was down, or a file fixed meanwhile, is picked up without a restart."""
     try:
@@ -43,7 +46,7 @@ def _open_workspace(target: str) -> tuple[Any, str | None]:
         return None, str(e)
 
 
-def workspace() -> Any | None:
+def workspace() -> Workspace | None:
     """This process's Workspace (None when it cannot be opened; see `problem`)."""
     from designer.workspace import ENV
 
@@ -56,7 +59,7 @@ def problem() -> str | None:
     return _open_workspace(os.environ.get(ENV, ""))[1]
 
 
-def _store_call(what: str, fn: Callable[[Any], Any]) -> Any:
+def _store_call(what: str, fn: Callable[[Workspace], Any]) -> Any:
     """Run a store call; a failure is logged and shown as a toast, never a broken page."""
     ws = workspace()
     if ws is None:
@@ -92,7 +95,7 @@ def save_imported(design: Design) -> None:
     _store_call("import", lambda ws: save_import(ws, design.name, _kept(design)))
 
 
-def _fingerprint(ws: Any) -> tuple:
+def _fingerprint(ws: Workspace) -> tuple:
     return (ws.location, *ws.designs_version())
 
 

@@ -6,13 +6,15 @@ design and shows designer.validate's message (where / message / fix) next to the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from designer import Arch, DesignIssue, gpu_variant
+from designer import Arch, Cost, DesignIssue, gpu_variant
 from designer.spec import ACTIVATION_NAMES, gpu_variant_report, rounding_report
 from designer.webapp import advisor, fmt, stages, state
 from designer.webapp import estimate as latency
@@ -69,6 +71,13 @@ def _sync_widgets(d: Design) -> None:
 # ------------------------------------------------------------------ callbacks
 
 
+def _block_design() -> Arch | None:
+    """The current design for the callbacks of the block widgets (settings, GPU variant, stage table), which are
+    drawn for a block design only: None, and the callback does nothing, where it is a layers-only design."""
+    d = state.design()
+    return d if isinstance(d, Arch) else None
+
+
 def _on_pick() -> None:
     label = st.session_state.get("pick_design")
     st.session_state["pick_design"] = None
@@ -78,7 +87,9 @@ def _on_pick() -> None:
 
 
 def _on_setting(key: str) -> None:
-    arch = state.design()
+    arch = _block_design()
+    if arch is None:
+        return
     path, label, _ = GLOBALS[key]
     value = st.session_state[key]
     if value is None:
@@ -96,7 +107,9 @@ def _on_name() -> None:
 
 
 def _on_gpu_variant() -> None:
-    arch = state.design()
+    arch = _block_design()
+    if arch is None:
+        return
     g = int(st.session_state.get("gpu_group_size") or 1)
     new = gpu_variant(arch, g)
     before, after = current(arch)[1].cost, current(new)[1].cost
@@ -130,9 +143,9 @@ def apply_table_edit(key: str) -> None:
     """The stage editor's on_change callback: its edit state -> a new design, or a kept design plus the rows'
     issues. Every edit moves the editor's key (through set_design or table_rev), so an edit is applied once."""
     w = state.ws()
-    arch = state.design()
+    arch = _block_design()
     edits = st.session_state.get(key) or {}
-    if not any(edits.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
+    if arch is None or not any(edits.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
         return
     base = w.table_rows if w.table_rows is not None else stages.arch_rows(arch)
     rows = stages.apply_edits(base, edits)
@@ -149,27 +162,28 @@ def apply_table_edit(key: str) -> None:
 # ------------------------------------------------------------------ sections
 
 
-def _metrics(arch_or_design) -> None:
-    _, a = current(arch_or_design)
+def _metrics(design: Design) -> None:
+    _, a = current(design)
     prev = state.previous()
     pc = None
-    if prev is not None and not state.is_layers(prev) and not state.is_layers(arch_or_design):
+    if prev is not None and not state.is_layers(prev) and not state.is_layers(design):
         try:
             pc = current(prev)[1].cost
         except Exception:  # noqa: BLE001 - an old design that no longer counts just has no delta
             pc = None
     c = a.cost
+
+    def change(figure: Callable[[Cost], float]) -> str | None:
+        """The figure's change against the design before the last change (None without one)."""
+        return None if pc is None else fmt.pct_change(figure(c), figure(pc))
+
     cols = st.columns(6)
     items = [
-        (fmt.LABEL_PARAMS, fmt.millions(c.params, 3), pc and fmt.pct_change(c.params, pc.params)),
-        (
-            fmt.LABEL_PARAMS_STORED,
-            fmt.millions(c.params_stored, 3),
-            pc and fmt.pct_change(c.params_stored, pc.params_stored),
-        ),
-        (fmt.LABEL_FMA, fmt.millions(c.fma, 1), pc and fmt.pct_change(c.fma, pc.fma)),
-        (fmt.LABEL_FLOPS, fmt.millions(c.flops, 1), pc and fmt.pct_change(c.flops, pc.flops)),
-        ("Darknet BFLOPs", f"{c.bflops:.3f}", pc and fmt.pct_change(c.bflops, pc.bflops)),
+        (fmt.LABEL_PARAMS, fmt.millions(c.params, 3), change(lambda x: x.params)),
+        (fmt.LABEL_PARAMS_STORED, fmt.millions(c.params_stored, 3), change(lambda x: x.params_stored)),
+        (fmt.LABEL_FMA, fmt.millions(c.fma, 1), change(lambda x: x.fma)),
+        (fmt.LABEL_FLOPS, fmt.millions(c.flops, 1), change(lambda x: x.flops)),
+        ("Darknet BFLOPs", f"{c.bflops:.3f}", change(lambda x: x.bflops)),
     ]
     for col, (label, value, delta) in zip(cols, items):
         col.metric(
@@ -179,10 +193,10 @@ def _metrics(arch_or_design) -> None:
             delta_color="inverse",
             help=fmt.HELP_UNITS + (" Delta: against the design before the last change." if pc else ""),
         )
-    _estimated_latency(cols[5], arch_or_design, prev if pc is not None else None)
+    _estimated_latency(cols[5], design, prev if pc is not None else None)
 
 
-def _estimated_latency(col, design, prev) -> None:
+def _estimated_latency(col: DeltaGenerator, design: Design, prev: Design | None) -> None:
     """This machine's latency model on the design (designer/webapp/estimate.py), or how to make one."""
     m = latency.model()
     if m is None:

@@ -45,13 +45,13 @@ def _training_settings() -> TrainingRecipe:
         t,
         batch=int(batch or t.batch),
         subdivisions=int(sub or t.subdivisions),
-        learning_rate=float(lr if lr is not None else t.learning_rate),
-        max_batches=int(maxb or t.max_batches),
-        burn_in=int(burn if burn is not None else t.burn_in),
+        learning_rate=t.learning_rate if lr is None else float(lr),
+        max_batches=int(maxb) if maxb else t.max_batches,
+        burn_in=t.burn_in if burn is None else int(burn),
     )
 
 
-def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
+def _onnx_sources(network: Network) -> dict[str, tuple[Network, str | None]]:
     """Label -> (network, .weights path or None): the current design with random weights, and every network a
     finished quick-train run wrote weights for (its cfg, at the training size and class count)."""
     from pathlib import Path
@@ -59,7 +59,7 @@ def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
     from designer import parse_cfg
     from designer.webapp import jobs
 
-    out: dict[str, tuple[object, str | None]] = {"this design, random weights": (network, None)}
+    out: dict[str, tuple[Network, str | None]] = {"this design, random weights": (network, None)}
     job = jobs.get(state.ws().jobs.get("train"))
     if job is not None and not job.running and job.result:
         for name, r in job.result.items():
@@ -68,7 +68,7 @@ def _onnx_sources(network) -> dict[str, tuple[object, str | None]]:
     return out
 
 
-def _onnx(name: str, network) -> None:
+def _onnx(name: str, network: Network) -> None:
     st.subheader("ONNX")
     st.caption(
         "The network as ONNX (what `mixdesign onnx` writes: optimised build, batch 1, opset 17; node names "
@@ -77,6 +77,8 @@ def _onnx(name: str, network) -> None:
     sources = _onnx_sources(network)
     c1, c2 = st.columns([3, 2])
     pick = c1.selectbox("Weights", list(sources), key="onnx_source")
+    if pick is None:  # not while `sources` holds this design (index 0 is selected)
+        return
     if c2.button("Build .onnx", key="onnx_build", width="stretch"):
         from designer.webapp.export import onnx_file
 
@@ -124,7 +126,7 @@ def render() -> None:
 
 def _downloads(f: ExportFiles, *, zip_name: str) -> None:
     """One download button per file (the design YAML only for a design), and the zip of them all."""
-    buttons = (  # label, content, file name, MIME type, widget key
+    buttons: tuple[tuple[str, str | bytes | None, str, str, str], ...] = (  # label, content, name, MIME, key
         ("Download cfg", f.cfg_text, f.cfg_name, "text/plain", "dl_cfg"),
         ("Download -train.cfg", f.train_text, f.train_name, "text/plain", "dl_train"),
         ("Download design YAML", f.design_yaml, f.yaml_name, "text/yaml", "dl_yaml"),
