@@ -134,9 +134,9 @@ def check_device_dtype(device: str | Device, dtype: str) -> Device:
 
 def default_channels_last(device: str | Device) -> bool:
     """The memory format measure() builds in when the caller does not choose: NHWC (channels_last) on the CPU,
-    where oneDNN runs every conv in a blocked NHWC layout and an NCHW build pays a reorder around each conv (the
-    presets and darknet cfgs run 1.05-2.8x faster in NHWC at batch 1: docs/performance.md); NCHW on CUDA, where
-    the choice depends on the GPU and the dtype and is the user's (`--channels-last`)."""
+    where oneDNN runs convs in a blocked NHWC layout and an NCHW build pays a reorder around each conv, most on
+    grouped convs (benchmarks/bench_memory_format.py, docs/performance.md); NCHW on CUDA, where the choice
+    depends on the GPU and the dtype and is the user's (`--channels-last`)."""
     return not Device.parse(device).is_cuda
 
 
