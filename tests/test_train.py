@@ -195,7 +195,7 @@ def test_keyboard_interrupt_keeps_last_checkpoint(tiny, split, tmp_path):
 def test_ctrl_c_exits_130_with_files_intact(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}  # SIGABRT prints every thread's stack
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -225,7 +225,15 @@ def test_ctrl_c_exits_130_with_files_intact(tmp_path):
             time.sleep(0.2)
         assert proc.poll() is None, proc.stderr.read()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # say where it hangs and whether it ignores SIGINT, then fail
+            ignored = (Path(f"/proc/{proc.pid}/status").read_text().split("SigIgn:")[1].split() or ["?"])[0]
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(
+                f"still running 60 s after SIGINT (ignored signals mask {ignored}); its threads:\n{err[-6000:]}"
+            )
     finally:
         if proc.poll() is None:
             proc.kill()
