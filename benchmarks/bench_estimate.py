@@ -84,8 +84,8 @@ def measure_rounds(
     """Per design, the fastest of `rounds` interleaved `bench` medians and the spread of those medians (slowest /
     fastest - 1). Each round measures every design once, as `bench` does (built, warmed up, timed, let go). The
     fastest round is the one the shared host disturbed least: this VM's speed moves by 15-40 % for seconds at a
-    time (bench_noise's machine column), which a median of two or three rounds still carries; calibration times
-    kernels and passes the same way (runtime.calibrate.fastest_ms)."""
+    time (bench_noise's machine column), which a median of two or three rounds still carries; calibration keeps
+    the less disturbed of two windows of a pass in the same spirit (runtime.calibrate.pass_ms)."""
     times: dict[str, list[float]] = {label: [] for label in networks}
     for r in range(rounds):
         for label, net in networks.items():
