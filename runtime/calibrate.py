@@ -42,8 +42,7 @@ def measure_design(
     network: Network, setting: Setting, *, label: str = "", min_run_time: float = MIN_RUN_TIME_S
 ) -> DesignSample:
     """One design's kernels with their measured ms, and its whole pass, in `setting`. The whole pass is timed
-    before and after the kernels and the faster kept: on a shared host a slow spell of a second or two would
-    otherwise set a design's total apart from its kernels."""
+    in two halves, before and after the kernels (pass_times), and its median taken over both."""
     shapes = infer_shapes(network)
     ks = network_kernels(network, setting, shapes)
     if setting.mode == "train":
@@ -84,16 +83,16 @@ def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3
     return min(call_times_ms(fn, min_run_time, cuda=cuda, at_least=at_least, at_most=at_most))
 
 
-def pass_ms(fn, min_run_time: float, *, cuda: bool = False) -> float:
-    """A whole pass as `mixdesign bench` reports it: the median of calls over half `min_run_time` (measure_design
-    takes two such windows, before and after the kernels, and keeps the lower: a shared host slows down for
-    seconds at a time). The median, not the fastest call, because an estimate is of bench's median, and the two
-    differ by a few % even on a quiet machine."""
-    return statistics.median(call_times_ms(fn, min_run_time / 2, cuda=cuda, at_least=5))
+def pass_times(fn, min_run_time: float, *, cuda: bool = False) -> list[float]:
+    """Half of a whole pass's timing as `mixdesign bench` reports it: calls over half `min_run_time`, in ms.
+    measure_design takes one such window before and one after the kernels and reports the median of both
+    together: bench's median, with the design's kernels between its two halves, so that a slow spell of the
+    host in either half moves the total as much as it moves a `bench` run of the same length."""
+    return call_times_ms(fn, min_run_time / 2, cuda=cuda, at_least=5)
 
 
 def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by pass_ms, and its
+    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by pass_times, and its
     per-layer forward + backward scaffold (time_layers_train) with the same timer."""
     import torch
     import torch.nn.functional as F
@@ -115,7 +114,7 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
         step()
         cuda = setting.device.startswith("cuda")
-        first_ms = pass_ms(step, min_run_time, cuda=cuda)
+        first = pass_times(step, min_run_time, cuda=cuda)
         rows = time_layers_train(
             model,
             x,
@@ -123,12 +122,12 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
             min_run_time,
             timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3,
         )
-        total_ms = min(first_ms, pass_ms(step, min_run_time, cuda=cuda))
+        total_ms = statistics.median(first + pass_times(step, min_run_time, cuda=cuda))
         return {t.index: t.ms for t in rows}, total_ms
 
 
 def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.deploy.backends' runner: the whole inference timed by pass_ms, then the runtime's own profiler
+    """runtime.deploy.backends' runner: the whole inference timed by pass_times, then the runtime's own profiler
     per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one (OpenVINO's
     performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the plain pass;
     the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime overhead."""
@@ -139,16 +138,16 @@ def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tu
     )
     for _ in range(3):
         runner.run()
-    first_ms = pass_ms(runner.run, min_run_time)
-    seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(first_ms, 1e-3)))))
-    total_ms = min(first_ms, pass_ms(runner.run, min_run_time))
+    first = pass_times(runner.run, min_run_time)
+    seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(statistics.median(first), 1e-3)))))
+    total_ms = statistics.median(first + pass_times(runner.run, min_run_time))
     per_ms = total_ms / max(sum(seconds.values()), 1e-12)
     return {step.first: sec * per_ms for step, sec in seconds.items() if step is not None}, total_ms
 
 
 def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
     """runtime.bench.measure's build (prepare) and its per-step scaffold (time_steps): the whole pass timed by
-    pass_ms, each step by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
+    pass_times, each step by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
     import torch
 
     from runtime.bench import DTYPES, default_channels_last, prepare, time_steps, timing_threads
@@ -180,13 +179,13 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
 
         for _ in range(3):
             run()
-        first_ms = pass_ms(run, min_run_time, cuda=cuda)
+        first = pass_times(run, min_run_time, cuda=cuda)
 
         def one_step(p, module, ins, out, window: float) -> float:
             return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
 
         best = time_steps(model, x, min_run_time, 2, one_step)
-        total_ms = min(first_ms, pass_ms(run, min_run_time, cuda=cuda))
+        total_ms = statistics.median(first + pass_times(run, min_run_time, cuda=cuda))
         return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
 
 
