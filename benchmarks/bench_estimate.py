@@ -111,9 +111,10 @@ def measure_rounds(networks: dict, setting: Setting, rounds: int, window: float)
     built = {label: bench_callable(net, setting) for label, net in networks.items()}
     times: dict[str, list[float]] = {label: [] for label in networks}
     torch.set_num_threads(setting.threads)
+    cuda = setting.device.startswith("cuda")  # synchronised around each call, as bench's timer does
     for r in range(rounds):
         for label, fn in built.items():
-            times[label].append(statistics.median(call_times_ms(fn, window, at_least=3)))
+            times[label].append(statistics.median(call_times_ms(fn, window, cuda=cuda, at_least=3)))
         if (r + 1) % max(1, rounds // 4) == 0:
             print(f"  round {r + 1}/{rounds} measured", file=sys.stderr)
     return times
@@ -235,6 +236,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backends", default="torch,openvino")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     ap.add_argument("--budget", type=float, default=180.0, help="calibration seconds per setting")
     ap.add_argument("--designs", type=int, default=40, help="unseen MixNet-family designs per setting")
     ap.add_argument("--rounds", type=int, default=20, help="interleaved measurement rounds (windows per design)")
@@ -276,9 +278,12 @@ def main() -> int:
 
     tune_cpu_allocator()
     out = Path(
-        args.out or Path(__file__).parent / "results" / f"bench_estimate_cpu{'_quick' if args.quick else ''}.txt"
+        args.out
+        or Path(__file__).parent
+        / "results"
+        / f"bench_estimate_{args.device.split(':')[0]}{'_quick' if args.quick else ''}.txt"
     )
-    fp = fingerprint("cpu")
+    fp = fingerprint(args.device)
     load_before = os.getloadavg()
     started = time.perf_counter()
     lines = [
@@ -295,11 +300,11 @@ def main() -> int:
         "",
     ]
     settings = [
-        Setting.make(backend=b.strip(), threads=t)
+        Setting.make(backend=b.strip(), threads=t, device=args.device)
         for b, t in itertools.product(args.backends.split(","), (int(t) for t in args.threads.split(",")))
     ]
     if args.train_batch:
-        settings.append(Setting.make(threads=1, batch=args.train_batch, mode="train"))
+        settings.append(Setting.make(threads=1, batch=args.train_batch, mode="train", device=args.device))
     for setting in settings:
         one_setting(setting, args, lines)
     load_after = os.getloadavg()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One prepared run on a lent CUDA machine (the device tool), under ~8 minutes: the GPU tests, our optimised
+# One prepared run on a lent CUDA machine (the device tool), under ~11 minutes: the GPU tests, our optimised
 # build against timm's best mode on CUDA (eager and CUDA graphs, fp32 and fp16), the seed's claim as a fp16
-# training step at training batches (MixNet-M against MixNet-M-GPU), and MixNet-M's slowest layers on CUDA.
+# training step at training batches (MixNet-M against MixNet-M-GPU), MixNet-M's slowest layers on CUDA, and the
+# latency model's accuracy on CUDA (bench_estimate: calibrate, then 20 unseen designs; needs scikit-learn).
 # Logs go to $OUT (the device tool brings them back). Uses the machine's own python3/torch; installs nothing.
 # timm for bench_vs_timm.py (the device machine has no package index): before the run,
 #   pip install --no-deps --target .vendor timm        and pass carry=[".vendor"] to the device tool;
@@ -29,3 +30,5 @@ timeout 210 python3 benchmarks/bench_vs_timm.py --device cuda --rounds 2 --batch
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"; } 2>&1 | tee "$OUT/train_fp16_mixnet_m_vs_gpu.txt"
 timeout 45 python3 -m designer.cli bench mixnet-m --device cuda --dtype fp16 --channels-last --per-layer --top 8 \
   --min-run-time 0.3 --no-record 2>&1 | tee "$OUT/per_layer_cuda.txt"
+timeout 200 python3 benchmarks/bench_estimate.py --device cuda --backends torch --threads 1 --budget 60 \
+  --designs 20 --rounds 10 --min-run-time 0.05 --out "$OUT/bench_estimate_cuda.txt" 2>&1 | tail -n 35
