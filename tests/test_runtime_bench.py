@@ -23,6 +23,7 @@ from designer.machine import DeviceError, fingerprint, usable_cores
 from designer.noise import MIN_RUNS
 from runtime import build_model, save_weights
 from runtime.bench import BenchError, measure
+from tests.conftest import TINY_YAML
 
 KEYS = {"device", "device_name", "threads", "batch", "dtype", "optimized", "channels_last", "median_ms", "iqr_ms",
         "fma", "fma_per_s", "per_layer", "mode", "params", "backend", "execution",
@@ -42,6 +43,13 @@ def _no_allocator_tuning(monkeypatch):
 @pytest.fixture(scope="module")
 def small() -> designer.Network:
     return with_net(designer.lower(designer.load_preset("mixnet-s")), width=32, height=32)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> designer.Network:
+    """Two block rows with a mixconv (two kernel groups: route/split in the plain build) and squeeze-excite: every
+    per-layer row kind, in far fewer steps than mixnet-s (per_layer times each step alone, twice)."""
+    return designer.lower(designer.load_yaml(TINY_YAML))
 
 
 @pytest.mark.parametrize("optimized", [False, True])
@@ -66,13 +74,13 @@ def test_measure_keeps_an_explicit_memory_format(small: designer.Network) -> Non
 
 
 @pytest.mark.parametrize("optimized", [False, True])
-def test_measure_per_layer(small: designer.Network, optimized: bool) -> None:
-    r = measure(small, optimized=optimized, threads=1, per_layer=True, min_run_time=0.05, channels_last=optimized)
+def test_measure_per_layer(tiny: designer.Network, optimized: bool) -> None:
+    r = measure(tiny, optimized=optimized, threads=1, per_layer=True, min_run_time=0.05, channels_last=optimized)
     rows = r.to_json()["per_layer"]
     assert rows and all(set(row) == LAYER_KEYS for row in rows)
     assert [row["ms"] for row in rows] == sorted((row["ms"] for row in rows), reverse=True)
     assert sum(row["time_share"] for row in rows) == pytest.approx(1.0)
-    assert sum(row["fma"] for row in rows) == designer.count(small).fma
+    assert sum(row["fma"] for row in rows) == designer.count(tiny).fma
     assert sum(row["fma_share"] for row in rows) == pytest.approx(1.0)
     types = {row["type"] for row in rows}
     assert ("mixconv" in types) is optimized and ("route" in types) is not optimized
