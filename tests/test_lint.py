@@ -1,6 +1,6 @@
 """Lint and format, as `.ci/run` and the pre-commit hooks run them (settings in pyproject.toml): `ruff check` and
 `ruff format --check` over the whole tree (about a second each). Types (mypy over designer/ and runtime/) are
-checked by `.ci/run` before the suite and by the pre-commit hook, not here: a clean checkout has no mypy cache, so
+checked by `.ci/run` after the suite and by the pre-commit hook, not here: a clean checkout has no mypy cache, so
 a run in the suite would add over a minute to it."""
 
 from __future__ import annotations
