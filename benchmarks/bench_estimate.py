@@ -158,7 +158,7 @@ def report(
     moved over the rounds, and the errors once one common factor (the host's speed at calibration against its
     speed while measuring) is divided out; that last row is a diagnostic, not the target."""
     measured = {k: statistics.median(w) for k, w in windows.items()}
-    err = {k: est[k].ms / measured[k] - 1 for k in windows}
+    err = {k: est[k].ms / measured[k] - 1 for k in est}
     within = sum(abs(err[k]) <= 0.10 for k in family) / len(family)
     mape = 100 * statistics.median(abs(err[k]) for k in family)
     tau = kendall([measured[k] for k in family], [est[k].ms for k in family])
@@ -184,6 +184,30 @@ def report(
     )
 
 
+ANCHOR = "[calibration design] "
+
+
+def calibration_anchors(samples: list, sizes: tuple[int, ...] | None, n: int) -> dict:
+    """The first `n` designs the calibration measured (drawn again from its seed), to be timed again among the
+    measuring rounds: their time now against their time in calibration is the host's drift, model aside."""
+    from runtime.calibrate import calibration_designs
+
+    labels = {s.label for s in samples[:n]}
+    found = {}
+    for label, net in calibration_designs(0, sizes):
+        if label in labels:
+            found[ANCHOR + label] = net
+        if len(found) == len(labels):
+            return found
+    return found
+
+
+def anchor_totals(samples: list, anchors: dict) -> dict[str, float]:
+    """Each anchor's whole-pass ms as calibration measured it."""
+    total = {s.label: s.total_ms for s in samples}
+    return {k: total[k[len(ANCHOR) :]] for k in anchors}
+
+
 def one_setting(setting: Setting, args, lines: list[str]) -> None:
     from runtime.calibrate import collect
 
@@ -200,7 +224,8 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     if setting.mode == "train":  # a training step needs a classifier ([softmax] after the logits)
         ood = {k: n for k, n in ood.items() if any(L.type == "softmax" for L in n.layers)}
     nets = {**family, **ood}
-    windows = measure_rounds(nets, setting, args.rounds, args.min_run_time)
+    anchors = calibration_anchors(samples, sizes, args.anchors)
+    windows = measure_rounds({**nets, **anchors}, setting, args.rounds, args.min_run_time)
     t = time.perf_counter()
     est = {label: model.estimate(net) for label, net in nets.items()}
     per_estimate_ms = (time.perf_counter() - t) / len(nets) * 1e3
@@ -211,6 +236,19 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
         f"in calibration: {m['held_out_within_10pct']:.0%} within +-10%, median {m['held_out_median_abs_pct']:.1f}%"
     )
     report(windows, est, family=list(family), setting=setting, lines=lines)
+    if anchors:
+        totals = anchor_totals(samples, anchors)
+        drift = [statistics.median(windows[k]) / ms for k, ms in totals.items()]
+        fit = [model.estimate(anchors[k]).ms / ms for k, ms in totals.items()]
+        lines.append(
+            f"the model's estimate of those calibration designs: {statistics.median(fit):.2f}x their time in "
+            f"calibration (median; {min(fit):.2f}-{max(fit):.2f}): how far the fit sits from its own data"
+        )
+        lines.append(
+            f"the first {len(drift)} calibration designs, timed again among these rounds: now {statistics.median(drift):.2f}x "
+            f"their time in calibration (median; {min(drift):.2f}-{max(drift):.2f}): the host's speed moved this much "
+            "between calibrating and measuring, whatever the model"
+        )
     lines.append(f"estimate: {per_estimate_ms:.2f} ms per network (shapes, counts, kernels, prediction)")
     lines.append(
         f"{'design':<60} {'measured ms':>11} {'repro':>6} {'estimate ms':>11} {'interval':>17} {'error':>7} "
@@ -237,6 +275,9 @@ def main() -> int:
     ap.add_argument("--backends", default="torch,openvino")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    ap.add_argument(
+        "--anchors", type=int, default=8, help="calibration designs timed again among the rounds (the host's drift)"
+    )
     ap.add_argument("--budget", type=float, default=180.0, help="calibration seconds per setting")
     ap.add_argument("--designs", type=int, default=40, help="unseen MixNet-family designs per setting")
     ap.add_argument("--rounds", type=int, default=20, help="interleaved measurement rounds (windows per design)")

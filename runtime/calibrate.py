@@ -189,7 +189,7 @@ def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
         return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
 
 
-def _designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:
+def calibration_designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:
     """Random MixNet-family designs, every PLAIN_EVERY-th a darknet-style plain net (designer.latency.sampling)."""
     rng = random.Random(seed + 1)
     for i, (label, _, network) in enumerate(random_designs(seed, sizes=sizes)):
@@ -233,7 +233,7 @@ def collect(
     )
     shown = 0
     try:
-        for label, network in designs if designs is not None else _designs(seed, sizes):
+        for label, network in designs if designs is not None else calibration_designs(seed, sizes):
             elapsed = time.perf_counter() - start
             per_design = elapsed / len(samples) if samples else 0.0
             enough = len(samples) >= MIN_DESIGNS

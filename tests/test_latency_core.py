@@ -239,3 +239,35 @@ def test_a_design_timed_during_a_slow_spell_of_the_host_does_not_raise_the_fitte
     assert model.metrics["slowed_designs"] == 2
     probe = np.array([[2e6 if n in ("fma", "vfma") else 2e4 if n in ("in", "out") else 1.0 for n in FEATURES]])
     assert model.kinds["conv1x1"].predict(probe)[0] == pytest.approx(0.01 + 2.0, rel=0.03)
+
+
+def test_estimates_land_on_whole_passes_when_kernel_times_scatter_around_their_features():
+    """Kernels whose time scatters around what their features say (log-normal, sigma 0.4: oneDNN picks another
+    kernel, a cache line falls another way) are fitted in log space, which predicts their geometric mean, about
+    exp(-0.4**2 / 2) = 0.92 of their average. A design's whole pass takes the sum of what its kernels took. The
+    network terms are fitted on the kernel models' held-out sums, so estimates of unseen designs drawn the same
+    way land on their whole passes (median within 3 %), not 8 % under them."""
+    from designer.latency.fit import DesignSample, fit_model
+    from designer.latency.kernels import FEATURES, Kernel
+
+    rng = np.random.default_rng(1)
+
+    def design(label: str) -> DesignSample:
+        ks, ms = [], []
+        for i in range(12):
+            fma = float(rng.uniform(1e5, 5e6))
+            f = dict.fromkeys(FEATURES, 1.0) | {"fma": fma, "vfma": fma, "in": fma / 100, "out": fma / 100}
+            ks.append(Kernel(i, i, "conv1x1", "convolutional", tuple(f[n] for n in FEATURES), int(fma)))
+            ms.append((0.01 + fma / 1e6) * float(rng.lognormal(0.0, 0.4)))
+        return DesignSample(label, tuple(ks), tuple(ms), sum(ms))
+
+    model = fit_model([design(f"seen {d}") for d in range(16)], Setting(threads=1), fingerprint("cpu"), seconds=1.0)
+    unseen = [design(f"unseen {d}") for d in range(40)]
+    t = model.network
+    estimates = [
+        t.scale * model.kinds["conv1x1"].predict(np.array([k.features for k in s.kernels])).sum()
+        + t.per_run_ms
+        + t.per_kernel_ms * len(s.kernels)
+        for s in unseen
+    ]
+    assert float(np.median([e / s.total_ms for e, s in zip(estimates, unseen)])) == pytest.approx(1.0, abs=0.03)

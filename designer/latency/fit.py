@@ -5,9 +5,12 @@ median). Kernels are fitted per kind (designer.latency.regress.fit_kind, candida
 then once more with the kernels of designs timed during a slow spell of a shared host brought back to its usual
 speed (_slow_spells);
 the network terms (scale, per run, per kernel) by non-negative least squares of the whole-pass times on the
-measured kernel sums (how a pass relates to its kernels timed alone is the runtime's, not the kernel models'
-doing). The network-level errors reported are those of held-out kernel predictions: designs whose kernels the
-kernel models did not see. The interval is the 5th and 95th percentile of measured / estimated over those designs.
+kernel models' held-out sums: what the kernel models predict for a design they did not see, set against what
+its whole pass took. So the terms carry both how a pass relates to its kernels timed alone (the runtime's
+doing) and whatever bias the kernel fits share (a log-space fit predicts a geometric mean; the slow-spell
+correction moves kernels to the host's usual speed), and an estimate lands on the passes themselves. The
+network-level errors reported are those of held-out kernel predictions: designs whose kernels the kernel models
+did not see. The interval is the 5th and 95th percentile of measured / estimated over those designs.
 """
 
 from __future__ import annotations
@@ -112,11 +115,10 @@ def fit_model(
     slow = _slow_spells(y, oof, design, len(samples))
     if slow.any():  # refit with each slowed design's kernels brought back to the host's usual speed
         regressors, per_kind, oof = _fit_kinds(X, y * np.exp(-slow[design]), kinds, design)
-    measured = np.array([y[design == d].sum() for d in range(len(samples))])
     sums = np.array([oof[design == d].sum() for d in range(len(samples))])
     counts = np.array([len(s.kernels) for s in samples], dtype=float)
     totals = np.array([s.total_ms for s in samples], dtype=float)
-    terms = _network_terms(measured, counts, totals)
+    terms = _network_terms(sums, counts, totals)
     held_out = terms.scale * sums + terms.per_run_ms + terms.per_kernel_ms * counts
     ratio = totals / np.maximum(held_out, 1e-9)
     lo = min(float(np.quantile(ratio, 0.05)), 1.0 - MIN_HALF_WIDTH)
