@@ -4,12 +4,14 @@ For each setting (backend x threads; torch and OpenVINO at 1 and 2 threads by de
 1. calibrate as `mixdesign calibrate --budget B` does (runtime.calibrate.collect + designer.latency.fit), timed;
 2. draw N random MixNet-family designs across the sweep axes (designer.latency.sampling, another seed, none of the
    calibration's) plus out-of-family darknet cfgs from ../shared/darknet/cfg (yolov4-tiny, darknet53, ...);
-3. measure each as `mixdesign bench` builds it (bench_callable), in many short interleaved windows (every design
-   once per round, so the host's slow spells fall on all of them alike); the reference is the median over the
-   windows, and how far it reproduces (odd vs even windows) is reported beside it;
+3. measure each as `mixdesign bench` builds it (runtime.calibrate.build_timed), in many short interleaved windows
+   (every design once per round, so the host's slow spells fall on all of them alike); the reference is the
+   median over the windows, each divided by its round's host speed (normalised), and how far it reproduces
+   (odd vs even windows) is reported beside it;
 4. estimate each (LatencyModel.estimate, timed) and report per setting: the fraction of MixNet-family designs
    within +-10 %, the median absolute % error, Kendall's tau of the ranking (scipy.stats.kendalltau), calibration
-   time, every out-of-family row, and what bounds those figures on this host (report()). Target on this CPU: >= 90 % within +-10 % and tau >= 0.9 at 1 thread.
+   time, every out-of-family row, and what bounds those figures on this host (report()). Target on this CPU:
+   >= 90 % within +-10 % and tau >= 0.9 at 1 thread.
 
     python benchmarks/bench_estimate.py                    # the full run (see --help for its length)
     python benchmarks/bench_estimate.py --quick            # a smoke run: small budget, few designs, two rounds
@@ -29,7 +31,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,65 +53,22 @@ SHARED_CFG = Path(__file__).resolve().parents[2] / "shared" / "darknet" / "cfg"
 OUT_OF_FAMILY = ("yolov4-tiny", "darknet53", "yolov3-tiny", "efficientnet_b0")
 
 
-def bench_callable(network, setting: Setting) -> Callable[[], object]:
-    """What `mixdesign bench` times in `setting`, built once as bench builds it and warmed up: torch's optimised
-    build in its default execution and memory format (runtime.bench.prepare), the backend's runner
-    (runtime.deploy.backends), or the training iteration of runtime.train_step.measure_train_step."""
-    import torch
-
-    from runtime.bench import DTYPES, default_channels_last, prepare
-    from runtime.execution import resolve_execution
-
-    torch.set_num_threads(setting.threads)
-    if setting.mode == "train":
-        from runtime.train_step import MOMENTUM, sgd_step, train_model
-
-        torch.manual_seed(0)
-        model = train_model(network, device=setting.device, dtype=setting.dtype)
-        x = torch.randn(setting.batch, *network.input_shape, device=setting.device)
-        y = torch.randint(0, model.shapes[model.outputs[0]].outputs, (setting.batch,), device=setting.device)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
-        fn: Callable[[], object] = sgd_step(model, opt, x, y, device=setting.device, dtype=setting.dtype)
-    elif setting.backend == "torch":
-        nhwc = default_channels_last(setting.device)
-        execution = resolve_execution("auto", device=setting.device, optimized=True)
-        built = prepare(
-            network, device=setting.device, dtype=setting.dtype, optimized=True, channels_last=nhwc, execution=execution
-        )
-        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
-        if nhwc:
-            x = x.contiguous(memory_format=torch.channels_last)
-
-        @torch.no_grad()
-        def fn() -> object:
-            return built(x)
-    else:
-        from runtime.deploy.backends import get_backend
-
-        runner = get_backend(setting.backend).prepare(
-            network, setting.batch, setting.dtype, setting.threads, setting.device, optimized=True
-        )
-        fn = runner.run
-    for _ in range(3):
-        fn()
-    return fn
-
-
 def measure_rounds(networks: dict, setting: Setting, rounds: int, window: float) -> dict[str, list[float]]:
     """Per design, the median ms of each of `rounds` short windows, taken in interleaved rounds: every design
-    built once (bench_callable), then each round times every design once for about `window` seconds
-    (runtime.calibrate.call_times_ms, at least 3 calls). The reference is the median over the windows: what
-    `bench`'s median converges to over the minutes the benchmark runs, with every design sampled across the same
-    minutes. Why not one long `bench` per design: this VM's host runs 20-50 % slower for seconds to minutes at a
-    time (bench_noise), so designs timed a minute apart are timed on different machines; many short interleaved
-    windows put every design on the same mix of the host's states."""
+    built once as calibration builds it (runtime.calibrate.build_timed), then each round times every design once
+    for about `window` seconds (runtime.calibrate.call_times_ms, at least 3 calls). The reference is the median
+    over the windows (after normalised()): what `bench`'s median converges to over the minutes the benchmark
+    runs, with every design sampled across the same minutes. Why not one long `bench` per design: this VM's host
+    runs 20-50 % slower for seconds to minutes at a time (bench_noise), so designs timed a minute apart are timed
+    on different machines; many short interleaved windows put every design on the same mix of the host's
+    states."""
     import torch
 
-    from runtime.calibrate import call_times_ms
+    from runtime.calibrate import build_timed, call_times_ms
 
-    built = {label: bench_callable(net, setting) for label, net in networks.items()}
-    times: dict[str, list[float]] = {label: [] for label in networks}
     torch.set_num_threads(setting.threads)
+    built = {label: build_timed(net, setting).run for label, net in networks.items()}
+    times: dict[str, list[float]] = {label: [] for label in networks}
     cuda = setting.device.startswith("cuda")  # synchronised around each call, as bench's timer does
     for r in range(rounds):
         for label, fn in built.items():
@@ -127,11 +85,20 @@ def reproducibility(windows: list[float]) -> float:
 
 
 def host_speed(times: dict[str, list[float]]) -> list[float]:
-    """Per round, the median over designs of (that round's window / the design's reference): how slow the host
-    ran in that round relative to its median state (1.0); all designs share a round's state."""
+    """Per round, the median over designs of (that round's window / the design's median window): how slow the
+    host ran in that round relative to its median state (1.0); all designs share a round's state."""
     ref = {label: statistics.median(w) for label, w in times.items()}
     rounds = min(len(w) for w in times.values())
     return [statistics.median(w[r] / ref[label] for label, w in times.items()) for r in range(rounds)]
+
+
+def normalised(times: dict[str, list[float]]) -> tuple[dict[str, list[float]], list[float]]:
+    """Each window divided by its round's host speed (host_speed over every design timed), and those speeds.
+    A round is a block that every design shares, so its speed is a block effect: dividing it out leaves each
+    design's own variation. It keeps the level (the median round runs at 1.0) and takes out the rounds a slow
+    spell of the host fell on, which the median of a dozen windows does not fully do."""
+    speed = host_speed(times)
+    return {label: [t / v for t, v in zip(w, speed)] for label, w in times.items()}, speed
 
 
 def out_of_family(size: int | None) -> dict:
@@ -151,11 +118,18 @@ def kendall(a: list[float], b: list[float]) -> float:
 
 
 def report(
-    windows: dict[str, list[float]], est: dict, *, family: list[str], setting: Setting, lines: list[str]
+    windows: dict[str, list[float]],
+    est: dict,
+    *,
+    family: list[str],
+    setting: Setting,
+    lines: list[str],
+    raw: dict[str, list[float]],
+    speed: list[float],
 ) -> None:
     """The figures the target is judged on (MixNet family: within +-10 %, median |error|, Kendall tau), then what
     bounds them on this host: how far the reference itself reproduces (odd vs even windows), how the host's speed
-    moved over the rounds, and the errors once one common factor (the host's speed at calibration against its
+    moved over the rounds (`speed`; `raw`: the windows before it was divided out), and the errors once one common factor (the host's speed at calibration against its
     speed while measuring) is divided out; that last row is a diagnostic, not the target."""
     measured = {k: statistics.median(w) for k, w in windows.items()}
     err = {k: est[k].ms / measured[k] - 1 for k in est}
@@ -169,11 +143,12 @@ def report(
         + ("" if setting.threads == 1 else " (the target is for 1 thread)")
     )
     repro = [reproducibility(windows[k]) for k in family]
-    speed = host_speed({k: windows[k] for k in family})
+    before = [reproducibility(raw[k]) for k in family]
     lines.append(
-        f"reference (median of {min(len(w) for w in windows.values())} interleaved windows): odd vs even windows "
-        f"differ by a median {statistics.median(repro):.1%}, at most {max(repro):.1%}; host speed per round "
-        f"(window / reference, median over designs): {min(speed):.2f}-{max(speed):.2f}"
+        f"reference (median of {min(len(w) for w in windows.values())} interleaved windows, each divided by its "
+        f"round's host speed {min(speed):.2f}-{max(speed):.2f}): odd vs even windows differ by a median "
+        f"{statistics.median(repro):.1%}, at most {max(repro):.1%} ({statistics.median(before):.1%} and "
+        f"{max(before):.1%} before the round's speed is divided out)"
     )
     common = statistics.median(math.log1p(err[k]) for k in family)
     rel = [abs(math.expm1(math.log1p(err[k]) - common)) for k in family]
@@ -225,7 +200,8 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
         ood = {k: n for k, n in ood.items() if any(L.type == "softmax" for L in n.layers)}
     nets = {**family, **ood}
     anchors = calibration_anchors(samples, sizes, args.anchors)
-    windows = measure_rounds({**nets, **anchors}, setting, args.rounds, args.min_run_time)
+    raw = measure_rounds({**nets, **anchors}, setting, args.rounds, args.min_run_time)
+    windows, speed = normalised(raw)
     t = time.perf_counter()
     est = {label: model.estimate(net) for label, net in nets.items()}
     per_estimate_ms = (time.perf_counter() - t) / len(nets) * 1e3
@@ -235,7 +211,7 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
         f"calibration: {m['calibration_s']:.0f} s, {m['designs']} designs, {m['kernels']} kernels; held-out "
         f"in calibration: {m['held_out_within_10pct']:.0%} within +-10%, median {m['held_out_median_abs_pct']:.1f}%"
     )
-    report(windows, est, family=list(family), setting=setting, lines=lines)
+    report(windows, est, family=list(family), setting=setting, lines=lines, raw=raw, speed=speed)
     if anchors:
         totals = anchor_totals(samples, anchors)
         drift = [statistics.median(windows[k]) / ms for k, ms in totals.items()]

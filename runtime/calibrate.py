@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, TypedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from designer.ir import Network
 from designer.latency.fit import DesignSample, fit_model
@@ -91,53 +92,102 @@ def pass_times(fn, min_run_time: float, *, cuda: bool = False) -> list[float]:
     return call_times_ms(fn, min_run_time / 2, cuda=cuda, at_least=5)
 
 
-def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.train_step's model and iteration (forward, loss, backward, SGD step) timed by pass_times, and its
-    per-layer forward + backward scaffold (time_layers_train) with the same timer."""
+@dataclass
+class Timed:
+    """What `mixdesign bench` times in a setting, built once as bench builds it: `run`, one whole pass (torch's
+    optimised build, traced and frozen on CPU as bench's "auto" execution runs it; the backend runner's inference;
+    or runtime.train_step's iteration: forward, loss, backward, SGD step, autocast for fp16 / bf16), plus what
+    the per-layer timings need: the eager model whose steps are timed one by one and its input, or the runner."""
+
+    run: Callable[[], object]
+    model: Any = None  # DarknetModel (torch inference: the eager build behind `run`; training: the model trained)
+    x: Any = None
+    runner: Any = None  # runtime.deploy.backends' runner (onnxruntime, OpenVINO)
+
+
+def build_timed(network: Network, setting: Setting, shapes=None, *, warmup: int = 3) -> Timed:
+    """The Timed for `network` in `setting`, warmed up by `warmup` calls (oneDNN / cuDNN choose their kernels,
+    SGD creates its momentum buffers). Run it under the setting's threads (runtime.bench.timing_threads):
+    calibration and bench_estimate time exactly this."""
     import torch
-    import torch.nn.functional as F
 
-    from runtime.bench import DTYPES, timing_threads
-    from runtime.train_step import MOMENTUM, time_layers_train, train_model
+    if setting.mode == "train":
+        from runtime.train_step import MOMENTUM, sgd_step, train_model
 
-    with timing_threads(setting.batch, setting.threads) as threads:
         torch.manual_seed(0)
         model = train_model(network, device=setting.device, dtype=setting.dtype, shapes=shapes)
-        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
+        x = torch.randn(setting.batch, *network.input_shape, device=setting.device)  # fp32: autocast casts it
         y = torch.randint(0, model.shapes[model.outputs[0]].outputs, (setting.batch,), device=setting.device)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
+        timed = Timed(sgd_step(model, opt, x, y, device=setting.device, dtype=setting.dtype), model, x)
+    elif setting.backend == "torch":
+        from runtime.bench import DTYPES, default_channels_last, prepare
+        from runtime.execution import resolve_execution
+        from runtime.model import DarknetModel
+        from runtime.optimize.build import FrozenModel
 
-        def step() -> None:  # measure_train_step's iteration
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x).flatten(1).float(), y).backward()
-            opt.step()
-
-        step()
-        cuda = setting.device.startswith("cuda")
-        first = pass_times(step, min_run_time, cuda=cuda)
-        rows = time_layers_train(
-            model,
-            x,
-            threads,
-            min_run_time,
-            timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3,
+        nhwc = default_channels_last(setting.device)  # the memory format `mixdesign bench` builds in by default
+        eager = prepare(
+            network, device=setting.device, dtype=setting.dtype, optimized=True, channels_last=nhwc, shapes=shapes
         )
-        total_ms = statistics.median(first + pass_times(step, min_run_time, cuda=cuda))
+        assert isinstance(eager, DarknetModel)  # eager execution: prepare returns the model itself
+        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
+        if nhwc:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # traced and frozen on CPU (no Python between steps), as bench's "auto" execution; the steps themselves
+        # can only be timed one by one in the eager model
+        torchscript = resolve_execution("auto", device=setting.device, optimized=True) == "torchscript"
+        whole = FrozenModel(eager) if torchscript else eager
+
+        @torch.no_grad()
+        def run() -> object:
+            return whole(x)
+
+        timed = Timed(run, eager, x)
+    else:
+        from runtime.deploy.backends import get_backend
+
+        runner = get_backend(setting.backend).prepare(
+            network, setting.batch, setting.dtype, setting.threads, setting.device, optimized=True
+        )
+        timed = Timed(runner.run, runner=runner)
+    for _ in range(warmup):
+        timed.run()
+    return timed
+
+
+def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
+    """build_timed's training iteration timed by pass_times, and its per-layer forward + backward scaffold
+    (time_layers_train, autocast as the step is) with fastest_ms."""
+    import torch
+
+    from runtime.bench import DTYPES, timing_threads
+    from runtime.train_step import time_layers_train
+
+    with timing_threads(setting.batch, setting.threads) as threads:
+        timed = build_timed(network, setting, shapes, warmup=1)
+        cuda = setting.device.startswith("cuda")
+        first = pass_times(timed.run, min_run_time, cuda=cuda)
+        half = DTYPES[setting.dtype] if setting.dtype != "fp32" else None
+        with torch.autocast(torch.device(setting.device).type, dtype=half, enabled=half is not None):
+            rows = time_layers_train(
+                timed.model,
+                timed.x,
+                threads,
+                min_run_time,
+                timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3,
+            )
+        total_ms = statistics.median(first + pass_times(timed.run, min_run_time, cuda=cuda))
         return {t.index: t.ms for t in rows}, total_ms
 
 
 def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.deploy.backends' runner: the whole inference timed by pass_times, then the runtime's own profiler
-    per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one (OpenVINO's
-    performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the plain pass;
-    the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime overhead."""
-    from runtime.deploy.backends import get_backend
-
-    runner = get_backend(setting.backend).prepare(
-        network, setting.batch, setting.dtype, setting.threads, setting.device, optimized=True
-    )
-    for _ in range(3):
-        runner.run()
+    """build_timed's runner (runtime.deploy.backends): the whole inference timed by pass_times, then the runtime's
+    own profiler per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one
+    (OpenVINO's performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the
+    plain pass; the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime
+    overhead."""
+    runner = build_timed(network, setting).runner
     first = pass_times(runner.run, min_run_time)
     seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(statistics.median(first), 1e-3)))))
     total_ms = statistics.median(first + pass_times(runner.run, min_run_time))
@@ -146,47 +196,21 @@ def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tu
 
 
 def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """runtime.bench.measure's build (prepare) and its per-step scaffold (time_steps): the whole pass timed by
-    pass_times, each step by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
-    import torch
+    """build_timed's whole pass timed by pass_times, and runtime.bench's per-step scaffold (time_steps) on its
+    eager model, each step by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
+    from runtime.bench import time_steps, timing_threads
 
-    from runtime.bench import DTYPES, default_channels_last, prepare, time_steps, timing_threads
-    from runtime.execution import resolve_execution
-    from runtime.model import DarknetModel
-    from runtime.optimize.build import FrozenModel
-
-    nhwc = default_channels_last(setting.device)  # the memory format `mixdesign bench` builds in by default
     with timing_threads(setting.batch, setting.threads):
-        model = prepare(
-            network, device=setting.device, dtype=setting.dtype, optimized=True, channels_last=nhwc, shapes=shapes
-        )
-        assert isinstance(model, DarknetModel)  # eager execution: prepare returns the model itself
-        x = torch.randn(setting.batch, *network.input_shape, device=setting.device).to(DTYPES[setting.dtype])
-        if nhwc:
-            x = x.contiguous(memory_format=torch.channels_last)
+        timed = build_timed(network, setting, shapes)
         cuda = setting.device.startswith("cuda")
-        # the whole pass as `mixdesign bench` times it by default (traced and frozen on CPU: no Python between
-        # steps); the steps themselves can only be timed one by one in the eager model
-        whole = (
-            FrozenModel(model)
-            if resolve_execution("auto", device=setting.device, optimized=True) == "torchscript"
-            else model
-        )
-
-        @torch.no_grad()
-        def run():
-            return whole(x)
-
-        for _ in range(3):
-            run()
-        first = pass_times(run, min_run_time, cuda=cuda)
+        first = pass_times(timed.run, min_run_time, cuda=cuda)
 
         def one_step(p, module, ins, out, window: float) -> float:
             return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
 
-        best = time_steps(model, x, min_run_time, 2, one_step)
-        total_ms = statistics.median(first + pass_times(run, min_run_time, cuda=cuda))
-        return {model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
+        best = time_steps(timed.model, timed.x, min_run_time, 2, one_step)
+        total_ms = statistics.median(first + pass_times(timed.run, min_run_time, cuda=cuda))
+        return {timed.model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
 
 
 def calibration_designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:

@@ -104,3 +104,21 @@ def test_a_training_step_is_calibrated_on_the_plain_build_layer_by_layer():
         assert all(ms > 0 for ms in s.kernel_ms) and s.total_ms > 0
     model = fit_model(samples, setting, fingerprint("cpu"), seconds=1.0)
     assert "route" in model.kinds and "mixconv" not in model.kinds  # MixConv's split routes, unfused
+
+
+def test_a_bf16_training_step_is_calibrated_under_autocast_as_bench_runs_it():
+    """`mixdesign bench --mode train --dtype bf16` runs fp32 weights under autocast (runtime.train_step); the
+    calibration must time that same iteration, not a bf16 input fed to fp32 weights."""
+    import torch
+
+    from runtime.calibrate import build_timed, collect
+
+    setting = Setting.make(threads=1, mode="train", batch=2, dtype="bf16")
+    seen: list[torch.dtype] = []
+    timed = build_timed(tiny_designs(1)[0][1], setting, warmup=0)
+    hook = timed.model.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    timed.run()
+    hook.remove()
+    assert seen == [torch.bfloat16] and next(timed.model.parameters()).dtype == torch.float32
+    samples = collect(setting, budget_s=1, designs=tiny_designs(3), progress=False, min_run_time=0.02)
+    assert len(samples) == 3 and all(s.total_ms > 0 and all(ms > 0 for ms in s.kernel_ms) for s in samples)
