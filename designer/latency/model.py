@@ -35,7 +35,8 @@ FORMAT = 2  # the JSON layout of a model (2: the vfma feature); a stored model o
 # what a kernel costs, or the fit change what a model's numbers mean. 2: NHWC by default on CPU, each conv fused
 # with its activation (oneDNN). 3: the whole pass is the median of both halves, and the network terms are fitted
 # on held-out kernel predictions (designer/latency/fit.py): revision-2 models carry a bias of 5-30 %.
-RUNTIME_REVISION = 3
+# 4: OpenVINO's per-node shares are medians over warmed-up profiled calls (runtime.deploy.backends).
+RUNTIME_REVISION = 4
 
 
 @dataclass(frozen=True)

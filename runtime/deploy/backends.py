@@ -215,6 +215,7 @@ class OnnxRuntimeBackend(Backend):
 
 # ------------------------------------------------------------------ OpenVINO
 
+PROFILE_WARMUP = 5  # profiled calls run before the counted ones (OpenVinoRunner.layer_seconds)
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _OV_CAPABILITY = {"bf16": "BF16", "fp16": "FP16"}
 
@@ -262,22 +263,24 @@ class OpenVinoRunner:
         return [req.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
 
     def layer_seconds(self, repeats: int) -> LayerSeconds:
-        """OpenVINO's profiling info (PERF_COUNT=True): each executed node's real time, by node name."""
+        """OpenVINO's profiling info (PERF_COUNT=True): each executed node's real time, by node name, the median
+        over `repeats` calls. The profiled model is compiled afresh and its first calls run slower, the early
+        nodes most (fresh buffers), which would move time into their shares: as many calls as are counted run
+        first, at least PROFILE_WARMUP. The median keeps a call that another process interrupted out of them."""
         import openvino as ov
 
         compiled = self._compile(ov.Core(), profile=True)
         req = compiled.create_infer_request()
         req.set_input_tensor(ov.Tensor(self.x))
-        req.infer()  # warm-up
-        samples: list[tuple[str, float]] = []
+        for _ in range(max(PROFILE_WARMUP, repeats)):
+            req.infer()
+        per_node: dict[str, list[float]] = defaultdict(list)
         for _ in range(repeats):
             req.infer()
-            samples += [
-                (p.node_name, p.real_time.total_seconds())
-                for p in req.get_profiling_info()
-                if p.status == ov.ProfilingInfo.Status.EXECUTED
-            ]
-        return _group(samples, repeats)
+            for p in req.get_profiling_info():
+                if p.status == ov.ProfilingInfo.Status.EXECUTED:
+                    per_node[p.node_name].append(p.real_time.total_seconds())
+        return _group([(name, float(np.median(times))) for name, times in per_node.items()], 1)
 
 
 def openvino_capabilities() -> list[str]:
