@@ -61,7 +61,7 @@ def test_the_estimate_reacts_to_channels_per_group_as_measurements_do():
     from runtime.calibrate import calibrate, measure_design
 
     setting = Setting.make(threads=1)
-    designs = [(f"g{g} s{s}", _grouped(g, s)) for g in (64, 32, 16, 8, 4, 2) for s in (40, 56)]
+    designs = [(f"g{g} s{s}", _grouped(g, s)) for g in (64, 32, 16, 8, 4, 2) for s in (32, 40, 56)]
     model = calibrate(setting, budget_s=60, designs=designs, progress=False, min_run_time=0.05)
     assert model.metrics["designs"] == len(designs)  # the list ends long before the budget
     dw, wide = _grouped(64, 48), _grouped(2, 48)  # 1 and 32 channels per group, at a size calibration never saw

@@ -65,10 +65,39 @@ def test_a_training_step_stops_at_the_logits_and_fuses_nothing():
     assert e.ms == pytest.approx(19.0)
 
 
+def test_depthwise_and_grouped_convs_are_kinds_of_their_own():
+    """MixNet-M runs its MixConvs and single-kernel convs depthwise (one channel per group); MixNet-M-GPU lowers
+    groups= so each group holds several channels: a small matrix product per group, another kernel in oneDNN and
+    OpenVINO, so another regression. Every kernel's kind follows from its layers' groups and channels."""
+    from designer.shapes import conv_groups
+
+    for preset, grouped in (("mixnet-m", False), ("mixnet-m-gpu", True)):
+        net = lower(load_preset(preset))
+        shapes = infer_shapes(net)
+        ks = kernels(net, shapes, count(net, shapes), fused=True)
+        kinds = {k.kind for k in ks}
+        assert ({"gmixconv", "gconv"} <= kinds) is grouped and ({"mixconv", "dwconv"} <= kinds) is not grouped
+        for k in ks:
+            layer = net.layers[k.first]
+            if k.label != "convolutional":
+                continue
+            g, size = conv_groups(layer), int(layer["size"])
+            depthwise = g > 1 and shapes[k.first].in_c == g == shapes[k.first].c
+            want = ("conv" if g == 1 else "dwconv" if depthwise else "gconv") + (
+                "1x1" if size == 1 and not depthwise else ""
+            )
+            assert k.kind == want, (preset, k.first)
+        for k in ks:
+            if k.label == "mixconv":  # a span: its kind is the grouped one exactly when its convs are not depthwise
+                first_conv = next(i for i in range(k.first, k.last + 1) if net.layers[i].type == "convolutional")
+                cpg = shapes[first_conv].in_c // conv_groups(net.layers[first_conv])
+                assert k.kind == ("gmixconv" if cpg > 1 else "mixconv")
+
+
 def test_kernel_kinds_and_padded_mixconv_features():
     shapes = infer_shapes(TINY)
     ks = {k.first: k for k in kernels(TINY, shapes, count(TINY, shapes), fused=True)}
-    assert [ks[i].kind for i in (0, 1, 13, 16)] == ["conv", "conv1x1", "gconv", "avgpool"]
+    assert [ks[i].kind for i in (0, 1, 13, 16)] == ["conv", "conv1x1", "dwconv", "avgpool"]
     mix = ks[2]
     s = shapes[6]  # the concatenated MixConv output: 8 channels per kernel group... run as one 5x5 grouped conv
     assert dict(zip(("k", "cpg", "out_c"), (mix.features[5], mix.features[7], mix.features[9]))) == {

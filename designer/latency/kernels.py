@@ -7,8 +7,9 @@ runs the plain build, so there every layer is its own kernel. Per-layer timings 
 same way (the first darknet layer of the step: runtime.bench's LayerTime.index, the ONNX node names' L<first>),
 which is how calibration pairs a measured time with the kernel here.
 
-Each kernel has a `kind` (which regression model predicts it: "conv", "conv1x1", "gconv", "gconv1x1", "mixconv",
-"squeeze_excite", or the darknet layer type) and features in FEATURES order, counted for the whole batch:
+Each kernel has a `kind` (which regression model predicts it: "conv", "conv1x1", "dwconv", "gconv", "gconv1x1",
+"mixconv", "gmixconv", "squeeze_excite", or the darknet layer type; _conv_kind says why convs split so) and
+features in FEATURES order, counted for the whole batch:
     fma      multiply-adds the kernel runs (a padded MixConv runs its zero taps too, so more than designer.count's)
     in, out, weights   elements read, written, and weights (bytes moved = element size x their sum)
     act      output elements times the activation's relative cost (0 linear, 1 relu-like, 2 exp/tanh-based)
@@ -24,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 from designer.cost import Cost
-from designer.ir import Layer, Network, layer_inputs
+from designer.ir import Network, layer_inputs
 from designer.shapes import Shape, conv_groups, conv_padding, strides
 from designer.spans import FusedSpan, fused_spans
 
@@ -73,10 +74,17 @@ def activation_cost(name: str | None) -> float:
     return 2.0 if name in _COSTLY_ACTIVATIONS else 1.0
 
 
-def _conv_kind(layer: Layer) -> str:
-    """dense or grouped, 1x1 or larger: four kinds whose time per multiply-add differs by up to 10x."""
-    kind = "gconv" if conv_groups(layer) > 1 else "conv"
-    return kind + "1x1" if int(layer["size"]) == 1 else kind
+def _conv_kind(groups: int, size: int, in_c: int, out_c: int) -> str:
+    """dense, depthwise or grouped; 1x1 or larger: kinds whose time per multiply-add differs by up to 10x, and
+    that the runtimes run with different kernels: a depthwise conv (one input and one output channel per group)
+    vectorises across channels, a grouped one with a few channels per group runs a small matrix product per group
+    (oneDNN's and OpenVINO's brgconv), whose fixed cost per group and row no FMA or bytes feature carries. One
+    regression over both regimes fits neither (docs/performance.md has the measurement)."""
+    if groups == 1:
+        return "conv1x1" if size == 1 else "conv"
+    if in_c == groups and out_c == groups:
+        return "dwconv"
+    return "gconv1x1" if size == 1 else "gconv"
 
 
 def _elements(s: Shape) -> int:
@@ -209,6 +217,8 @@ def kernels(
             f = _span_features(network, shapes, cost, span)
             first, last, kind = span.first, span.last, span.kind
             label = kind
+            if kind == "mixconv" and f["cpg"] > 1:  # grouped, not depthwise (_conv_kind)
+                kind = "gmixconv"
         else:
             layer = network.layers[i]
             first = last = i
@@ -216,7 +226,9 @@ def kernels(
                 i += 1
                 continue
             f = _layer_features(network, shapes, cost, i)
-            kind = _conv_kind(layer) if layer.type == "convolutional" else layer.type
+            kind = layer.type
+            if layer.type == "convolutional":
+                kind = _conv_kind(conv_groups(layer), int(layer["size"]), shapes[i].in_c, shapes[i].c)
             label = layer.type
         scale = {"fma", "in", "out", "act", "vfma"}
         feats = tuple(f[n] * batch if n in scale else f[n] for n in FEATURES)

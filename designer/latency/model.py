@@ -36,7 +36,8 @@ FORMAT = 2  # the JSON layout of a model (2: the vfma feature); a stored model o
 # with its activation (oneDNN). 3: the whole pass is the median of both halves, and the network terms are fitted
 # on held-out kernel predictions (designer/latency/fit.py): revision-2 models carry a bias of 5-30 %.
 # 4: OpenVINO's per-node shares are medians over warmed-up profiled calls (runtime.deploy.backends).
-RUNTIME_REVISION = 4
+# 5: depthwise and grouped convs (and MixConvs) are kernel kinds of their own (designer.latency.kernels).
+RUNTIME_REVISION = 5
 
 
 @dataclass(frozen=True)

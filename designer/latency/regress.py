@@ -27,6 +27,7 @@ import numpy as np
 FLOOR_MS = 1e-3  # 1 us: the smallest time a kernel is taken to cost (log space needs > 0; profilers report 0)
 MIN_FOR_TREES = 20  # samples below which only the base forms compete (trees would learn the noise)
 FOLDS = 3
+TREES = 150  # boosting rounds of the +trees forms (docs/performance.md: how the number was chosen, measured)
 
 
 def log_features(X: np.ndarray) -> np.ndarray:
@@ -189,7 +190,7 @@ def with_trees(base: Regressor, X: np.ndarray, y: np.ndarray, seed: int = 0) -> 
 
     target = np.log(y + FLOOR_MS) - np.log(base.predict(X) + FLOOR_MS)
     gbr = GradientBoostingRegressor(
-        n_estimators=50, max_depth=3, learning_rate=0.1, subsample=0.8, min_samples_leaf=4, random_state=seed
+        n_estimators=TREES, max_depth=3, learning_rate=0.1, subsample=0.8, min_samples_leaf=4, random_state=seed
     ).fit(log_features(X), target)
     return Regressor(base.form, base.coef, base.center, base.scale, Trees.from_sklearn(gbr))
 
