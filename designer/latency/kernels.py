@@ -74,15 +74,20 @@ def activation_cost(name: str | None) -> float:
     return 2.0 if name in _COSTLY_ACTIVATIONS else 1.0
 
 
-def _conv_kind(groups: int, size: int, in_c: int, out_c: int) -> str:
+def _depthwise(groups: float, cpg: float, out_c: float) -> bool:
+    """One input and one output channel per group: the kernel vectorises across channels, not within a group."""
+    return groups > 1 and cpg == 1 and out_c == groups
+
+
+def _conv_kind(groups: float, size: float, cpg: float, out_c: float) -> str:
     """dense, depthwise or grouped; 1x1 or larger: kinds whose time per multiply-add differs by up to 10x, and
-    that the runtimes run with different kernels: a depthwise conv (one input and one output channel per group)
-    vectorises across channels, a grouped one with a few channels per group runs a small matrix product per group
-    (oneDNN's and OpenVINO's brgconv), whose fixed cost per group and row no FMA or bytes feature carries. One
-    regression over both regimes fits neither (docs/performance.md has the measurement)."""
+    that the runtimes run with different kernels: a depthwise conv vectorises across channels, a grouped one with
+    a few channels per group runs a small matrix product per group (oneDNN's and OpenVINO's brgconv), whose fixed
+    cost per group and row no FMA or bytes feature carries. One regression over both regimes fits neither
+    (docs/performance.md has the measurement)."""
     if groups == 1:
         return "conv1x1" if size == 1 else "conv"
-    if in_c == groups and out_c == groups:
+    if _depthwise(groups, cpg, out_c):
         return "dwconv"
     return "gconv1x1" if size == 1 else "gconv"
 
@@ -133,7 +138,7 @@ def _layer_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, i: 
 def _vector_fma(groups: float, out_c: float, cpg: float, k: float, out_hw: float) -> float:
     """A conv's multiply-adds with each group's output channels rounded up to VECTOR_LANES; a depthwise conv's
     (one channel in and out per group) as they are, its kernel vectorises across the channels instead."""
-    if cpg == 1 and out_c == groups:
+    if _depthwise(groups, cpg, out_c):
         return float(out_c * k * k * out_hw)
     per_group = math.ceil(out_c / max(1.0, groups) / VECTOR_LANES) * VECTOR_LANES
     return float(groups * per_group * cpg * k * k * out_hw)
@@ -217,7 +222,7 @@ def kernels(
             f = _span_features(network, shapes, cost, span)
             first, last, kind = span.first, span.last, span.kind
             label = kind
-            if kind == "mixconv" and f["cpg"] > 1:  # grouped, not depthwise (_conv_kind)
+            if kind == "mixconv" and not _depthwise(f["groups"], f["cpg"], f["out_c"]):  # as _conv_kind
                 kind = "gmixconv"
         else:
             layer = network.layers[i]
@@ -228,7 +233,7 @@ def kernels(
             f = _layer_features(network, shapes, cost, i)
             kind = layer.type
             if layer.type == "convolutional":
-                kind = _conv_kind(conv_groups(layer), int(layer["size"]), shapes[i].in_c, shapes[i].c)
+                kind = _conv_kind(f["groups"], f["k"], f["cpg"], f["out_c"])
             label = layer.type
         scale = {"fma", "in", "out", "act", "vfma"}
         feats = tuple(f[n] * batch if n in scale else f[n] for n in FEATURES)
