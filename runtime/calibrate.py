@@ -18,15 +18,17 @@ import statistics
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from designer.ir import Network
-from designer.latency.fit import DesignSample, fit_model
+from designer.latency.fit import DesignSample, choose_anchors, fit_model
 from designer.latency.model import LatencyModel, network_kernels
 from designer.latency.sampling import PLAIN_EVERY, random_designs, random_plain_net
-from designer.latency.setting import DEFAULT_BUDGET_S, Setting
+from designer.latency.setting import DEFAULT_BUDGET_S, REFRESH_BUDGET_S, Setting
 from designer.machine import fingerprint
 from designer.shapes import infer_shapes
 
@@ -290,12 +292,30 @@ class CollectOptions(TypedDict, total=False):
 
 
 def calibrate(setting: Setting, **options: Unpack[CollectOptions]) -> LatencyModel:
-    """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took."""
+    """collect() then fit: the model for `setting` on this machine; its metrics say how long it all took. The
+    model keeps a few of the measured designs as its reference designs (designer.latency.fit.choose_anchors),
+    which refresh() times again later."""
+    return calibrate_samples(setting, **options)[0]
+
+
+def calibrate_samples(setting: Setting, **options: Unpack[CollectOptions]) -> tuple[LatencyModel, list[DesignSample]]:
+    """calibrate(), and the samples it was fitted on (benchmarks/bench_estimate.py keeps unseen designs apart)."""
     start = time.perf_counter()
-    samples = collect(setting, **options)
-    measured = time.perf_counter() - start
     budget_s, sizes = options.get("budget_s", DEFAULT_BUDGET_S), options.get("sizes")
-    return fit_model(
+    designs = options.get("designs")
+    networks: list[Network] = []  # in the order collect() measures them: networks[i] is samples[i]'s
+
+    def remembered(items: Iterable[tuple[str, Network]]) -> Iterator[tuple[str, Network]]:
+        for label, network in items:
+            networks.append(network)
+            yield label, network
+
+    chosen = designs if designs is not None else calibration_designs(options.get("seed", 0), sizes)
+    rest = CollectOptions(**options)  # a copy: the caller's options stay as they were
+    rest["designs"] = remembered(chosen)
+    samples = collect(setting, **rest)
+    measured = time.perf_counter() - start
+    model = fit_model(
         samples,
         setting,
         fingerprint(setting.device),
@@ -303,3 +323,87 @@ def calibrate(setting: Setting, **options: Unpack[CollectOptions]) -> LatencyMod
         extra={"budget_s": budget_s, "measure_s": round(measured, 1), "sizes": list(sizes) if sizes else "sweep"},
         started=start,
     )
+    return replace(model, anchors=choose_anchors(model, samples, networks)), samples
+
+
+REFRESH_WINDOW_S = 0.1  # each reference timed this long per round (at least 3 calls), as bench_estimate does
+MIN_REFRESH_ROUNDS = 3
+
+
+def refresh(
+    model: LatencyModel,
+    *,
+    budget_s: float = REFRESH_BUDGET_S,
+    progress: bool = True,
+    window: float = REFRESH_WINDOW_S,
+) -> LatencyModel:
+    """`model` brought to this machine's present speed: its reference designs (model.anchors) built as `bench`
+    builds them, timed in interleaved rounds for about `budget_s` seconds (at least MIN_REFRESH_ROUNDS), and
+    every estimate multiplied by the median over them of measured / estimated (LatencyModel.releveled; a new
+    model, uid and time of its own, the original's calibration time kept).
+
+    Why: a shared host's speed drifts by 0.7-1.5x over minutes to hours (docs/performance.md), and one such
+    change moves every estimate alike; timing six known designs for seconds measures it, where calibrating
+    again takes minutes. What it cannot fix is a change that hits kinds of kernels differently (a new library
+    version is a new fingerprint anyway): the spread over the references is kept beside the factor."""
+    from designer.cfg import parse_cfg
+
+    if not model.anchors:
+        raise ValueError(
+            "this latency model keeps no reference designs to time again (calibrated before they were kept)"
+        )
+    start = time.perf_counter()
+    networks = {f"{i}: {label}": parse_cfg(cfg) for i, (label, cfg) in enumerate(model.anchors)}
+    times = _time_references(networks, model.setting, budget_s, window, progress)
+    rounds = min(len(t) for t in times.values())
+    measured = {label: statistics.median(t) for label, t in times.items()}
+    ratios = sorted(measured[label] / model.estimate(net).ms for label, net in networks.items())
+    factor = statistics.median(ratios)
+    return model.releveled(
+        factor,
+        {
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - start, 1),
+            "rounds": rounds,
+            "references": len(ratios),
+            "spread": [ratios[0], ratios[-1]],
+        },
+        uid=uuid.uuid4().hex,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _time_references(
+    networks: dict[str, Network], setting: Setting, budget_s: float, window: float, progress: bool
+) -> dict[str, list[float]]:
+    """Each network built as calibration builds it (build_timed), then timed in interleaved rounds until
+    `budget_s` seconds have passed since the start (at least MIN_REFRESH_ROUNDS): per network, each round's
+    median call in ms."""
+    from tqdm import tqdm
+
+    from runtime.bench import timing_threads
+
+    start = time.perf_counter()
+    cuda = setting.device.startswith("cuda")
+    if setting.device == "cpu":
+        from runtime.bench import tune_cpu_allocator
+
+        tune_cpu_allocator()
+    times: dict[str, list[float]] = {label: [] for label in networks}
+    bar = tqdm(
+        total=max(1, round(budget_s)),
+        unit="s",
+        desc=f"refreshing {setting.backend}, {setting.threads} thr",
+        file=sys.stderr,
+        disable=not progress,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s",
+    )
+    with timing_threads(setting.batch, setting.threads), bar:
+        built = {label: build_timed(net, setting).run for label, net in networks.items()}
+        rounds = 0
+        while rounds < MIN_REFRESH_ROUNDS or time.perf_counter() - start < budget_s:
+            for label, fn in built.items():
+                times[label].append(statistics.median(call_times_ms(fn, window, cuda=cuda, at_least=3)))
+            rounds += 1
+            bar.update(min(bar.total, round(time.perf_counter() - start)) - bar.n)
+    return times

@@ -1,6 +1,6 @@
 """The Latency page offers calibration when this machine has no latency model for the page's setting: a budget, the
 input sizes, a progress bar fed by runtime.calibrate, the model stored in the workspace; then the page shows the
-estimate for the selected design and beside its measurement. A tiny design at 32 pixels and a budget of a second
+estimate for the selected design and beside its measurement, and a refresh re-levels the model in seconds. A tiny design at 32 pixels and a budget of a second
 (calibration measures its minimum of 3 designs)."""
 
 from __future__ import annotations
@@ -48,6 +48,17 @@ def test_calibrate_on_the_latency_page_then_the_estimate_is_beside_the_measureme
         model = find_model(ws, Setting.make(threads=1))
     assert model.uid == job.result["uid"] and model.metrics["sizes"] == [32]
     assert any(f"latency model {model.uid[:8]}" in c.value for c in at.caption)
+    at.number_input(key="lat_refresh_budget").set_value(1.0).run()
+    at.button(key="lat_refresh").click().run()  # re-time the model's reference designs
+    again = jobs.get(at.session_state["_mixdesign"].jobs["calibrate"])
+    assert jobs.wait(again, 120) and again.status == "done", again.error
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Refreshed torch on cpu, 1 thread" in s.value for s in at.success), [s.value for s in at.success]
+    with Workspace.open(os.environ["MIXDESIGN_WORKSPACE"]) as ws:
+        refreshed = find_model(ws, Setting.make(threads=1))
+    assert refreshed.uid == again.result["uid"] != model.uid and refreshed.metrics["refresh"]["from_uid"] == model.uid
+    assert any(f"latency model {refreshed.uid[:8]}" in c.value and "refreshed" in c.value for c in at.caption)
     at.button[0].click().run()  # Measure
     bench = jobs.get(at.session_state["_mixdesign"].jobs["bench"])
     assert jobs.wait(bench, 120) and bench.status == "done", bench.error

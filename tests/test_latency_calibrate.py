@@ -129,3 +129,40 @@ def test_a_bf16_training_step_is_calibrated_under_autocast_as_bench_runs_it():
     assert seen == [torch.bfloat16] and next(timed.model.parameters()).dtype == torch.float32
     samples = collect(setting, budget_s=1, designs=tiny_designs(3), progress=False, min_run_time=0.02)
     assert len(samples) == 3 and all(s.total_ms > 0 and all(ms > 0 for ms in s.kernel_ms) for s in samples)
+
+
+def test_a_refresh_times_the_reference_designs_and_re_levels_the_stored_model(tmp_path):
+    """A model calibrated while the machine ran twice as fast (here: a real calibration with its network terms
+    halved) estimates half of what the machine now measures; `calibrate --refresh` times the model's reference
+    designs again and stores the model re-levelled by about 2x, which estimates then use. The factor is a
+    measurement (1x the host's drift over seconds, times the 2 put in), so only its range is checked: a refresh that
+    did not time, did not apply or inverted the factor gives about 1 or 0.5."""
+    from dataclasses import replace
+
+    from designer.api import estimate, refresh
+    from designer.latency.fit import ANCHORS
+    from designer.latency.model import NetworkTerms
+    from designer.workspace import Workspace
+    from runtime.calibrate import calibrate
+
+    setting = Setting.make(threads=1)
+    designs = tiny_designs(5)
+    model = calibrate(setting, budget_s=1, designs=designs, progress=False, min_run_time=0.02)
+    n = min(ANCHORS, model.metrics["designs"])
+    assert len(model.anchors) == n and len({label for label, _ in model.anchors}) == n
+    by_label = dict(designs)
+    for label, cfg in model.anchors:  # each reference design is kept as the cfg of the design calibration measured
+        assert parse_cfg(cfg).layers == by_label[label].layers
+    t = model.network
+    fast = replace(model, network=NetworkTerms(t.scale / 2, t.per_run_ms / 2, t.per_kernel_ms / 2), uid="fast")
+    check = tiny_designs(1, seed=5)[0][1]
+    ws_path = tmp_path / "ws.sqlite"
+    with Workspace.open(ws_path) as ws:
+        save_model(ws, fast)
+    done = refresh(threads=1, budget_s=2, progress=False, workspace=ws_path)
+    r = done.model.metrics["refresh"]
+    assert 1.3 < r["factor"] < 3.0 and r["from_uid"] == "fast" and r["references"] == n and r["rounds"] >= 3
+    assert done.previous.uid == "fast" and done.model.calibrated == model.created
+    found = estimate(check, threads=1, workspace=ws_path)
+    assert found.model.uid == done.model.uid  # the newest model for the setting: the refreshed one
+    assert found.estimate.ms == pytest.approx(r["factor"] * fast.estimate(check).ms)

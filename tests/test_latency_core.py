@@ -300,3 +300,44 @@ def test_estimates_land_on_whole_passes_when_kernel_times_scatter_around_their_f
         for s in unseen
     ]
     assert float(np.median([e / s.total_ms for e, s in zip(estimates, unseen)])) == pytest.approx(1.0, abs=0.03)
+
+
+def test_a_releveled_model_scales_every_estimate_and_keeps_its_calibration_time():
+    """`calibrate --refresh` stores the model re-levelled (LatencyModel.releveled): every estimate, its overhead
+    and each kernel's share `factor` times as large, the interval's ratios unchanged, the original calibration's
+    time kept and the level since it compounded over refreshes. Expected values are counted by hand from the
+    const model: 20 TINY layers' kernels at 1 ms each, plus 0.5 ms per run."""
+    base = replace(const_model(Setting(threads=1)), network=NetworkTerms(1.0, 0.5, 0.0))
+    ks = kernels(TINY, infer_shapes(TINY), count(TINY), fused=True)
+    once = base.releveled(1.25, {"seconds": 3.0}, uid="m2", created="2026-12-04T05:00:00+00:00")
+    e0, e1 = base.estimate(TINY), once.estimate(TINY)
+    assert e0.ms == pytest.approx(len(ks) + 0.5)
+    assert e1.ms == pytest.approx(1.25 * (len(ks) + 0.5)) and e1.overhead_ms == pytest.approx(1.25 * 0.5)
+    assert [k.ms for k in e1.kernels] == pytest.approx([1.25] * len(ks))
+    assert (e1.low_ms / e1.ms, e1.high_ms / e1.ms) == pytest.approx((0.9, 1.1))
+    twice = once.releveled(0.8, {"seconds": 2.0}, uid="m3", created="2026-12-04T06:00:00+00:00")
+    r = twice.metrics["refresh"]
+    assert (r["factor"], r["level"], r["from_uid"]) == (0.8, pytest.approx(1.0), "m2")
+    assert twice.calibrated == once.calibrated == base.calibrated == "2026-12-03T07:00:00+00:00"
+    assert twice.estimate(TINY).ms == pytest.approx(e0.ms)
+    back = LatencyModel.from_json(json.loads(json.dumps(twice.to_json())))
+    assert back.metrics["refresh"] == r and back.estimate(TINY).ms == pytest.approx(e0.ms)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="positive"):
+            base.releveled(bad, {}, uid="x", created="")
+
+
+def test_refresh_without_a_model_or_without_reference_designs_names_the_calibrate_command(tmp_path, capsys):
+    from designer.cli.main import main
+    from designer.workspace import Workspace
+
+    ws_path = str(tmp_path / "ws.sqlite")
+    assert main(["calibrate", "--refresh", "--threads", "1", "--workspace", ws_path]) == 2
+    assert "no latency model for this machine" in capsys.readouterr().err
+    with Workspace.open(ws_path) as ws:
+        save_model(ws, const_model(Setting(threads=1)))  # no anchors: as models calibrated before they were kept
+    assert main(["calibrate", "--refresh", "--threads", "1", "--workspace", ws_path]) == 2
+    err = capsys.readouterr().err
+    assert "keeps no reference designs" in err and "mixdesign calibrate" in err and "Traceback" not in err
+    assert main(["calibrate", "--refresh", "--sizes", "96", "--threads", "1", "--workspace", ws_path]) == 2
+    assert "leave out --sizes" in capsys.readouterr().err

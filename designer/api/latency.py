@@ -73,6 +73,48 @@ def calibrate(
         return Calibrated(model, ws.location)
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    """The refreshed model (its metrics["refresh"]: factor, spread, rounds, seconds), the model it was made from,
+    and the workspace both are in."""
+
+    model: LatencyModel
+    previous: LatencyModel
+    stored_in: str
+
+
+def refresh(
+    *,
+    budget_s: float | None = None,
+    progress: bool = True,
+    workspace: WorkspaceTarget = True,
+    **setting: Unpack[SettingOptions],
+) -> Refreshed:
+    """Bring this machine's newest model for `setting` to the machine's present speed: time its reference designs
+    again for about `budget_s` seconds (default designer.latency.setting.REFRESH_BUDGET_S) and store the re-levelled
+    model, which estimates use from then on (runtime.calibrate.refresh). NoLatencyModel where there is no model
+    to refresh, or it keeps no reference designs (the message names the calibrate command)."""
+    from designer.latency.setting import Setting, SettingError
+    from designer.latency.store import NoLatencyModel, find_model, save_model
+
+    s = Setting.make(**setting)
+    if budget_s is not None and budget_s <= 0:
+        raise SettingError(f"--budget {budget_s:g}: give the seconds the refresh may take, e.g. 20")
+    with opened(workspace) as ws:
+        model = find_model(ws, s)
+        if not model.anchors:
+            raise NoLatencyModel(
+                f"latency model {model.uid[:8]} for {s.describe()} keeps no reference designs to time again "
+                f"(it was calibrated by an older version); calibrate anew: {s.calibrate_command()}"
+            )
+        from designer.latency.setting import REFRESH_BUDGET_S
+        from runtime.calibrate import refresh as relevel
+
+        made = relevel(model, budget_s=REFRESH_BUDGET_S if budget_s is None else budget_s, progress=progress)
+        save_model(ws, made)
+        return Refreshed(made, model, ws.location)
+
+
 def estimate(network: Network, *, workspace: WorkspaceTarget = True, **setting: Unpack[SettingOptions]) -> Estimated:
     """The latency of `network` in the setting `setting` names (Setting.make's keywords, as for `calibrate`) from
     this machine's newest latency model for it in `workspace`; NoLatencyModel (a MixdesignError, with the

@@ -12,7 +12,7 @@ import json
 import sys
 
 from designer.cli.record import add_workspace_argument, workspace_of
-from designer.latency.setting import BACKENDS, DEFAULT_BUDGET_S, DTYPES, MODES, SettingOptions
+from designer.latency.setting import BACKENDS, DEFAULT_BUDGET_S, DTYPES, MODES, REFRESH_BUDGET_S, SettingOptions
 from designer.options import add_device, add_overrides, add_source, network_of, overrides
 
 
@@ -87,9 +87,11 @@ def setting_from_args(args: argparse.Namespace) -> SettingOptions:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from designer.api import calibrate
 
+    if args.refresh:
+        return _refresh(args)
     done = calibrate(
         **setting_from_args(args),
-        budget_s=args.budget,
+        budget_s=DEFAULT_BUDGET_S if args.budget is None else args.budget,
         seed=args.seed,
         sizes=args.sizes,
         progress=not args.quiet,
@@ -107,6 +109,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         "of an estimate"
     )
     print(f"stored in {where} as latency model {model.uid}")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """`calibrate --refresh`: re-time the newest model's reference designs and store it re-levelled."""
+    from designer.api import refresh
+    from designer.errors import MixdesignError
+
+    if args.sizes is not None or args.seed != 0:
+        raise MixdesignError("--refresh times the model's own reference designs: leave out --sizes and --seed")
+    done = refresh(
+        **setting_from_args(args), budget_s=args.budget, progress=not args.quiet, workspace=workspace_of(args)
+    )
+    r = done.model.metrics["refresh"]
+    low, high = r["spread"]
+    print(
+        f"refreshed latency model {done.previous.uid[:8]} ({done.model.setting.describe()}) in {r['seconds']:.0f} s: "
+        f"this machine now takes {r['factor']:.2f}x what the model estimated ({r['references']} reference designs "
+        f"over {r['rounds']} rounds, {low:.2f}x-{high:.2f}x); {r['level']:.2f}x its calibration of {r['calibrated']}"
+    )
+    print(f"stored in {done.stored_in} as latency model {done.model.uid}")
     return 0
 
 
@@ -131,8 +154,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         f"{'inference' if setting.mode == 'infer' else 'training step'} | {setting.describe()}"
     )
     print(
-        f"model {model.uid[:8]}, calibrated {model.created} on this machine ({model.fingerprint.describe()}): "
+        f"model {model.uid[:8]}, calibrated {model.calibrated} on this machine ({model.fingerprint.describe()}): "
         f"{m.get('designs')} designs, held-out {m.get('held_out_within_10pct', 0):.0%} within +-10%"
+        + (f"; refreshed {m['refresh']['at']} ({m['refresh']['level']:.2f}x)" if "refresh" in m else "")
     )
     if e.fallback_share > 0:
         kinds = sorted({k.kind for k in e.kernels if k.fallback})
@@ -168,9 +192,15 @@ def register(subparsers) -> None:
     s.add_argument(
         "--budget",
         type=float,
-        default=DEFAULT_BUDGET_S,
         metavar="SECONDS",
-        help="about how long to measure (at least 3 designs are measured whatever it says: 15-45 s on a 2-core CPU)",
+        help=f"about how long to measure (default {DEFAULT_BUDGET_S:.0f}; at least 3 designs are measured whatever "
+        f"it says: 15-45 s on a 2-core CPU; with --refresh, default {REFRESH_BUDGET_S:.0f})",
+    )
+    s.add_argument(
+        "--refresh",
+        action="store_true",
+        help="time the newest model's reference designs again (seconds) and re-level it to this machine's present "
+        "speed, instead of calibrating anew",
     )
     s.add_argument(
         "--sizes",

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.ir import Network
 from designer.latency.kernels import Kernel
 from designer.latency.model import LatencyModel, NetworkTerms
 from designer.latency.regress import Regressor, fit_kind, fit_roofline
@@ -147,3 +148,26 @@ def fit_model(
         uid=uuid.uuid4().hex,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+ANCHORS = 6  # reference designs a model keeps for `calibrate --refresh`: a median over 6 halves one design's error
+
+
+def choose_anchors(
+    model: LatencyModel, samples: list[DesignSample], networks: list[Network], n: int = ANCHORS
+) -> tuple[tuple[str, str], ...]:
+    """The calibration designs a refresh times again, as (label, cfg text): the measured designs sorted by their
+    whole pass, cut into `n` bins of neighbours, and from each the one the model fits closest (|log measured /
+    estimated| least). Spread over the range of times, so a change of speed that hits small and large networks
+    differently shows in the refresh's spread; fitted closely, so that what a refresh measures against the
+    estimate is the machine's change, not the model's error on that design. `networks[i]` is `samples[i]`'s."""
+    from designer.cfg import emit_cfg
+
+    if not samples:
+        return ()
+    order = np.argsort([s.total_ms for s in samples])
+    chosen = []
+    for part in np.array_split(order, min(n, len(samples))):
+        misfit = [abs(np.log(samples[i].total_ms / max(model.estimate(networks[i]).ms, 1e-9))) for i in part]
+        chosen.append(int(part[int(np.argmin(misfit))]))
+    return tuple((samples[i].label, emit_cfg(networks[i])) for i in chosen)

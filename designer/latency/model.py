@@ -15,7 +15,7 @@ fingerprint of the machine it was measured on (designer/latency/store.py), never
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,9 @@ class LatencyModel:
     uid: str = ""
     created: str = ""  # ISO 8601, UTC
     revision: int = RUNTIME_REVISION  # the runtime build it was calibrated against
+    # reference designs (label, cfg text) from the calibration, which `calibrate --refresh` times again to bring
+    # the model to the machine's present speed (runtime.calibrate.refresh)
+    anchors: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +140,7 @@ class LatencyModel:
             "uid": self.uid,
             "created": self.created,
             "runtime_revision": self.revision,
+            "anchors": [{"label": label, "cfg": cfg} for label, cfg in self.anchors],
         }
 
     @classmethod
@@ -160,7 +164,36 @@ class LatencyModel:
             str(d.get("uid", "")),
             str(d.get("created", "")),
             revision,
+            tuple((str(a["label"]), str(a["cfg"])) for a in d.get("anchors") or ()),
         )
+
+    @property
+    def calibrated(self) -> str:
+        """When the calibration behind this model was measured (ISO 8601, UTC): its own `created`, or for a
+        refreshed model the original's."""
+        return str(self.metrics.get("refresh", {}).get("calibrated", self.created))
+
+    def releveled(self, factor: float, refresh: dict[str, Any], *, uid: str, created: str) -> LatencyModel:
+        """This model with every estimate (total, overhead and per-kernel shares alike) `factor` times as long: the
+        machine measured `factor`x as slow as the model says on its reference designs. `refresh` says how it was
+        measured (kept in metrics["refresh"], with the original calibration's time and the level since it);
+        the interval, a ratio, stays as it is."""
+        if not (factor > 0 and np.isfinite(factor)):
+            raise ValueError(f"a refresh factor must be a positive number, got {factor!r}")
+        t = self.network
+        before = self.metrics.get("refresh", {})
+        metrics = {
+            **self.metrics,
+            "refresh": {
+                **refresh,
+                "factor": factor,
+                "level": float(before.get("level", 1.0)) * factor,  # against the calibration itself
+                "calibrated": self.calibrated,
+                "from_uid": self.uid,
+            },
+        }
+        terms = NetworkTerms(t.scale * factor, t.per_run_ms * factor, t.per_kernel_ms * factor)
+        return replace(self, network=terms, metrics=metrics, uid=uid, created=created)
 
     def kernels_of(
         self, network: Network, shapes: tuple[Shape, ...] | None = None, cost: Cost | None = None

@@ -20,6 +20,7 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 MODES = ("infer", "train")
 DTYPES = ("fp32", "fp16", "bf16")
 DEFAULT_BUDGET_S = 180.0  # calibration on CPU: about 3 minutes (the "calibrated in minutes")
+REFRESH_BUDGET_S = 20.0  # `calibrate --refresh`: building a model's reference designs, then timing them in rounds
 
 
 class SettingError(MixdesignError):

@@ -1,7 +1,8 @@
 """The Latency page's latency-model section: this machine's model for the page's setting and the selected
 design's estimate, or, without one, calibration as an app job (designer/webapp/jobs.py) with a progress bar fed
 by runtime.calibrate's progress callback; the model is stored in the workspace when it finishes, and from then
-on the page shows the estimate beside every measurement in that setting. torch loads only when calibration runs.
+on the page shows the estimate beside every measurement in that setting, and offers to refresh the model (re-time
+its reference designs, seconds) when the machine's speed has moved. torch loads only when calibration runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import streamlit as st
 
 from designer.errors import MixdesignError
 from designer.latency.model import LatencyModel
-from designer.latency.setting import DEFAULT_BUDGET_S, Setting
+from designer.latency.setting import DEFAULT_BUDGET_S, REFRESH_BUDGET_S, Setting
 from designer.webapp import jobs, persist, state
 
 JOB = "calibrate"  # the session's calibration job, under this key in state.ws().jobs
@@ -73,6 +74,55 @@ def model_section(settings: dict[str, Any], label: str | None) -> None:
             f"{(label or '').split(': ', 1)[-1]} at {e.ms:.3f} ms ({e.low_ms:.3f}-{e.high_ms:.3f}) per "
             f"{'batch' if setting.mode == 'infer' else 'training step'}."
         )
+    if model.anchors:
+        _offer_refresh(setting)
+
+
+def _offer_refresh(setting: Setting) -> None:
+    """A model exists: offer to re-level it to the machine's present speed (`mixdesign calibrate --refresh`)."""
+    job = jobs.get(state.ws().jobs.get(JOB))
+    state.remember({"lat_refresh_budget": float(REFRESH_BUDGET_S)})
+    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+    c1.number_input(
+        "Refresh budget (s)",
+        1.0,
+        600.0,
+        step=5.0,
+        key="lat_refresh_budget",
+        help="about how long to time the model's reference designs again",
+    )
+    c2.button(
+        "Refresh the model",
+        key="lat_refresh",
+        type="secondary",
+        disabled=job is not None and job.running,
+        on_click=_start_refresh,
+        args=(setting,),
+        help="a shared machine's speed drifts over hours: time the model's reference designs again and re-level "
+        "every estimate to this machine's present speed, in seconds instead of a new calibration",
+    )
+
+
+def _start_refresh(setting: Setting) -> None:
+    budget = float(st.session_state.get("lat_refresh_budget") or REFRESH_BUDGET_S)
+    job = jobs.start("refresh", setting.describe(), refresh_work(setting, budget), meta={"budget": budget})
+    state.ws().jobs[JOB] = job.id
+
+
+def refresh_work(setting: Setting, budget_s: float):
+    """The job body: designer.api.refresh on the app's workspace; returns the new model's uid and metrics."""
+
+    def work(job: jobs.Job) -> dict[str, Any]:
+        job.report("timing the reference designs", 0.0)
+        from designer.api import refresh
+
+        ws = persist.workspace()
+        if ws is None:
+            raise MixdesignError("the workspace cannot be opened: a refreshed model would not be kept")
+        made = refresh(**setting.to_json(), budget_s=budget_s, progress=False, workspace=ws)
+        return {"uid": made.model.uid, "metrics": made.model.metrics}
+
+    return work
 
 
 def _offer(setting: Setting, why: str, label: str | None) -> None:
@@ -181,10 +231,14 @@ def calibration_progress() -> None:
         st.error(st.session_state["lat_cal_problem"])
     from designer.webapp.job_view import follow
 
+    job = jobs.get(state.ws().jobs.get(JOB))
     follow(
         state.ws().jobs.get(JOB),
-        progress=lambda j: (j.progress, f"Calibrating {j.label}: {j.message} ({j.elapsed_s:.0f} s)"),
-        failed="Calibration failed",
+        progress=lambda j: (
+            j.progress,
+            f"{'Refreshing' if j.kind == 'refresh' else 'Calibrating'} {j.label}: {j.message} ({j.elapsed_s:.0f} s)",
+        ),
+        failed="Refresh failed" if job is not None and job.kind == "refresh" else "Calibration failed",
         stop_key="lat_cal_stop",
         stop_label="Stop calibrating",
         finished=_calibrated,
@@ -192,7 +246,14 @@ def calibration_progress() -> None:
 
 
 def _calibrated(j: jobs.Job) -> None:
-    if isinstance(j.result, dict):
+    if isinstance(j.result, dict) and j.kind == "refresh":
+        r = j.result["metrics"]["refresh"]
+        st.success(
+            f"Refreshed {j.label} in {r['seconds']:.0f} s: this machine now takes {r['factor']:.2f}x what the model "
+            f"estimated ({r['references']} reference designs, {r['spread'][0]:.2f}x-{r['spread'][1]:.2f}x); "
+            f"estimates now use model {j.result['uid'][:8]}."
+        )
+    elif isinstance(j.result, dict):
         m = j.result["metrics"]
         st.success(
             f"Calibrated {j.label} in {m['calibration_s']:.0f} s on {m['designs']} designs: held-out designs "
