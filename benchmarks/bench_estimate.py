@@ -1,17 +1,19 @@
 """How good is the latency model? Calibrate on this CPU, then estimate and measure designs calibration never saw.
 
 For each setting (backend x threads; torch and OpenVINO at 1 and 2 threads by default, fp32, batch 1, inference):
-1. calibrate as `mixdesign calibrate --budget B` does (runtime.calibrate.collect + designer.latency.fit), timed;
+1. calibrate as `mixdesign calibrate --budget B` does (runtime.calibrate.calibrate_samples), timed;
 2. draw N random MixNet-family designs across the sweep axes (designer.latency.sampling, another seed, none of the
    calibration's) plus out-of-family darknet cfgs from ../shared/darknet/cfg (yolov4-tiny, darknet53, ...);
 3. measure each as `mixdesign bench` builds it (runtime.calibrate.build_timed), in many short interleaved windows
    (every design once per round, so the host's slow spells fall on all of them alike); the reference is the
    median over the windows, each divided by its round's host speed (normalised), and how far it reproduces
    (odd vs even windows) is reported beside it;
-4. estimate each (LatencyModel.estimate, timed) and report per setting: the fraction of MixNet-family designs
-   within +-10 %, the median absolute % error, Kendall's tau of the ranking (scipy.stats.kendalltau), calibration
-   time, every out-of-family row, and what bounds those figures on this host (report()). Target on this CPU:
-   >= 90 % within +-10 % and tau >= 0.9 at 1 thread.
+4. estimate each (LatencyModel.estimate, timed), also with the model `calibrate --refresh` made just before
+   the rounds (runtime.calibrate.refresh: the model's reference designs timed again, --refresh seconds; 0: no
+   refresh), and report per setting for both: the fraction of MixNet-family designs within +-10 %, the median
+   absolute % error, Kendall's tau of the ranking (scipy.stats.kendalltau), calibration time, every
+   out-of-family row, and what bounds those figures on this host (report()). Target on this CPU: >= 90 % within
+   +-10 % and tau >= 0.9 at 1 thread.
 
     python benchmarks/bench_estimate.py                    # the full run (see --help for its length)
     python benchmarks/bench_estimate.py --quick            # a smoke run: small budget, few designs, two rounds

@@ -362,7 +362,6 @@ def refresh(
     return model.releveled(
         factor,
         {
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - start, 1),
             "rounds": rounds,
             "references": len(ratios),

@@ -94,6 +94,30 @@ def test_depthwise_and_grouped_convs_are_kinds_of_their_own():
                 assert k.kind == ("gmixconv" if cpg > 1 else "mixconv")
 
 
+def test_a_depthwise_conv_with_a_channel_multiplier_is_not_the_depthwise_kind():
+    """One input channel per group but two outputs (filters = 2 x groups): each group is a tiny matrix product, not
+    the channel-vectorised depthwise kernel. Worked out by hand: 32 channels in, groups=32."""
+    from designer import parse_cfg
+
+    def conv(filters: int, size: int, groups: int) -> str:
+        return f"[convolutional]\nfilters={filters}\nsize={size}\nstride=1\npad=1\ngroups={groups}\nactivation=relu\n"
+
+    net = parse_cfg(
+        "[net]\nwidth=16\nheight=16\nchannels=32\n"
+        + conv(32, 3, 32)  # depthwise: 1 in, 1 out per group
+        + conv(64, 3, 32)  # channel multiplier 2: 1 in, 2 out per group
+        + conv(64, 1, 32)  # 1x1, 2 in per group
+        + conv(64, 3, 1)
+    )
+    shapes = infer_shapes(net)
+    assert [k.kind for k in kernels(net, shapes, count(net, shapes), fused=True)] == [
+        "dwconv",
+        "gconv",
+        "gconv1x1",
+        "conv",
+    ]
+
+
 def test_kernel_kinds_and_padded_mixconv_features():
     shapes = infer_shapes(TINY)
     ks = {k.first: k for k in kernels(TINY, shapes, count(TINY, shapes), fused=True)}
@@ -320,6 +344,8 @@ def test_a_releveled_model_scales_every_estimate_and_keeps_its_calibration_time(
     assert (r["factor"], r["level"], r["from_uid"]) == (0.8, pytest.approx(1.0), "m2")
     assert twice.calibrated == once.calibrated == base.calibrated == "2026-12-03T07:00:00+00:00"
     assert twice.estimate(TINY).ms == pytest.approx(e0.ms)
+    assert base.dates() == "calibrated 2026-12-03 07:00 UTC"
+    assert twice.dates() == "calibrated 2026-12-03 07:00 UTC, refreshed 2026-12-04 06:00 UTC (1.00x)"
     back = LatencyModel.from_json(json.loads(json.dumps(twice.to_json())))
     assert back.metrics["refresh"] == r and back.estimate(TINY).ms == pytest.approx(e0.ms)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
@@ -341,3 +367,29 @@ def test_refresh_without_a_model_or_without_reference_designs_names_the_calibrat
     assert "keeps no reference designs" in err and "mixdesign calibrate" in err and "Traceback" not in err
     assert main(["calibrate", "--refresh", "--sizes", "96", "--threads", "1", "--workspace", ws_path]) == 2
     assert "leave out --sizes" in capsys.readouterr().err
+
+
+def test_calibrations_plain_nets_reach_darknets_wide_dense_convs():
+    """The plain nets calibration measures must include dense 3x3 convs as wide as darknet's own (yolov3-tiny:
+    512 -> 1024 channels, 18.9 MB of weights): a conv whose weights outgrow the caches costs more per multiply-add,
+    and a fit that never saw one estimated the darknet detectors 25 % low. Each conv step stays within
+    MAX_STEP_FMA and each net within MAX_PLAIN_FMA, counted by designer.count."""
+    import random
+
+    from designer.latency.sampling import MAX_PLAIN_FMA, MAX_STEP_FMA, random_plain_net
+
+    rng = random.Random(1)
+    widest = 0
+    for _ in range(100):
+        _, net = random_plain_net(rng)
+        shapes = infer_shapes(net)
+        cost = count(net, shapes)
+        assert cost.fma <= MAX_PLAIN_FMA
+        for i, layer in enumerate(net.layers):
+            if layer.type == "convolutional":
+                s = shapes[i]
+                fma = s.in_c * s.c * int(layer["size"]) ** 2 * s.h * s.w  # dense: every input channel per output
+                assert fma <= MAX_STEP_FMA, (i, s)
+                if int(layer["size"]) == 3:
+                    widest = max(widest, min(s.in_c, s.c))
+    assert widest >= 512

@@ -154,9 +154,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         f"{'inference' if setting.mode == 'infer' else 'training step'} | {setting.describe()}"
     )
     print(
-        f"model {model.uid[:8]}, calibrated {model.calibrated} on this machine ({model.fingerprint.describe()}): "
+        f"model {model.uid[:8]}, {model.dates()} on this machine ({model.fingerprint.describe()}): "
         f"{m.get('designs')} designs, held-out {m.get('held_out_within_10pct', 0):.0%} within +-10%"
-        + (f"; refreshed {m['refresh']['at']} ({m['refresh']['level']:.2f}x)" if "refresh" in m else "")
     )
     if e.fallback_share > 0:
         kinds = sorted({k.kind for k in e.kernels if k.fallback})

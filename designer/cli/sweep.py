@@ -201,8 +201,8 @@ def _print_estimates(rows: list[dict], model: LatencyModel, confirmed: SweepPlan
 
     m = model.metrics
     print(
-        f"est. ms: estimated by latency model {model.uid[:8]} ({model.setting.describe()}), calibrated "
-        f"{model.created[:16]} on this machine; held-out designs {m.get('held_out_within_10pct', 0):.0%} "
+        f"est. ms: estimated by latency model {model.uid[:8]} ({model.setting.describe()}), "
+        f"{model.dates()} on this machine; held-out designs {m.get('held_out_within_10pct', 0):.0%} "
         "within +-10%"
     )
     if confirmed is None:

@@ -173,6 +173,18 @@ class LatencyModel:
         refreshed model the original's."""
         return str(self.metrics.get("refresh", {}).get("calibrated", self.created))
 
+    def dates(self) -> str:
+        """'calibrated <UTC minute>', and for a refreshed model ', refreshed <UTC minute> (<level>x)': how the CLI and
+        the app say where an estimate's model stands in time."""
+
+        def minute(iso: str) -> str:
+            return f"{iso[:16].replace('T', ' ')} UTC"
+
+        r = self.metrics.get("refresh")
+        return f"calibrated {minute(self.calibrated)}" + (
+            f", refreshed {minute(r['at'])} ({r['level']:.2f}x)" if r else ""
+        )
+
     def releveled(self, factor: float, refresh: dict[str, Any], *, uid: str, created: str) -> LatencyModel:
         """This model with every estimate (total, overhead and per-kernel shares alike) `factor` times as long: the
         machine measured `factor`x as slow as the model says on its reference designs. `refresh` says how it was
@@ -186,6 +198,7 @@ class LatencyModel:
             **self.metrics,
             "refresh": {
                 **refresh,
+                "at": created,
                 "factor": factor,
                 "level": float(before.get("level", 1.0)) * factor,  # against the calibration itself
                 "calibrated": self.calibrated,

@@ -37,8 +37,11 @@ ROW_VALUES: dict[str, tuple] = {
 }
 ROW_CHANGE = 0.4  # chance that a row's value of one row axis differs from the base design's
 PLAIN_EVERY = 4  # one darknet-style plain net among this many calibration designs
-PLAIN_CHANNELS = (16, 32, 64, 128, 256)
-MAX_PLAIN_FMA = 1_000_000_000
+# darknet's own range (darknet53, yolov3/v4-tiny: up to 1024 channels, 18.9 MB of weights in one 3x3 conv): a dense
+# conv whose weights outgrow the caches costs more per multiply-add, which calibration must have seen to estimate
+PLAIN_CHANNELS = (16, 32, 64, 128, 256, 512, 1024)
+MAX_STEP_FMA = 800_000_000  # one conv step at most (yolov3-tiny's 512 -> 1024 3x3 at 13x13: 797M)
+MAX_PLAIN_FMA = 2_000_000_000
 
 
 def random_point(rng: random.Random, base: Arch, sizes: tuple[int, ...] | None = None) -> tuple:
@@ -85,8 +88,10 @@ def _conv(filters: int, size: int, stride: int, act: str) -> str:
 
 def random_plain_net(rng: random.Random, sizes: tuple[int, ...] | None = None) -> tuple[str, Network]:
     """A darknet-style classifier: a 3x3 stem, then 4-10 random steps (dense 3x3 conv, stride 1 or 2; 1x1 conv;
-    residual pair + [shortcut]; 2x2 [maxpool]), a 1x1 conv to 10 classes, [avgpool], [softmax]; drawn again
-    above MAX_PLAIN_FMA multiply-adds (seconds per pass on one core would eat the budget)."""
+    residual pair + [shortcut]; 2x2 [maxpool]), a 1x1 conv to 10 classes, [avgpool], [softmax]. A conv step's
+    width is any of PLAIN_CHANNELS that keeps it within MAX_STEP_FMA, so wide convs come at small sizes, as in
+    darknet's own nets; drawn again above MAX_PLAIN_FMA multiply-adds (seconds per pass on one core would eat the
+    budget)."""
     from designer.cost import count
 
     while True:
@@ -106,10 +111,15 @@ def _plain_net(rng: random.Random, sizes: tuple[int, ...] | None) -> tuple[str, 
         op = rng.choice(("conv3", "conv3", "conv1", "residual", "maxpool"))
         if op in ("conv3", "conv1"):
             stride = 2 if op == "conv3" and hw >= 8 and rng.random() < 0.3 else 1
-            c = rng.choice(PLAIN_CHANNELS)
-            text.append(_conv(c, 3 if op == "conv3" else 1, stride, act))
+            k = 3 if op == "conv3" else 1
+            out_hw = hw // stride
+            fits = [v for v in PLAIN_CHANNELS if out_hw * out_hw * c * v * k * k <= MAX_STEP_FMA]
+            c = rng.choice(fits or PLAIN_CHANNELS[:1])
+            text.append(_conv(c, k, stride, act))
             hw //= stride
         elif op == "residual":
+            if hw * hw * max(8, c // 2) * c * 9 > MAX_STEP_FMA:
+                continue
             text += [
                 _conv(max(8, c // 2), 1, 1, act),
                 _conv(c, 3, 1, act),

@@ -55,12 +55,7 @@ def describe(m: LatencyModel) -> str:
     s = m.setting
     return (
         f"{s.backend} on this CPU, {s.threads} thread{'s' if s.threads != 1 else ''}, fp32, batch 1; model "
-        f"calibrated {m.calibrated[:16].replace('T', ' ')} UTC on {m.metrics.get('designs', '?')} designs"
-        + (
-            f", refreshed {m.metrics['refresh']['at'][:16].replace('T', ' ')} UTC ({m.metrics['refresh']['level']:.2f}x)"
-            if "refresh" in m.metrics
-            else ""
-        )
+        f"{m.dates()} on {m.metrics.get('designs', '?')} designs"
     )
 
 
