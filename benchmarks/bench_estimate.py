@@ -5,9 +5,9 @@ For each setting (backend x threads; torch and OpenVINO at 1 and 2 threads by de
 2. draw N random MixNet-family designs across the sweep axes (designer.latency.sampling, another seed, none of the
    calibration's) plus out-of-family darknet cfgs from ../shared/darknet/cfg (yolov4-tiny, darknet53, ...);
 3. measure each as `mixdesign bench` builds it (runtime.calibrate.build_timed), in many short interleaved windows
-   (every design once per round, so the host's slow spells fall on all of them alike); the reference is the
-   median over the windows, each divided by its round's host speed (normalised), and how far it reproduces
-   (odd vs even windows) is reported beside it;
+   (groups of GROUP designs, every design of a group once per round, so the host's slow spells fall on all of
+   them alike; measure_rounds); the reference is the median over the windows, each divided by its round's and
+   its group's host speed, and how far it reproduces (odd vs even windows) is reported beside it;
 4. estimate each (LatencyModel.estimate, timed), also with the model `calibrate --refresh` made just before
    the rounds (runtime.calibrate.refresh: the model's reference designs timed again, --refresh seconds; 0: no
    refresh), and report per setting for both: the fraction of MixNet-family designs within +-10 %, the median
@@ -54,52 +54,61 @@ SHARED_CFG = Path(__file__).resolve().parents[2] / "shared" / "darknet" / "cfg"
 OUT_OF_FAMILY = ("yolov4-tiny", "darknet53", "yolov3-tiny", "efficientnet_b0")
 
 
-def measure_rounds(networks: dict, setting: Setting, rounds: int, window: float) -> dict[str, list[float]]:
-    """Per design, the median ms of each of `rounds` short windows, taken in interleaved rounds: every design
-    built once as calibration builds it (runtime.calibrate.build_timed), then each round times every design once
-    for about `window` seconds (runtime.calibrate.call_times_ms, at least 3 calls). The reference is the median
-    over the windows (after normalised()): what `bench`'s median converges to over the minutes the benchmark
-    runs, with every design sampled across the same minutes. Why not one long `bench` per design: this VM's host
-    runs 20-50 % slower for seconds to minutes at a time (bench_noise), so designs timed a minute apart are timed
-    on different machines; many short interleaved windows put every design on the same mix of the host's
-    states."""
+GROUP = 6  # designs built and timed together: as many as calibration measures together (runtime.calibrate)
+REFERENCE = "[reference] "
+
+
+def measure_rounds(
+    networks: dict, setting: Setting, rounds: int, window: float
+) -> tuple[dict[str, list[float]], dict[str, list[float]], list[float]]:
+    """Per design, the ms of each of `rounds` short windows (the median call of each), measured in groups of
+    GROUP designs: a group is built as calibration builds it (runtime.calibrate.build_timed), then each round
+    times every design of the group once for about `window` seconds (runtime.calibrate.interleaved_ms, at least
+    3 calls), with one reference design (the first) timed in every group's rounds. Returns the windows each
+    divided by its round's host speed (runtime.calibrate.round_normalised) and by its group's host speed (the
+    reference's median window in the group over the median of those over all groups), the windows as timed,
+    and every round's speed. The reference is the median over a design's windows: what `bench`'s median
+    converges to, every design on the same mix of the host's states.
+
+    Why interleaved: this VM's host runs 20-50 % slower for seconds at a time and wanders by +-10 % over tens of
+    seconds (bench_noise), so designs timed a minute apart are timed on different machines; in interleaved
+    rounds a spell falls on all of a round's designs alike and the round's speed takes it out. Why in groups:
+    with all 48 designs built at once, torch ran the same designs 3-16 % slower (the smallest most) than with 8
+    built, side by side on the two cores at the same time (docs/performance.md); `bench` builds one design."""
     import torch
 
-    from runtime.calibrate import build_timed, call_times_ms
+    from runtime.calibrate import build_timed, interleaved_ms, round_normalised
 
     torch.set_num_threads(setting.threads)
-    built = {label: build_timed(net, setting).run for label, net in networks.items()}
-    times: dict[str, list[float]] = {label: [] for label in networks}
     cuda = setting.device.startswith("cuda")  # synchronised around each call, as bench's timer does
-    for r in range(rounds):
-        for label, fn in built.items():
-            times[label].append(statistics.median(call_times_ms(fn, window, cuda=cuda, at_least=3)))
-        if (r + 1) % max(1, rounds // 4) == 0:
-            print(f"  round {r + 1}/{rounds} measured", file=sys.stderr)
-    return times
+    labels = list(networks)
+    reference = build_timed(networks[labels[0]], setting).run
+    groups = [labels[i : i + GROUP] for i in range(0, len(labels), GROUP)]
+    windows: dict[str, list[float]] = {}
+    raw: dict[str, list[float]] = {}
+    speeds: list[float] = []
+    levels = []
+    for g, group in enumerate(groups):
+        built = {label: build_timed(networks[label], setting).run for label in group}
+        times = interleaved_ms({**built, REFERENCE: reference}, rounds, window, cuda=cuda)
+        normalised, speed = round_normalised(times)
+        levels.append(statistics.median(normalised.pop(REFERENCE)))
+        windows.update(normalised)
+        raw.update({label: times[label] for label in group})
+        speeds += speed
+        del built
+        print(f"  group {g + 1}/{len(groups)} measured", file=sys.stderr)
+    typical = statistics.median(levels)
+    for group, level in zip(groups, levels):
+        for label in group:
+            windows[label] = [t * typical / level for t in windows[label]]
+    return windows, raw, speeds
 
 
 def reproducibility(windows: list[float]) -> float:
     """|median of the odd windows / median of the even windows - 1|: how far the reference itself moves when
     measured again (each half is a full interleaved measurement of half the length)."""
     return abs(statistics.median(windows[0::2]) / statistics.median(windows[1::2]) - 1) if len(windows) > 1 else 0.0
-
-
-def host_speed(times: dict[str, list[float]]) -> list[float]:
-    """Per round, the median over designs of (that round's window / the design's median window): how slow the
-    host ran in that round relative to its median state (1.0); all designs share a round's state."""
-    ref = {label: statistics.median(w) for label, w in times.items()}
-    rounds = min(len(w) for w in times.values())
-    return [statistics.median(w[r] / ref[label] for label, w in times.items()) for r in range(rounds)]
-
-
-def normalised(times: dict[str, list[float]]) -> tuple[dict[str, list[float]], list[float]]:
-    """Each window divided by its round's host speed (host_speed over every design timed), and those speeds.
-    A round is a block that every design shares, so its speed is a block effect: dividing it out leaves each
-    design's own variation. It keeps the level (the median round runs at 1.0) and takes out the rounds a slow
-    spell of the host fell on, which the median of a dozen windows does not fully do."""
-    speed = host_speed(times)
-    return {label: [t / v for t, v in zip(w, speed)] for label, w in times.items()}, speed
 
 
 def out_of_family(size: int | None) -> dict:
@@ -167,7 +176,8 @@ def report(
     repro = [reproducibility(windows[k]) for k in family]
     before = [reproducibility(raw[k]) for k in family]
     lines.append(
-        f"reference (median of {min(len(w) for w in windows.values())} interleaved windows, each divided by its "
+        f"reference (median of {min(len(w) for w in windows.values())} interleaved windows in groups of {GROUP}, "
+        "each divided by its group's and its "
         f"round's host speed {min(speed):.2f}-{max(speed):.2f}): odd vs even windows differ by a median "
         f"{statistics.median(repro):.1%}, at most {max(repro):.1%} ({statistics.median(before):.1%} and "
         f"{max(before):.1%} before the round's speed is divided out)"
@@ -221,8 +231,7 @@ def one_setting(setting: Setting, args, lines: list[str]) -> None:
     nets = {**family, **ood}
     anchors = calibration_anchors(samples, sizes, args.anchors)
     fresh = refresh(model, budget_s=args.refresh, progress=False) if args.refresh > 0 else None
-    raw = measure_rounds({**nets, **anchors}, setting, args.rounds, args.min_run_time)
-    windows, speed = normalised(raw)
+    windows, raw, speed = measure_rounds({**nets, **anchors}, setting, args.rounds, args.min_run_time)
     t = time.perf_counter()
     est = {label: model.estimate(net) for label, net in nets.items()}
     per_estimate_ms = (time.perf_counter() - t) / len(nets) * 1e3

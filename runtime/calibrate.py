@@ -6,13 +6,15 @@ each with the runtime's own per-layer timing, the same code `mixdesign bench --p
     onnxruntime         its profiler; OpenVINO: its performance counters (runtime.deploy.backends), node names
                         mapped back to darknet layers; time in unnamed nodes (inserted reorders) is overhead
     training step       runtime.train_step.measure_train_step(per_layer=True): forward + backward per layer
-and the whole pass (median) for the network-level terms, until the budget is spent (a progress bar on stderr),
-then fits designer.latency.fit.fit_model. A kernel the backend fused into a neighbour (OpenVINO folds some adds
+and the whole pass (the median of its calls, in rounds interleaved with the designs measured beside it:
+measure_designs) for the network-level terms, until the budget is spent (a progress bar on stderr), then fits
+designer.latency.fit.fit_model. A kernel the backend fused into a neighbour (OpenVINO folds some adds
 and concatenations) is measured as 0 ms: its time is in the neighbour, as it will be for a new design.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 import sys
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 
 MIN_DESIGNS = 3  # measured whatever the budget: fewer cannot judge a model on held-out designs
 MIN_RUN_TIME_S = 0.25  # per design: the whole pass, and the per-layer windows together
+INTERLEAVE = 6  # designs measured together, their whole passes in interleaved rounds (measure_designs)
+PASS_ROUNDS = 5  # interleaved rounds of the whole passes: a median of 5 round-normalised windows
+REFERENCE = "reference"  # the key of collect's reference pass among a batch's timed passes
 
 Progress = Callable[[float, str], None]  # (fraction of the budget spent, 0..1; what was measured so far)
 
@@ -44,17 +49,97 @@ Progress = Callable[[float, str], None]  # (fraction of the budget spent, 0..1; 
 def measure_design(
     network: Network, setting: Setting, *, label: str = "", min_run_time: float = MIN_RUN_TIME_S
 ) -> DesignSample:
-    """One design's kernels with their measured ms, and its whole pass, in `setting`. The whole pass is timed
-    in two halves, before and after the kernels (pass_times), and its median taken over both."""
-    shapes = infer_shapes(network)
-    ks = network_kernels(network, setting, shapes)
-    if setting.mode == "train":
-        by_first, total_ms = _train_kernels(network, setting, shapes, min_run_time)
-    elif setting.backend == "torch":
-        by_first, total_ms = _torch_kernels(network, setting, shapes, min_run_time)
-    else:
-        by_first, total_ms = _onnx_kernels(network, setting, min_run_time)
-    return DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) for k in ks), total_ms)
+    """One design's kernels with their measured ms, and its whole pass, in `setting` (measure_designs of one)."""
+    return measure_designs([(label, network)], setting, min_run_time=min_run_time)[0][0]
+
+
+def measure_designs(
+    designs: list[tuple[str, Network]],
+    setting: Setting,
+    *,
+    min_run_time: float = MIN_RUN_TIME_S,
+    measured: Callable[[DesignSample], None] | None = None,
+    reference: Callable[[], object] | None = None,
+) -> tuple[list[DesignSample], float | None]:
+    """Each design's kernels with their measured ms, and its whole pass, in `setting`, measured together: all
+    built (build_timed); their whole passes in PASS_ROUNDS interleaved rounds of min_run_time / PASS_ROUNDS
+    seconds per design, some before and the rest after each one's per-layer timings (_kernel_ms), so that those
+    fall between them; each round divided by its host speed (round_normalised) and the median taken. `measured`
+    hears each sample as its kernels are timed. `reference`, a built whole pass timed in the rounds with the
+    designs (collect's, the same in every batch), gives the second value: its median window, how fast the host
+    ran while these designs were measured (None without one).
+
+    Why together: a shared host runs 20-50 % slower for seconds at a time, and a design timed alone for a
+    fraction of a second takes a whole spell into its total (and, with onnxruntime and OpenVINO, into every
+    kernel, which are shares of the total). In interleaved rounds a spell falls on every design of the round
+    alike, and the round's speed takes it out: the way bench_estimate measures its reference."""
+    from runtime.bench import timing_threads
+
+    cuda = setting.device.startswith("cuda")
+    window = min_run_time / PASS_ROUNDS
+    with timing_threads(setting.batch, setting.threads) as threads:
+        shapes = [infer_shapes(net) for _, net in designs]
+        built = [
+            build_timed(net, setting, sh, warmup=1 if setting.mode == "train" else 3)
+            for (_, net), sh in zip(designs, shapes)
+        ]
+        fns: dict[Any, Callable[[], object]] = {i: t.run for i, t in enumerate(built)}
+        if reference is not None:
+            fns[REFERENCE] = reference
+        before = interleaved_ms(fns, (PASS_ROUNDS + 1) // 2, window, cuda=cuda)
+        first_ms = {i: statistics.median(before[i]) for i in range(len(built))}
+        per_layer = [_kernel_ms(timed, setting, threads, first_ms[i], min_run_time) for i, timed in enumerate(built)]
+        after = interleaved_ms(fns, PASS_ROUNDS // 2, window, cuda=cuda) if PASS_ROUNDS > 1 else {}
+        windows = {key: before[key] + after.get(key, []) for key in fns}
+        totals = {key: statistics.median(w) for key, w in round_normalised(windows)[0].items()}
+        samples = []
+        for i, ((label, net), sh) in enumerate(zip(designs, shapes)):
+            ks = network_kernels(net, setting, sh)
+            by_first, shares = per_layer[i]
+            scale = totals[i] if shares else 1.0
+            samples.append(DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) * scale for k in ks), totals[i]))
+            if measured is not None:
+                measured(samples[-1])
+    return samples, totals.get(REFERENCE)
+
+
+def interleaved_ms(
+    fns: dict[Any, Callable[[], object]],
+    rounds: int,
+    window: float,
+    *,
+    cuda: bool = False,
+    after_round: Callable[[int], bool] | None = None,
+) -> dict[Any, list[float]]:
+    """Per callable, the median call (ms) of each of `rounds` windows of about `window` seconds (at least 3
+    calls), taken in interleaved rounds: each round times every callable once. `after_round(r)` hears after
+    round r (1-based) and may return True to take more rounds than `rounds` (a time budget)."""
+    times: dict[Any, list[float]] = {key: [] for key in fns}
+    r = 0
+    while True:
+        for key, fn in fns.items():
+            times[key].append(statistics.median(call_times_ms(fn, window, cuda=cuda, at_least=3)))
+        r += 1
+        more = after_round(r) if after_round is not None else False
+        if r >= rounds and not more:
+            return times
+
+
+def host_speed(times: dict[Any, list[float]]) -> list[float]:
+    """Per round, the median over callables of (that round's window / the callable's median window): how slow
+    the host ran in that round against its median state (1.0); every callable of a round shares its state."""
+    ref = {key: statistics.median(w) for key, w in times.items()}
+    rounds = min(len(w) for w in times.values())
+    return [statistics.median(w[r] / ref[key] for key, w in times.items()) for r in range(rounds)]
+
+
+def round_normalised(times: dict[Any, list[float]]) -> tuple[dict[Any, list[float]], list[float]]:
+    """Each window divided by its round's host speed (host_speed), and those speeds. A round is a block every
+    callable shares, so its speed is a block effect: dividing it out leaves each callable's own variation. It
+    keeps the level (the median round runs at 1.0) and takes out the rounds a slow spell of the host fell on,
+    which the median of a few windows does not fully do."""
+    speed = host_speed(times)
+    return {key: [t / v for t, v in zip(w, speed)] for key, w in times.items()}, speed
 
 
 def call_times_ms(
@@ -84,14 +169,6 @@ def fastest_ms(fn, min_run_time: float, *, cuda: bool = False, at_least: int = 3
     of a shared machine disturbed least. How each kernel is timed: a median of timed blocks on a busy machine is
     mostly other processes' time slices, the fastest call is not."""
     return min(call_times_ms(fn, min_run_time, cuda=cuda, at_least=at_least, at_most=at_most))
-
-
-def pass_times(fn, min_run_time: float, *, cuda: bool = False) -> list[float]:
-    """Half of a whole pass's timing as `mixdesign bench` reports it: calls over half `min_run_time`, in ms.
-    measure_design takes one such window before and one after the kernels and reports the median of both
-    together: bench's median, with the design's kernels between its two halves, so that a slow spell of the
-    host in either half moves the total as much as it moves a `bench` run of the same length."""
-    return call_times_ms(fn, min_run_time / 2, cuda=cuda, at_least=5)
 
 
 @dataclass
@@ -158,18 +235,27 @@ def build_timed(network: Network, setting: Setting, shapes=None, *, warmup: int 
     return timed
 
 
-def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """build_timed's training iteration timed by pass_times, and its per-layer forward + backward scaffold
-    (time_layers_train, autocast as the step is) with fastest_ms."""
+def _kernel_ms(
+    timed: Timed, setting: Setting, threads: int, pass_ms: float, min_run_time: float
+) -> tuple[dict[int, float], bool]:
+    """Per kernel (keyed by its first darknet layer), its measured ms, or with True its share of the whole pass
+    (`pass_ms`, about the whole pass: how many profiled calls fit in `min_run_time`):
+    training step  runtime.train_step's per-layer forward + backward scaffold (time_layers_train, under autocast
+                   as the step is), each layer by fastest_ms
+    torch          runtime.bench's per-step scaffold (time_steps) on the eager model, each step by fastest_ms (a
+                   benchmark.Timer per step would cost more than most steps)
+    ONNX backends  the runtime's own profiler per node (runtime.deploy.backends), mapped back to darknet layers
+                   by node name; a profiled run is slower than a plain one (OpenVINO's performance counters,
+                   onnxruntime's trace), so each kernel's time is its profiled share of the plain pass;
+                   the share of nodes without a layer name (inserted reorders) stays out of the kernels:
+                   runtime overhead"""
     import torch
 
-    from runtime.bench import DTYPES, timing_threads
-    from runtime.train_step import time_layers_train
+    cuda = setting.device.startswith("cuda")
+    if setting.mode == "train":
+        from runtime.bench import DTYPES
+        from runtime.train_step import time_layers_train
 
-    with timing_threads(setting.batch, setting.threads) as threads:
-        timed = build_timed(network, setting, shapes, warmup=1)
-        cuda = setting.device.startswith("cuda")
-        first = pass_times(timed.run, min_run_time, cuda=cuda)
         half = DTYPES[setting.dtype] if setting.dtype != "fp32" else None
         with torch.autocast(torch.device(setting.device).type, dtype=half, enabled=half is not None):
             rows = time_layers_train(
@@ -179,40 +265,18 @@ def _train_kernels(network: Network, setting: Setting, shapes, min_run_time: flo
                 min_run_time,
                 timer=lambda fn, window: fastest_ms(fn, window, cuda=cuda, at_most=200) / 1e3,
             )
-        total_ms = statistics.median(first + pass_times(timed.run, min_run_time, cuda=cuda))
-        return {t.index: t.ms for t in rows}, total_ms
-
-
-def _onnx_kernels(network: Network, setting: Setting, min_run_time: float) -> tuple[dict[int, float], float]:
-    """build_timed's runner (runtime.deploy.backends): the whole inference timed by pass_times, then the runtime's
-    own profiler per node, mapped back to darknet layers by node name. A profiled run is slower than a plain one
-    (OpenVINO's performance counters, onnxruntime's trace), so each kernel's time is its profiled share of the
-    plain pass; the share of nodes without a layer name (inserted reorders) stays out of the kernels: runtime
-    overhead."""
-    runner = build_timed(network, setting).runner
-    first = pass_times(runner.run, min_run_time)
-    seconds = runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(statistics.median(first), 1e-3)))))
-    total_ms = statistics.median(first + pass_times(runner.run, min_run_time))
-    per_ms = total_ms / max(sum(seconds.values()), 1e-12)
-    return {step.first: sec * per_ms for step, sec in seconds.items() if step is not None}, total_ms
-
-
-def _torch_kernels(network: Network, setting: Setting, shapes, min_run_time: float) -> tuple[dict[int, float], float]:
-    """build_timed's whole pass timed by pass_times, and runtime.bench's per-step scaffold (time_steps) on its
-    eager model, each step by fastest_ms (a benchmark.Timer per step would cost more than most steps)."""
-    from runtime.bench import time_steps, timing_threads
-
-    with timing_threads(setting.batch, setting.threads):
-        timed = build_timed(network, setting, shapes)
-        cuda = setting.device.startswith("cuda")
-        first = pass_times(timed.run, min_run_time, cuda=cuda)
+        return {t.index: t.ms for t in rows}, False
+    if setting.backend == "torch":
+        from runtime.bench import time_steps
 
         def one_step(p, module, ins, out, window: float) -> float:
             return fastest_ms(lambda: module(*ins), window, cuda=cuda, at_most=200) / 1e3
 
         best = time_steps(timed.model, timed.x, min_run_time, 2, one_step)
-        total_ms = statistics.median(first + pass_times(timed.run, min_run_time, cuda=cuda))
-        return {timed.model.steps[k].first: sec * 1e3 for k, sec in best.items()}, total_ms
+        return {timed.model.steps[k].first: sec * 1e3 for k, sec in best.items()}, False
+    seconds = timed.runner.layer_seconds(max(3, min(30, int(min_run_time * 1e3 / max(pass_ms, 1e-3)))))
+    whole = max(sum(seconds.values()), 1e-12)
+    return {step.first: sec / whole for step, sec in seconds.items() if step is not None}, True
 
 
 def calibration_designs(seed: int, sizes: tuple[int, ...] | None) -> Iterator[tuple[str, Network]]:
@@ -239,7 +303,9 @@ def collect(
     """Measure designs (default: random ones across the space, at `sizes` where given) for about `budget_s`
     seconds, at least MIN_DESIGNS of them (a progress bar on stderr unless `progress` is False). `on_progress`
     hears after each design how much of the budget is spent (the app's progress bar); `stop` ends the
-    measuring early, once MIN_DESIGNS are measured."""
+    measuring early, once MIN_DESIGNS are measured. Designs are measured INTERLEAVE at a time
+    (measure_designs), as many as the budget has room for at the pace so far, and brought to one level of the
+    host's speed (leveled) by a reference pass (the first design, built once more) timed in every batch."""
     from tqdm import tqdm
 
     if setting.device == "cpu":
@@ -257,25 +323,69 @@ def collect(
         disable=not progress,
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} s {postfix}",
     )
-    shown = 0
+    shown, done, kernel_count = 0, 0, 0
+
+    def tick(sample: DesignSample) -> None:
+        nonlocal shown, done, kernel_count
+        done, kernel_count = done + 1, kernel_count + len(sample.kernels)
+        now = min(total, round(time.perf_counter() - start))
+        bar.update(now - shown)
+        shown = now
+        what = f"{done} designs, {kernel_count} kernels"
+        bar.set_postfix_str(what)
+        if on_progress is not None:
+            on_progress(min(1.0, (time.perf_counter() - start) / budget_s), what)
+
+    chosen = iter(designs if designs is not None else calibration_designs(seed, sizes))
+    batches: list[tuple[list[DesignSample], float | None]] = []
+    reference: Callable[[], object] | None = None
     try:
-        for label, network in designs if designs is not None else calibration_designs(seed, sizes):
-            elapsed = time.perf_counter() - start
-            per_design = elapsed / len(samples) if samples else 0.0
-            enough = len(samples) >= MIN_DESIGNS
-            if enough and (elapsed + per_design > budget_s or (stop is not None and stop.is_set())):
+        while True:
+            if len(samples) < MIN_DESIGNS:  # measured whatever the budget
+                n = MIN_DESIGNS - len(samples)
+            else:
+                elapsed = time.perf_counter() - start
+                room = int((budget_s - elapsed) // (elapsed / len(samples)))
+                if room < 1 or (stop is not None and stop.is_set()):
+                    break
+                n = min(INTERLEAVE, room)
+            batch = list(itertools.islice(chosen, n))  # drawn only when measured: calibrate_samples counts on it
+            if not batch:
                 break
-            samples.append(measure_design(network, setting, label=label, min_run_time=min_run_time))
-            now = min(total, round(time.perf_counter() - start))
-            bar.update(now - shown)
-            shown = now
-            what = f"{len(samples)} designs, {sum(len(s.kernels) for s in samples)} kernels"
-            bar.set_postfix_str(what)
-            if on_progress is not None:
-                on_progress(min(1.0, (time.perf_counter() - start) / budget_s), what)
+            if reference is None:
+                reference = _reference_pass(batch[0][1], setting)
+            got, level = measure_designs(batch, setting, min_run_time=min_run_time, measured=tick, reference=reference)
+            batches.append((got, level))
+            samples += got
     finally:
         bar.close()
-    return samples
+    return leveled(batches)
+
+
+def _reference_pass(network: Network, setting: Setting) -> Callable[[], object]:
+    from runtime.bench import timing_threads
+
+    with timing_threads(setting.batch, setting.threads):
+        return build_timed(network, setting).run
+
+
+def leveled(batches: list[tuple[list[DesignSample], float | None]]) -> list[DesignSample]:
+    """The samples of every batch, each batch's times (whole pass and kernels) divided by how fast the host ran
+    while it was measured: its reference pass's median window over the median of those over all batches.
+
+    Why: the host's speed wanders by +-10 % over tens of seconds (docs/performance.md), the time one batch takes,
+    so batches measured a minute apart are measured on different machines; the reference pass, the same network
+    timed in every batch's rounds, measures the difference, and dividing it out puts every design on the
+    calibration's median state of the host."""
+    levels = [level for _, level in batches if level]
+    if len(levels) < 2:
+        return [s for got, _ in batches for s in got]
+    typical = statistics.median(levels)
+    out = []
+    for got, level in batches:
+        f = level / typical if level else 1.0
+        out += [replace(s, kernel_ms=tuple(ms / f for ms in s.kernel_ms), total_ms=s.total_ms / f) for s in got]
+    return out
 
 
 class CollectOptions(TypedDict, total=False):
@@ -388,7 +498,6 @@ def _time_references(
         from runtime.bench import tune_cpu_allocator
 
         tune_cpu_allocator()
-    times: dict[str, list[float]] = {label: [] for label in networks}
     bar = tqdm(
         total=max(1, round(budget_s)),
         unit="s",
@@ -399,10 +508,10 @@ def _time_references(
     )
     with timing_threads(setting.batch, setting.threads), bar:
         built = {label: build_timed(net, setting).run for label, net in networks.items()}
-        rounds = 0
-        while rounds < MIN_REFRESH_ROUNDS or time.perf_counter() - start < budget_s:
-            for label, fn in built.items():
-                times[label].append(statistics.median(call_times_ms(fn, window, cuda=cuda, at_least=3)))
-            rounds += 1
-            bar.update(min(bar.total, round(time.perf_counter() - start)) - bar.n)
-    return times
+
+        def after_round(r: int) -> bool:
+            spent = time.perf_counter() - start
+            bar.update(min(bar.total, round(spent)) - bar.n)
+            return spent < budget_s
+
+        return interleaved_ms(built, MIN_REFRESH_ROUNDS, window, cuda=cuda, after_round=after_round)

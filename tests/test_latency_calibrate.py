@@ -166,3 +166,69 @@ def test_a_refresh_times_the_reference_designs_and_re_levels_the_stored_model(tm
     found = estimate(check, threads=1, workspace=ws_path)
     assert found.model.uid == done.model.uid  # the newest model for the setting: the refreshed one
     assert found.estimate.ms == pytest.approx(r["factor"] * fast.estimate(check).ms)
+
+
+def test_a_round_the_host_ran_slow_in_is_divided_out_of_every_design_timed_in_it():
+    """Three designs timed in three interleaved rounds; the second round ran 1.5x slow for all of them (a slow
+    spell of the host), and design c also varies on its own. Worked by hand: the round speeds are the medians
+    over designs of window / the design's median window: round 1 median(1, 1, 4/4.4) = 1, round 2
+    median(1.5, 1.5, 6/4.4) = 1.5, round 3 median(1, 1, 1) = 1."""
+    from runtime.calibrate import round_normalised
+
+    windows = {"a": [1.0, 1.5, 1.0], "b": [2.0, 3.0, 2.0], "c": [4.0, 6.0, 4.4]}
+    normalised, speed = round_normalised(windows)
+    assert speed == pytest.approx([1.0, 1.5, 1.0])
+    assert normalised == {"a": pytest.approx([1, 1, 1]), "b": pytest.approx([2, 2, 2]), "c": pytest.approx([4, 4, 4.4])}
+
+
+def test_interleaved_rounds_time_every_design_once_a_round_until_the_caller_has_enough():
+    from runtime.calibrate import interleaved_ms
+
+    calls: list[str] = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    times = interleaved_ms(fns, 2, 0.0, after_round=lambda r: r < 3)  # 2 rounds asked; the caller wants a third
+    assert [len(t) for t in times.values()] == [3, 3, 3]
+    runs = [k for k, _ in itertools.groupby(calls)]  # at least 3 calls per window, one window per design a round
+    assert runs == list("abc" * 3)
+
+
+def test_calibration_totals_are_the_round_normalised_medians_of_designs_measured_together(monkeypatch):
+    """measure_designs times the whole passes of the designs measured together in interleaved rounds (some
+    before their per-layer timings, the rest after) and takes each one's median after dividing out each round's
+    host speed. The windows are given, not timed: a spell of the host slows every design 1.5x in rounds 2 and 3
+    and the first design also in round 4 (the spell ended while the others ran). Alone, that design's median
+    window would be 1.5x its time; each round's speed (the median over designs: 1, 1.5, 1.5, 1, 1) divided out,
+    it is its time again."""
+    import runtime.calibrate as rc
+
+    calls = []
+
+    def windows(fns, rounds, window, **kw):
+        calls.append(rounds)
+        done = sum(calls[:-1])
+        slow = {0: [1.0, 1.5, 1.5, 1.5, 1.0]}
+        return {
+            key: [(1.0 + key) * f for f in slow.get(key, [1.0, 1.5, 1.5, 1.0, 1.0])[done : done + rounds]]
+            for key in fns
+        }
+
+    monkeypatch.setattr(rc, "interleaved_ms", windows)
+    samples, level = rc.measure_designs(tiny_designs(3), Setting.make(threads=1), min_run_time=0.02)
+    assert sum(calls) == rc.PASS_ROUNDS and len(calls) == 2 and level is None
+    assert [s.total_ms for s in samples] == pytest.approx([1.0, 2.0, 3.0])
+    assert all(len(s.kernel_ms) == len(s.kernels) and sum(s.kernel_ms) > 0 for s in samples)
+
+
+def test_batches_measured_while_the_host_ran_slow_are_brought_to_the_calibrations_median_speed():
+    """Three batches whose reference pass took 1.0, 1.5 and 1.2 ms: the host ran at 1/1.2, 1.25 and 1 times its
+    median speed (1.2 ms), so their times are divided by 0.833, 1.25 and 1 (worked by hand)."""
+    from designer.latency.fit import DesignSample
+    from runtime.calibrate import leveled
+
+    def batch(total: float) -> list[DesignSample]:
+        return [DesignSample("d", (), (total / 2, total / 4), total)]
+
+    out = leveled([(batch(10.0), 1.0), (batch(15.0), 1.5), (batch(12.0), 1.2)])
+    assert [s.total_ms for s in out] == pytest.approx([12.0, 12.0, 12.0])
+    assert [s.kernel_ms for s in out] == [pytest.approx((6.0, 3.0))] * 3
+    assert leveled([(batch(10.0), None)])[0].total_ms == 10.0  # no reference: as measured

@@ -39,7 +39,9 @@ class DesignSample:
     label: str
     kernels: tuple[Kernel, ...]
     kernel_ms: tuple[float, ...]  # measured per kernel, aligned with `kernels` (0 where the backend fused it away)
-    total_ms: float  # the whole pass (or training step), ms: the median of its calls (runtime/calibrate.py)
+    total_ms: (
+        float  # the whole pass (or training step), ms: the median of its calls (runtime.calibrate.measure_designs)
+    )
 
 
 def _network_terms(sums: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> NetworkTerms:

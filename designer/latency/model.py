@@ -37,7 +37,10 @@ FORMAT = 2  # the JSON layout of a model (2: the vfma feature); a stored model o
 # on held-out kernel predictions (designer/latency/fit.py): revision-2 models carry a bias of 5-30 %.
 # 4: OpenVINO's per-node shares are medians over warmed-up profiled calls (runtime.deploy.backends).
 # 5: depthwise and grouped convs (and MixConvs) are kernel kinds of their own (designer.latency.kernels).
-RUNTIME_REVISION = 5
+# 6: designs are measured six at a time, their whole passes in interleaved rounds with each round's host speed
+# divided out (runtime.calibrate.measure_designs), and each batch brought to one host speed by a reference pass
+# timed in all of them (runtime.calibrate.leveled).
+RUNTIME_REVISION = 6
 
 
 @dataclass(frozen=True)
