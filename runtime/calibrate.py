@@ -86,6 +86,7 @@ def measure_designs(
         fns: dict[Any, Callable[[], object]] = {i: t.run for i, t in enumerate(built)}
         if reference is not None:
             fns[REFERENCE] = reference
+        interleaved_ms(fns, 1, window, cuda=cuda)  # untimed: the first calls of a fresh build run slower
         before = interleaved_ms(fns, (PASS_ROUNDS + 1) // 2, window, cuda=cuda)
         first_ms = {i: statistics.median(before[i]) for i in range(len(built))}
         per_layer = [_kernel_ms(timed, setting, threads, first_ms[i], min_run_time) for i, timed in enumerate(built)]

@@ -103,8 +103,8 @@ def type_in_cell(page, row: int, right: int, text: str) -> None:
     `text` into the cell editor. Pressing Enter then commits the edit.
 
     The grid is drawn on a canvas and re-mounted after every design change, so a try that does not end with
-    `text` in the cell editor (the grid was still mounting) is abandoned with Escape and made again. Raises
-    RuntimeError after four tries."""
+    `text` in the cell editor (the grid was still mounting, or its editor stayed disabled) is abandoned with
+    Escape and made again. Raises RuntimeError after four tries."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     editor = page.locator("#portal textarea, #portal input").first
@@ -126,7 +126,11 @@ def type_in_cell(page, row: int, right: int, text: str) -> None:
         except PlaywrightTimeout:
             continue
         page.wait_for_timeout(300)
-        editor.fill(text)
+        try:  # the editor of a grid that a rerun re-mounts can stay disabled (seen in CI): try again
+            editor.fill(text, timeout=5_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
         page.wait_for_timeout(200)
         if editor.is_visible() and editor.input_value() == text:
             return
