@@ -263,8 +263,10 @@ class OpenVinoRunner:
         return [req.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
 
     def layer_seconds(self, repeats: int) -> LayerSeconds:
-        """OpenVINO's profiling info (PERF_COUNT=True): each executed node's real time, by node name, the median
-        over `repeats` calls. The profiled model is compiled afresh and its first calls run slower, the early
+        """OpenVINO's profiling info (PERF_COUNT=True): each node's real time, by node name, the median over
+        `repeats` calls; a node reported not run is 0 s, so that its layer still has its row (with AVX-512,
+        OpenVINO runs a depthwise conv inside the 1x1 conv before it and reports the depthwise one not run: its
+        time is in that neighbour's, its multiply-adds in its own row). The profiled model is compiled afresh and its first calls run slower, the early
         nodes most (fresh buffers), which would move time into their shares: as many calls as are counted run
         first, at least PROFILE_WARMUP. The median keeps a call that another process interrupted out of them."""
         import openvino as ov
@@ -278,9 +280,12 @@ class OpenVinoRunner:
         for _ in range(repeats):
             req.infer()
             for p in req.get_profiling_info():
-                if p.status == ov.ProfilingInfo.Status.EXECUTED:
-                    per_node[p.node_name].append(p.real_time.total_seconds())
-        return _group([(name, float(np.median(times))) for name, times in per_node.items()], 1)
+                executed = p.status == ov.ProfilingInfo.Status.EXECUTED
+                per_node[p.node_name].append(p.real_time.total_seconds() if executed else 0.0)
+        out = _group([(name, float(np.median(times))) for name, times in per_node.items()], 1)
+        if not out.get(None):  # no time in unnamed nodes: no "(runtime)" row
+            out.pop(None, None)
+        return out
 
 
 def openvino_capabilities() -> list[str]:
