@@ -140,6 +140,32 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+VECTOR_ISAS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("asimd", "NEON"))  # widest first
+
+
+def cpu_isa(cpuinfo: str | None = None) -> str:
+    """'family F model M, <widest vector ISA>' from /proc/cpuinfo (`cpuinfo`: its text, for tests); '' where there
+    is none (not Linux). Two CPUs with one model name can differ in both (a cloud VM's "AMD EPYC" is a Zen 3
+    with AVX2 on one host and a Zen 4 with AVX-512 on another), and both decide which kernels run."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key and key not in fields:  # the first processor's
+            fields[key] = value.strip()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    isa = next((name for flag, name in VECTOR_ISAS if flag in flags), "")
+    family, model = fields.get("cpu family"), fields.get("model")
+    generation = f"family {family} model {model}" if family and model else ""
+    return ", ".join(part for part in (generation, isa) if part)
+
+
 def installed_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
     """Installed versions of `names` from package metadata (nothing is imported); absent ones are left out."""
     from importlib import metadata
@@ -163,6 +189,9 @@ class Fingerprint:
     gpu: str | None = None  # CUDA runs: the GPU's name
     gpu_driver: str | None = None  # CUDA runs: driver version, and the CUDA runtime torch was built with
     libraries: tuple[tuple[str, str], ...] = ()  # (name, version), sorted
+    # the CPU's generation and widest vector instructions (cpu_isa): a cloud VM names Zen 3 and Zen 4 alike
+    # "AMD EPYC", and oneDNN and OpenVINO choose other kernels with AVX-512 than with AVX2
+    cpu_isa: str = ""
 
     @property
     def key(self) -> str:
@@ -185,12 +214,17 @@ class Fingerprint:
             gpu=d.get("gpu"),
             gpu_driver=d.get("gpu_driver"),
             libraries=tuple(sorted((str(k), str(v)) for k, v in dict(libs).items())),
+            cpu_isa=str(d.get("cpu_isa", "")),
         )
 
     def describe(self) -> str:
         """One line for people: `Intel Xeon ... (2 cores), torch 2.13.0, onnxruntime 1.22.0, ...`."""
-        where = f"{self.gpu} (driver {self.gpu_driver})" if self.gpu else f"{self.cpu} ({self.cores} cores)"
-        return ", ".join([where, *(f"{k} {v}" for k, v in self.libraries)])
+        return ", ".join([self.where(), *(f"{k} {v}" for k, v in self.libraries)])
+
+    def where(self) -> str:
+        """The machine without its libraries: `AMD EPYC (2 cores, family 25 model 17, AVX-512)` or the GPU."""
+        isa = f", {self.cpu_isa}" if self.cpu_isa else ""
+        return f"{self.gpu} (driver {self.gpu_driver})" if self.gpu else f"{self.cpu} ({self.cores} cores{isa})"
 
 
 def _cuda_identity(device: Device) -> tuple[str, str]:
@@ -223,4 +257,5 @@ def fingerprint(device: str | Device = "cpu") -> Fingerprint:
         gpu=gpu,
         gpu_driver=driver,
         libraries=tuple(sorted(installed_versions().items())),
+        cpu_isa=cpu_isa(),
     )

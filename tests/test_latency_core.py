@@ -19,7 +19,7 @@ from designer.latency.model import RUNTIME_REVISION, LatencyModel, NetworkTerms
 from designer.latency.regress import Regressor, Trees
 from designer.latency.setting import Setting, SettingError
 from designer.latency.store import NoLatencyModel, find_model, save_model
-from designer.machine import fingerprint
+from designer.machine import Fingerprint, fingerprint
 from tests.conftest import TINY_YAML
 
 # tests/data/tiny.yaml lowers to 20 layers: 0 conv 3x3, 1 conv 1x1, 2-6 MixConv k3.5 (route, conv, route, conv,
@@ -223,6 +223,30 @@ def test_a_model_from_another_machine_or_other_libraries_is_never_used(tmp_path)
         assert find_model(ws, setting, here).uid == "c"
         with pytest.raises(NoLatencyModel):  # same machine, another setting
             find_model(ws, Setting(threads=2), here)
+
+
+ZEN3 = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
+ZEN4 = ZEN3.replace("model\t\t: 1", "model\t\t: 17").replace("avx2 fma", "avx2 fma avx512f avx512bw")
+
+
+def test_one_cpu_name_on_two_cpu_generations_is_two_machines(tmp_path):
+    """A cloud VM's "AMD EPYC" is a Zen 3 with AVX2 on one host and a Zen 4 with AVX-512 on another (this
+    project's CI machine moved between them within an hour), and oneDNN and OpenVINO run other kernels on each:
+    the fingerprint tells them apart, and a model calibrated on one is not used on the other."""
+    from designer.machine import cpu_isa
+    from designer.workspace import Workspace
+
+    assert cpu_isa(ZEN3) == "family 25 model 1, AVX2" and cpu_isa(ZEN4) == "family 25 model 17, AVX-512"
+    assert cpu_isa("processor : 0\nFeatures : fp asimd\n") == "NEON" and cpu_isa("") == ""
+    here = replace(fingerprint("cpu"), cpu="AMD EPYC", cpu_isa=cpu_isa(ZEN4))
+    zen3 = replace(here, cpu_isa=cpu_isa(ZEN3))
+    assert zen3.key != here.key and Fingerprint.from_json(here.to_json()) == here
+    setting = Setting(threads=1)
+    with Workspace.open(tmp_path / "ws.sqlite") as ws:
+        save_model(ws, const_model(setting, zen3, uid="zen3"))
+        with pytest.raises(NoLatencyModel) as err:
+            find_model(ws, setting, here)
+    assert "made on AMD EPYC (" in str(err.value) and "AVX2), not AMD EPYC (" in str(err.value)
 
 
 def test_a_model_calibrated_against_another_runtime_build_is_never_used(tmp_path):

@@ -117,8 +117,8 @@ def no_model_message(ws, setting: Setting, machine: Fingerprint) -> str:
 
 def _difference(other: Fingerprint, mine: Fingerprint) -> str:
     """What sets a stored model's machine apart from this one, in a few words."""
-    if (other.cpu, other.cores, other.gpu) != (mine.cpu, mine.cores, mine.gpu):
-        return f"made on {other.describe().split(',')[0]}"
+    if (other.cpu, other.cores, other.gpu, other.cpu_isa) != (mine.cpu, mine.cores, mine.gpu, mine.cpu_isa):
+        return f"made on {other.where()}" + (f", not {mine.where()}" if other.cpu == mine.cpu else "")
     theirs, ours = dict(other.libraries), dict(mine.libraries)
     diff = [
         f"{k} {theirs.get(k, '-')} vs {ours.get(k, '-')} here"
