@@ -34,6 +34,7 @@ MACHINE = {
     "gpu": None,
     "gpu_driver": None,
     "libraries": {"torch": "2.13.0"},
+    "cpu_isa": "family 25 model 17, AVX-512",
 }
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
