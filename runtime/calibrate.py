@@ -43,6 +43,18 @@ INTERLEAVE = 6  # designs measured together, their whole passes in interleaved r
 PASS_ROUNDS = 5  # interleaved rounds of the whole passes: a median of 5 round-normalised windows
 REFERENCE = "reference"  # the key of collect's reference pass among a batch's timed passes
 
+
+@dataclass(frozen=True)
+class Level:
+    """How fast the host ran while one batch was measured, as collect's reference design took it there: its whole
+    pass (the median window of the batch's interleaved rounds, ms) and, where kernels are timed one by one rather
+    than as shares of the pass (torch, training steps), the sum of its kernels timed amid the batch's
+    per-layer timings (ms; None for the ONNX backends, whose kernels follow the pass)."""
+
+    passes: float
+    kernels: float | None = None
+
+
 Progress = Callable[[float, str], None]  # (fraction of the budget spent, 0..1; what was measured so far)
 
 
@@ -59,20 +71,24 @@ def measure_designs(
     *,
     min_run_time: float = MIN_RUN_TIME_S,
     measured: Callable[[DesignSample], None] | None = None,
-    reference: Callable[[], object] | None = None,
-) -> tuple[list[DesignSample], float | None]:
+    reference: Timed | None = None,
+) -> tuple[list[DesignSample], Level | None]:
     """Each design's kernels with their measured ms, and its whole pass, in `setting`, measured together: all
     built (build_timed); their whole passes in PASS_ROUNDS interleaved rounds of min_run_time / PASS_ROUNDS
     seconds per design, some before and the rest after each one's per-layer timings (_kernel_ms), so that those
     fall between them; each round divided by its host speed (round_normalised) and the median taken. `measured`
-    hears each sample as its kernels are timed. `reference`, a built whole pass timed in the rounds with the
-    designs (collect's, the same in every batch), gives the second value: its median window, how fast the host
-    ran while these designs were measured (None without one).
+    hears each sample as its kernels are timed. `reference`, a built design (collect's, the same in every batch)
+    timed with them, gives the second value, how fast the host ran while these designs were measured (Level;
+    None without one): its whole pass in the rounds, and its kernels timed with the designs' own.
 
     Why together: a shared host runs 20-50 % slower for seconds at a time, and a design timed alone for a
     fraction of a second takes a whole spell into its total (and, with onnxruntime and OpenVINO, into every
     kernel, which are shares of the total). In interleaved rounds a spell falls on every design of the round
-    alike, and the round's speed takes it out: the way bench_estimate measures its reference."""
+    alike, and the round's speed takes it out: the way bench_estimate measures its reference. The per-layer
+    phase lies between rounds, seconds long, and a spell can fall on it and not on them (a calibration's
+    batches have shown whole pass / kernel sum of 1.10 to 1.51 where 1.33 is usual, and the reference's own
+    1.12 to 1.34 over one calibration: its pass 8.5-10.0 ms, its kernels 6.9-7.8 ms, not in step): hence the
+    reference's kernels, timed amid the designs' own."""
     from runtime.bench import timing_threads
 
     cuda = setting.device.startswith("cuda")
@@ -85,11 +101,16 @@ def measure_designs(
         ]
         fns: dict[Any, Callable[[], object]] = {i: t.run for i, t in enumerate(built)}
         if reference is not None:
-            fns[REFERENCE] = reference
+            fns[REFERENCE] = reference.run
         interleaved_ms(fns, 1, window, cuda=cuda)  # untimed: the first calls of a fresh build run slower
         before = interleaved_ms(fns, (PASS_ROUNDS + 1) // 2, window, cuda=cuda)
         first_ms = {i: statistics.median(before[i]) for i in range(len(built))}
-        per_layer = [_kernel_ms(timed, setting, threads, first_ms[i], min_run_time) for i, timed in enumerate(built)]
+        per_layer, reference_kernels = [], None
+        for i, timed in enumerate(built):
+            per_layer.append(_kernel_ms(timed, setting, threads, first_ms[i], min_run_time))
+            if reference is not None and i == len(built) // 2 and kernels_timed_alone(setting):
+                ref = _kernel_ms(reference, setting, threads, statistics.median(before[REFERENCE]), min_run_time)
+                reference_kernels = sum(ref[0].values())  # amid the designs' own: the phase's host speed
         after = interleaved_ms(fns, PASS_ROUNDS // 2, window, cuda=cuda) if PASS_ROUNDS > 1 else {}
         windows = {key: before[key] + after.get(key, []) for key in fns}
         totals = {key: statistics.median(w) for key, w in round_normalised(windows)[0].items()}
@@ -101,7 +122,13 @@ def measure_designs(
             samples.append(DesignSample(label, ks, tuple(by_first.get(k.first, 0.0) * scale for k in ks), totals[i]))
             if measured is not None:
                 measured(samples[-1])
-    return samples, totals.get(REFERENCE)
+    return samples, Level(totals[REFERENCE], reference_kernels) if reference is not None else None
+
+
+def kernels_timed_alone(setting: Setting) -> bool:
+    """Whether `setting`'s kernels are timed one by one (torch, training steps: _kernel_ms), not as profiled
+    shares of a pass (onnxruntime, OpenVINO)."""
+    return setting.mode == "train" or setting.backend == "torch"
 
 
 def interleaved_ms(
@@ -338,8 +365,8 @@ def collect(
             on_progress(min(1.0, (time.perf_counter() - start) / budget_s), what)
 
     chosen = iter(designs if designs is not None else calibration_designs(seed, sizes))
-    batches: list[tuple[list[DesignSample], float | None]] = []
-    reference: Callable[[], object] | None = None
+    batches: list[tuple[list[DesignSample], Level | None]] = []
+    reference: Timed | None = None
     try:
         while True:
             if len(samples) < MIN_DESIGNS:  # measured whatever the budget
@@ -363,29 +390,35 @@ def collect(
     return leveled(batches)
 
 
-def _reference_pass(network: Network, setting: Setting) -> Callable[[], object]:
+def _reference_pass(network: Network, setting: Setting) -> Timed:
     from runtime.bench import timing_threads
 
     with timing_threads(setting.batch, setting.threads):
-        return build_timed(network, setting).run
+        return build_timed(network, setting)
 
 
-def leveled(batches: list[tuple[list[DesignSample], float | None]]) -> list[DesignSample]:
-    """The samples of every batch, each batch's times (whole pass and kernels) divided by how fast the host ran
-    while it was measured: its reference pass's median window over the median of those over all batches.
+def leveled(batches: list[tuple[list[DesignSample], Level | None]]) -> list[DesignSample]:
+    """The samples of every batch, each batch's times divided by how fast the host ran while it was measured:
+    whole passes by its reference pass over the median of those over all batches, kernels likewise by its
+    reference kernels where it has them (else as its passes).
 
     Why: the host's speed wanders by +-10 % over tens of seconds (docs/performance.md), the time one batch takes,
-    so batches measured a minute apart are measured on different machines; the reference pass, the same network
-    timed in every batch's rounds, measures the difference, and dividing it out puts every design on the
-    calibration's median state of the host."""
+    so batches measured a minute apart are measured on different machines; the reference, the same network
+    timed in every batch, measures the difference, and dividing it out puts every design on the calibration's
+    median state of the host. Passes and kernels apart, because they are timed seconds apart, and a spell
+    that slows one phase of a batch and not the other would otherwise move that batch's whole pass / kernel sum,
+    which the network terms fit."""
     levels = [level for _, level in batches if level]
     if len(levels) < 2:
         return [s for got, _ in batches for s in got]
-    typical = statistics.median(levels)
+    typical = statistics.median(x.passes for x in levels)
+    kernel_levels = [x.kernels for x in levels if x.kernels]
+    typical_kernels = statistics.median(kernel_levels) if len(kernel_levels) == len(levels) else None
     out = []
     for got, level in batches:
-        f = level / typical if level else 1.0
-        out += [replace(s, kernel_ms=tuple(ms / f for ms in s.kernel_ms), total_ms=s.total_ms / f) for s in got]
+        f = level.passes / typical if level else 1.0
+        fk = level.kernels / typical_kernels if level and level.kernels and typical_kernels else f
+        out += [replace(s, kernel_ms=tuple(ms / fk for ms in s.kernel_ms), total_ms=s.total_ms / f) for s in got]
     return out
 
 

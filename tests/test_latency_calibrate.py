@@ -226,14 +226,57 @@ def test_calibration_totals_are_the_round_normalised_medians_of_designs_measured
 
 def test_batches_measured_while_the_host_ran_slow_are_brought_to_the_calibrations_median_speed():
     """Three batches whose reference pass took 1.0, 1.5 and 1.2 ms: the host ran at 1/1.2, 1.25 and 1 times its
-    median speed (1.2 ms), so their times are divided by 0.833, 1.25 and 1 (worked by hand)."""
+    median speed (1.2 ms), so their times are divided by 0.833, 1.25 and 1 (worked by hand). Where kernels come
+    as shares of the pass (no reference kernels: the ONNX backends), they follow the pass."""
     from designer.latency.fit import DesignSample
-    from runtime.calibrate import leveled
+    from runtime.calibrate import Level, leveled
 
     def batch(total: float) -> list[DesignSample]:
         return [DesignSample("d", (), (total / 2, total / 4), total)]
 
-    out = leveled([(batch(10.0), 1.0), (batch(15.0), 1.5), (batch(12.0), 1.2)])
+    out = leveled([(batch(10.0), Level(1.0)), (batch(15.0), Level(1.5)), (batch(12.0), Level(1.2))])
     assert [s.total_ms for s in out] == pytest.approx([12.0, 12.0, 12.0])
     assert [s.kernel_ms for s in out] == [pytest.approx((6.0, 3.0))] * 3
     assert leveled([(batch(10.0), None)])[0].total_ms == 10.0  # no reference: as measured
+
+
+def test_kernels_timed_apart_from_the_passes_are_levelled_by_the_reference_kernels_timed_among_them():
+    """The per-layer phase lies between the pass rounds: in batch 2 a spell slowed its kernels 1.5x (the
+    reference's kernels took 1.2 ms against a median of 0.8) and not its passes (reference pass at the median,
+    1.0 ms). Worked by hand: batch 2's passes stay, its kernels are divided by 1.5; batch 3's passes ran 1.2x
+    slow (1.2 ms) and its kernels did not (0.8 ms), so only its passes are divided by 1.2."""
+    from designer.latency.fit import DesignSample
+    from runtime.calibrate import Level, leveled
+
+    def batch(total: float, kernels: tuple[float, float]) -> list[DesignSample]:
+        return [DesignSample("d", (), kernels, total)]
+
+    out = leveled(
+        [
+            (batch(10.0, (4.0, 4.0)), Level(1.0, 0.8)),
+            (batch(10.0, (6.0, 6.0)), Level(1.0, 1.2)),
+            (batch(12.0, (4.0, 4.0)), Level(1.2, 0.8)),
+            (batch(10.0, (4.0, 4.0)), Level(0.9, 0.7)),
+        ]
+    )
+    assert [s.total_ms for s in out] == pytest.approx([10.0, 10.0, 10.0, 10.0 / 0.9])
+    assert [s.kernel_ms for s in out] == [pytest.approx((4.0, 4.0))] * 3 + [pytest.approx((4 / 0.875, 4 / 0.875))]
+
+
+@pytest.mark.parametrize("backend", ["torch", "openvino"])
+def test_each_batch_times_the_reference_kernels_where_kernels_are_timed_one_by_one(backend):
+    """torch times each kernel alone, seconds away from the pass rounds, so the batch's Level carries the
+    reference's kernels timed among them; OpenVINO's kernels are profiled shares of the pass, so it has none and
+    its kernels follow the pass (leveled)."""
+    from runtime.calibrate import _reference_pass, measure_designs
+
+    setting = Setting.make(threads=1, backend=backend)
+    designs = tiny_designs(2)
+    samples, level = measure_designs(
+        designs, setting, min_run_time=0.02, reference=_reference_pass(designs[0][1], setting)
+    )
+    assert len(samples) == 2 and level is not None and level.passes > 0
+    if backend == "torch":
+        assert level.kernels is not None and level.kernels > 0
+    else:
+        assert level.kernels is None

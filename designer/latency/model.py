@@ -40,7 +40,9 @@ FORMAT = 2  # the JSON layout of a model (2: the vfma feature); a stored model o
 # 6: designs are measured six at a time, their whole passes in interleaved rounds with each round's host speed
 # divided out (runtime.calibrate.measure_designs), and each batch brought to one host speed by a reference pass
 # timed in all of them (runtime.calibrate.leveled).
-RUNTIME_REVISION = 6
+# 7: each batch's kernels are brought to the calibration's level by the reference design's kernels timed among
+# them, not by its whole pass (runtime.calibrate.Level): the two are timed seconds apart and drift apart.
+RUNTIME_REVISION = 7
 
 
 @dataclass(frozen=True)
