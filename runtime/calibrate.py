@@ -108,7 +108,7 @@ def measure_designs(
         per_layer, reference_kernels = [], None
         for i, timed in enumerate(built):
             per_layer.append(_kernel_ms(timed, setting, threads, first_ms[i], min_run_time))
-            if reference is not None and i == len(built) // 2 and kernels_timed_alone(setting):
+            if reference is not None and i == len(built) // 2 and not per_layer[-1][1]:  # timed alone, not shares
                 ref = _kernel_ms(reference, setting, threads, statistics.median(before[REFERENCE]), min_run_time)
                 reference_kernels = sum(ref[0].values())  # amid the designs' own: the phase's host speed
         after = interleaved_ms(fns, PASS_ROUNDS // 2, window, cuda=cuda) if PASS_ROUNDS > 1 else {}
@@ -123,12 +123,6 @@ def measure_designs(
             if measured is not None:
                 measured(samples[-1])
     return samples, Level(totals[REFERENCE], reference_kernels) if reference is not None else None
-
-
-def kernels_timed_alone(setting: Setting) -> bool:
-    """Whether `setting`'s kernels are timed one by one (torch, training steps: _kernel_ms), not as profiled
-    shares of a pass (onnxruntime, OpenVINO)."""
-    return setting.mode == "train" or setting.backend == "torch"
 
 
 def interleaved_ms(
@@ -333,7 +327,7 @@ def collect(
     hears after each design how much of the budget is spent (the app's progress bar); `stop` ends the
     measuring early, once MIN_DESIGNS are measured. Designs are measured INTERLEAVE at a time
     (measure_designs), as many as the budget has room for at the pace so far, and brought to one level of the
-    host's speed (leveled) by a reference pass (the first design, built once more) timed in every batch."""
+    host's speed (leveled) by a reference design (the first, built once more) timed in every batch."""
     from tqdm import tqdm
 
     if setting.device == "cpu":
@@ -381,7 +375,7 @@ def collect(
             if not batch:
                 break
             if reference is None:
-                reference = _reference_pass(batch[0][1], setting)
+                reference = _reference_build(batch[0][1], setting)
             got, level = measure_designs(batch, setting, min_run_time=min_run_time, measured=tick, reference=reference)
             batches.append((got, level))
             samples += got
@@ -390,7 +384,7 @@ def collect(
     return leveled(batches)
 
 
-def _reference_pass(network: Network, setting: Setting) -> Timed:
+def _reference_build(network: Network, setting: Setting) -> Timed:
     from runtime.bench import timing_threads
 
     with timing_threads(setting.batch, setting.threads):

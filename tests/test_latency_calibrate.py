@@ -268,12 +268,12 @@ def test_each_batch_times_the_reference_kernels_where_kernels_are_timed_one_by_o
     """torch times each kernel alone, seconds away from the pass rounds, so the batch's Level carries the
     reference's kernels timed among them; OpenVINO's kernels are profiled shares of the pass, so it has none and
     its kernels follow the pass (leveled)."""
-    from runtime.calibrate import _reference_pass, measure_designs
+    from runtime.calibrate import _reference_build, measure_designs
 
     setting = Setting.make(threads=1, backend=backend)
     designs = tiny_designs(2)
     samples, level = measure_designs(
-        designs, setting, min_run_time=0.02, reference=_reference_pass(designs[0][1], setting)
+        designs, setting, min_run_time=0.02, reference=_reference_build(designs[0][1], setting)
     )
     assert len(samples) == 2 and level is not None and level.passes > 0
     if backend == "torch":
