@@ -99,6 +99,7 @@ def child(spec: dict) -> list[dict]:
         for dtype in spec["dtypes"]:
             for execution in spec["executions"]:
                 row = dict(batch=batch, dtype=dtype, execution=execution)
+                t0 = time.perf_counter()
                 try:
                     if spec["impl"] == "ours":
                         r = measure(
@@ -123,6 +124,7 @@ def child(spec: dict) -> list[dict]:
                         row.update(median_ms=med * 1e3, iqr_ms=iqr * 1e3)
                 except Exception as e:  # a setting that cannot run here is a row that says why
                     row["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+                row["wall_s"] = round(time.perf_counter() - t0, 1)  # build, warm-up and timing: where a round goes
                 rows.append(row)
     return rows
 
@@ -323,7 +325,8 @@ def collect(args, log) -> dict[tuple, list[float | str]]:
         order = specs if r % 2 == 0 else _flip_pairs(specs)
         for spec in order:
             t0 = time.perf_counter()
-            for row in run_child(spec, args.child_timeout):
+            rows = run_child(spec, args.child_timeout)
+            for row in rows:
                 key = (
                     spec["impl"],
                     _ours_name(spec),
@@ -335,7 +338,13 @@ def collect(args, log) -> dict[tuple, list[float | str]]:
                 results.setdefault(key, []).append(row.get("median_ms", row.get("error")))
             log(
                 f"round {r + 1}/{args.rounds}: {spec['impl']} {spec['network']} threads {spec['threads']} "
-                f"batches {spec['batches']} ({time.perf_counter() - t0:.1f} s)"
+                f"batches {spec['batches']} ({time.perf_counter() - t0:.1f} s"
+                + "".join(
+                    f"; {row['batch']} {row['dtype']} {row['execution']} {row['wall_s']} s"
+                    for row in rows
+                    if "wall_s" in row
+                )
+                + ")"
             )
     return results
 

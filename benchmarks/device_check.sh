@@ -1,34 +1,55 @@
 #!/usr/bin/env bash
-# One prepared run on a lent CUDA machine (the device tool), under ~11 minutes: the GPU tests, our optimised
-# build against timm's best mode on CUDA (eager and CUDA graphs, fp32 and fp16), the seed's claim as a fp16
-# training step at training batches (MixNet-M against MixNet-M-GPU), MixNet-M's slowest layers on CUDA, and the
-# latency model's accuracy on CUDA (bench_estimate: calibrate, then 20 unseen designs; needs scikit-learn).
-# Logs go to $OUT (the device tool brings them back). Uses the machine's own python3/torch; installs nothing.
-# timm for bench_vs_timm.py (the device machine has no package index): before the run,
-#   pip install --no-deps --target .vendor timm        and pass carry=[".vendor"] to the device tool;
-# without it the timm rows say "timm is not installed" and ours are still timed.
+# One prepared run on a lent CUDA machine (the device tool), about 8 minutes, each step under its own timeout and
+# the most important first, so that a run cut short still brings back what it finished:
+#   1. the seed's claim as a fp16 training step at training batches (64 and 256: at 32 and 64 the H200 was
+#      launch-bound on 2026-12-04, 64 images took no longer than 32), MixNet-M against MixNet-M-GPU, two
+#      alternating rounds of separate processes, one JSON record per line;
+#   2. MixNet-M's slowest layers on CUDA;
+#   3. the GPU tests;
+#   4. our optimised build against timm's best mode on CUDA (eager and CUDA graphs, fp32 and fp16): on 2026-12-04
+#      one round of ours on MixNet-S took 103 s (timm's 29 s), so the whole bench needs more than one lease;
+#   5. the latency model's accuracy on CUDA (bench_estimate: calibrate, then unseen designs).
+# Logs go to $OUT (the device tool brings them back). Uses the machine's own python3, torch, timm and scikit-learn.
+# The device image lacks the workspace's packages (SQLAlchemy, Alembic, platformdirs): training records its run
+# there. Before the run, in the repository root here (.whl/ is git-ignored):
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#     sqlalchemy greenlet alembic mako platformdirs
+# and pass carry=[".whl"] to the device tool; this script installs them into /tmp/site.
+# Each step's timeout is also cut to what is left of DEADLINE_S (default 570 s, inside the tool's 600 s limit), so
+# the script ends by itself and every step it reached leaves its file.
 set -u
 OUT=${OUT:-/tmp/device-out}; mkdir -p "$OUT"
+START=$SECONDS DEADLINE_S=${DEADLINE_S:-570}
+cap() { local left=$((DEADLINE_S - (SECONDS - START))); [ "$left" -lt "$1" ] && echo $((left > 1 ? left : 1)) || echo "$1"; }
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=$PYTHONPATH:/tmp/site
+fi
 [ -d .vendor ] && export PYTHONPATH=$PYTHONPATH:$PWD/.vendor
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-  python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$OUT/gpu.txt"
-timeout 180 python3 -m pytest tests/test_runtime_gpu.py tests/test_train_gpu.py tests/test_runtime_execution.py \
-  -q -p no:cacheprovider -o addopts=-ra 2>&1 | tee "$OUT/gpu_tests.txt"
-timeout 210 python3 benchmarks/bench_vs_timm.py --device cuda --rounds 2 --batches 1,8 --min-run-time 0.3 \
-  --out "$OUT/bench_vs_timm_cuda.txt" 2>&1 | tail -n 40
-# the seed's claim: depthwise / MixConv groups are slow on GPUs once the kernels dominate (fp16, training batch);
-# two alternating rounds of separate processes, one JSON record per line
+  python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+  echo "cpu cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg)"; } 2>&1 | tee "$OUT/gpu.txt"
+# 1. the seed's claim: depthwise / MixConv groups are slow on GPUs once the kernels dominate (fp16, training batch)
 { echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   for round in 1 2; do
     for preset in mixnet-m mixnet-m-gpu; do
-      timeout 45 python3 -m designer.cli bench "$preset" --mode train --device cuda --dtype fp16 --channels-last \
-        --batch 32,64 --min-run-time 0.5 --json --no-record | python3 -c \
+      timeout "$(cap 60)" python3 -m designer.cli bench "$preset" --mode train --device cuda --dtype fp16 --channels-last \
+        --batch 64,256 --min-run-time 0.5 --json --no-record | python3 -c \
         "import json,sys; d=json.load(sys.stdin); [print(json.dumps({'round': $round, 'preset': '$preset', **{k: r[k] for k in ('batch','dtype','median_ms','iqr_ms','fma_per_s','device_name')}})) for r in (d if isinstance(d, list) else [d])]"
     done
   done
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"; } 2>&1 | tee "$OUT/train_fp16_mixnet_m_vs_gpu.txt"
-timeout 45 python3 -m designer.cli bench mixnet-m --device cuda --dtype fp16 --channels-last --per-layer --top 8 \
+# 2. where the time goes on CUDA
+timeout "$(cap 50)" python3 -m designer.cli bench mixnet-m --device cuda --dtype fp16 --channels-last --per-layer --top 8 \
   --min-run-time 0.3 --no-record 2>&1 | tee "$OUT/per_layer_cuda.txt"
-timeout 200 python3 benchmarks/bench_estimate.py --device cuda --backends torch --threads 1 --budget 60 \
-  --designs 20 --rounds 10 --min-run-time 0.05 --out "$OUT/bench_estimate_cuda.txt" 2>&1 | tail -n 35
+# 3. the GPU tests
+timeout "$(cap 240)" python3 -m pytest tests/test_runtime_gpu.py tests/test_train_gpu.py tests/test_runtime_execution.py \
+  -q -p no:cacheprovider -o addopts=-ra 2>&1 | tee "$OUT/gpu_tests.txt"
+# 4. against timm on CUDA
+timeout "$(cap 400)" python3 benchmarks/bench_vs_timm.py --device cuda --networks mixnet-m,mixnet-m-gpu --rounds 1 --batches 1,8 --min-run-time 0.3 \
+  --out "$OUT/bench_vs_timm_cuda.txt" 2>&1 | tail -n 40
+# 5. the latency model on CUDA
+timeout "$(cap 150)" python3 benchmarks/bench_estimate.py --device cuda --backends torch --threads 1 --budget 45 \
+  --designs 16 --rounds 10 --min-run-time 0.05 --out "$OUT/bench_estimate_cuda.txt" 2>&1 | tail -n 35

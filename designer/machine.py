@@ -235,11 +235,21 @@ def _cuda_identity(device: Device) -> tuple[str, str]:
     return name, f"{driver}, CUDA {torch.version.cuda}"
 
 
+def driver_version(proc_text: str) -> str | None:
+    """The driver version in the text of /proc/driver/nvidia/version, or None where it names none.
+
+    Its first line has taken two shapes: `NVIDIA UNIX x86_64 Kernel Module  535.104.05  ...` and, for the open
+    kernel modules, `NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  ...`: the version is the first dotted
+    number after "Kernel Module", not the word that follows it.
+    """
+    m = re.search(r"Kernel Module\b.*?\s(\d+(?:\.\d+)+)(?=\s|$)", proc_text)
+    return m.group(1) if m else None
+
+
 def _nvidia_driver() -> str | None:
     try:
         with open("/proc/driver/nvidia/version") as f:
-            m = re.search(r"Kernel Module\s+(\S+)", f.read())
-            return m.group(1) if m else None
+            return driver_version(f.read())
     except OSError:
         return None
 
