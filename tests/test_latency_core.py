@@ -149,6 +149,44 @@ def test_vector_fma_rounds_each_groups_outputs_up_to_the_vector_width():
     assert (f[2]["fma"], f[2]["vfma"]) == (10 * 16 * 9 * 64, 16 * 16 * 9 * 64)  # 10 outputs run as 16 lanes
 
 
+def test_lanes_is_the_channel_alignment_of_a_grouped_conv_and_of_a_grouped_mixconv():
+    from designer import parse_cfg
+    from designer.latency.kernels import FEATURES
+
+    def conv(filters: int, size: int, groups: int) -> str:
+        return f"[convolutional]\nfilters={filters}\nsize={size}\nstride=1\npad=1\ngroups={groups}\nactivation=relu\n\n"
+
+    net = parse_cfg(
+        "[net]\nwidth=8\nheight=8\nchannels=48\n\n"
+        + conv(48, 3, 3)  # 16 in and 16 out per group: 16
+        + conv(48, 3, 4)  # 12 and 12: 4
+        + conv(72, 3, 6)  # 8 in, 12 out: 4
+        + conv(36, 3, 36)  # 2 in, 1 out: 1
+        + conv(36, 3, 36)  # depthwise: not blocked per group, 16
+        + conv(64, 1, 1)  # dense: 16
+        # a MixConv of two 32-channel halves, 3x3 and 5x5, 8 groups each: 4 in, 4 out per group -> 4
+        + "[route]\nlayers=-1\ngroups=2\n\n"
+        + conv(32, 3, 8)
+        + "[route]\nlayers=-3\ngroups=2\ngroup_id=1\n\n"
+        + conv(32, 5, 8)
+        + "[route]\nlayers=-3,-1\n\n"
+        + conv(10, 1, 1)
+    )
+    shapes = infer_shapes(net)
+    ks = kernels(net, shapes, count(net, shapes), fused=True)
+    lanes = [(k.kind, dict(zip(FEATURES, k.features))["lanes"]) for k in ks]
+    assert lanes == [
+        ("gconv", 16.0),
+        ("gconv", 4.0),
+        ("gconv", 4.0),
+        ("gconv", 1.0),
+        ("dwconv", 16.0),
+        ("conv1x1", 16.0),
+        ("gmixconv", 4.0),
+        ("conv1x1", 16.0),
+    ]
+
+
 @pytest.mark.parametrize("preset", ["mixnet-s", "mixnet-m", "efficientnet-b0", "mixnet-m-gpu"])
 def test_spans_are_the_runtimes_spans(preset):
     """runtime.optimize fuses exactly the spans designer.spans finds for the latency model (one set of rules)."""

@@ -16,6 +16,8 @@ features in FEATURES order, counted for the whole batch:
     k, stride, cpg, groups, out_c, out_hw   kernel size (largest), stride, input channels per group, groups,
              output channels, output pixels
     vfma     multiply-adds with each group's output channels rounded up to VECTOR_LANES (a conv's), else fma
+    lanes    a grouped (not depthwise) conv's channel alignment: the largest of 1, 2, 4, 8, 16 that divides both
+             its input and its output channels per group; BLOCK_LANES for every other kernel
 Torch-free; computed from designer.infer_shapes and designer.count, which the counts already need.
 """
 
@@ -29,11 +31,17 @@ from designer.ir import Network, layer_inputs
 from designer.shapes import Shape, conv_groups, conv_padding, strides
 from designer.spans import FusedSpan, fused_spans
 
-FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw", "vfma")
+FEATURES = ("fma", "in", "out", "weights", "act", "k", "stride", "cpg", "groups", "out_c", "out_hw", "vfma", "lanes")
 # CPU conv kernels (oneDNN's) block each group's output channels by the vector width, 8 fp32 lanes on AVX2 (16 on
 # AVX-512, where the regressors' trees, which see channels per group, learn the other half-step): a grouped conv
 # of 2 output channels per group runs the multiply-adds of 8, which is why it costs several times a depthwise one.
 VECTOR_LANES = 8
+# oneDNN's fast grouped-conv kernels block channels per group by 16 (AVX-512) or 8; channels per group that no such
+# block divides take slower code. Measured on this project's AVX-512 CPU (2026-12-04, 1 thread, torch and OpenVINO
+# alike): grouped 3x3-11x11 convs ran about 50 GFMA/s with 16 | channels per group, 40 with 8, 16-27 with 4 and
+# 5-20 with neither (a MixConv split of 12 or 19 channels per group), which neither FMA nor vfma carries; the
+# trees read the alignment from `lanes`, and on a GPU it is one more feature they may ignore.
+BLOCK_LANES = 16
 # Activations built from exp / tanh / erf cost a few times a max(): relative cost 2; linear 0; the rest 1.
 _COSTLY_ACTIVATIONS = frozenset(
     {
@@ -123,6 +131,7 @@ def _layer_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, i: 
         "groups": 1.0,
         "out_c": float(s.c),
         "out_hw": float(s.h * s.w),
+        "lanes": float(BLOCK_LANES),
     }
     f["vfma"] = f["fma"]
     if layer.type in ("convolutional", "maxpool", "local_avgpool"):
@@ -132,7 +141,16 @@ def _layer_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, i: 
         g = conv_groups(layer)
         f["groups"], f["cpg"] = float(g), float(s.in_c // max(1, g))
         f["vfma"] = _vector_fma(g, s.c, f["cpg"], f["k"], s.h * s.w)
+        f["lanes"] = _lanes(g, f["cpg"], s.c)
     return f
+
+
+def _lanes(groups: float, cpg: float, out_c: float) -> float:
+    """A grouped conv's channel alignment (largest power of two up to BLOCK_LANES dividing both its input and its
+    output channels per group); BLOCK_LANES for a dense or depthwise conv, which no per-group block constrains."""
+    if groups <= 1 or _depthwise(groups, cpg, out_c):
+        return float(BLOCK_LANES)
+    return float(math.gcd(int(cpg), int(out_c) // max(1, int(groups)), BLOCK_LANES))
 
 
 def _vector_fma(groups: float, out_c: float, cpg: float, k: float, out_hw: float) -> float:
@@ -171,12 +189,14 @@ def _span_features(network: Network, shapes: tuple[Shape, ...], cost: Cost, span
         "out_c": float(last.c),
         "out_hw": float(last.h * last.w),
         "vfma": sum(p["vfma"] for p in parts),
+        "lanes": float(BLOCK_LANES),
     }
     if span.kind == "mixconv":
         convs = [network.layers[c] for c in span.convs]
         kmax = max(int(c["size"]) for c in convs)
         cpg = parts[0]["cpg"]
         f.update(k=float(kmax), stride=parts[0]["stride"], cpg=cpg, groups=sum(p["groups"] for p in parts))
+        f["lanes"] = min(p["lanes"] for p in parts)  # split or padded, the least aligned part sets the pace
         if _padded(network, span):  # one grouped conv, every kernel padded to kmax: its zero taps run too
             f["fma"] = float(last.c * cpg * kmax * kmax * last.h * last.w)
             f["weights"] = float(last.c * cpg * kmax * kmax + last.c)

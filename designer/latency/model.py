@@ -28,7 +28,8 @@ from designer.latency.setting import Setting
 from designer.machine import Fingerprint
 from designer.shapes import Shape, infer_shapes
 
-FORMAT = 2  # the JSON layout of a model (2: the vfma feature); a stored model of another format is not used
+# the JSON layout of a model (2: the vfma feature; 3: the lanes feature); a stored model of another format is not used
+FORMAT = 3
 # What the runtime builds and times for a setting: a model calibrated against another revision describes kernels
 # that are no longer run as measured, so it is not used (the fingerprint covers library versions, not this
 # project's own build). Bump it when runtime.bench.prepare, runtime.calibrate or the backends' export change
