@@ -27,7 +27,6 @@ if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=$PYTHONPATH:/tmp/site
 fi
-[ -d .vendor ] && export PYTHONPATH=$PYTHONPATH:$PWD/.vendor
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
   python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
   echo "cpu cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg)"; } 2>&1 | tee "$OUT/gpu.txt"
