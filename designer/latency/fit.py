@@ -4,9 +4,9 @@ Input: one `DesignSample` per measured design (its kernels, each kernel's measur
 median). Kernels are fitted per kind (designer.latency.regress.fit_kind, candidates judged on held-out designs),
 then once more with the kernels of designs timed during a slow spell of a shared host brought back to its usual
 speed (_slow_spells);
-the network terms (scale, per run, per kernel) by non-negative least squares of the whole-pass times on the
-kernel models' held-out sums: what the kernel models predict for a design they did not see, set against what
-its whole pass took. So the terms carry both how a pass relates to its kernels timed alone (the runtime's
+the network terms (scale, per run, per kernel, per million weights) by non-negative least squares of the
+whole-pass times on the kernel models' held-out sums: what the kernel models predict for a design they did not
+see, set against what its whole pass took. So the terms carry both how a pass relates to its kernels timed alone (the runtime's
 doing) and whatever bias the kernel fits share (a log-space fit predicts a geometric mean; the slow-spell
 correction moves kernels to the host's usual speed), and an estimate lands on the passes themselves. The
 network-level errors reported are those of held-out kernel predictions: designs whose kernels the kernel models
@@ -25,7 +25,7 @@ import numpy as np
 
 from designer.ir import Network
 from designer.latency.kernels import Kernel
-from designer.latency.model import LatencyModel, NetworkTerms
+from designer.latency.model import LatencyModel, NetworkTerms, kernel_mweights
 from designer.latency.regress import Regressor, fit_kind, fit_roofline
 from designer.latency.setting import Setting
 from designer.machine import Fingerprint
@@ -44,21 +44,26 @@ class DesignSample:
     )
 
 
-def _network_terms(sums: np.ndarray, counts: np.ndarray, totals: np.ndarray) -> NetworkTerms:
-    """total ~ scale * sum + per_run + per_kernel * kernels, least relative squares with non-negative terms; a
-    design whose whole pass is off the fit by more than 3 median deviations (at least 15 %: a pass another process
-    interrupted) is left out of a second fit."""
+def _network_terms(sums: np.ndarray, counts: np.ndarray, mweights: np.ndarray, totals: np.ndarray) -> NetworkTerms:
+    """total ~ scale * sum + per_run + per_kernel * kernels + per_mweights * million weights, least relative
+    squares with non-negative terms; a design whose whole pass is off the fit by more than 3 median deviations (at
+    least 15 %: a pass another process interrupted) is left out of a second fit.
+
+    Why the weights: kernels are timed alone, call after call, with their weights in cache; in a whole pass each
+    kernel reads its weights from memory again. On this project's 2-core CPU (torch, 1 thread, 120 designs) the
+    pass / kernel-sum ratio ran 1.01-1.68 and followed weights per kernel-ms (correlation 0.82); with the term,
+    leave-one-out ±10 % went from 83 % to 93 % of the designs (benchmarks/results/bench_estimate_cpu_weights.txt)."""
     if len(totals) < MIN_DESIGNS_FOR_TERMS:
-        return NetworkTerms(float(np.median(totals / np.maximum(sums, 1e-9))), 0.0, 0.0)
+        return NetworkTerms(float(np.median(totals / np.maximum(sums, 1e-9))), 0.0, 0.0, 0.0)
     from scipy.optimize import nnls
 
-    A = np.column_stack([sums, np.ones(len(sums)), counts]) / totals[:, None]  # relative error per design
+    A = np.column_stack([sums, np.ones(len(sums)), counts, mweights]) / totals[:, None]  # relative error per design
     coef, _ = nnls(A, np.ones(len(totals)))
     resid = A @ coef - 1.0
     keep = np.abs(resid - np.median(resid)) <= max(0.15, 3 * np.median(np.abs(resid - np.median(resid))))
     if MIN_DESIGNS_FOR_TERMS <= keep.sum() < len(keep):
         coef, _ = nnls(A[keep], np.ones(int(keep.sum())))
-    return NetworkTerms(float(coef[0]), float(coef[1]), float(coef[2]))
+    return NetworkTerms(float(coef[0]), float(coef[1]), float(coef[2]), float(coef[3]))
 
 
 SPELL_MIN = 0.05  # a design's kernels this much (log) above the typical design's before it counts as slowed
@@ -120,9 +125,10 @@ def fit_model(
         regressors, per_kind, oof = _fit_kinds(X, y * np.exp(-slow[design]), kinds, design)
     sums = np.array([oof[design == d].sum() for d in range(len(samples))])
     counts = np.array([len(s.kernels) for s in samples], dtype=float)
+    mweights = np.array([kernel_mweights(s.kernels).sum() for s in samples])
     totals = np.array([s.total_ms for s in samples], dtype=float)
-    terms = _network_terms(sums, counts, totals)
-    held_out = terms.scale * sums + terms.per_run_ms + terms.per_kernel_ms * counts
+    terms = _network_terms(sums, counts, mweights, totals)
+    held_out = terms.scale * sums + terms.per_run_ms + terms.per_kernel_ms * counts + terms.per_mweights_ms * mweights
     ratio = totals / np.maximum(held_out, 1e-9)
     lo = min(float(np.quantile(ratio, 0.05)), 1.0 - MIN_HALF_WIDTH)
     hi = max(float(np.quantile(ratio, 0.95)), 1.0 + MIN_HALF_WIDTH)

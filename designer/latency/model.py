@@ -1,13 +1,17 @@
 """A fitted latency model for one machine and setting, and the estimate it makes for a network.
 
-    estimate = scale * sum(kernel predictions) + per_run_ms + per_kernel_ms * kernels      (milliseconds)
+    estimate = sum over kernels of (scale * prediction + per_mweights_ms * weights / 1e6)
+               + per_run_ms + per_kernel_ms * kernels                                      (milliseconds)
 
 Each kernel (designer.latency.kernels) is predicted by its kind's regressor (designer.latency.regress); a kind
 the calibration never saw uses the fallback regressor, fitted on every kernel, and the estimate says which
 layers that covered. The network-level terms are fitted on whole-network measurements: the runtime's own cost
 per inference (dispatch, the unprofiled reorders of onnxruntime / OpenVINO, a training step's loss and SGD
-update) and the difference between a kernel timed alone and inside a pass. The interval is the spread of the
-calibration's held-out network errors (quantiles of measured / estimated).
+update) and the difference between a kernel timed alone and inside a pass. A kernel timed alone, call after call,
+finds its weights in cache; inside a pass they were last read a whole pass ago and come from memory again, so
+each kernel also pays for its weights (per_mweights_ms per million; a training step's SGD update reads and writes
+every weight too). The interval is the spread of the calibration's held-out network errors (quantiles of
+measured / estimated).
 
 A model is plain JSON (`to_json` / `from_json`, with a format number): stored in the workspace with the
 fingerprint of the machine it was measured on (designer/latency/store.py), never used under another one.
@@ -22,7 +26,7 @@ import numpy as np
 
 from designer.cost import Cost, count
 from designer.ir import Network
-from designer.latency.kernels import Kernel, kernels
+from designer.latency.kernels import FEATURES, Kernel, kernels
 from designer.latency.regress import Regressor
 from designer.latency.setting import Setting
 from designer.machine import Fingerprint
@@ -43,7 +47,9 @@ FORMAT = 3
 # timed in all of them (runtime.calibrate.leveled).
 # 7: each batch's kernels are brought to the calibration's level by the reference design's kernels timed among
 # them, not by its whole pass (runtime.calibrate.Level): the two are timed seconds apart and drift apart.
-RUNTIME_REVISION = 7
+# 8: the network terms have a per-weight term (NetworkTerms.per_mweights_ms), so the scale no longer carries the
+# weights' reading from memory.
+RUNTIME_REVISION = 8
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class NetworkTerms:
     scale: float = 1.0  # whole pass / sum of kernels timed alone
     per_run_ms: float = 0.0
     per_kernel_ms: float = 0.0
+    per_mweights_ms: float = 0.0  # per million weights of a kernel: reading them from memory inside a pass
 
 
 @dataclass(frozen=True)
@@ -211,7 +218,9 @@ class LatencyModel:
                 "from_uid": self.uid,
             },
         }
-        terms = NetworkTerms(t.scale * factor, t.per_run_ms * factor, t.per_kernel_ms * factor)
+        terms = NetworkTerms(
+            t.scale * factor, t.per_run_ms * factor, t.per_kernel_ms * factor, t.per_mweights_ms * factor
+        )
         return replace(self, network=terms, metrics=metrics, uid=uid, created=created)
 
     def kernels_of(
@@ -239,7 +248,7 @@ class LatencyModel:
         ks = self.kernels_of(network, shapes, cost)
         ms, fb = self.predict_kernels(ks)
         t = self.network
-        part = t.scale * ms
+        part = t.scale * ms + t.per_mweights_ms * kernel_mweights(ks)
         overhead = t.per_run_ms + t.per_kernel_ms * len(ks)
         total = float(part.sum() + overhead)
         rows = tuple(
@@ -249,6 +258,12 @@ class LatencyModel:
         return Estimate(
             total, total * lo, total * hi, overhead, rows, self.setting, self.uid, self.created, self.fingerprint
         )
+
+
+def kernel_mweights(ks: tuple[Kernel, ...]) -> np.ndarray:
+    """Each kernel's weights in millions (its `weights` feature): what NetworkTerms.per_mweights_ms multiplies."""
+    i = FEATURES.index("weights")
+    return np.array([k.features[i] for k in ks], dtype=float) / 1e6
 
 
 def network_kernels(
