@@ -72,6 +72,52 @@ def test_optimized_equals_plain(mixnet_s, options: dict) -> None:
         assert _rel(g, w) < TOL
 
 
+REPEATS_YAML = """
+name: repeats
+input_size: 32
+classes: 10
+stem: {channels: 8, kernel: 3, stride: 2, activation: relu}
+head: {channels: 32, activation: relu}
+blocks:
+- ir_r3_k3.5_s1_e2_c16_nsw
+- ir_r1_k5.7_s1_e2_c16_nsw
+"""
+
+
+def test_auto_times_each_span_geometry_once_per_process(monkeypatch) -> None:
+    """mixconv="auto" times a span's two forms once per geometry (runtime.optimize.build._span_key) and gives a
+    span of the same geometry the same form without timing again, in this build and the next. By hand: three
+    blocks of k3.5, expand 2 at 16x16 after the stem: the first block's MixConv runs over 8 x 2 = 16 channels, the
+    second's and the third's over 16 x 2 = 32; a fourth block runs k5.7 over the same 32 channels at 16x16, the
+    same input with other kernels. So 4 spans of 3 geometries, 6 timings in all; a second build of the same
+    network times nothing, and the form the timing favoured is every span's."""
+    from runtime.optimize import build as build_mod
+
+    monkeypatch.setattr(build_mod, "_CHOSEN_FORM", {})
+    timed: list[tuple[int, str]] = []
+
+    def fake_time(module, model, p, channels_last) -> float:  # "split" always faster: the choice shows
+        timed.append((model.shapes[p.source].c, module.mode))
+        return 1.0 if module.mode == "split" else 2.0
+
+    monkeypatch.setattr(build_mod, "_time_module", fake_time)
+    network = designer.lower(designer.load_yaml(REPEATS_YAML))
+    model = build_model(network)
+    first = optimize(model, mixconv="auto")
+    spans = [m for m in first.modules() if isinstance(m, MixConvLayer)]
+    assert len(spans) == 4 and {m.mode for m in spans} == {"split"}
+    assert sorted(timed) == [
+        (16, "padded"),
+        (16, "split"),
+        (32, "padded"),
+        (32, "padded"),
+        (32, "split"),
+        (32, "split"),
+    ]
+    again = optimize(build_model(network), mixconv="auto")
+    assert len(timed) == 6 and {m.mode for m in again.modules() if isinstance(m, MixConvLayer)} == {"split"}
+
+
 def test_frozen_graph_equals_plain(mixnet_s) -> None:
     _, plain = mixnet_s
     fast = optimize(plain, mixconv="padded", freeze=True)

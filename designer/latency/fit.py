@@ -50,9 +50,9 @@ def _network_terms(sums: np.ndarray, counts: np.ndarray, mweights: np.ndarray, t
     least 15 %: a pass another process interrupted) is left out of a second fit.
 
     Why the weights: kernels are timed alone, call after call, with their weights in cache; in a whole pass each
-    kernel reads its weights from memory again. On this project's 2-core CPU (torch, 1 thread, 120 designs) the
-    pass / kernel-sum ratio ran 1.01-1.68 and followed weights per kernel-ms (correlation 0.82); with the term,
-    leave-one-out ±10 % went from 83 % to 93 % of the designs (benchmarks/results/bench_estimate_cpu_weights.txt)."""
+    kernel reads its weights from memory again. The pass / kernel-sum ratio follows a design's weights per
+    kernel-millisecond, which neither the scale nor the per-kernel term carries
+    (benchmarks/bench_network_terms.py)."""
     if len(totals) < MIN_DESIGNS_FOR_TERMS:
         return NetworkTerms(float(np.median(totals / np.maximum(sums, 1e-9))), 0.0, 0.0, 0.0)
     from scipy.optimize import nnls

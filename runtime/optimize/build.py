@@ -6,7 +6,9 @@
   becomes one module: channel views instead of route copies ("split"), or one grouped conv with kernels
   zero-padded to the largest ("padded", the default: faster on CPU in benchmarks/RESULTS_runtime.md although
   it does more multiply-adds). mixconv="auto" times both on the model's device and keeps the faster one per
-  span (torch.utils.benchmark, like runtime.bench).
+  span (torch.utils.benchmark, like runtime.bench); a span of the same geometry on the same device, dtype,
+  memory format and threads takes the form chosen before in this process without timing again (on an H200
+  timing every span of MixNet-M took 13-16 s of each build).
 - squeeze-excitation fusion (runtime.optimize.squeeze_excite): avgpool / 1x1 conv / 1x1 conv / scale_channels spans run
   as mean, two matrix-vector products and one multiply.
 - channels_last: NHWC weights, and the input converted once at the start; dense 1x1 stride-1 convs then run as
@@ -103,7 +105,25 @@ def _mixconv_module(
     candidates = [MixConvLayer(p, layers, split, "split"), MixConvLayer(p, layers, split, "padded")]
     if candidates[1].mode != "padded":
         return candidates[0]
-    return min(candidates, key=lambda m: _time_module(m, model, p, channels_last))
+    key = _span_key(layers, model.shapes[p.source], channels_last)
+    if key not in _CHOSEN_FORM:
+        _CHOSEN_FORM[key] = min(candidates, key=lambda m: _time_module(m, model, p, channels_last)).mode
+    return candidates[0] if _CHOSEN_FORM[key] == "split" else candidates[1]
+
+
+# the form mixconv="auto" chose per span geometry in this process (_span_key -> "split" | "padded")
+_CHOSEN_FORM: dict[tuple, str] = {}
+
+
+def _span_key(layers: list[ConvolutionalLayer], source, channels_last: bool) -> tuple:
+    """What the timing of a span's two forms depends on: the device, dtype, memory format and threads it runs
+    under, its input's shape, and each conv's geometry and activation (not its weights' values)."""
+    w = layers[0].conv.weight
+    convs = tuple(
+        (tuple(m.conv.weight.shape), m.conv.stride, m.conv.padding, m.conv.dilation, m.conv.groups, m.act.name)
+        for m in layers
+    )
+    return (str(w.device), w.dtype, channels_last, torch.get_num_threads(), (source.c, source.h, source.w), convs)
 
 
 def _time_module(module: nn.Module, model: DarknetModel, p: MixConvPattern, channels_last: bool) -> float:
