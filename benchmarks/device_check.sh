@@ -4,7 +4,7 @@
 #   1. the seed's claim as a fp16 training step at training batches (64 and 256: at 32 and 64 the H200 was
 #      launch-bound on 2026-12-04, 64 images took no longer than 32), MixNet-M against MixNet-M-GPU, two
 #      alternating rounds of separate processes, one JSON record per line;
-#   2. MixNet-M's slowest layers on CUDA;
+#   2. MixNet-M's slowest layers on CUDA, and both networks with cuDNN's algorithm search off and on;
 #   3. the GPU tests;
 #   4. our optimised build against timm's best mode on CUDA (eager and CUDA graphs, fp32 and fp16): on 2026-12-04
 #      one round of ours on MixNet-S took 103 s (timm's 29 s), so the whole bench needs more than one lease;
@@ -50,6 +50,9 @@ print(f'first CUDA process: import, context and a depthwise conv in {time.perf_c
 # 2. where the time goes on CUDA
 timeout "$(cap 50)" python3 -m designer.cli bench mixnet-m --device cuda --dtype fp16 --channels-last --per-layer --top 8 \
   --min-run-time 0.3 --no-record 2>&1 | tee "$OUT/per_layer_cuda.txt"
+# 2b. cuDNN's algorithm search against its heuristics (bench leaves cudnn.benchmark off): on 2026-12-04
+#     MixNet-M-GPU's inference took 1.2-3.1x MixNet-M's time under the heuristics
+timeout "$(cap 75)" python3 benchmarks/bench_cudnn.py --rounds 2 --batches 1,64 2>&1 | tee "$OUT/cudnn_benchmark.txt"
 # 3. the GPU tests
 timeout "$(cap 240)" python3 -m pytest tests/test_runtime_gpu.py tests/test_train_gpu.py tests/test_runtime_execution.py \
   -q -p no:cacheprovider -o addopts=-ra 2>&1 | tee "$OUT/gpu_tests.txt"
