@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from designer.latency.fit import fit_model  # noqa: E402
 from designer.latency.kernels import FEATURES  # noqa: E402
+from designer.latency.model import kernel_mweights  # noqa: E402
 from designer.latency.setting import Setting  # noqa: E402
 from designer.machine import fingerprint  # noqa: E402
 
@@ -78,7 +79,7 @@ def main() -> int:
     sums = np.array([sum(s.kernel_ms) for s in samples])
     feats = [np.array([k.features for k in s.kernels]) for s in samples]
     kernels = np.array([len(s.kernels) for s in samples], dtype=float)
-    mweights = np.array([f[:, fi["weights"]].sum() / 1e6 for f in feats])
+    mweights = np.array([kernel_mweights(s.kernels).sum() for s in samples])  # what the fit and estimate use
     mio = np.array([(f[:, fi["in"]].sum() + f[:, fi["out"]].sum()) / 1e6 for f in feats])
     gfma = np.array([f[:, fi["fma"]].sum() / 1e9 for f in feats])
     ratio = totals / sums
