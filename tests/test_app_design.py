@@ -185,3 +185,26 @@ def test_width_rounding_is_reported_on_the_design_page():
     assert workspace(at).design.width_mult == 0.5 and not at.error
     notes = [i.value for i in at.info if i.value.startswith("Rounded:")]
     assert notes and "384 -> 385 expanded channels" in notes[0] and "5 kernel groups" in notes[0]
+
+
+def test_an_old_editors_callback_fired_again_after_undo_leaves_the_undone_design(monkeypatch):
+    """Regression (seen in the browser test on a busy machine): an Undo clicked while the edit's own run still
+    redrew the page; the rerun fired the old editor's on_change again and put the edit back on the undone design,
+    so the GPU variant made next was built from the edited design. The callback of an editor whose key has moved
+    on must do nothing. Driven without AppTest, whose runs always finish, so no run is ever interrupted."""
+    import streamlit as st
+
+    from designer.webapp import state
+    from designer.webapp.pages import design as page
+
+    monkeypatch.setattr(st, "session_state", {})
+    w = state.ws()
+    base = w.design
+    old_key = page.table_key(w)
+    st.session_state[old_key] = {"edited_rows": {3: {"kernels": "3.5.7"}}, "added_rows": [], "deleted_rows": []}
+    page.apply_table_edit(old_key)  # the edit
+    assert state.design().blocks[3].kernels == (3, 5, 7) and page.table_key(w) != old_key
+    state.undo()
+    assert state.design() == base
+    page.apply_table_edit(old_key)  # the same editor's callback once more, its edit state unchanged
+    assert state.design() == base and len(w.redo) == 1

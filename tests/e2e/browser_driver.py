@@ -98,22 +98,29 @@ def idle(page) -> None:
     page.wait_for_timeout(300)
 
 
-def type_in_cell(page, row: int, right: int, text: str) -> None:
+def type_in_cell(page, row: int, right: int, text: str, tries: int = 8) -> None:
     """Type into the stage table (a canvas grid): select row `row`'s "row" cell, move `right` columns, type
     `text` into the cell editor. Pressing Enter then commits the edit.
 
     The grid is drawn on a canvas and re-mounted after every design change, so a try that does not end with
     `text` in the cell editor (the grid was still mounting, or its editor stayed disabled) is abandoned with
-    Escape and made again. Raises RuntimeError after four tries."""
+    Escape and made again after a longer pause (0.5 s more each time, for a grid a busy machine mounts late).
+    Raises RuntimeError after `tries` tries, naming what each try saw and saving a screenshot to
+    test-artifacts/type_in_cell_failed.png."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     editor = page.locator("#portal textarea, #portal input").first
-    for _ in range(4):
+    seen: list[str] = []
+    for attempt in range(tries):
         idle(page)
+        page.wait_for_timeout(500 * attempt)
         page.get_by_role("heading", name="Stages").click()  # focus away from any open widget
         grid = page.locator("[data-testid='stDataFrame']").first
         grid.scroll_into_view_if_needed()
         box = grid.bounding_box()
+        if box is None:
+            seen.append("no grid on screen")
+            continue
         x, y = box["x"] + 60, box["y"] + 35 * (row + 1) + 17  # 35 px header and rows
         page.mouse.move(x, y)  # the grid takes clicks once the pointer has entered it
         page.wait_for_timeout(200)
@@ -124,15 +131,24 @@ def type_in_cell(page, row: int, right: int, text: str) -> None:
         try:
             editor.wait_for(timeout=5_000)
         except PlaywrightTimeout:
+            seen.append("the cell editor did not open")
+            page.keyboard.press("Escape")
             continue
         page.wait_for_timeout(300)
         try:  # the editor of a grid that a rerun re-mounts can stay disabled (seen in CI): try again
             editor.fill(text, timeout=5_000)
         except PlaywrightTimeout:
+            seen.append("the cell editor stayed disabled")
             page.keyboard.press("Escape")
             continue
         page.wait_for_timeout(200)
-        if editor.is_visible() and editor.input_value() == text:
+        value = editor.input_value() if editor.is_visible() else None
+        if value == text:
             return
+        seen.append("the cell editor closed" if value is None else f"the cell editor held {value!r}")
         page.keyboard.press("Escape")
-    raise RuntimeError(f"could not type {text!r} into row {row} of the stage table")
+    (REPO / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(REPO / "test-artifacts" / "type_in_cell_failed.png"))
+    raise RuntimeError(
+        f"could not type {text!r} into row {row} of the stage table in {tries} tries: " + "; ".join(seen)
+    )

@@ -139,10 +139,20 @@ def _on_revert_table() -> None:
     w.table_rev += 1
 
 
+def table_key(w: state.Workspace) -> str:
+    """The stage editor's widget key: it moves with every design change and every table edit (table_rev)."""
+    return f"stages_{w.table_rev}"
+
+
 def apply_table_edit(key: str) -> None:
     """The stage editor's on_change callback: its edit state -> a new design, or a kept design plus the rows'
-    issues. Every edit moves the editor's key (through set_design or table_rev), so an edit is applied once."""
+    issues. Every edit moves the editor's key (through set_design or table_rev), so an edit is applied once: the
+    callback of an editor whose key has moved on does nothing. (A rerun that interrupts the edit's own run, such
+    as an Undo clicked while the page still redraws, can fire the old editor's callback again; applied, it would
+    put the edit back on the undone design.)"""
     w = state.ws()
+    if key != table_key(w):
+        return
     arch = _block_design()
     edits = st.session_state.get(key) or {}
     if arch is None or not any(edits.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
@@ -332,7 +342,7 @@ def _stage_table(arch: Arch) -> None:
     order = list(df.columns)
     if w.table_issues:
         order = ["row", "issue"] + [c for c in order if c not in ("row", "issue")]
-    key = f"stages_{w.table_rev}"
+    key = table_key(w)
     st.data_editor(
         df,
         key=key,
