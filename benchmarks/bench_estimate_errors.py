@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from designer.files import atomic_write_text  # noqa: E402
 from designer.latency.model import LatencyModel, kernel_mweights  # noqa: E402
 from designer.latency.sampling import random_designs  # noqa: E402
 from designer.latency.setting import Setting  # noqa: E402
@@ -166,10 +167,7 @@ def main() -> int:
     lines.append(f"\nload average after: {load()}; whole run {time.perf_counter() - start:.0f} s")
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
+    atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
     return 0
 

@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from designer.files import atomic_write_text  # noqa: E402
 from designer.latency.fit import fit_model  # noqa: E402
 from designer.latency.kernels import FEATURES  # noqa: E402
 from designer.latency.model import kernel_mweights  # noqa: E402
@@ -125,10 +126,7 @@ def main() -> int:
     lines.append(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
+    atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
     return 0
 
