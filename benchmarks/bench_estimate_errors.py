@@ -62,10 +62,10 @@ def split_errors(model: LatencyModel, samples: list) -> tuple[np.ndarray, np.nda
     for s in samples:
         pred, _ = model.predict_kernels(s.kernels)
         measured = np.asarray(s.kernel_ms, dtype=float)
-        rest = t.per_mweights_ms * kernel_mweights(s.kernels).sum() + t.per_run_ms + t.per_kernel_ms * len(s.kernels)
-        est.append((t.scale * pred.sum() + rest) / s.total_ms - 1.0)
+        mweights, count = kernel_mweights(s.kernels).sum(), len(s.kernels)
+        est.append(t.total(pred.sum(), mweights, count) / s.total_ms - 1.0)
         kern.append(pred.sum() / max(measured.sum(), 1e-9) - 1.0)
-        net.append((t.scale * measured.sum() + rest) / s.total_ms - 1.0)
+        net.append(t.total(measured.sum(), mweights, count) / s.total_ms - 1.0)
         preds.append(pred)
     return np.array(est), np.array(kern), np.array(net), preds
 

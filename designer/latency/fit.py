@@ -128,7 +128,7 @@ def fit_model(
     mweights = np.array([kernel_mweights(s.kernels).sum() for s in samples])
     totals = np.array([s.total_ms for s in samples], dtype=float)
     terms = _network_terms(sums, counts, mweights, totals)
-    held_out = terms.scale * sums + terms.per_run_ms + terms.per_kernel_ms * counts + terms.per_mweights_ms * mweights
+    held_out = terms.total(sums, mweights, counts)
     ratio = totals / np.maximum(held_out, 1e-9)
     lo = min(float(np.quantile(ratio, 0.05)), 1.0 - MIN_HALF_WIDTH)
     hi = max(float(np.quantile(ratio, 0.95)), 1.0 + MIN_HALF_WIDTH)

@@ -59,6 +59,20 @@ class NetworkTerms:
     per_kernel_ms: float = 0.0
     per_mweights_ms: float = 0.0  # per million weights of a kernel: reading them from memory inside a pass
 
+    def kernel_part(self, ms: Any, mweights: Any) -> Any:
+        """Kernels' share of a pass (ms): their time as timed alone, scaled, plus reading their weights (millions)
+        within the pass. Per kernel or summed over a design, floats or numpy arrays alike (the terms are linear)."""
+        return self.scale * ms + self.per_mweights_ms * mweights
+
+    def overhead(self, kernels: Any) -> Any:
+        """What a pass costs beyond its kernels' shares (ms): per run, and per kernel launched."""
+        return self.per_run_ms + self.per_kernel_ms * kernels
+
+    def total(self, ms: Any, mweights: Any, kernels: Any) -> Any:
+        """A whole pass (ms) from its kernels' summed time, summed million weights and count: the one formula the
+        estimate, the fit's held-out check and the benchmarks share."""
+        return self.kernel_part(ms, mweights) + self.overhead(kernels)
+
 
 @dataclass(frozen=True)
 class KernelEstimate:
@@ -248,8 +262,8 @@ class LatencyModel:
         ks = self.kernels_of(network, shapes, cost)
         ms, fb = self.predict_kernels(ks)
         t = self.network
-        part = t.scale * ms + t.per_mweights_ms * kernel_mweights(ks)
-        overhead = t.per_run_ms + t.per_kernel_ms * len(ks)
+        part = t.kernel_part(ms, kernel_mweights(ks))
+        overhead = t.overhead(len(ks))
         total = float(part.sum() + overhead)
         rows = tuple(
             KernelEstimate(k.first, k.last, k.label, k.kind, float(p), k.fma, bool(f)) for k, p, f in zip(ks, part, fb)
